@@ -1,0 +1,3 @@
+from krat.cli.main import main
+
+raise SystemExit(main())

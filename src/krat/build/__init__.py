@@ -1,0 +1,1 @@
+"""Dockerfile to image: parser, instructions, expansion, context, cache keys, builder."""

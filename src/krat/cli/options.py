@@ -1,0 +1,43 @@
+"""Shared argument parsing for verbs: an argparse that reports errors as one line, exit 125."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import NoReturn
+
+from krat.errors import InvalidArgument
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse that raises InvalidArgument instead of printing usage and exiting 2."""
+
+    def __init__(self, prog: str, description: str | None = None, **kwargs) -> None:
+        super().__init__(prog=f"krat {prog}", description=description, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        raise InvalidArgument(f"{self.prog}: {message}")
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        if message:
+            sys.stderr.write(message)
+        raise SystemExit(status)
+
+
+def parse_size(text: str, what: str = "size") -> int:
+    """'512m', '1g', '100k', '1024' -> bytes (Docker's RAMInBytes units, binary)."""
+    units = {"b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+    value = text.strip().lower()
+    if value.endswith("b") and len(value) > 1 and value[-2] in units and value[-2] != "b":
+        value = value[:-1]
+    mult = 1
+    if value and value[-1] in units:
+        mult = units[value[-1]]
+        value = value[:-1]
+    try:
+        number = float(value)
+    except ValueError:
+        raise InvalidArgument(f"invalid {what} {text!r}: expected a number with an optional unit b, k, m, g") from None
+    if number < 0:
+        raise InvalidArgument(f"invalid {what} {text!r}: must not be negative")
+    return int(number * mult)

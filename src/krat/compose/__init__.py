@@ -1,0 +1,1 @@
+"""Compose files: model, loader (interpolation, merge), plan (pure), apply through the engine."""

@@ -1,0 +1,56 @@
+"""Numbered migrations: db/migrations/NNNN_name.sql, each applied once, in name order.
+
+Applied names are rows of `schema_migrations`, so migrations written on different
+branches (one number range per area) apply independently of each other.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from importlib import resources
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from krat.db.connection import Database
+
+_CREATE = "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY)"
+
+
+def available() -> list[tuple[str, str]]:
+    folder = resources.files("krat.db") / "migrations"
+    found = [(item.name, item.read_text()) for item in folder.iterdir() if item.name.endswith(".sql")]
+    return sorted(found)
+
+
+def migrate(db: "Database") -> None:
+    conn = db.conn
+    # Fast path: one read when the schema is current (every CLI call opens the DB).
+    try:
+        done = {row[0] for row in conn.execute("SELECT name FROM schema_migrations")}
+    except sqlite3.OperationalError:
+        done = set()
+    wanted = available()
+    if all(name in done for name, _ in wanted):
+        return
+    with db.transaction():
+        conn.execute(_CREATE)
+        done = {row[0] for row in conn.execute("SELECT name FROM schema_migrations")}
+        for name, sql in wanted:
+            if name in done:
+                continue
+            for statement in _statements(sql):
+                conn.execute(statement)
+            conn.execute("INSERT INTO schema_migrations(name) VALUES (?)", (name,))
+
+
+def _statements(sql: str) -> list[str]:
+    # executescript() would COMMIT our transaction; split on complete statements instead.
+    out, buf = [], ""
+    for line in sql.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            out.append(buf.strip())
+            buf = ""
+    if buf.strip():
+        out.append(buf.strip())
+    return [s for s in out if s]

@@ -1,0 +1,1 @@
+"""Kubernetes manifests to engine specs (kube play) and back (generate kube)."""

@@ -1,0 +1,4 @@
+"""The image store: content-addressed blobs (OCI layout), layer directories, overlay snapshots.
+
+Imports only oci and errors.
+"""

@@ -1,0 +1,17 @@
+from krat.cli.main import main
+
+
+def test_version(capsys):
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.startswith("krat version ")
+
+
+def test_unknown_command_is_one_line_exit_125(capsys):
+    assert main(["frobnicate"]) == 125
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "frobnicate" in err
+
+
+def test_unknown_global_flag(capsys):
+    assert main(["--nope", "ps"]) == 125
+    assert "--nope" in capsys.readouterr().err
