@@ -112,3 +112,14 @@ def require_binary(name: str) -> str:
     if not path:
         skip_or_fail(f"{name} is not installed (scripts/setup.sh installs it)")
     return path
+
+
+@pytest.fixture(scope="session")
+def busybox_tar(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A root filesystem tarball made from Debian's static busybox (scripts/busybox-rootfs.py)."""
+    if not Path("/bin/busybox").exists():
+        skip_or_fail("busybox-static is not installed (scripts/setup.sh installs it)")
+    out = tmp_path_factory.mktemp("busybox") / "rootfs.tar"
+    script = Path(__file__).resolve().parent.parent / "scripts" / "busybox-rootfs.py"
+    subprocess.run([sys.executable, str(script), str(out)], check=True)
+    return out
