@@ -200,3 +200,11 @@ def referenced_blobs(db: Database) -> set[str]:
 
 def referenced_layers(db: Database) -> set[str]:
     return {r[0] for r in db.query("SELECT diff_id FROM layers")}
+
+
+def counts(db: Database) -> dict[str, int]:
+    """Number of images, and of containers when the containers area's table exists."""
+    images = db.query_one("SELECT COUNT(*) FROM images")[0]
+    has_containers = db.query_one("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'containers'")
+    containers = db.query_one("SELECT COUNT(*) FROM containers")[0] if has_containers else 0
+    return {"images": images, "containers": containers}

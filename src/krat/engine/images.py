@@ -205,6 +205,11 @@ class ImageService:
 
         return q.list_images(self.db)
 
+    def counts(self) -> dict[str, int]:
+        from krat.db import images as q
+
+        return q.counts(self.db)
+
     def manifest_bytes(self, image: Image) -> bytes:
         return self.content.read(image.manifest_digest)
 
@@ -266,6 +271,25 @@ class ImageService:
         from krat.engine.imagestore import Remover
 
         return Remover(self).remove(ref, force)
+
+    def load(self, source: "BinaryIO | Path") -> list[Image]:
+        """`load`: a docker-archive or OCI archive (stream, maybe compressed) or OCI dir (Path)."""
+        from krat.engine.archive import Loader
+
+        return Loader(self).load(source)
+
+    def save(self, refs: Sequence[str], out: "BinaryIO | Path", fmt: str = "docker-archive") -> None:
+        """`save`: docker-archive / oci-archive to a binary stream, oci-dir to a directory Path."""
+        from krat.engine.archive import FORMATS, Saver
+
+        if fmt not in FORMATS:
+            raise InvalidArgument(f"unknown archive format {fmt!r}: use one of {', '.join(FORMATS)}")
+        if fmt == "oci-dir":
+            if not isinstance(out, Path):
+                raise InvalidArgument("--format oci-dir needs an output directory (-o DIR)")
+            Saver(self).save_dir(list(refs), out)
+        else:
+            Saver(self).save_tar(list(refs), out, fmt)
 
     def import_rootfs(self, stream: BinaryIO, ref: str | None = None, changes: Sequence[str] = (),
                       message: str = "", source: str = "-") -> Image:

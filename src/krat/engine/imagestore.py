@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
@@ -21,6 +22,19 @@ if TYPE_CHECKING:
     from krat.engine.images import ImageService, LayerSource
 
 LayerRow = tuple[str, str, int]  # diff_id, blob digest, uncompressed size
+
+
+@dataclass
+class Pending:
+    """An image whose files are in place, waiting for its rows."""
+
+    manifest_digest: str
+    config_digest: str
+    doc: dict
+    rows: list[LayerRow]
+    refs: list
+    pinned: list[tuple[str, str]]
+    parent_id: str | None
 
 
 class Creator:
@@ -42,28 +56,36 @@ class Creator:
             descs = base_descs + [Descriptor(OCI_LAYER, Digest.parse(r[1]), r[2]) for r in rows]
             manifest = Manifest(Descriptor(OCI_CONFIG, config.digest, config.size), tuple(descs), OCI_MANIFEST)
             mdigest = self._ingest(canonical_json(manifest.to_dict())).digest
-            return self._commit(str(mdigest), str(config.digest), doc, base_rows + rows, refs, [],
-                                parent_id or (base.id if base else None))
+            pending = Pending(str(mdigest), str(config.digest), doc, base_rows + rows, refs, [],
+                              parent_id or (base.id if base else None))
+            return self._commit([pending])[0]
         except BaseException:
             self.undo()
             raise
 
     def register(self, manifest_digest: str, tags: list[str], repo_digests: list[str]) -> Image:
-        refs = [tag_reference(t) for t in tags]
-        pinned = [_repo_digest(d) for d in repo_digests]
-        content = self.svc.content
+        return self.register_many([(manifest_digest, tags, repo_digests)])[0]
+
+    def register_many(self, items: list[tuple[str, list[str], list[str]]]) -> list[Image]:
+        """Register several images (manifest digest, tags, repo digests) all or nothing."""
         try:
-            manifest = Manifest.parse(content.read(manifest_digest), f"manifest {manifest_digest}")
-            doc = parse_config(content.read(manifest.config.digest), f"image config {manifest.config.digest}")
-            diff_ids = doc["rootfs"]["diff_ids"]
-            if len(diff_ids) != len(manifest.layers):
-                raise InvalidArgument(f"manifest {manifest_digest} has {len(manifest.layers)} layers "
-                                      f"but its config lists {len(diff_ids)} diff_ids")
-            rows = [self._unpack_blob(desc, diff_id) for desc, diff_id in zip(manifest.layers, diff_ids)]
-            return self._commit(manifest_digest, str(manifest.config.digest), doc, rows, refs, pinned, None)
+            return self._commit([self._prepare(*item) for item in items])
         except BaseException:
             self.undo()
             raise
+
+    def _prepare(self, manifest_digest: str, tags: list[str], repo_digests: list[str]) -> Pending:
+        refs = [tag_reference(t) for t in tags]
+        pinned = [_repo_digest(d) for d in repo_digests]
+        content = self.svc.content
+        manifest = Manifest.parse(content.read(manifest_digest), f"manifest {manifest_digest}")
+        doc = parse_config(content.read(manifest.config.digest), f"image config {manifest.config.digest}")
+        diff_ids = doc["rootfs"]["diff_ids"]
+        if len(diff_ids) != len(manifest.layers):
+            raise InvalidArgument(f"manifest {manifest_digest} has {len(manifest.layers)} layers "
+                                  f"but its config lists {len(diff_ids)} diff_ids")
+        rows = [self._unpack_blob(desc, diff_id) for desc, diff_id in zip(manifest.layers, diff_ids)]
+        return Pending(manifest_digest, str(manifest.config.digest), doc, rows, refs, pinned, None)
 
     # -- steps -------------------------------------------------------------------------
 
@@ -132,28 +154,32 @@ class Creator:
         doc["history"] = (base.history if base else []) + list(history)
         return doc
 
-    def _commit(self, manifest_digest: str, config_digest: str, doc: dict, rows: list[LayerRow],
-                refs: list, pinned: list[tuple[str, str]], parent_id: str | None) -> Image:
+    def _commit(self, pendings: list[Pending]) -> list[Image]:
         svc, db = self.svc, self.svc.db
         with db.transaction():
-            # Under the write lock: a concurrent rmi may have moved away a blob or layer we
-            # found present before; then this import must not claim it.
-            for blob in [manifest_digest, config_digest, *(r[1] for r in rows)]:
-                if not svc.content.has(blob):
-                    raise Conflict(f"blob {blob} was removed by a concurrent command; retry")
-            for diff_id, _, _ in rows:
-                if not svc.layers.has(diff_id):
-                    raise Conflict(f"layer {diff_id} was removed by a concurrent command; retry")
-            row = q.ImageRow(config_digest, manifest_digest, str(doc.get("created") or ""),
-                             sum(r[2] for r in rows), str(doc.get("architecture") or ""),
-                             str(doc.get("os") or ""), parent_id, time.time())
-            q.insert_image(db, row, rows)
-            for ref in refs:
-                q.set_tag(db, str(ref), ref.repository, ref.tag or "latest", config_digest)
-            for repository, digest in pinned:
-                q.add_repo_digest(db, repository, digest, config_digest)
+            for p in pendings:
+                self._check_present(p)
+                row = q.ImageRow(p.config_digest, p.manifest_digest, str(p.doc.get("created") or ""),
+                                 sum(r[2] for r in p.rows), str(p.doc.get("architecture") or ""),
+                                 str(p.doc.get("os") or ""), p.parent_id, time.time())
+                q.insert_image(db, row, p.rows)
+                for ref in p.refs:
+                    q.set_tag(db, str(ref), ref.repository, ref.tag or "latest", p.config_digest)
+                for repository, digest in p.pinned:
+                    q.add_repo_digest(db, repository, digest, p.config_digest)
         self.new_blobs, self.new_layers = [], []
-        return svc.get(config_digest)
+        return [svc.get(p.config_digest) for p in pendings]
+
+    def _check_present(self, p: Pending) -> None:
+        # Under the write lock: a concurrent rmi may have moved away a blob or layer we
+        # found present before; then this import must not claim it.
+        svc = self.svc
+        for blob in [p.manifest_digest, p.config_digest, *(r[1] for r in p.rows)]:
+            if not svc.content.has(blob):
+                raise Conflict(f"blob {blob} was removed by a concurrent command; retry")
+        for diff_id, _, _ in p.rows:
+            if not svc.layers.has(diff_id):
+                raise Conflict(f"layer {diff_id} was removed by a concurrent command; retry")
 
     def undo(self) -> None:
         if not (self.new_blobs or self.new_layers):
@@ -191,8 +217,8 @@ class Remover:
         try:
             with db.transaction():
                 image_id = self.svc.resolve_id(text)
-                name = _tag_name(text)
-                if name is not None and q.image_by_tag(db, name) == image_id:
+                name = tag_name_of(self.svc, text, image_id)
+                if name is not None:
                     return self._remove_name(name, image_id, force)
                 return self._remove_id(text, image_id, force)
         finally:
@@ -330,3 +356,11 @@ def _tag_name(text: str) -> str | None:
     except InvalidArgument:
         return None
     return None if ref.digest is not None else str(ref)
+
+
+def tag_name_of(svc: "ImageService", text: str, image_id: str) -> str | None:
+    """The full tag name `text` used to name `image_id`, or None when it was an id or digest."""
+    name = _tag_name(text)
+    if name is not None and q.image_by_tag(svc.db, name) == image_id:
+        return name
+    return None
