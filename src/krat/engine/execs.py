@@ -10,7 +10,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -105,8 +104,7 @@ def finish(code: int, log: str) -> int:
         os.unlink(log)
     except OSError:
         pass
-    if message:
-        sys.stderr.write(f"Error: {message}\n")
+    if message:  # the runtime has printed it on our stderr already
         mapped = classify(message)
         return 126 if mapped == 125 else mapped
     return code
