@@ -53,7 +53,8 @@ class FrameReader:
 
 
 def wait_exit(sock: socket.socket, timeout: float | None, final: bool) -> int | None:
-    """The exit code from the monitor, or None on timeout; EOF counts as the end."""
+    """The exit code from the monitor; None on timeout; -1 when it closed without one
+    (it was already past its last broadcast: the database has the code)."""
     reader = FrameReader(sock)
     deadline = None if timeout is None else time.monotonic() + timeout
     code = None
@@ -66,7 +67,7 @@ def wait_exit(sock: socket.socket, timeout: float | None, final: bool) -> int | 
             return None
         frames = reader.feed()
         if frames is None:
-            return code if code is not None else 0
+            return code if code is not None else -1
         for kind, payload in frames:
             if kind == EXIT:
                 msg = json.loads(payload)

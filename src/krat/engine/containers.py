@@ -437,7 +437,7 @@ class ContainerService:
 
             with sock:
                 result = wait_exit(sock, timeout, final=False)
-            if result is not None:
+            if result is not None and result >= 0:
                 return result
         self._await_exit(None, c, timeout)
         try:
