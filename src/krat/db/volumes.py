@@ -70,3 +70,20 @@ def drop_user(db: "Database", container_id: str) -> None:
 def unused(db: "Database") -> list[VolumeRecord]:
     return [_volume(r) for r in db.query("SELECT * FROM volumes WHERE name NOT IN"
                                          " (SELECT volume_name FROM volume_users) ORDER BY name")]
+
+
+def save_mounts(db: "Database", container_id: str, mounts: list[dict]) -> None:
+    with db.transaction() as conn:
+        conn.execute("INSERT OR REPLACE INTO container_mounts(container_id, mounts_json) VALUES (?,?)",
+                     (container_id, json.dumps(mounts)))
+
+
+def mounts_of(db: "Database", container_id: str) -> list[dict]:
+    row = db.query_one("SELECT mounts_json FROM container_mounts WHERE container_id = ?", (container_id,))
+    return json.loads(row[0]) if row else []
+
+
+def forget_mounts(db: "Database", container_id: str) -> None:
+    with db.transaction() as conn:
+        conn.execute("DELETE FROM container_mounts WHERE container_id = ?", (container_id,))
+        conn.execute("DELETE FROM volume_users WHERE container_id = ?", (container_id,))
