@@ -164,6 +164,8 @@ class Attacher:
         _, config = got
         mode = config["mode"]
         files = self.files_dir(cid)
+        if self.is_attached(cid):
+            self.detach(cid)  # leftovers of a run that was killed before it could clean up
         try:
             if mode == "host":
                 ns_path, ips = None, ()

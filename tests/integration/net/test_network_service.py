@@ -166,3 +166,39 @@ def test_static_ip_and_connect_disconnect(svc):
     assert "eth1" not in in_ns(svc, att, "ip", "-o", "link").stdout
     assert not bridge.link_exists(bridge.bridge_name(svc.get("two").id))
     svc.remove("two")
+
+
+CONCURRENT = r"""
+import secrets, sys
+from pathlib import Path
+from krat.db import open_database
+from krat.engine.config import Paths
+from krat.engine.networks import NetworkingRequest, NetworkService
+paths = Paths(Path(sys.argv[1]), Path(sys.argv[2]))
+svc = NetworkService(open_database(paths.db), paths)
+cid = secrets.token_hex(32)
+svc.configure(cid, "c" + cid[:8], NetworkingRequest(sys.argv[3], publish=("80",)))
+att = svc.attach(cid, "h")
+print(att.ips[0], att.ports[0].host_port)
+"""
+
+
+@pytest.mark.parametrize("network", ["bridge", "appnet"])
+def test_concurrent_runs_get_distinct_addresses_and_ports(svc, network):
+    import sys
+
+    if network != "bridge":
+        svc.create(NetworkCreate(network))
+    procs = [subprocess.Popen([sys.executable, "-c", CONCURRENT, str(svc.paths.root), str(svc.paths.runroot),
+                               network], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(6)]
+    results = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [r[1] for r in results]
+    ips = [r[0].split()[0] for r in results]
+    host_ports = [r[0].split()[1] for r in results]
+    assert len(set(ips)) == 6 and len(set(host_ports)) == 6
+    rec = svc.get(network)
+    assert len(svc.inspect(network)["Containers"]) == 6
+    assert bridge.link_exists(bridge.bridge_name(rec.id))
+    records = svc.network_dir(rec.id) / "records.json"
+    assert records.exists() == (network != "bridge")
