@@ -135,3 +135,42 @@ def test_tmpfs_size_limit(services, bundles):
                       mounts=vols.oci_mounts("d" * 64))
     assert "No space left on device" in out.stdout
     assert int(out.stdout.split()[-5]) <= 1 << 20
+
+
+def test_containernet_facade_end_to_end(state_dirs, bundles, tmp_path):
+    """What `krat run` will do: flags -> create -> start -> runtime -> stop -> rm -v."""
+    import argparse
+
+    from krat.cli import netflags
+    from krat.engine.containernet import ContainerNet
+
+    root, runroot = state_dirs
+    paths = Paths(root, runroot)
+    cn = ContainerNet(open_database(paths.db), paths)
+    parser = argparse.ArgumentParser()
+    netflags.add_arguments(parser)
+    args = parser.parse_args(["-v", "etcvol:/etc", "--add-host", "db:10.1.2.3", "--dns", "10.9.9.9",
+                              "-p", "127.0.0.1::80", "--mount", "type=tmpfs,target=/t"])
+    cid = secrets.token_hex(32)
+    cn.create(cid, "facade", netflags.request_from(args), {"Volumes": {"/cache": {}}, "ExposedPorts": {"80/tcp": {}}})
+    rootfs = tmp_path / "image-rootfs"
+    rootfs.mkdir()
+    import subprocess
+    subprocess.run(["tar", "-xf", str(bundles.tar), "-C", str(rootfs)], check=True)
+    started = cn.start(cid, "facadehost", rootfs)
+    try:
+        out = bundles.run(["sh", "-c", "cat /etc/passwd >/dev/null && grep db /etc/hosts && cat /etc/resolv.conf"
+                                       " && ls /sys/class/net && mount | grep -c ' /t '"],
+                          started.namespace["path"], started.mounts)
+        assert "10.1.2.3\tdb" in out.stdout and "nameserver 10.9.9.9" in out.stdout, out.stderr
+        assert "eth0" in out.stdout and out.stdout.split()[-1] == "1"
+        info = cn.inspect(cid)
+        assert info["NetworkSettings"]["Networks"]["bridge"]["IPAddress"] == started.ips[0]
+        assert {m["Destination"] for m in info["Mounts"]} == {"/etc", "/cache", "/t"}
+        assert cn.ports_text(cid).startswith("127.0.0.1:") and cn.ports_text(cid).endswith("->80/tcp")
+    finally:
+        cn.stop(cid)
+    anonymous = cn.remove(cid, volumes=True)
+    assert len(anonymous) == 1 and [v.name for v in cn.volumes.list()] == ["etcvol"]
+    assert (paths.volumes / "etcvol" / "_data" / "passwd").exists()
+    assert not bridge.link_exists(bridge.bridge_name(cn.networks.get("bridge").id))
