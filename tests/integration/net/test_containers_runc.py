@@ -174,3 +174,38 @@ def test_containernet_facade_end_to_end(state_dirs, bundles, tmp_path):
     assert len(anonymous) == 1 and [v.name for v in cn.volumes.list()] == ["etcvol"]
     assert (paths.volumes / "etcvol" / "_data" / "passwd").exists()
     assert not bridge.link_exists(bridge.bridge_name(cn.networks.get("bridge").id))
+
+
+UPSTREAM = r"""
+import socket, sys
+from dnslib import RR, A, DNSRecord, QTYPE
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], 53))
+print("ready", flush=True)
+while True:
+    data, peer = s.recvfrom(4096)
+    q = DNSRecord.parse(data)
+    r = q.reply()
+    if str(q.q.qname) == "outside.example." and q.q.qtype == QTYPE.A:
+        r.add_answer(RR(q.q.qname, QTYPE.A, rdata=A("10.1.1.1"), ttl=5))
+    s.sendto(r.pack(), peer)
+"""
+
+
+def test_other_names_are_forwarded_to_the_containers_dns(services, bundles):
+    """--dns on a user network becomes the responder's upstream (here a fake one on loopback)."""
+    import subprocess
+    import sys
+
+    net, _ = services
+    upstream_ip = f"127.0.{secrets.randbelow(200) + 20}.{secrets.randbelow(200) + 20}"
+    fake = subprocess.Popen([sys.executable, "-c", UPSTREAM, upstream_ip], stdout=subprocess.PIPE, text=True)
+    try:
+        assert fake.stdout.readline().strip() == "ready"
+        net.create(NetworkCreate("fwdnet"))
+        _, att = attach(net, "asker", NetworkingRequest("fwdnet", dns=(upstream_ip,)))
+        out = bundles.run(["nslookup", "outside.example"], att.netns_path, att.oci_mounts())
+        assert "10.1.1.1" in out.stdout, out.stdout + out.stderr
+    finally:
+        fake.kill()
+        fake.wait()
