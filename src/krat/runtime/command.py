@@ -65,14 +65,13 @@ def check_file(path: str, name: str) -> None:
 def check_header(head: bytes, name: str) -> None:
     if head.startswith(b"#!"):
         line = head[2:].split(b"\n", 1)[0]
-        words = line.strip(b" \t").split(None, 1)
+        words = line.strip(b" \t").replace(b"\t", b" ").split(b" ", 1)  # "\r" is part of the name
         if not words:
             raise CommandCannotRun(f"{name}: its #! line names no interpreter")
         interpreter = words[0].decode(errors="replace")
-        if line.endswith(b"\r") and (len(words) == 1 or words[-1].endswith(b"\r")):
-            if not os.path.exists(interpreter):
-                raise CommandNotFound(f"{name}: its #! line ends with CRLF (Windows line endings): "
-                                      f"interpreter {interpreter.rstrip(chr(13))!r} + '\\r' does not exist")
+        if interpreter.endswith("\r") and not os.path.exists(interpreter):
+            raise CommandNotFound(f"{name}: its #! line ends with CRLF (Windows line endings), so the "
+                                  f"interpreter would be {interpreter!r}: convert the file to LF endings")
         if not os.path.exists(interpreter):
             raise CommandNotFound(f"{name}: interpreter {interpreter} (from its #! line) not found in the container")
         return
