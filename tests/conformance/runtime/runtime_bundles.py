@@ -127,3 +127,25 @@ def run(rt: Runtime, b: Bundle, args: list[str], timeout: float = 60, **process)
     container_id, path = configure(rt, b, args, **process)
     return rt("run", "--bundle", path, container_id, timeout=timeout, stdin=subprocess.DEVNULL)
 
+
+
+def create(rt: Runtime, b: Bundle, args: list[str], log: Path, **process) -> str:
+    """`create` a container whose stdio goes to `log` (a pipe would keep the caller waiting)."""
+    container_id, path = configure(rt, b, args, **process)
+    with open(log, "w") as out:
+        proc = rt("create", "--bundle", path, container_id, capture_output=False, stdout=out, stderr=out,
+                  stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, log.read_text()
+    return container_id
+
+
+def wait_status(rt: Runtime, container_id: str, status: str, timeout: float = 20) -> dict:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        doc = rt.state(container_id)
+        if doc["status"] == status or time.monotonic() > deadline:
+            assert doc["status"] == status, doc
+            return doc
+        time.sleep(0.02)
