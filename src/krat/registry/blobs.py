@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Iterator
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from krat.errors import Unavailable
 from krat.registry.client import RegistryClient
@@ -28,17 +28,37 @@ class Pushed(enum.Enum):
     UPLOADED = "Pushed"
 
 
+class Sink(Protocol):
+    """Where a download goes: bytes appended in order; `restart` discards them all."""
+
+    def write(self, data: bytes) -> object: ...
+
+    def restart(self) -> None: ...
+
+
+class FileSink:
+    def __init__(self, f: BinaryIO) -> None:
+        self.f = f
+
+    def write(self, data: bytes) -> object:
+        return self.f.write(data)
+
+    def restart(self) -> None:
+        self.f.seek(0)
+        self.f.truncate()
+
+
 class _Broken(Exception):
     """The body stopped before the descriptor's size: resume it."""
 
 
-def download(client: RegistryClient, repo: str, desc: Descriptor, out: BinaryIO,
+def download(client: RegistryClient, repo: str, desc: Descriptor, out: "BinaryIO | Sink",
              progress: Progress | None = None) -> None:
-    """Stream blob `desc` of `repo` into `out` (an empty, seekable file) and verify it."""
+    """Stream blob `desc` of `repo` into `out` (an empty seekable file, or a Sink) and verify it."""
     import httpx
 
     what = f"blob {desc.digest} of {client.host}/{repo}"
-    state = _Download(desc, out)
+    state = _Download(desc, out if hasattr(out, "restart") else FileSink(out))  # type: ignore[arg-type]
     for attempt in range(MAX_RESUMES + 1):
         try:
             _fetch_from(client, repo, state, what, progress)
@@ -52,14 +72,14 @@ def download(client: RegistryClient, repo: str, desc: Descriptor, out: BinaryIO,
 
 
 class _Download:
-    def __init__(self, desc: Descriptor, out: BinaryIO) -> None:
+    def __init__(self, desc: Descriptor, out: Sink) -> None:
         self.desc = desc
         self.out = out
-        self.restart()
+        self.hasher = desc.digest.hasher()
+        self.written = 0
 
     def restart(self) -> None:
-        self.out.seek(0)
-        self.out.truncate()
+        self.out.restart()
         self.hasher = self.desc.digest.hasher()
         self.written = 0
 
