@@ -18,14 +18,6 @@ def auth_path(home):
     return home / ".config" / "krat" / "auth.json"
 
 
-@pytest.fixture
-def kratenv(krat, private_config):
-    krat.env.update(HOME=str(private_config), XDG_CONFIG_HOME=str(private_config / ".config"))
-    for var in ("REGISTRY_AUTH_FILE", "DOCKER_CONFIG", "KRAT_REGISTRIES_CONF"):
-        krat.env.pop(var, None)
-    return krat
-
-
 @pytest.mark.parametrize("kind", ["basic_registry", "token_registry"])
 def test_login_stores_0600_credentials_and_logout_removes_them(kind, request, kratenv, private_config):
     reg = request.getfixturevalue(kind)
