@@ -104,7 +104,9 @@ def _fetch_from(client: RegistryClient, repo: str, state: _Download, what: str, 
     try:
         if state.written and not _resumes_at(resp, state.written):
             state.restart()  # the server ignored or mangled Range: start over
-        for chunk in resp.iter_bytes(CHUNK):
+        # iter_raw yields what each socket read returns: bytes received before a broken
+        # connection are kept (a re-chunking iterator would drop them), so Range resumes there.
+        for chunk in resp.iter_raw():
             state.add(chunk, what)
             if progress:
                 progress(state.written)

@@ -94,6 +94,8 @@ class RegistryClient:
             if resp.status_code in (200, 401):
                 self.auth.learn(resp.headers.get("WWW-Authenticate"))
                 return f"{scheme}://{self.host}"
+            if resp.status_code == 429 or resp.status_code >= 500:
+                raise _status_error(resp, f"registry {self.host}")
             raise Unavailable(f"{url} does not look like a registry (HTTP {resp.status_code})")
         raise self._transport_error(last)
 
