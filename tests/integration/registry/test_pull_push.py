@@ -121,3 +121,25 @@ def test_push_to_another_name_and_tls_with_certs_d(tls_registry, kratenv, privat
     shutil.rmtree(certs)
     kratenv.ok("pull", "--tls-verify=false", dest)
     assert images_of(kratenv).exists(dest)
+
+
+def test_ensure_image_pull_policies(registry, kratenv):
+    from krat.engine.registries import ensure_image
+    from krat.errors import InvalidArgument, NotFound
+
+    paths = Paths(kratenv.root, kratenv.runroot)
+    img = make_image((1000,))
+    push_raw(registry.host, "policy/app", img)
+    name = f"{registry.host}/policy/app:v1"
+    with pytest.raises(NotFound, match="No such image"):
+        ensure_image(paths, name, "never")
+    assert ensure_image(paths, name, "missing").manifest_digest == str(img.manifest.digest)
+    gets = lambda: len([r for r in registry.requests() if "/manifests/" in r[1]])
+    before = gets()
+    ensure_image(paths, name, "missing")
+    ensure_image(paths, name, "never")
+    assert gets() == before  # present: no registry traffic
+    ensure_image(paths, name, "always")
+    assert gets() == before + 1
+    with pytest.raises(InvalidArgument, match="invalid pull policy"):
+        ensure_image(paths, name, "sometimes")
