@@ -67,7 +67,11 @@ def _file_changes(old: dict[str, str], new: dict[str, str]) -> str:
     changed = sorted(p for p in set(old) & set(new) if old[p] != new[p])
     added = sorted(set(new) - set(old))
     removed = sorted(set(old) - set(new))
-    parts = []
+    parts: list[str] = []
+    stages = [p for p in changed if p.startswith(("--from=", "mount:--from="))]
+    for p in stages:
+        parts.append(f"source {p.split('--from=', 1)[1]} changed")
+    changed = [p for p in changed if p not in stages]
     for verb, paths in (("changed", changed), ("added", added), ("removed", removed)):
         if not paths:
             continue

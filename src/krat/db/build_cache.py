@@ -40,7 +40,7 @@ def children(db: "Database", parent: str) -> list[CacheRecord]:
 
 
 def put(db: "Database", record: CacheRecord) -> None:
-    now = time.time()
+    now = record.created_at or time.time()
     with db.transaction() as conn:
         conn.execute(
             "INSERT INTO build_cache(key, parent, instruction, args, sources, result, created_at, last_used)"
