@@ -343,7 +343,7 @@ class Builder:
     # -- progress --------------------------------------------------------------------------
 
     def _begin(self, stage: Stage, inst: Instruction, text: str) -> Step:
-        step = Step(len(self.steps) + 1, stage.label, inst.line, text, self.total)
+        step = Step(len(self.steps) + 1, stage.title, inst.line, text, self.total)
         self.steps.append(step)
         self.progress.begin(step)
         return step

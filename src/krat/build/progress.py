@@ -34,7 +34,8 @@ class Step:
 
     @property
     def title(self) -> str:
-        return f"[{self.stage} {self.number}/{self.total}] {_one_line(self.text)}"
+        stage = f"{self.stage} " if self.stage else ""
+        return f"[{stage}{self.number}/{self.total}] {_one_line(self.text)}"
 
 
 def _one_line(text: str, limit: int = 100) -> str:

@@ -36,6 +36,11 @@ class Stage:
     def label(self) -> str:
         return self.name or str(self.index)
 
+    @property
+    def title(self) -> str:
+        """How progress names the stage: its name, or nothing (as BuildKit prints `[2/7]`)."""
+        return self.name
+
 
 @dataclass
 class Plan:
