@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from krat.build.backend import BaseImage, Layer, Output, RunSpec
-from krat.errors import NotFound, Unavailable
+from krat.errors import KratError, NotFound
 
 STALE_S = 24 * 3600
 
@@ -44,30 +44,22 @@ class StoreBackend:
     # -- images and layers ------------------------------------------------------------------
 
     def image(self, ref: str, pull: bool) -> BaseImage:
-        if pull:
-            self._pull(ref)
-        try:
-            img = self.images.resolve(ref)
-        except NotFound:
-            if pull:
-                raise
-            self._pull(ref, missing=True)
-            img = self.images.resolve(ref)
+        """A base image: local, else pulled (always with --pull), as `docker build` does."""
+        from krat.engine.registries import ensure_image
         from krat.oci.image import Manifest
 
+        try:
+            img = ensure_image(self.paths, ref, "always" if pull else "missing")
+        except NotFound:
+            raise
+        except KratError as err:
+            if pull:
+                raise
+            raise NotFound(f"No such image: {ref} (not found locally; pulling it failed: {err.message})") from None
         manifest = Manifest.parse(self.images.manifest_bytes(img), f"manifest of {img.short_id}")
         layers = [Layer(d, Path(p), 0, desc.to_dict())
                   for d, p, desc in zip(img.diff_ids, img.layer_dirs, manifest.layers)]
         return BaseImage(img.id, img.config_doc, layers)
-
-    def _pull(self, ref: str, missing: bool = False) -> None:
-        try:
-            from krat.engine.pull import pull  # provided by the registry area when present
-        except ImportError:
-            if missing:
-                raise NotFound(f"No such image: {ref} (and pulling is not available in this krat)") from None
-            raise Unavailable(f"--pull: pulling {ref} is not available in this krat yet") from None
-        pull(self.paths, ref)
 
     def layer(self, diff_id: str) -> Layer | None:
         layers = self.images.layers

@@ -27,6 +27,14 @@ CMD ["sh", "-c", "cat /opt/venv/installed.txt /app/app.py"]
 """
 
 
+@pytest.fixture(autouse=True)
+def no_docker_hub(krat, tmp_path: Path) -> None:
+    """Unknown names must fail here, never reach out to Docker Hub."""
+    conf = tmp_path / "registries.conf"
+    conf.write_text('[[registry]]\nlocation = "docker.io"\nblocked = true\n')
+    krat.env["KRAT_REGISTRIES_CONF"] = str(conf)
+
+
 @pytest.fixture
 def ctx(tmp_path: Path) -> Path:
     root = tmp_path / "ctx"
@@ -208,6 +216,7 @@ def test_flags_iidfile_label_build_arg_file(krat, busybox_image, tmp_path) -> No
     ("FROM busybox\nCMD [\"sleep\", 1]\n", "Dockerfile:2: when using JSON array syntax"),
     ("FROM busybox\nCOPY ../outside /x\n", "Dockerfile:2: forbidden path outside the build context"),
     ("FROM busybox AS a\nFROM busybox\nCOPY --from=nostage /a /b\n", "Dockerfile:3: COPY --from=nostage"),
+    ("FROM nosuchbase:1\n", "Dockerfile:1: No such image: nosuchbase:1"),
     ("FROM busybox\nRUN echo one && echo last-words && exit 3\n",
      "Dockerfile:2: RUN echo one && echo last-words && exit 3 failed with exit code 3: last-words"),
 ])
