@@ -68,7 +68,9 @@ class StoreBackend:
         return Layer(diff_id, layers.diff_dir(diff_id), layers.size(diff_id))
 
     def workdir(self, name: str) -> Path:
-        return Path(tempfile.mkdtemp(prefix=f"{name}-", dir=self.tmp))
+        path = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=self.tmp))
+        os.chmod(path, 0o755)  # an overlay's root takes its upper dir's mode: users must traverse /
+        return path
 
     def release(self, path: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
