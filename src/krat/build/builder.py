@@ -129,10 +129,16 @@ class Builder:
         if keyword == "ARG":
             created_by = metadata.arg(run, inst, used, self.req.build_args, self.plan.meta_env)
             self.used_args |= {w.partition("=")[0] for w in inst.args}
-            self._cached_step(run, step, StepInputs(run.key, created_by, run.args_used(used)), created_by)
+            # A changed value invalidates where it is used, not here (Docker's rule): the
+            # key has the declaration only; steps that use the value carry it in theirs.
+            declared = "ARG " + " ".join(w.partition("=")[0] for w in inst.args)
+            self._cached_step(run, step, StepInputs(run.key, declared), created_by)
         elif keyword in metadata.HANDLERS:
+            # The key is the text as written plus the build args it used: everything else it
+            # reads (ENV, the base image) is already in the parent key; so a changed arg is
+            # reported as that, not as "instruction changed".
             created_by = metadata.HANDLERS[keyword](run, inst, used)
-            self._cached_step(run, step, StepInputs(run.key, created_by, run.args_used(used)), created_by)
+            self._cached_step(run, step, StepInputs(run.key, _canonical(inst), run.args_used(used)), created_by)
         elif keyword == "WORKDIR":
             self._file_step(run, step, filesteps.workdir(run, inst))
         elif keyword in ("COPY", "ADD"):
@@ -352,6 +358,13 @@ class Builder:
         step.cached = cached
         step.reason = reason
         self.progress.end(step)
+
+
+def _canonical(inst: Instruction) -> str:
+    text = " ".join(inst.original.split())
+    if inst.heredocs:
+        text += "".join(f"\n<<{h.name}\n{h.content}" for h in inst.heredocs)
+    return text
 
 
 def _short(text: str, limit: int = 60) -> str:

@@ -160,7 +160,7 @@ def copy(run: StageRun, inst: Instruction, where: str, ctx, from_source: FromSou
             name = posixpath.basename(url.split("?")[0].rstrip("/")) or "index.html"
             writer.data(posixpath.join(dest, name) if dest_dir else dest, data, 0o600)
 
-    canonical = f"{created_by} chown={chown_text} chmod={chmod}"
+    canonical = " ".join(inst.original.split())  # args it used and source digests are keyed apart
     return Change(created_by, canonical, used, sources, apply)
 
 

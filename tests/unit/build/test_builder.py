@@ -105,11 +105,12 @@ def test_no_cache_runs_everything(env) -> None:
 
 
 def test_build_arg_invalidates_from_first_use(env) -> None:
-    dockerfile = "FROM busybox\nARG V=1\nRUN echo a\nRUN echo $V\n"
+    dockerfile = "FROM busybox\nARG V=1\nCOPY app.py /\nLABEL v=$V\nRUN echo $V\n"
     build(env, dockerfile)
     result, doc, _, out = build(env, dockerfile, build_args={"V": "2"})
     cached = [s.cached for s in result.steps]
-    assert cached == [True, False, False, False]  # ARG's own line changes: Docker-style "ARG V=2"
+    assert cached == [True, True, True, False, False]  # ARG and COPY do not use the value
+    assert "#4 MISS: build arg V changed ('1' -> '2')" in out
     assert doc["history"][-1]["created_by"] == "RUN |1 V=2 /bin/sh -c echo $V"
 
 
