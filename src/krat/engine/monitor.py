@@ -528,7 +528,7 @@ def cleanup(mon: Monitor) -> None:
     if mon.cfg.get("auto_remove"):
         db = open_db(mon.cfg)
         try:
-            remove_container(mon.cfg, db)
+            remove_container(mon.cfg, db, volumes=True)
         finally:
             db.close()
 

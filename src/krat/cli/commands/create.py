@@ -10,7 +10,7 @@ def main(ctx, argv: list[str]) -> int:
     from krat.engine.containers import ContainerService
 
     args = new_parser("create").parse_args(argv)
-    spec, name = build_spec(args)
-    c = ContainerService(ctx.paths).create(spec, name)
+    spec, name, netvol = build_spec(args)
+    c = ContainerService(ctx.paths).create(spec, name, netvol)
     print(c.id)
     return 0

@@ -10,9 +10,9 @@ def main(ctx, argv: list[str]) -> int:
     from krat.engine.containers import ContainerService, StartError
 
     args = new_parser("run").parse_args(argv)
-    spec, name = build_spec(args)
+    spec, name, netvol = build_spec(args)
     svc = ContainerService(ctx.paths)
-    c = svc.create(spec, name)
+    c = svc.create(spec, name, netvol)
     try:
         sock = svc.start(c, attach=not args.detach)
     except BaseException as err:
