@@ -123,3 +123,10 @@ def busybox_tar(tmp_path_factory: pytest.TempPathFactory) -> Path:
     script = Path(__file__).resolve().parent.parent / "scripts" / "busybox-rootfs.py"
     subprocess.run([sys.executable, str(script), str(out)], check=True)
     return out
+
+
+@pytest.fixture
+def busybox_image(krat: KratCLI, busybox_tar: Path) -> str:
+    """busybox:latest (CMD ["sh"]) imported into this test's store; returns its image id."""
+    proc = krat.ok("import", "--change", 'CMD ["sh"]', str(busybox_tar), "busybox:latest")
+    return proc.stdout.strip()

@@ -1,0 +1,205 @@
+"""The content store: an OCI image layout of verified, content-addressed blobs.
+
+    <paths.content>/oci-layout           {"imageLayoutVersion": "1.0.0"}
+    <paths.content>/blobs/sha256/<hex>   one blob per digest, never modified
+    <paths.content>/ingest/              temporary files being written (same filesystem)
+
+Every write goes to a temporary file that is hashed as it is written, fsynced, then
+renamed to its digest's name, so a reader never sees a partial blob and a crash leaves
+only a stray temporary file (removed by `cleanup_ingest`). Which blobs are in use is
+the database's business (engine/images.py); this module only stores bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Iterator
+
+from krat.errors import InvalidArgument, NotFound
+from krat.oci.digest import Digest
+
+CHUNK = 1 << 20
+LAYOUT = {"imageLayoutVersion": "1.0.0"}
+
+
+@dataclass(frozen=True)
+class Ingested:
+    """A blob now in the store; `new` when this call added it (so a failed caller may undo it)."""
+
+    digest: Digest
+    size: int
+    new: bool
+
+
+class BlobWriter:
+    """Streams bytes into a temporary file while hashing them; `commit` moves it into place."""
+
+    def __init__(self, store: "ContentStore") -> None:
+        self.store = store
+        store.ensure()
+        self._fd, name = _mkstemp(store.ingest_dir)
+        self.tmp = Path(name)
+        self._hash = hashlib.sha256()
+        self.size = 0
+        self._done = False
+
+    def write(self, data: bytes) -> int:
+        view = memoryview(data)
+        self._hash.update(view)
+        while view:
+            n = os.write(self._fd, view)
+            view = view[n:]
+        self.size += len(data)
+        return len(data)
+
+    def copy_from(self, stream: BinaryIO) -> None:
+        read = getattr(stream, "read1", stream.read)
+        while chunk := read(CHUNK):
+            self.write(chunk)
+
+    @property
+    def digest(self) -> Digest:
+        return Digest.from_sha256(self._hash.hexdigest())
+
+    def commit(self, expected: Digest | str | None = None, expected_size: int | None = None) -> Ingested:
+        digest = self.digest
+        try:
+            if expected is not None and str(expected) != str(digest):
+                raise InvalidArgument(f"digest mismatch: expected {expected}, content has {digest}")
+            if expected_size is not None and expected_size != self.size:
+                raise InvalidArgument(f"size mismatch for {digest}: expected {expected_size} bytes, got {self.size}")
+            target = self.store.path(digest)
+            if target.exists():
+                return Ingested(digest, self.size, False)
+            os.fsync(self._fd)
+            os.close(self._fd)
+            self._fd = -1
+            os.chmod(self.tmp, 0o644)
+            os.rename(self.tmp, target)
+            self._done = True
+            return Ingested(digest, self.size, True)
+        finally:
+            self.abort()
+
+    def abort(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+        if not self._done:
+            self.tmp.unlink(missing_ok=True)
+            self._done = True
+
+    def __enter__(self) -> "BlobWriter":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.abort()
+
+
+class ContentStore:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.blobs = self.root / "blobs" / "sha256"
+        self.ingest_dir = self.root / "ingest"
+        self._ready = False
+
+    def ensure(self) -> None:
+        if self._ready:
+            return
+        self.blobs.mkdir(parents=True, exist_ok=True)
+        self.ingest_dir.mkdir(parents=True, exist_ok=True)
+        layout = self.root / "oci-layout"
+        if not layout.exists():
+            layout.write_text(json.dumps(LAYOUT))
+        self._ready = True
+
+    def path(self, digest: Digest | str) -> Path:
+        d = digest if isinstance(digest, Digest) else Digest.parse(digest)
+        if d.algorithm != "sha256":
+            raise InvalidArgument(f"unsupported digest algorithm in {d}")
+        return self.blobs / d.hex
+
+    def has(self, digest: Digest | str) -> bool:
+        return self.path(digest).exists()
+
+    def size(self, digest: Digest | str) -> int:
+        try:
+            return self.path(digest).stat().st_size
+        except FileNotFoundError:
+            raise NotFound(f"blob {digest} not found in the content store") from None
+
+    def open(self, digest: Digest | str) -> BinaryIO:
+        try:
+            return open(self.path(digest), "rb")
+        except FileNotFoundError:
+            raise NotFound(f"blob {digest} not found in the content store") from None
+
+    def read(self, digest: Digest | str) -> bytes:
+        with self.open(digest) as f:
+            return f.read()
+
+    def read_json(self, digest: Digest | str) -> dict:
+        try:
+            doc = json.loads(self.read(digest))
+        except ValueError as err:
+            raise InvalidArgument(f"blob {digest} is not valid JSON: {err}") from None
+        if not isinstance(doc, dict):
+            raise InvalidArgument(f"blob {digest} is not a JSON object")
+        return doc
+
+    def writer(self) -> BlobWriter:
+        return BlobWriter(self)
+
+    def ingest_bytes(self, data: bytes, expected: Digest | str | None = None) -> Ingested:
+        with self.writer() as w:
+            w.write(data)
+            return w.commit(expected)
+
+    def ingest_stream(self, stream: BinaryIO, expected: Digest | str | None = None,
+                      expected_size: int | None = None) -> Ingested:
+        with self.writer() as w:
+            w.copy_from(stream)
+            return w.commit(expected, expected_size)
+
+    def ingest_file(self, path: Path, expected: Digest | str | None = None) -> Ingested:
+        with open(path, "rb") as f:
+            return self.ingest_stream(f, expected)
+
+    def delete(self, digest: Digest | str) -> None:
+        self.path(digest).unlink(missing_ok=True)
+
+    def list(self) -> Iterator[Digest]:
+        if not self.blobs.is_dir():
+            return
+        for entry in os.scandir(self.blobs):
+            yield Digest.from_sha256(entry.name)
+
+    def cleanup_ingest(self, older_than_s: float = 3600.0) -> int:
+        """Remove temporary files left by killed writers (old enough to be nobody's)."""
+        if not self.ingest_dir.is_dir():
+            return 0
+        cutoff = time.time() - older_than_s
+        removed = 0
+        for entry in os.scandir(self.ingest_dir):
+            try:
+                if entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                    if entry.is_dir(follow_symlinks=False):
+                        shutil.rmtree(entry.path, ignore_errors=True)
+                    else:
+                        os.unlink(entry.path)
+                    removed += 1
+            except FileNotFoundError:
+                continue
+        return removed
+
+
+def _mkstemp(folder: Path) -> tuple[int, str]:
+    import tempfile
+
+    return tempfile.mkstemp(dir=folder, prefix="blob-")

@@ -1,0 +1,165 @@
+"""Layer directories: each layer unpacked once, shared by every image that contains it.
+
+    <paths.layers>/<diff hex>/diff     the unpacked layer (an overlay lowerdir)
+    <paths.layers>/<diff hex>/size     bytes of the uncompressed layer tar
+    <paths.layers>/l/<short>           symlink -> ../<diff hex>/diff (short lowerdir names,
+                                       so many layers fit in one page of mount options)
+    <paths.layers>/.tmp/, .trash/      unpacks in progress, removals in progress
+
+A layer is unpacked into .tmp and renamed into place when complete and verified, so a
+directory named by a diff_id is always whole. Reference counts live in the database
+(engine/images.py owns them); `remove` is called when a count reaches zero.
+
+Others use:
+    LayerStore(paths.layers).unpack(stream, expected_diff_id) -> Unpacked
+    LayerStore(...).diff_dir(diff_id) -> Path                  (a lowerdir)
+    diff(upper_dir, out_stream)                                 (overlay upper -> layer tar)
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Iterator
+
+from krat.errors import InvalidArgument
+from krat.oci.digest import Digest
+from krat.store.apply import apply_tar
+from krat.store.compression import HashingReader, decompressed
+from krat.store.diff import diff
+
+__all__ = ["LayerStore", "Unpacked", "diff", "short_name"]
+
+LINKS = "l"
+
+
+def short_name(diff_id: Digest | str) -> str:
+    """26 base32 characters (130 bits) of a diff_id (or its hex): unique in any real store, short in mount options."""
+    if isinstance(diff_id, Digest):
+        hex_ = diff_id.hex
+    else:
+        hex_ = diff_id if ":" not in diff_id else Digest.parse(diff_id).hex
+    return base64.b32encode(bytes.fromhex(hex_)[:17]).decode()[:26]
+
+
+@dataclass(frozen=True)
+class Unpacked:
+    diff_id: Digest
+    size: int
+    new: bool
+
+
+class LayerStore:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def _hex(self, diff_id: Digest | str) -> str:
+        d = diff_id if isinstance(diff_id, Digest) else Digest.parse(diff_id)
+        return d.hex
+
+    def dir(self, diff_id: Digest | str) -> Path:
+        return self.root / self._hex(diff_id)
+
+    def diff_dir(self, diff_id: Digest | str) -> Path:
+        return self.dir(diff_id) / "diff"
+
+    def link(self, diff_id: Digest | str) -> Path:
+        return self.root / LINKS / short_name(diff_id)
+
+    def has(self, diff_id: Digest | str) -> bool:
+        return self.diff_dir(diff_id).is_dir()
+
+    def size(self, diff_id: Digest | str) -> int:
+        try:
+            return int((self.dir(diff_id) / "size").read_text())
+        except (OSError, ValueError):
+            return 0
+
+    def unpack(self, stream: BinaryIO, expected: Digest | str | None = None) -> Unpacked:
+        """Unpack a (possibly compressed) layer stream unless that diff_id is already here.
+
+        The diff_id is verified against `expected` before the directory becomes visible.
+        """
+        if expected is not None and self.has(expected):
+            d = expected if isinstance(expected, Digest) else Digest.parse(expected)
+            return Unpacked(d, self.size(d), False)
+        tmp = self._tmpdir()
+        try:
+            reader = HashingReader(decompressed(stream))
+            (tmp / "diff").mkdir(mode=0o755)
+            apply_tar(reader, tmp / "diff")
+            reader.drain()
+            digest = reader.digest
+            if expected is not None and str(expected) != str(digest):
+                raise InvalidArgument(f"layer diff_id mismatch: expected {expected}, content has {digest}")
+            (tmp / "size").write_text(str(reader.size))
+            return Unpacked(digest, reader.size, self._publish(tmp, digest))
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+
+    def unpack_file(self, path: Path, expected: Digest | str | None = None) -> Unpacked:
+        with open(path, "rb") as f:
+            return self.unpack(f, expected)
+
+    def _tmpdir(self) -> Path:
+        base = self.root / ".tmp"
+        base.mkdir(parents=True, exist_ok=True)
+        tmp = base / uuid.uuid4().hex
+        tmp.mkdir(mode=0o700)
+        return tmp
+
+    def _publish(self, tmp: Path, digest: Digest) -> bool:
+        target = self.dir(digest)
+        try:
+            os.rename(tmp, target)
+        except OSError:
+            if not self.has(digest):
+                raise
+            return False  # another process unpacked the same layer first
+        self._ensure_link(digest)
+        return True
+
+    def _ensure_link(self, digest: Digest) -> None:
+        links = self.root / LINKS
+        links.mkdir(exist_ok=True)
+        link = links / short_name(digest)
+        try:
+            os.symlink(f"../{digest.hex}/diff", link)
+        except FileExistsError:
+            pass
+
+    def remove(self, diff_id: Digest | str) -> None:
+        """Delete a layer directory: rename it away first (atomic), then remove the files."""
+        target = self.dir(diff_id)
+        self.link(diff_id).unlink(missing_ok=True)
+        if not target.exists():
+            return
+        trash = self.root / ".trash"
+        trash.mkdir(exist_ok=True)
+        moved = trash / f"{target.name}-{uuid.uuid4().hex[:8]}"
+        os.rename(target, moved)
+        shutil.rmtree(moved, ignore_errors=True)
+
+    def list(self) -> Iterator[Digest]:
+        if not self.root.is_dir():
+            return
+        for entry in os.scandir(self.root):
+            if len(entry.name) == 64 and not entry.name.startswith("."):
+                yield Digest.from_sha256(entry.name)
+
+    def cleanup(self, older_than_s: float = 3600.0) -> None:
+        """Remove unpacks abandoned by killed processes, and unfinished removals."""
+        cutoff = time.time() - older_than_s
+        for name in (".tmp", ".trash"):
+            folder = self.root / name
+            if not folder.is_dir():
+                continue
+            for entry in os.scandir(folder):
+                if name == ".trash" or entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                    shutil.rmtree(entry.path, ignore_errors=True)

@@ -1,0 +1,129 @@
+"""Container root filesystems: an overlay of shared layer directories plus a private upper dir.
+
+    mount_overlay(lowers, target, upper, work)   lowers bottom-most first (Image.layer_dirs order)
+    unmount(target)
+
+overlayfs takes its options in one page (4096 bytes). With full paths ~40 layers fit;
+when they do not, the mount is made from the layers' root directory using the short
+`l/<name>` links (layers.py), which fits ~130 layers, Docker's limit being 128. The
+chdir happens in a forked child so a threaded caller's cwd never changes.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+from pathlib import Path
+from typing import Sequence
+
+from krat.errors import InvalidArgument, PermissionDenied
+from krat.store.layers import LINKS, short_name
+
+PAGE_LIMIT = 4000  # options page (4096) minus room for the kernel's own additions
+MNT_DETACH = 2
+_libc = None
+
+
+def _lib():
+    global _libc
+    if _libc is None:
+        _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    return _libc
+
+
+def _mount(source: str, target: str, fstype: str, flags: int, data: str) -> None:
+    rc = _lib().mount(source.encode(), target.encode(), fstype.encode(), ctypes.c_ulong(flags), data.encode())
+    if rc != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"mount {fstype} on {target}: {os.strerror(err)}")
+
+
+def _escape(path: str) -> str:
+    for ch in ("\\", ":", ","):
+        path = path.replace(ch, "\\" + ch)
+    return path
+
+
+def overlay_options(lowers: Sequence[Path], upper: Path | None, work: Path | None,
+                    short: bool = False, userxattr: bool = False) -> str:
+    """The overlay option string; lowers are given bottom-most first, overlay wants top first."""
+    if short:
+        names = [f"{LINKS}/{short_name(Path(p).parent.name)}" for p in reversed(lowers)]
+    else:
+        names = [_escape(str(p)) for p in reversed(lowers)]
+    opts = [f"lowerdir={':'.join(names)}"]
+    if upper is not None:
+        opts += [f"upperdir={_escape(str(upper))}", f"workdir={_escape(str(work))}"]
+    if userxattr:
+        opts.append("userxattr")
+    return ",".join(opts)
+
+
+def mount_overlay(lowers: Sequence[Path], target: Path, upper: Path | None = None,
+                  work: Path | None = None, readonly: bool = False) -> None:
+    """Mount the overlay of `lowers` (bottom first) with `upper`/`work` (None: read-only) at target."""
+    lowers = list(lowers)
+    if upper is not None and work is None:
+        raise InvalidArgument("an overlay with an upper directory needs a work directory")
+    userxattr = os.geteuid() != 0
+    if not lowers or (upper is None and len(lowers) == 1):
+        # overlayfs needs two layers without an upper dir and one with: add an empty bottom
+        empty = Path(target).parent / ".empty-lower"
+        empty.mkdir(exist_ok=True)
+        lowers = [empty, *lowers]
+    flags = 1 if readonly or upper is None else 0  # MS_RDONLY
+    data = overlay_options(lowers, upper, work, userxattr=userxattr)
+    try:
+        if len(data) < PAGE_LIMIT:
+            _mount("overlay", str(target), "overlay", flags, data)
+        else:
+            _mount_short(lowers, target, upper, work, flags, userxattr)
+    except OSError as err:
+        if err.errno in (1, 13):
+            raise PermissionDenied(f"cannot mount the root filesystem at {target}: {err.strerror}") from None
+        raise InvalidArgument(f"cannot mount the root filesystem at {target}: {err.strerror}") from None
+
+
+def _mount_short(lowers: list[Path], target: Path, upper: Path | None, work: Path | None,
+                 flags: int, userxattr: bool) -> None:
+    roots = {Path(p).parent.parent for p in lowers}
+    if len(roots) != 1:
+        raise InvalidArgument(f"{len(lowers)} layers do not fit in overlay's mount options")
+    root = roots.pop()
+    data = overlay_options(lowers, upper, work, short=True, userxattr=userxattr)
+    if len(data) >= PAGE_LIMIT:
+        raise InvalidArgument(f"too many layers ({len(lowers)}) for one overlay mount")
+    pid = os.fork()
+    if pid == 0:  # child: chdir so the relative lowerdirs resolve, mount, report by exit code
+        code = 0
+        try:
+            os.chdir(root)
+            _mount("overlay", str(target), "overlay", flags, data)
+        except OSError as err:
+            code = err.errno or 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    if code:
+        raise OSError(code, os.strerror(code))
+
+
+def unmount(target: Path, lazy: bool = False) -> None:
+    """Unmount `target`; a target that is not mounted is fine (idempotent cleanup)."""
+    rc = _lib().umount2(str(target).encode(), MNT_DETACH if lazy else 0)
+    if rc != 0:
+        err = ctypes.get_errno()
+        if err in (22, 2):  # EINVAL: not a mount point; ENOENT: gone already
+            return
+        if err == 16 and not lazy:  # EBUSY: something still has it open; detach it
+            unmount(target, lazy=True)
+            return
+        raise OSError(err, f"umount {target}: {os.strerror(err)}")
+
+
+def is_mounted(target: Path) -> bool:
+    want = os.path.realpath(target)
+    with open("/proc/self/mountinfo") as f:
+        return any(line.split()[4] == want for line in f)

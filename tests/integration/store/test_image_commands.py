@@ -1,0 +1,140 @@
+"""load/save, tag, rmi, image inspect, history, image prune and info through the CLI."""
+
+import json
+import sqlite3
+import tarfile
+
+import pytest
+
+
+def ids(krat):
+    return krat.ok("images", "-a", "-q", "--no-trunc").stdout.split()
+
+
+def blobs(krat):
+    folder = krat.root / "content/blobs/sha256"
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def layer_dirs(krat):
+    folder = krat.root / "layers"
+    return sorted(p.name for p in folder.iterdir() if len(p.name) == 64) if folder.exists() else []
+
+
+@pytest.mark.parametrize("fmt", ["docker-archive", "oci-archive"])
+def test_save_load_roundtrip_keeps_ids(krat, busybox_image, tmp_path, fmt):
+    out = tmp_path / "img.tar"
+    krat.ok("save", "--format", fmt, "-o", str(out), "busybox")
+    names = tarfile.open(out).getnames()
+    assert "index.json" in names and "oci-layout" in names
+    assert ("manifest.json" in names) == (fmt == "docker-archive")
+    krat.ok("rmi", "busybox")
+    assert blobs(krat) == [] and layer_dirs(krat) == []
+    proc = krat.ok("load", "-i", str(out))
+    assert proc.stdout.strip() == "Loaded image: busybox:latest"
+    assert ids(krat) == [busybox_image]
+
+
+def test_save_to_stdout_and_load_from_stdin(krat, busybox_image):
+    data = krat.ok("save", "busybox", input=b"").stdout
+    krat.ok("rmi", "busybox")
+    proc = krat.ok("load", input=data)
+    assert b"Loaded image: busybox:latest" in proc.stdout
+    assert ids(krat) == [busybox_image]
+
+
+def test_oci_dir_roundtrip(krat, busybox_image, tmp_path):
+    krat.ok("tag", "busybox", "localhost:5000/box:v2")
+    krat.ok("save", "--format", "oci-dir", "-o", str(tmp_path / "layout"), "localhost:5000/box:v2")
+    index = json.loads((tmp_path / "layout/index.json").read_text())
+    assert index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"] == "localhost:5000/box:v2"
+    krat.ok("rmi", "-f", busybox_image)
+    assert krat.ok("load", "-i", str(tmp_path / "layout")).stdout.strip() == "Loaded image: localhost:5000/box:v2"
+
+
+def test_save_by_id_has_no_tags(krat, busybox_image, tmp_path):
+    out = tmp_path / "img.tar"
+    krat.ok("save", "-o", str(out), busybox_image[7:19])
+    manifest = json.loads(tarfile.open(out).extractfile("manifest.json").read())
+    assert manifest[0]["RepoTags"] is None
+
+
+def test_tag_moves_and_rmi_untags(krat, busybox_image, busybox_tar):
+    krat.ok("tag", "busybox", "a/b:1")
+    other = krat.ok("import", str(busybox_tar), "other:1").stdout.strip()
+    krat.ok("tag", "other:1", "a/b:1")  # a tag moves, like Docker's
+    rows = {l.split()[0] + ":" + l.split()[1]: l.split()[2] for l in krat.ok("images").stdout.splitlines()[1:]}
+    assert rows["a/b:1"] == other[7:19]
+    out = krat.ok("rmi", "a/b:1").stdout
+    assert out == "Untagged: a/b:1\n"  # other:1 still names it
+    assert krat.ok("rmi", "other:1").stdout == f"Untagged: other:1\nDeleted: {other}\n"
+
+
+def test_rmi_by_id_with_several_tags_needs_force(krat, busybox_image):
+    krat.ok("tag", "busybox", "second:1")
+    err = krat.fails("rmi", busybox_image[7:19])
+    assert "referenced in multiple repositories" in err
+    out = krat.ok("rmi", "-f", busybox_image[7:19]).stdout
+    assert "Untagged: busybox:latest" in out and f"Deleted: {busybox_image}" in out
+    assert ids(krat) == [] and blobs(krat) == [] and layer_dirs(krat) == []
+
+
+def test_rmi_refuses_while_a_container_uses_the_image(krat, busybox_image):
+    krat.ok("images")  # the schema exists
+    db = sqlite3.connect(krat.root / "krat.db")
+    created = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'containers'").fetchone()
+    if not created:
+        db.execute("CREATE TABLE containers (id TEXT PRIMARY KEY, image_id TEXT)")
+    cols = [r[1] for r in db.execute("PRAGMA table_info(containers)")]
+    db.execute(f"INSERT INTO containers ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+               ["c0ffee" * 10 if c == "id" else (busybox_image if c == "image_id" else "x") for c in cols])
+    db.commit()
+    err = krat.fails("rmi", "busybox")
+    assert "container c0ffeec0ffee is using its referenced image" in err
+    assert "Untagged: busybox:latest" in krat.ok("rmi", "-f", "busybox").stdout
+    assert ids(krat) == [busybox_image], "the image stays (untagged) while a container uses it"
+    assert layer_dirs(krat)
+
+
+def test_unknown_image_errors(krat, busybox_image):
+    assert "No such image: nope:latest" in krat.fails("rmi", "nope")
+    assert "No such image: nope:latest" in krat.fails("image", "inspect", "nope")
+    assert "No such image" in krat.fails("tag", "nope", "x:1")
+    assert "invalid reference format" in krat.fails("tag", "busybox", "UPPER:1")
+    assert "No such image" in krat.fails("save", "-o", "/tmp/never-written.tar", "nope")
+
+
+def test_image_inspect_has_dockers_keys(krat, busybox_image):
+    (doc,) = json.loads(krat.ok("image", "inspect", "busybox").stdout)
+    for key in ("Id", "RepoTags", "RepoDigests", "Created", "Architecture", "Os", "Config", "RootFS", "Size"):
+        assert key in doc
+    assert doc["Id"] == busybox_image and doc["RepoTags"] == ["busybox:latest"]
+    assert doc["Config"]["Cmd"] == ["sh"] and doc["RootFS"]["Type"] == "layers"
+    assert krat.ok("image", "inspect", "-f", "{{.Os}}/{{.Architecture}}", "busybox").stdout == "linux/amd64\n"
+
+
+def test_history(krat, busybox_image):
+    lines = krat.ok("history", "busybox").stdout.splitlines()
+    assert lines[0].split() == ["IMAGE", "CREATED", "CREATED", "BY", "SIZE", "COMMENT"]
+    assert lines[1].startswith(busybox_image[7:19]) and "Imported from" in lines[1]
+    rows = [json.loads(l) for l in krat.ok("history", "--format", "json", "busybox").stdout.splitlines()]
+    assert len(rows) == 1 and rows[0]["Comment"].startswith("Imported from")
+
+
+def test_image_prune_removes_dangling_only(krat, busybox_image, busybox_tar, tmp_path):
+    dangling = krat.ok("import", "-c", "CMD [\"true\"]", str(busybox_tar)).stdout.strip()
+    out = krat.ok("image", "prune", "-f").stdout
+    assert f"deleted: {dangling}" in out and "Total reclaimed space:" in out
+    assert ids(krat) == [busybox_image]
+    out = krat.ok("image", "prune", "-a", "-f").stdout
+    assert "untagged: busybox:latest" in out
+    assert ids(krat) == [] and blobs(krat) == [] and layer_dirs(krat) == []
+
+
+def test_info(krat):
+    doc = json.loads(krat.ok("info", "--format", "json").stdout)
+    assert doc["root"] == str(krat.root) and doc["runroot"] == str(krat.runroot)
+    assert doc["cgroup_version"] in ("1", "2") and isinstance(doc["overlay"], bool)
+    text = krat.ok("info").stdout
+    for label in ("Storage driver:", "Cgroup version:", "User namespaces:", "Seccomp:"):
+        assert label in text
