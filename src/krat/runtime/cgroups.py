@@ -145,7 +145,7 @@ def is_v2(root: str = CGROUP_ROOT) -> bool:
 
 
 def _write(path: str, value: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_CLOEXEC)
     try:
         os.write(fd, value.encode())
     finally:
@@ -162,6 +162,7 @@ class Cgroup:
 
     def __init__(self, path: str, root: str = CGROUP_ROOT) -> None:
         self.path = path
+        self.root = root
         self.v2 = is_v2(root)
         if self.v2:
             self.dirs = {"": root + path}
@@ -188,7 +189,7 @@ class Cgroup:
 
     def _enable_v2_controllers(self, leaf: str) -> None:
         parts = self.path.strip("/").split("/")
-        current = CGROUP_ROOT
+        current = self.root
         wanted = _read(os.path.join(current, "cgroup.controllers")).split()
         for part in parts:
             control = " ".join("+" + c for c in wanted if c in ("cpu", "cpuset", "memory", "pids", "io"))
@@ -245,7 +246,11 @@ class Cgroup:
     def freeze(self, frozen: bool) -> None:
         if self.v2:
             _write(os.path.join(self.dirs[""], "cgroup.freeze"), "1" if frozen else "0")
-            return
+            for _ in range(1000):  # the kernel reports completion in cgroup.events
+                if self.frozen() == frozen:
+                    return
+                time.sleep(0.001)
+            raise Conflict(f"cannot {'freeze' if frozen else 'thaw'} cgroup {self.path}")
         d = self.dir_for("freezer")
         if d is None:
             raise Conflict("cannot pause: the freezer cgroup controller is not mounted")
