@@ -10,7 +10,6 @@ import os
 import select
 import signal
 import time
-from datetime import datetime, timezone
 
 from krat.errors import Conflict, InvalidArgument, NotFound
 from krat.oci.process import Process
@@ -26,10 +25,13 @@ S = ContainerStatus
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """RFC 3339 UTC with nanoseconds, as runc writes `created`."""
+    ns = time.time_ns()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 10**9)) + f".{ns % 10**9:09d}Z"
 
 
-def _prepare_context(spec: Spec, rootfs: str, cgroup: Cgroup, console_socket: str | None) -> InitContext:
+def _prepare_context(spec: Spec, rootfs: str, cgroup: Cgroup, console_socket: str | None,
+                     state_root: str) -> InitContext:
     ctx = InitContext(spec=spec, rootfs=rootfs, sys=sc.LinuxSyscalls())
     if spec.process.capabilities is not None:
         ctx.cap_masks = caps.masks(spec.process.capabilities, caps.held())
@@ -37,7 +39,7 @@ def _prepare_context(spec: Spec, rootfs: str, cgroup: Cgroup, console_socket: st
     if spec.linux.seccomp is not None:
         from krat.runtime import seccomp
 
-        ctx.filter = seccomp.Filter(seccomp.plan(spec.linux.seccomp))
+        ctx.filter = seccomp.Filter(spec.linux.seccomp, os.path.join(state_root, ".seccomp-cache"))
     if spec.process.terminal:
         if not console_socket:
             raise InvalidArgument("process.terminal is true: --console-socket is required")
@@ -103,7 +105,7 @@ def create(container_id: str, bundle: str, state_root: str = DEFAULT_ROOT,
         cgroup.apply(spec.linux.resources)
         fifo = os.path.join(directory, "exec.fifo")
         os.mkfifo(fifo, 0o600)
-        ctx = _prepare_context(spec, rootfs, cgroup, console_socket)
+        ctx = _prepare_context(spec, rootfs, cgroup, console_socket, state_root)
         ctx.fifo = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
         launch = _launch(spec, cgroup, stdio)
         try:
@@ -299,7 +301,7 @@ def exec_process(container_id: str, process: Process, state_root: str = DEFAULT_
 
     spec = dataclasses.replace(base, process=process)
     cgroup = Cgroup(record.cgroup)
-    ctx = _prepare_context(spec, "/", cgroup, console_socket)
+    ctx = _prepare_context(spec, "/", cgroup, console_socket, state_root)
     launch = Launch(stdio=stdio, cgroup_dirs=list(cgroup.dirs.values()))
     for ns in spec.linux.namespaces:
         own = f"/proc/{record.pid}/ns/{sc.NAMESPACE_FILES[ns.type]}"

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import traceback
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -22,6 +21,9 @@ from krat.errors import CommandCannotRun, CommandNotFound, ContainerCommandError
 from krat.oci.linux import IdMapping
 from krat.runtime import syscalls as sc
 from krat.runtime.init import InitContext, exec_process, report, run_steps
+
+
+_DEBUG = False
 
 
 @dataclass
@@ -90,9 +92,13 @@ def _report_error(ctx: InitContext, err: BaseException) -> None:
         message, code = (f"{err.strerror}" + (f": {err.filename}" if err.filename else "")), 125
     else:
         message, code = f"{type(err).__name__}: {err}", 125
+    trace = ""
+    if _DEBUG:
+        import traceback  # preloaded by spawn() when debugging: nothing can be imported after pivot_root
+
+        trace = "".join(traceback.format_exception(err))
     try:
-        report(ctx, {"error": message, "code": code,
-                     "trace": "".join(traceback.format_exception(err)) if os.environ.get("KRAT_DEBUG") else ""})
+        report(ctx, {"error": message, "code": code, "trace": trace})
     except OSError:
         pass
 
@@ -112,6 +118,10 @@ def write_id_maps(pid: int, launch: Launch) -> None:
 def spawn(launch: Launch, ctx: InitContext, steps: list[Callable[[InitContext], None]],
           on_pid: Callable[[int], None] | None = None) -> int:
     """Start the process; return its pid once it is ready (waiting for start, or exec'd)."""
+    global _DEBUG
+    _DEBUG = bool(os.environ.get("KRAT_DEBUG"))
+    if _DEBUG:
+        import traceback  # noqa: F401
     sc.LinuxSyscalls().prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
     sync_r, sync_w = os.pipe()
     reply_r, reply_w = os.pipe()

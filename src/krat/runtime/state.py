@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 from dataclasses import asdict, dataclass, field
 
 from krat.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
@@ -98,6 +97,8 @@ class Store:
             raise NotFound(f"container {container_id}: unreadable state ({err})") from err
 
     def remove(self, container_id: str) -> None:
+        import shutil
+
         shutil.rmtree(self.dir(container_id), ignore_errors=True)
 
     def ids(self) -> list[str]:

@@ -81,6 +81,13 @@ def test_every_entry_has_a_comment():
     assert all(entry.get("comment") for entry in load_profile()["syscalls"])
 
 
-def test_the_profile_compiles_with_libseccomp():
+def test_the_profile_compiles_and_is_cached(tmp_path):
     spec = Seccomp.from_json(default_seccomp(DOCKER_CAPS))
-    seccomp.Filter(seccomp.plan(spec))  # builds the BPF in memory; loading needs a real process
+    first = seccomp.Filter(spec, str(tmp_path))
+    assert first.bpf and len(first.bpf) % 8 == 0  # struct sock_filter is 8 bytes
+    cached = list(tmp_path.glob("*.bpf"))
+    assert len(cached) == 1
+    cached[0].write_bytes(b"\0" * 8)  # proves the second filter comes from the cache
+    assert seccomp.Filter(spec, str(tmp_path)).bpf == b"\0" * 8
+    other = Seccomp.from_json({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": []})
+    assert seccomp.Filter(other, str(tmp_path)).bpf != b"\0" * 8
