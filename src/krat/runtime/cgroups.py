@@ -12,7 +12,7 @@ import errno
 import math
 import os
 import time
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from krat.errors import Conflict, InvalidArgument
 from krat.oci.linux import DeviceRule, Resources
@@ -114,8 +114,7 @@ def cgroup_path(cgroups_path: str, container_id: str) -> str:
     return "/" + cgroups_path.strip("/")
 
 
-@dataclass(frozen=True)
-class Hierarchy:
+class Hierarchy(NamedTuple):
     mountpoint: str
     controllers: tuple[str, ...]  # ("cpu", "cpuacct") or ("name=systemd",); () for cgroup2
     options: str  # the super options to mount it again inside a container

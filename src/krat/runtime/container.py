@@ -104,7 +104,9 @@ def create(container_id: str, bundle: str, state_root: str = DEFAULT_ROOT,
         cgroup.create()
         cgroup.apply(spec.linux.resources)
         fifo = os.path.join(directory, "exec.fifo")
-        os.mkfifo(fifo, 0o600)
+        os.mkfifo(fifo, 0o622)
+        os.chown(fifo, _host_id(spec.linux.uid_mappings, spec.process.user.uid),
+                 _host_id(spec.linux.gid_mappings, spec.process.user.gid))  # reopened by the container's user
         ctx = _prepare_context(spec, rootfs, cgroup, console_socket, state_root)
         ctx.fifo = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
         launch = _launch(spec, cgroup, stdio)
@@ -127,6 +129,13 @@ def create(container_id: str, bundle: str, state_root: str = DEFAULT_ROOT,
     finally:
         for _, fd in (launch.join if launch else []):
             os.close(fd)
+
+
+def _host_id(mappings, container_id: int) -> int:
+    for m in mappings:
+        if m.container_id <= container_id < m.container_id + m.size:
+            return m.host_id + container_id - m.container_id
+    return container_id
 
 
 def _write_pid_file(path: str, pid: int) -> None:

@@ -44,6 +44,7 @@ class InitContext:
     cgroupns: bool = False
     slave: str = ""                      # the pty slave, as a path inside the container
     executable: str = ""
+    ready: bool = False                  # the caller stopped listening: later errors go to stderr
 
 
 def report(ctx: InitContext, message: dict) -> None:
@@ -265,6 +266,7 @@ def wait_for_start(ctx: InitContext) -> None:
 def exec_process(ctx: InitContext) -> None:
     """The last steps: barrier, late seccomp, execve. Never returns."""
     report(ctx, {"ready": True})
+    ctx.ready = True
     wait_for_start(ctx)
     for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_DFL)  # Python ignores SIGPIPE; exec keeps ignored signals ignored

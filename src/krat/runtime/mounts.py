@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from krat.oci.process import Mount
 from krat.oci.linux import Device
@@ -41,8 +41,7 @@ DEV_SYMLINKS = (("/proc/self/fd", "fd"), ("/proc/self/fd/0", "stdin"), ("/proc/s
                 ("/proc/self/fd/2", "stderr"), ("pts/ptmx", "ptmx"))
 
 
-@dataclass(frozen=True)
-class MountPlan:
+class MountPlan(NamedTuple):
     """One spec mount, decided: what to call mount(2) with, and what to do after."""
 
     destination: str

@@ -13,7 +13,7 @@ from __future__ import annotations
 import ctypes
 import json
 import os
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from krat.errors import InvalidArgument
 from krat.oci.linux import Seccomp, SeccompArg
@@ -50,23 +50,20 @@ def action_value(action: str, errno_ret: int | None) -> int:
     return values[action]
 
 
-@dataclass(frozen=True)
-class Condition:
+class Condition(NamedTuple):
     index: int
     op: int
     value: int
     value_two: int
 
 
-@dataclass(frozen=True)
-class FilterRule:
+class FilterRule(NamedTuple):
     action: int
     syscall: str
     conditions: tuple[Condition, ...] = ()
 
 
-@dataclass(frozen=True)
-class FilterPlan:
+class FilterPlan(NamedTuple):
     default_action: int
     architectures: tuple[str, ...]
     rules: tuple[FilterRule, ...]

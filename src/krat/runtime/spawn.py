@@ -97,6 +97,9 @@ def _report_error(ctx: InitContext, err: BaseException) -> None:
         import traceback  # preloaded by spawn() when debugging: nothing can be imported after pivot_root
 
         trace = "".join(traceback.format_exception(err))
+    if ctx.ready:
+        os.write(2, f"krat-runtime: {message}\n{trace}".encode())
+        return
     try:
         report(ctx, {"error": message, "code": code, "trace": trace})
     except OSError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -133,3 +134,51 @@ def test_sysctl_and_bind_mount_options(runtime, bundle, tmp_path):
     out = proc.stdout
     assert "from the host" in out and "Read-only file system" in out, out + proc.stderr
     assert "size=1024k" in out and out.split()[-1] == "1", out
+
+
+def test_user_namespace_with_id_maps(runtime, bundle):
+    import shutil
+    import tempfile
+
+    # The mapped root must be able to reach the rootfs: pytest's own temp dirs are 0700.
+    outer = tempfile.mkdtemp(prefix="krat-userns-")
+    os.chmod(outer, 0o755)
+    try:
+        bundle.path = Path(outer)
+        _run_in_user_namespace(runtime, bundle)
+    finally:
+        shutil.rmtree(outer, ignore_errors=True)
+
+
+def _run_in_user_namespace(runtime, bundle):
+    import shutil
+
+    shutil.copytree(bundle.rootfs, bundle.path / "rootfs", symlinks=True)
+    bundle.config["linux"]["namespaces"].append({"type": "user"})
+    bundle.config["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 200000, "size": 65536}]
+    bundle.config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 200000, "size": 65536}]
+    proc = run(runtime, bundle, ["sh", "-c", "id -u; cat /proc/self/uid_map; stat -c %U /bin/busybox"])
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "0"
+    assert lines[1].split() == ["0", "200000", "65536"]
+    assert lines[2] == "nobody"  # host root is not mapped inside
+
+
+def test_join_a_network_namespace_by_path(runtime, bundle, tmp_path):
+    import subprocess
+    import uuid
+
+    name = f"kc-{uuid.uuid4().hex[:8]}"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        subprocess.run(["ip", "netns", "exec", name, "ip", "link", "set", "lo", "up"], check=True)
+        for ns in bundle.config["linux"]["namespaces"]:
+            if ns["type"] == "network":
+                ns["path"] = f"/var/run/netns/{name}"
+        proc = run(runtime, bundle, ["sh", "-c", "cat /sys/class/net/lo/operstate; readlink /proc/self/ns/net"])
+        inode = os.stat(f"/var/run/netns/{name}").st_ino
+        # A fresh namespace has lo down; this one was set up outside, so it is the joined one.
+        assert proc.stdout.split() == ["unknown", f"net:[{inode}]"], proc.stdout + proc.stderr
+    finally:
+        subprocess.run(["ip", "netns", "delete", name], check=False)
