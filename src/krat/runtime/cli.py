@@ -34,7 +34,7 @@ def _parser() -> argparse.ArgumentParser:
         c.add_argument("--pid-file", default=None)
         c.add_argument("--console-socket", default=None)
         c.add_argument("--no-new-keyring", action="store_true")
-        c.add_argument("--no-pivot", action="store_true", help="refused: krat always uses pivot_root")
+        c.add_argument("--no-pivot", action="store_true", help="ignored: krat always uses pivot_root")
         c.add_argument("--preserve-fds", type=int, default=0)
         if name == "run":
             c.add_argument("--detach", "-d", action="store_true")
@@ -104,7 +104,8 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     root = args.root
     if args.verb == "create":
-        c.create(args.id, args.bundle, root, console_socket=args.console_socket, pid_file=args.pid_file)
+        c.create(args.id, args.bundle, root, console_socket=args.console_socket, pid_file=args.pid_file,
+                 preserve_fds=args.preserve_fds)
     elif args.verb == "run":
         return _run(args)
     elif args.verb == "start":
@@ -135,7 +136,8 @@ def _run(args: argparse.Namespace) -> int:
 
     from krat.runtime import container as c
 
-    pid = c.create(args.id, args.bundle, args.root, console_socket=args.console_socket, pid_file=args.pid_file)
+    pid = c.create(args.id, args.bundle, args.root, console_socket=args.console_socket, pid_file=args.pid_file,
+                   preserve_fds=args.preserve_fds)
     try:
         c.start(args.id, args.root)
     except KratError:

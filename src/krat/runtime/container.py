@@ -84,7 +84,7 @@ def _launch(spec: Spec, cgroup: Cgroup, stdio: tuple[int, int, int] | None) -> L
 
 def create(container_id: str, bundle: str, state_root: str = DEFAULT_ROOT,
            stdio: tuple[int, int, int] | None = (0, 1, 2), console_socket: str | None = None,
-           pid_file: str | None = None) -> int:
+           pid_file: str | None = None, preserve_fds: int = 0) -> int:
     """Set the container up and leave its process waiting for `start`; return its pid."""
     bundle = os.path.abspath(bundle)
     spec = load_spec(os.path.join(bundle, "config.json"))
@@ -109,6 +109,7 @@ def create(container_id: str, bundle: str, state_root: str = DEFAULT_ROOT,
                  _host_id(spec.linux.gid_mappings, spec.process.user.gid))  # reopened by the container's user
         ctx = _prepare_context(spec, rootfs, cgroup, console_socket, state_root)
         ctx.fifo = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
+        ctx.preserve_fds = preserve_fds
         launch = _launch(spec, cgroup, stdio)
         try:
             pid = spawn(launch, ctx, INIT_STEPS)
@@ -233,16 +234,8 @@ def _kill_cgroup(cgroup: Cgroup, timeout: float = 10.0) -> None:
         if not pids:
             return
         for pid in pids:
-            _signal(pid, signal.SIGKILL)
-            _reap_if_child(pid)
+            _signal(pid, signal.SIGKILL)  # never reaped here: the caller's wait() owns the exit status
         time.sleep(0.005)
-
-
-def _reap_if_child(pid: int) -> None:
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def delete(container_id: str, force: bool = False, state_root: str = DEFAULT_ROOT) -> None:

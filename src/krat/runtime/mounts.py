@@ -135,8 +135,9 @@ def make_devices(sys: sc.Syscalls, rootfs: str, devices: tuple[Device, ...], def
         try:
             if os.path.lexists(target):
                 os.unlink(target)
-            sys.mknod(target, kind | (dev.file_mode if dev.file_mode is not None else 0o666),
-                      os.makedev(dev.major, dev.minor))
+            mode = dev.file_mode if dev.file_mode is not None else 0o666
+            sys.mknod(target, kind | mode, os.makedev(dev.major, dev.minor))
+            sys.chmod(target, mode & 0o7777)  # mknod applied our umask
             sys.chown(target, dev.uid or 0, dev.gid or 0)
         except PermissionError:
             sys.touch(target)

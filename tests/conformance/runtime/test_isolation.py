@@ -182,3 +182,14 @@ def test_join_a_network_namespace_by_path(runtime, bundle, tmp_path):
         assert proc.stdout.split() == ["unknown", f"net:[{inode}]"], proc.stdout + proc.stderr
     finally:
         subprocess.run(["ip", "netns", "delete", name], check=False)
+
+
+def test_devices_and_rlimits_from_the_spec(runtime, bundle):
+    bundle.config["linux"]["devices"] = [{"path": "/dev/kc-null", "type": "c", "major": 1, "minor": 3,
+                                          "fileMode": 0o620, "uid": 0, "gid": 0}]
+    bundle.config["linux"]["resources"]["devices"].append({"allow": True, "type": "c", "major": 1, "minor": 3,
+                                                          "access": "rwm"})
+    bundle.config["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "hard": 512, "soft": 256}]
+    proc = run(runtime, bundle, ["sh", "-c", "stat -c '%F %a %t:%T' /dev/kc-null; echo x > /dev/kc-null && echo ok; "
+                                 "ulimit -n; ulimit -Hn"])
+    assert proc.stdout.splitlines() == ["character special file 620 1:3", "ok", "256", "512"], proc.stdout + proc.stderr
