@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from runtime_bundles import cgroup_dirs, create, run, wait_status
+from runtime_bundles import bundle, krat_runtime, rootfs_template, runtime  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.root
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from runtime_bundles import bundle, krat_runtime, rootfs_template, runtime  # noqa: F401 - fixtures
+
 pytestmark = [pytest.mark.root, pytest.mark.interop]
 
 

@@ -13,6 +13,7 @@ import time
 import pytest
 
 from runtime_bundles import configure, create, wait_status
+from runtime_bundles import bundle, krat_runtime, rootfs_template, runtime  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.root
 
