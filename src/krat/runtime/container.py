@@ -100,7 +100,7 @@ def create(container_id: str, bundle: str, state_root: str = DEFAULT_ROOT,
     launch = None
     try:
         with open(os.path.join(directory, "config.json"), "w") as f:
-            json.dump(spec.to_json(), f)
+            f.write(json.dumps(spec.to_json()))  # dumps: json.dump would take the pure-Python encoder
         cgroup.create()
         cgroup.apply(spec.linux.resources)
         fifo = os.path.join(directory, "exec.fifo")

@@ -31,6 +31,8 @@ RLIMITS = {"RLIMIT_CPU": 0, "RLIMIT_FSIZE": 1, "RLIMIT_DATA": 2, "RLIMIT_STACK":
 
 @dataclass
 class InitContext:
+    """What the init steps share: the spec, the kernel seam, and fds from the caller."""
+
     spec: Spec
     rootfs: str
     sys: sc.Syscalls

@@ -84,7 +84,7 @@ class Store:
         d = self.dir(record.id)
         tmp = os.path.join(d, "state.json.tmp")
         with open(tmp, "w") as f:
-            json.dump(asdict(record), f)
+            f.write(json.dumps(asdict(record)))
         os.rename(tmp, os.path.join(d, "state.json"))
 
     def load(self, container_id: str) -> Record:
