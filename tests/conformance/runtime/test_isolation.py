@@ -129,10 +129,15 @@ def test_sysctl_and_bind_mount_options(runtime, bundle, tmp_path):
                                     "options": ["rbind", "ro", "rprivate"]})
     bundle.config["mounts"].append({"destination": "/scratch", "type": "tmpfs", "source": "tmpfs",
                                     "options": ["size=1m", "mode=1777"]})
+    hosts = tmp_path / "hosts"
+    hosts.write_text("127.0.0.1 engine-made\n")
+    bundle.config["mounts"].append({"destination": "/etc/hosts", "type": "bind", "source": str(hosts),
+                                    "options": ["rbind", "rprivate"]})
     bundle.config["linux"]["sysctl"] = {"net.ipv4.ip_forward": "1"}
-    proc = run(runtime, bundle, ["sh", "-c", "cat /data/hello; touch /data/x 2>&1; "
+    proc = run(runtime, bundle, ["sh", "-c", "cat /etc/hosts; cat /data/hello; touch /data/x 2>&1; "
                                  "grep ' /scratch ' /proc/mounts; cat /proc/sys/net/ipv4/ip_forward"])
     out = proc.stdout
+    assert out.startswith("127.0.0.1 engine-made\n"), out + proc.stderr
     assert "from the host" in out and "Read-only file system" in out, out + proc.stderr
     assert "size=1024k" in out and out.split()[-1] == "1", out
 
