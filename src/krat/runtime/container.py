@@ -97,26 +97,14 @@ def create(container_id: str, bundle: str, state_root: str = DEFAULT_ROOT,
                     annotations=dict(spec.annotations))
     directory = store.reserve(record)
     cgroup = Cgroup(record.cgroup)
-    launch = None
     try:
         with open(os.path.join(directory, "config.json"), "w") as f:
             f.write(json.dumps(spec.to_json()))  # dumps: json.dump would take the pure-Python encoder
         cgroup.create()
         cgroup.apply(spec.linux.resources)
-        fifo = os.path.join(directory, "exec.fifo")
-        os.mkfifo(fifo, 0o622)
-        os.chown(fifo, _host_id(spec.linux.uid_mappings, spec.process.user.uid),
-                 _host_id(spec.linux.gid_mappings, spec.process.user.gid))  # reopened by the container's user
         ctx = _prepare_context(spec, rootfs, cgroup, console_socket, state_root)
-        ctx.fifo = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
         ctx.preserve_fds = preserve_fds
-        launch = _launch(spec, cgroup, stdio)
-        try:
-            pid = spawn(launch, ctx, INIT_STEPS)
-        finally:
-            os.close(ctx.fifo)
-            if ctx.console is not None:
-                ctx.console.close()
+        pid = _spawn_init(spec, ctx, cgroup, stdio, _make_fifo(directory, spec))
         record.pid, record.pid_start, record.status = pid, proc_start(pid) or "", S.CREATED.value
         store.save(record)
         if pid_file:
@@ -127,8 +115,29 @@ def create(container_id: str, bundle: str, state_root: str = DEFAULT_ROOT,
         cgroup.destroy()
         store.remove(container_id)
         raise
+
+
+def _make_fifo(directory: str, spec: Spec) -> str:
+    """exec.fifo: the init blocks opening it for writing until `start` opens it for reading."""
+    fifo = os.path.join(directory, "exec.fifo")
+    os.mkfifo(fifo, 0o622)
+    os.chown(fifo, _host_id(spec.linux.uid_mappings, spec.process.user.uid),
+             _host_id(spec.linux.gid_mappings, spec.process.user.gid))  # reopened by the container's user
+    return fifo
+
+
+def _spawn_init(spec: Spec, ctx: InitContext, cgroup: Cgroup, stdio: tuple[int, int, int] | None,
+                fifo: str) -> int:
+    ctx.fifo = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
+    launch = Launch(stdio=None, cgroup_dirs=[])
+    try:
+        launch = _launch(spec, cgroup, stdio)
+        return spawn(launch, ctx, INIT_STEPS)
     finally:
-        for _, fd in (launch.join if launch else []):
+        os.close(ctx.fifo)
+        if ctx.console is not None:
+            ctx.console.close()
+        for _, fd in launch.join:
             os.close(fd)
 
 
