@@ -24,7 +24,7 @@ TRANSITIONS: dict[ContainerStatus, set[ContainerStatus]] = {
 NEEDS = {
     "kill": {S.CREATED, S.RUNNING, S.PAUSED},
     "exec": {S.CREATED, S.RUNNING},
-    "delete": {S.STOPPED},
+    "delete": {S.STOPPED, S.CREATED},  # like runc: a created container has run nothing yet
 }
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,1023}$")

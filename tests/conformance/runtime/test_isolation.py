@@ -199,3 +199,13 @@ def test_devices_and_rlimits_from_the_spec(runtime, bundle):
     proc = run(runtime, bundle, ["sh", "-c", "stat -c '%F %a %t:%T' /dev/kc-null; echo x > /dev/kc-null && echo ok; "
                                  "ulimit -n; ulimit -Hn"])
     assert proc.stdout.splitlines() == ["character special file 620 1:3", "ok", "256", "512"], proc.stdout + proc.stderr
+
+
+def test_ambient_capabilities_for_a_non_root_user(runtime, bundle):
+    caps = bundle.config["process"]["capabilities"]
+    caps["inheritable"] = ["CAP_NET_BIND_SERVICE"]
+    caps["ambient"] = ["CAP_NET_BIND_SERVICE"]
+    proc = run(runtime, bundle, ["cat", "/proc/self/status"], user={"uid": 1000, "gid": 1000})
+    status = _status(proc.stdout)
+    assert int(status["CapAmb"], 16) == 1 << 10, proc.stdout + proc.stderr
+    assert int(status["CapEff"], 16) == 1 << 10

@@ -129,3 +129,15 @@ def test_failed_exec_leaves_nothing(runtime, bundle):
     container_id = runtime.created[-1]
     assert not cgroup_dirs(container_id)
     assert runtime("state", container_id).returncode != 0
+
+
+def test_delete_a_created_container_without_force(runtime, bundle, tmp_path):
+    container_id = create(runtime, bundle, ["sleep", "1000"], tmp_path / "out.log")
+    pid = runtime.state(container_id)["pid"]
+    assert runtime("delete", container_id).returncode == 0
+    assert runtime("state", container_id).returncode != 0
+    assert not cgroup_dirs(container_id)
+    deadline = time.monotonic() + 10
+    while os.path.exists(f"/proc/{pid}") and "Z" not in Path(f"/proc/{pid}/stat").read_text().split()[2]:
+        assert time.monotonic() < deadline, "the init of a deleted container is still alive"
+        time.sleep(0.02)

@@ -74,7 +74,7 @@ def test_status_machine_names_both_states():
     check_transition("c1", S.RUNNING, S.PAUSED)
     with pytest.raises(Conflict, match="container c1 is stopped: it cannot become running"):
         check_transition("c1", S.STOPPED, S.RUNNING)
-    with pytest.raises(Conflict, match="cannot delete container c1: it is running \\(needs stopped\\)"):
+    with pytest.raises(Conflict, match="cannot delete container c1: it is running \\(needs created or stopped\\)"):
         check_operation("c1", "delete", S.RUNNING)
 
 
