@@ -48,6 +48,9 @@ def _dup_stdio(stdio: tuple[int, int, int]) -> None:
 
 def _intermediate(launch: Launch, ctx: InitContext, steps: list[Callable[[InitContext], None]],
                   reply: int) -> None:
+    # Until execve, /proc/PID/exe of these processes is the host's Python: not dumpable means a
+    # process in the container cannot open it to overwrite it (CVE-2019-5736). execve resets it.
+    ctx.sys.prctl(sc.PR_SET_DUMPABLE, 0)
     if launch.stdio is not None and not ctx.spec.process.terminal:
         _dup_stdio(launch.stdio)
     for d in launch.cgroup_dirs:
