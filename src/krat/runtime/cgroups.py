@@ -3,7 +3,7 @@
 v1 (and hybrid hosts, where the unified mount carries no controllers) keeps one
 directory per mounted hierarchy; v2 one directory in /sys/fs/cgroup. The container's
 cgroup is `cgroupsPath` below each hierarchy's root (default /krat/<id>). Device rules
-are applied on v1 only: v2 needs an eBPF program, which this runtime does not load.
+are files on v1 and an eBPF program on v2 (devices_bpf.py).
 """
 
 from __future__ import annotations
@@ -215,7 +215,13 @@ class Cgroup:
     def apply(self, res: Resources) -> None:
         if self.v2:
             for name, value in v2_values(res):
+                if name == "memory.swap.max" and not os.path.exists(os.path.join(self.dirs[""], name)):
+                    continue  # no swap accounting in this kernel: the memory limit alone applies
                 self._set(self.dirs[""], name, value)
+            if res.devices:
+                from krat.runtime import devices_bpf  # v2 has no devices.allow: an eBPF program does it
+
+                devices_bpf.attach(self.dirs[""], res.devices + ALWAYS_ALLOWED)
             return
         memory = self.dir_for("memory")
         has_memsw = bool(memory) and os.path.exists(os.path.join(memory, "memory.memsw.limit_in_bytes"))

@@ -80,8 +80,12 @@ def mount_cgroup(ctx: InitContext, plan: mounts.MountPlan) -> None:
     target = mounts.secure_join(ctx.rootfs, plan.destination)
     ctx.sys.mkdir(target)
     flags = plan.flags & (sc.MS_RDONLY | sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC)
-    if not ctx.hierarchies or not ctx.hierarchies[0].controllers:  # cgroup v2
-        ctx.sys.mount("cgroup2", target, "cgroup2", flags)
+    if not ctx.hierarchies:  # cgroup v2: the namespace shows only the container's subtree
+        if ctx.cgroupns:
+            ctx.sys.mount("cgroup2", target, "cgroup2", flags)
+        else:
+            ctx.sys.mount(ctx.cgroup_dirs[""], target, "", sc.MS_BIND | sc.MS_REC)
+            ctx.sys.mount("", target, "", sc.MS_BIND | sc.MS_REMOUNT | flags)
         return
     ctx.sys.mount("tmpfs", target, "tmpfs", flags & ~sc.MS_RDONLY, "mode=755")
     for h in ctx.hierarchies:
