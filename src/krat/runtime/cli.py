@@ -15,7 +15,7 @@ import os
 import sys
 import time
 
-from krat.errors import ContainerCommandError, KratError
+from krat.errors import ContainerCommandError, InvalidArgument, KratError
 from krat.runtime.state import DEFAULT_ROOT
 
 
@@ -193,10 +193,11 @@ def _exec(args: argparse.Namespace) -> int:
     from krat.runtime import container as c
 
     if args.process:
-        from krat.oci.runtime import load_spec  # noqa: F401 - same validation path
-
-        with open(args.process) as f:
-            process = Process.from_json(json.load(f))
+        try:
+            with open(args.process) as f:
+                process = Process.from_json(json.load(f))
+        except (OSError, ValueError) as err:
+            raise InvalidArgument(f"--process {args.process}: {err}") from err
     else:
         process = _process_from_flags(args, c)
     pid = c.exec_process(args.id, process, args.root, console_socket=args.console_socket, pid_file=args.pid_file)
@@ -212,12 +213,14 @@ def _process_from_flags(args: argparse.Namespace, c) -> "object":
     from krat.oci.runtime import Spec
 
     if not args.args:
-        raise KratError("exec needs a command (or --process FILE)")
+        raise InvalidArgument("exec needs a command (or --process FILE)")
     with open(os.path.join(c.Store(args.root).dir(args.id), "config.json")) as f:
         base: Process = Spec.from_json(json.load(f)).process
     user = base.user
     if args.user:
         uid, _, gid = args.user.partition(":")
+        if not uid.isdigit() or not (gid or "0").isdigit():
+            raise InvalidArgument(f"--user {args.user!r}: expected UID[:GID] as numbers")
         user = User(int(uid), int(gid or 0))
     caps = base.capabilities
     if args.cap and caps is not None:

@@ -127,3 +127,14 @@ def test_exec_tty(runtime, bundle, tmp_path, console):
     assert proc.returncode == 0, proc.stderr
     out = console.read_until(b"done")
     assert b"/dev/pts/" in out and b"done" in out, out
+
+
+def test_exec_bad_input_is_one_line(krat_runtime, bundle, tmp_path):
+    container_id = create(krat_runtime, bundle, ["sleep", "1000"], tmp_path / "out.log")
+    krat_runtime("start", container_id)
+    for argv in (["exec", "--user", "bob", container_id, "true"], ["exec", container_id],
+                 ["exec", "--process", str(tmp_path / "missing.json"), container_id],
+                 ["exec", container_id, "no-such-cmd"]):
+        proc = krat_runtime(*argv, stdin=subprocess.DEVNULL)
+        assert proc.returncode in (1, 127), (argv, proc.stderr)
+        assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr, proc.stderr
