@@ -238,10 +238,10 @@ def _list(states: list, args: argparse.Namespace) -> None:
     elif args.format == "json":
         print(json.dumps([s.to_json() for s in states]))
     else:
-        print(f"{'ID':<20} {'PID':<8} {'STATUS':<10} {'BUNDLE':<40} CREATED")
+        print(f"{'ID':<20} {'PID':<8} {'STATUS':<10} {'BUNDLE':<40} {'CREATED':<32} OWNER")
         for s in states:
             doc = s.to_json()
-            print(f"{s.id:<20} {doc['pid']:<8} {s.status.value:<10} {s.bundle:<40} {s.created}")
+            print(f"{s.id:<20} {doc['pid']:<8} {s.status.value:<10} {s.bundle:<40} {s.created:<32} root")
 
 
 def _ps_table(pids: list[int]) -> str:

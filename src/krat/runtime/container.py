@@ -250,7 +250,13 @@ def _kill_cgroup(cgroup: Cgroup, timeout: float = 10.0) -> None:
 def delete(container_id: str, force: bool = False, state_root: str = DEFAULT_ROOT) -> None:
     """Undo create: kill what is left (with force), remove the cgroup and the state."""
     store = Store(state_root)
-    record = store.load(container_id)
+    try:
+        record = store.load(container_id)
+    except NotFound:
+        store.remove(container_id)  # a create that died before writing state.json leaves a directory
+        if force:
+            return  # as runc: --force on a container that is gone is not an error
+        raise
     status = status_of(record)
     if status is not S.STOPPED and not force:
         check_operation(container_id, "delete", status)

@@ -141,3 +141,8 @@ def test_delete_a_created_container_without_force(runtime, bundle, tmp_path):
     while os.path.exists(f"/proc/{pid}") and "Z" not in Path(f"/proc/{pid}/stat").read_text().split()[2]:
         assert time.monotonic() < deadline, "the init of a deleted container is still alive"
         time.sleep(0.02)
+
+
+def test_force_delete_of_a_missing_container(runtime):
+    assert runtime("delete", "--force", "kc-never-existed").returncode == 0
+    assert runtime("delete", "kc-never-existed").returncode != 0
