@@ -94,3 +94,22 @@ class ContainerNet:
 
     def inspect(self, cid: str) -> dict:
         return {"NetworkSettings": self.networks.network_settings(cid), "Mounts": self.volumes.inspect_mounts(cid)}
+
+    def gc(self, running: set[str]) -> None:
+        """Clean what killed krat processes left: attachments of containers that are not
+        running, and kernel objects of networks nobody is attached to (`system prune`,
+        and the engine's reconcile after a crash)."""
+        from krat.db import networks as rows
+        from krat.net import bridge, netns
+
+        for (cid,) in self.networks.db.query("SELECT DISTINCT container_id FROM endpoints WHERE ip IS NOT NULL"):
+            if cid not in running:
+                self.networks.detach(cid)
+        folder = self.networks.paths.runroot / "netns"
+        for path in folder.glob("*") if folder.exists() else ():
+            if path.name not in running:
+                netns.delete(path)
+        for rec in self.networks.list():
+            if rec.driver == "bridge" and rows.attached_count(self.networks.db, rec.id) == 0 \
+                    and bridge.link_exists(bridge.bridge_name(rec.id)):
+                self.networks.teardown(rec)
