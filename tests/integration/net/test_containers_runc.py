@@ -16,7 +16,7 @@ from krat.engine.networks import NetworkCreate, NetworkingRequest, NetworkServic
 from krat.engine.volumes import VolumeService
 from krat.net import bridge, firewall
 
-from conftest import require_binary
+from support import require_binary
 from runc_bundles import Bundles
 
 pytestmark = pytest.mark.root
