@@ -198,10 +198,11 @@ class Attacher:
     def _plug_all(self, cid: str, config: dict) -> tuple[Path, list[str]]:
         path = self.netns_path(cid)
         netns.delete(path)  # a leftover of a killed run
-        netns.create(path)
-        bridge.loopback_up(path)
+        endpoints = rows.endpoints_of_container(self.db, cid)
+        if not endpoints:
+            netns.create(path, "link set lo up\n")
         ips = []
-        for index, ep in enumerate(rows.endpoints_of_container(self.db, cid)):
+        for index, ep in enumerate(endpoints):
             ips.append(self._plug(cid, ep, path, index))
             if index == 0 and (config["publish"] or config["publish_all"]):
                 self._publish(cid, ep.network_id, ips[0], config)
@@ -228,8 +229,12 @@ class Attacher:
                 rows.lease(self.db, cid, rec.id, str(ip), mac, veth)
             gateway = None if rec.internal or index else rec.gateway
             mtu = int(rec.options.get("com.docker.network.driver.mtu", bridge.DEFAULT_MTU))
-            bridge.attach(path, bridge.Interface(bridge.bridge_name(rec.id), veth, f"eth{index}", str(ip),
-                                                 subnet.prefixlen, mac, gateway, mtu))
+            iface = bridge.Interface(bridge.bridge_name(rec.id), veth, f"eth{index}", str(ip),
+                                     subnet.prefixlen, mac, gateway, mtu)
+            if path.exists():
+                bridge.attach(path, iface)
+            else:
+                bridge.create_attached(path, iface)  # the namespace is made with its first interface
             if rec.dns:
                 netdns.refresh(self, rec)
         return str(ip)
