@@ -42,6 +42,9 @@ class Started:
     namespace: dict | None               # linux.namespaces network entry; None = host network
     mounts: list[dict]                   # config.json mounts: volumes, binds, tmpfs, /etc/hosts, resolv.conf
     ips: tuple[str, ...] = ()
+    volume_mounts: tuple[dict, ...] = ()  # the same without /etc/hosts and /etc/resolv.conf
+    hosts: str = ""                      # the texts of those two files, for an engine writing its own
+    resolv_conf: str = ""
 
 
 class ContainerNet:
@@ -75,7 +78,8 @@ class ContainerNet:
             raise
         targets = {m["destination"] for m in mounts}
         extra = [m for m in att.oci_mounts() if m["destination"] not in targets]
-        return Started(att.oci_namespace(), mounts + extra, att.ips)
+        return Started(att.oci_namespace(), mounts + extra, att.ips, tuple(mounts),
+                       Path(att.hosts_path).read_text(), Path(att.resolv_conf_path).read_text())
 
     def stop(self, cid: str) -> None:
         self.networks.detach(cid)
