@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime
 import os
-import secrets
+
 import shutil
 import subprocess
 from pathlib import Path
@@ -56,7 +56,7 @@ class VolumeService:
             if key not in DRIVER_OPTIONS:
                 raise InvalidArgument(f"invalid volume option {key!r}: the local driver takes type, device and o")
         anonymous = name is None
-        name = secrets.token_hex(32) if name is None else check_volume_name(name)
+        name = os.urandom(32).hex() if name is None else check_volume_name(name)
         existing = rows.get(self.db, name)
         if existing is not None:
             return existing

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +27,7 @@ def bridge_name(network_id: str) -> str:
 
 
 def veth_name(container_id: str) -> str:
-    return f"kv{container_id[:6]}{secrets.token_hex(2)}"
+    return f"kv{container_id[:6]}{os.urandom(2).hex()}"
 
 
 @dataclass(frozen=True)
