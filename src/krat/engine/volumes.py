@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime
 import os
-
 import shutil
 import subprocess
 from pathlib import Path
