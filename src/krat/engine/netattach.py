@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from krat.db import networks as rows
 from krat.engine import netdns
-from krat.errors import Conflict, InvalidArgument, NotFound
+from krat.errors import Conflict, InvalidArgument, NotFound, Unavailable
 from krat.net import bridge, dns, firewall, ipam, netns, ports
 
 if TYPE_CHECKING:
@@ -56,9 +56,12 @@ class Attachment:
     resolv_conf_path: str
     ips: tuple[str, ...] = ()
     ports: tuple[ports.PortMapping, ...] = field(default_factory=tuple)
+    private: bool = False                # rootless: a new, empty namespace the runtime makes
 
     def oci_namespace(self) -> dict | None:
         """The linux.namespaces entry; None means: leave the network namespace out (host)."""
+        if self.private:
+            return {"type": "network"}
         return {"type": "network", "path": self.netns_path} if self.netns_path else None
 
     def oci_mounts(self) -> list[dict]:
@@ -166,6 +169,8 @@ class Attacher:
         files = self.files_dir(cid)
         if self.is_attached(cid):
             self.detach(cid)  # leftovers of a run that was killed before it could clean up
+        if self.paths.rootless and mode != "host":
+            return self._rootless(cid, hostname, config)
         try:
             if mode == "host":
                 ns_path, ips = None, ()
@@ -187,6 +192,18 @@ class Attacher:
             raise
         return Attachment(str(ns_path) if ns_path else None, str(files / "hosts"), str(files / "resolv.conf"),
                           tuple(ips), mapped)
+
+    def _rootless(self, cid: str, hostname: str, config: dict) -> Attachment:
+        """Without root krat makes no bridges: `none` works (the runtime's own namespace);
+        anything needing a bridge is refused with a clear message instead of half-working."""
+        if config["mode"] != "none" or config["publish"] or config["publish_all"]:
+            raise Unavailable(f"network {config['mode']} needs root (krat has no rootless networking yet); "
+                              "use --network none or --network host")
+        files = self.files_dir(cid)
+        files.mkdir(parents=True, exist_ok=True)
+        _write(files / "hosts", dns.hosts_file(hostname, [], self._extra_hosts(config, None)))
+        _write(files / "resolv.conf", _read("/etc/resolv.conf"))
+        return Attachment(None, str(files / "hosts"), str(files / "resolv.conf"), private=True)
 
     def _join(self, cid: str, other: str) -> Attachment:
         path = self.netns_path(other)
