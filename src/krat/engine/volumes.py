@@ -88,6 +88,9 @@ class VolumeService:
                 "Mountpoint": str(self.mountpoint(name)), "Name": rec.name, "Options": rec.options or None,
                 "Scope": "local"}
 
+    def in_use(self, name: str) -> bool:
+        return bool(rows.users(self.db, name))
+
     def remove(self, name: str, force: bool = False) -> None:
         rec = self.get(name)
         users = rows.users(self.db, name)
