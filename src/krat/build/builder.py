@@ -59,8 +59,14 @@ class Builder:
         self.steps: list[Step] = []
         self.total = sum(len(self.plan.stages[i].instructions) + 1 for i in self.plan.order)
         self.used_args: set[str] = set()
-        for index in self.plan.order:
-            self.results[index] = self._stage(self.plan.stages[index])
+        if req.remember_digests:
+            req.context.known = build_cache.file_digests(self.db, str(req.context.root) + "/")
+        try:
+            for index in self.plan.order:
+                self.results[index] = self._stage(self.plan.stages[index])
+        finally:
+            if req.remember_digests:
+                build_cache.save_file_digests(self.db, req.context.learned)
         final = self.results[self.plan.target]
         self._warn_unused_args()
         image_id = self._create_image(final)

@@ -79,7 +79,8 @@ def _build(ctx, args) -> int:
         db = open_database(ctx.paths.db)
         request = BuildRequest(source.dockerfile, source.context, source.filename, tags,
                                _pairs(args.build_arg, "--build-arg", True), args.target, args.no_cache,
-                               args.pull, _pairs(args.label, "--label", False), args.network)
+                               args.pull, _pairs(args.label, "--label", False), args.network,
+                               remember_digests=source.temp is None)
         result = Builder(StoreBackend(ctx.paths, db), db, _progress(args, args.explain)).build(request)
     finally:
         source.close()
