@@ -121,3 +121,13 @@ CMD ["echo hi"]
     created_by = [h["CreatedBy"] for h in history][:7][::-1]
     assert created_by[:3] == ["LABEL org.opencontainers.image.title=feat", "VOLUME [/data]", "STOPSIGNAL SIGINT"]
     assert created_by[4:] == ["ONBUILD RUN echo child", 'ENTRYPOINT ["sh" "-c"]', 'CMD ["echo hi"]']
+
+
+def test_run_bind_mount_from_a_stage_and_empty_mountpoints_do_not_leak(krat, busybox_image, tmp_path) -> None:
+    build(krat, tmp_path, """FROM busybox AS tools
+RUN mkdir -p /tools && echo tool-output > /tools/out
+FROM busybox
+RUN --mount=type=bind,from=tools,source=/tools,target=/mnt/tools cat /mnt/tools/out > /result
+CMD ["sh", "-c", "cat /result; test -e /mnt/tools && echo leaked || echo clean"]
+""")
+    assert run_image(krat, "feat:1") == "tool-output\nclean\n"
