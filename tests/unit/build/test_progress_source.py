@@ -40,7 +40,9 @@ def test_plain_progress_lines() -> None:
 
 def test_tty_progress_keeps_finished_steps_with_times() -> None:
     out = io.StringIO()
-    run_steps(TtyProgress(out, explain=True))
+    progress = TtyProgress(out, explain=True)
+    run_steps(progress)
+    progress.close()
     text = out.getvalue()
     assert "\x1b[K" in text
     finished = [line.split("\r")[-1] for line in text.split("\n") if "=> [" in line.split("\r")[-1]]

@@ -81,7 +81,11 @@ def _build(ctx, args) -> int:
                                _pairs(args.build_arg, "--build-arg", True), args.target, args.no_cache,
                                args.pull, _pairs(args.label, "--label", False), args.network,
                                remember_digests=source.temp is None)
-        result = Builder(StoreBackend(ctx.paths, db), db, _progress(args, args.explain)).build(request)
+        progress = _progress(args, args.explain)
+        try:
+            result = Builder(StoreBackend(ctx.paths, db), db, progress).build(request)
+        finally:
+            progress.close()
     finally:
         source.close()
     if args.iidfile:
