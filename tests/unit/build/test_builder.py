@@ -280,3 +280,10 @@ A
     assert runs[0].argv == ["/bin/sh", "-c", "echo plain\n"]
     assert runs[1].argv == ["/dev/.krat-heredoc"] and runs[1].mounts[0].target == "/dev/.krat-heredoc"
     assert runs[2].argv == ["/bin/sh", "-c", "cat <<A > /f\nx\nA\n"]
+
+
+def test_copy_of_a_symlink_to_a_directory_copies_the_directory(env) -> None:
+    ctx = env[1]
+    os.symlink("src", ctx / "alias")
+    _, _, layers, _ = build(env, "FROM scratch\nCOPY alias /dst\n")
+    assert files_of(layers) == {"dst/a.py": "a\n"}
