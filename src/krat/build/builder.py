@@ -16,7 +16,7 @@ import collections
 import os
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from krat.build import filesteps, metadata, runstep
@@ -105,10 +105,12 @@ class Builder:
         if not triggers:
             return []
         parsed = parse_file("\n".join(triggers) + "\n", f"{run.stage.base} ONBUILD")
+        line = run.stage.instruction.line
         for inst in parsed.instructions:
             if inst.keyword in ("ONBUILD", "FROM", "MAINTAINER"):
-                raise BuildError(f"{inst.keyword} isn't allowed as an ONBUILD trigger")
-        return parsed.instructions
+                raise BuildError(f"{self.req.filename}:{line}: {inst.keyword} isn't allowed as an ONBUILD trigger")
+        # Triggers run as part of the FROM line: errors point there.
+        return [replace(inst, line=line, end_line=line) for inst in parsed.instructions]
 
     # -- one instruction ----------------------------------------------------------------
 

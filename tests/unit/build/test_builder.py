@@ -287,3 +287,10 @@ def test_copy_of_a_symlink_to_a_directory_copies_the_directory(env) -> None:
     os.symlink("src", ctx / "alias")
     _, _, layers, _ = build(env, "FROM scratch\nCOPY alias /dst\n")
     assert files_of(layers) == {"dst/a.py": "a\n"}
+
+
+def test_failing_onbuild_trigger_points_at_the_from_line(env) -> None:
+    env[0].add_image("parent2", {"/x": "x"}, {"OnBuild": ["COPY missing.txt /"]})
+    with pytest.raises(KratError) as err:
+        build(env, "# comment\nFROM parent2\n")
+    assert err.value.message.startswith("Dockerfile:2: ")
