@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import push_raw, store_state
+from regsupport import push_raw, store_state
 from faultproxy import FaultProxy
 from regimages import make_image
 

@@ -1,0 +1,129 @@
+"""The OCI runtime spec (config.json) and the state document, as frozen dataclasses.
+
+Field names are the spec's, snake_cased; `from_json` validates and names the field in
+every error (`process.args[0]: expected a string`), `to_json` writes the spec's
+camelCase keys and leaves out what is unset. Covers what krat's runtime implements;
+unknown keys are ignored, as the spec asks of runtimes. The parts live in
+oci/process.py (process, root, mounts) and oci/linux.py (the linux section).
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from krat.errors import InvalidArgument
+from krat.oci._json import _fail, _list, _obj, _str
+from krat.oci.linux import (Device, DeviceRule, IdMapping, Linux, Namespace, Resources, Seccomp, SeccompArg,
+                            SeccompRule)
+from krat.oci.process import Capabilities, Mount, Process, Rlimit, Root, User
+
+OCI_VERSION = "1.0.2"
+
+__all__ = ["OCI_VERSION", "Capabilities", "ContainerStatus", "Device", "DeviceRule", "IdMapping", "Linux",
+           "Mount", "Namespace", "Process", "Resources", "Rlimit", "Root", "Seccomp", "SeccompArg",
+           "SeccompRule", "Spec", "State", "User", "load_spec"]
+
+
+class ContainerStatus(str, enum.Enum):
+    """The spec's statuses plus runc's `paused`."""
+
+    CREATING = "creating"
+    CREATED = "created"
+    RUNNING = "running"
+    PAUSED = "paused"
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A whole config.json."""
+
+    process: Process
+    root: Root
+    oci_version: str = OCI_VERSION
+    hostname: str = ""
+    mounts: tuple[Mount, ...] = ()
+    linux: Linux = field(default_factory=Linux)
+    annotations: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def from_json(cls, d: Any) -> "Spec":
+        d = _obj(d, "config")
+        if "process" not in d:
+            raise _fail("process", "is required")
+        if "root" not in d:
+            raise _fail("root", "is required")
+        annotations = _obj(d.get("annotations"), "annotations")
+        return cls(
+            process=Process.from_json(d["process"]),
+            root=Root.from_json(d["root"]),
+            oci_version=_str(d.get("ociVersion"), "ociVersion", OCI_VERSION),
+            hostname=_str(d.get("hostname"), "hostname"),
+            mounts=tuple(Mount.from_json(m, f"mounts[{i}]") for i, m in enumerate(_list(d.get("mounts"), "mounts"))),
+            linux=Linux.from_json(d.get("linux")),
+            annotations=tuple((k, _str(v, f"annotations.{k}")) for k, v in annotations.items()))
+
+    def to_json(self) -> dict:
+        out: dict = {"ociVersion": self.oci_version, "process": self.process.to_json(), "root": self.root.to_json()}
+        if self.hostname:
+            out["hostname"] = self.hostname
+        out["mounts"] = [m.to_json() for m in self.mounts]
+        out["linux"] = self.linux.to_json()
+        if self.annotations:
+            out["annotations"] = dict(self.annotations)
+        return out
+
+
+def load_spec(path: str) -> Spec:
+    """Read and validate a config.json; errors name the file and the field."""
+    try:
+        with open(path, "rb") as f:
+            data = json.loads(f.read())
+    except FileNotFoundError as err:
+        raise InvalidArgument(f"{path}: no such file") from err
+    except (OSError, ValueError) as err:
+        raise InvalidArgument(f"{path}: {err}") from err
+    try:
+        return Spec.from_json(data)
+    except InvalidArgument as err:
+        raise InvalidArgument(f"{path}: {err.message}") from err
+
+
+@dataclass(frozen=True)
+class State:
+    """The runtime's state document (`state ID`), with runc's extra keys."""
+
+    id: str
+    status: ContainerStatus
+    pid: int
+    bundle: str
+    oci_version: str = OCI_VERSION
+    rootfs: str = ""
+    created: str = ""
+    annotations: tuple[tuple[str, str], ...] = ()
+
+    def to_json(self) -> dict:
+        out: dict = {"ociVersion": self.oci_version, "id": self.id, "status": self.status.value,
+                     "pid": self.pid if self.status is not ContainerStatus.STOPPED else 0,
+                     "bundle": self.bundle}
+        if self.rootfs:
+            out["rootfs"] = self.rootfs
+        if self.created:
+            out["created"] = self.created
+        out["annotations"] = dict(self.annotations)
+        return out
+
+    @classmethod
+    def from_json(cls, d: Any) -> "State":
+        d = _obj(d, "state")
+        try:
+            status = ContainerStatus(d.get("status"))
+        except ValueError as err:
+            raise _fail("state.status", f"unknown status {d.get('status')!r}") from err
+        return cls(_str(d.get("id"), "state.id"), status, int(d.get("pid") or 0), _str(d.get("bundle"), "state.bundle"),
+                   _str(d.get("ociVersion"), "state.ociVersion", OCI_VERSION), _str(d.get("rootfs"), "state.rootfs"),
+                   _str(d.get("created"), "state.created"),
+                   tuple(_obj(d.get("annotations"), "state.annotations").items()))

@@ -1,0 +1,294 @@
+"""Cgroups v1 and v2: files from linux.resources (pure), and a manager that acts on them.
+
+v1 (and hybrid hosts, where the unified mount carries no controllers) keeps one
+directory per mounted hierarchy; v2 one directory in /sys/fs/cgroup. The container's
+cgroup is `cgroupsPath` below each hierarchy's root (default /krat/<id>). Device rules
+are applied on v1 only: v2 needs an eBPF program, which this runtime does not load.
+"""
+
+from __future__ import annotations
+
+import errno
+import math
+import os
+import time
+from dataclasses import dataclass
+
+from krat.errors import Conflict, InvalidArgument
+from krat.oci.linux import DeviceRule, Resources
+
+CGROUP_ROOT = "/sys/fs/cgroup"
+UNLIMITED = -1
+
+
+def cpu_weight(shares: int) -> int:
+    """cpu.shares (2..262144, default 1024) -> cpu.weight (1..10000, default 100), log-quadratic like runc."""
+    if shares <= 2:
+        return 1
+    if shares >= 262144:
+        return 10000
+    log = math.log2(shares)
+    return int(math.ceil(10 ** ((log * log + 125 * log) / 612.0 - 7.0 / 34.0)))
+
+
+def _device_line(rule: DeviceRule) -> str:
+    major = "*" if rule.major is None or rule.major < 0 else str(rule.major)
+    minor = "*" if rule.minor is None or rule.minor < 0 else str(rule.minor)
+    if rule.type == "a":
+        return "a"
+    return f"{rule.type} {major}:{minor} {rule.access}"
+
+
+# Devices every container may use whatever its rules say (the spec's default devices,
+# /dev/console, ptmx and pts), and mknod of any node: runc appends the same list.
+ALWAYS_ALLOWED = (DeviceRule(True, "c", None, None, "m"), DeviceRule(True, "b", None, None, "m"),
+                  DeviceRule(True, "c", 1, 3), DeviceRule(True, "c", 1, 5), DeviceRule(True, "c", 1, 7),
+                  DeviceRule(True, "c", 1, 8), DeviceRule(True, "c", 1, 9), DeviceRule(True, "c", 5, 0),
+                  DeviceRule(True, "c", 5, 1), DeviceRule(True, "c", 5, 2), DeviceRule(True, "c", 136, None),
+                  DeviceRule(True, "c", 10, 200))
+
+
+def v1_values(res: Resources, has_memsw: bool = True) -> list[tuple[str, str, str]]:
+    """(controller, file, value) in the order they must be written."""
+    out: list[tuple[str, str, str]] = []
+    if res.devices:
+        for rule in res.devices + ALWAYS_ALLOWED:
+            out.append(("devices", "devices.allow" if rule.allow else "devices.deny", _device_line(rule)))
+    if res.memory_limit is not None:
+        out.append(("memory", "memory.limit_in_bytes", str(res.memory_limit)))
+    if res.memory_swap is not None and has_memsw:
+        out.append(("memory", "memory.memsw.limit_in_bytes", str(res.memory_swap)))
+    if res.memory_reservation is not None:
+        out.append(("memory", "memory.soft_limit_in_bytes", str(res.memory_reservation)))
+    if res.cpu_shares:
+        out.append(("cpu", "cpu.shares", str(res.cpu_shares)))
+    if res.cpu_period:
+        out.append(("cpu", "cpu.cfs_period_us", str(res.cpu_period)))
+    if res.cpu_quota:
+        out.append(("cpu", "cpu.cfs_quota_us", str(res.cpu_quota)))
+    if res.cpuset_cpus:
+        out.append(("cpuset", "cpuset.cpus", res.cpuset_cpus))
+    if res.cpuset_mems:
+        out.append(("cpuset", "cpuset.mems", res.cpuset_mems))
+    if res.pids_limit is not None:
+        out.append(("pids", "pids.max", "max" if res.pids_limit <= 0 else str(res.pids_limit)))
+    return out
+
+
+def v2_values(res: Resources) -> list[tuple[str, str]]:
+    """(file, value) for cgroup v2; swap is converted from memory+swap to swap only."""
+    out: list[tuple[str, str]] = []
+    if res.memory_limit is not None:
+        out.append(("memory.max", "max" if res.memory_limit < 0 else str(res.memory_limit)))
+    if res.memory_swap is not None:
+        if res.memory_swap < 0:
+            out.append(("memory.swap.max", "max"))
+        elif res.memory_limit is not None and res.memory_limit >= 0:
+            if res.memory_swap < res.memory_limit:
+                raise InvalidArgument("linux.resources.memory.swap: must not be below memory.limit")
+            out.append(("memory.swap.max", str(res.memory_swap - res.memory_limit)))
+    if res.memory_reservation is not None:
+        out.append(("memory.low", str(res.memory_reservation)))
+    if res.cpu_shares:
+        out.append(("cpu.weight", str(cpu_weight(res.cpu_shares))))
+    if res.cpu_quota or res.cpu_period:
+        quota = "max" if not res.cpu_quota or res.cpu_quota < 0 else str(res.cpu_quota)
+        out.append(("cpu.max", f"{quota} {res.cpu_period or 100000}"))
+    if res.cpuset_cpus:
+        out.append(("cpuset.cpus", res.cpuset_cpus))
+    if res.cpuset_mems:
+        out.append(("cpuset.mems", res.cpuset_mems))
+    if res.pids_limit is not None:
+        out.append(("pids.max", "max" if res.pids_limit <= 0 else str(res.pids_limit)))
+    return out
+
+
+def cgroup_path(cgroups_path: str, container_id: str) -> str:
+    """The spec's cgroupsPath as an absolute path below each hierarchy root."""
+    if not cgroups_path:
+        return f"/krat/{container_id}"
+    if ":" in cgroups_path and not cgroups_path.startswith("/"):
+        # systemd's slice:prefix:name (runc --systemd-cgroup); krat uses cgroupfs.
+        _slice, prefix, name = (cgroups_path.split(":") + ["", ""])[:3]
+        return f"/{prefix}-{name}.scope" if prefix else f"/{name}"
+    return "/" + cgroups_path.strip("/")
+
+
+@dataclass(frozen=True)
+class Hierarchy:
+    mountpoint: str
+    controllers: tuple[str, ...]  # ("cpu", "cpuacct") or ("name=systemd",); () for cgroup2
+    options: str  # the super options to mount it again inside a container
+
+
+def hierarchies(mountinfo: str | None = None) -> list[Hierarchy]:
+    """The cgroup mounts of this host, from /proc/self/mountinfo."""
+    if mountinfo is None:
+        with open("/proc/self/mountinfo") as f:
+            mountinfo = f.read()
+    out = []
+    for line in mountinfo.splitlines():
+        left, _, right = line.partition(" - ")
+        fields, rfields = left.split(), right.split()
+        if len(rfields) < 3 or rfields[0] not in ("cgroup", "cgroup2"):
+            continue
+        if rfields[0] == "cgroup2":
+            out.append(Hierarchy(fields[4], (), ""))
+            continue
+        opts = [o for o in rfields[2].split(",") if o not in ("rw", "ro")]
+        out.append(Hierarchy(fields[4], tuple(opts), ",".join(opts)))
+    return out
+
+
+def is_v2(root: str = CGROUP_ROOT) -> bool:
+    return os.path.exists(os.path.join(root, "cgroup.controllers"))
+
+
+def _write(path: str, value: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    try:
+        os.write(fd, value.encode())
+    finally:
+        os.close(fd)
+
+
+def _read(path: str) -> str:
+    with open(path) as f:
+        return f.read()
+
+
+class Cgroup:
+    """One container's cgroup on this host (v1: a directory per hierarchy; v2: one)."""
+
+    def __init__(self, path: str, root: str = CGROUP_ROOT) -> None:
+        self.path = path
+        self.v2 = is_v2(root)
+        if self.v2:
+            self.dirs = {"": root + path}
+        else:
+            # Hybrid hosts: the empty cgroup2 mount carries no controllers; leave it alone.
+            self.dirs = {",".join(h.controllers): h.mountpoint + path
+                         for h in hierarchies() if h.controllers}
+
+    def dir_for(self, controller: str) -> str | None:
+        if self.v2:
+            return self.dirs[""]
+        for key, d in self.dirs.items():
+            if controller in key.split(","):
+                return d
+        return None
+
+    def create(self) -> None:
+        for key, d in self.dirs.items():
+            if self.v2:
+                self._enable_v2_controllers(d)
+            os.makedirs(d, exist_ok=True)
+            if "cpuset" in key.split(","):
+                self._fill_cpuset(d)
+
+    def _enable_v2_controllers(self, leaf: str) -> None:
+        parts = self.path.strip("/").split("/")
+        current = CGROUP_ROOT
+        wanted = _read(os.path.join(current, "cgroup.controllers")).split()
+        for part in parts:
+            control = " ".join("+" + c for c in wanted if c in ("cpu", "cpuset", "memory", "pids", "io"))
+            try:
+                _write(os.path.join(current, "cgroup.subtree_control"), control)
+            except OSError:
+                pass  # a controller the parent cannot delegate: limits on it will fail clearly later
+            current = os.path.join(current, part)
+            os.makedirs(current, exist_ok=True)
+
+    @staticmethod
+    def _fill_cpuset(leaf: str) -> None:
+        """A new v1 cpuset is empty and refuses tasks: inherit cpus and mems downwards."""
+        chain = []
+        d = leaf
+        while not os.path.exists(os.path.join(d, "cpuset.cpus")) or not _read(os.path.join(d, "cpuset.cpus")).strip():
+            chain.append(d)
+            d = os.path.dirname(d)
+        for child in reversed(chain):
+            os.makedirs(child, exist_ok=True)
+            for name in ("cpuset.cpus", "cpuset.mems"):
+                _write(os.path.join(child, name), _read(os.path.join(os.path.dirname(child), name)).strip())
+
+    def apply(self, res: Resources) -> None:
+        if self.v2:
+            for name, value in v2_values(res):
+                self._set(self.dirs[""], name, value)
+            return
+        memory = self.dir_for("memory")
+        has_memsw = bool(memory) and os.path.exists(os.path.join(memory, "memory.memsw.limit_in_bytes"))
+        for controller, name, value in v1_values(res, has_memsw):
+            d = self.dir_for(controller)
+            if d is not None:
+                self._set(d, name, value)
+
+    @staticmethod
+    def _set(d: str, name: str, value: str) -> None:
+        try:
+            _write(os.path.join(d, name), value)
+        except OSError as err:
+            raise InvalidArgument(f"linux.resources: cannot set {name} to {value}: {err.strerror}") from err
+
+    def join(self, pid: int) -> None:
+        for d in self.dirs.values():
+            _write(os.path.join(d, "cgroup.procs"), str(pid))
+
+    def procs(self) -> list[int]:
+        d = self.dir_for("pids") or self.dir_for("freezer") or next(iter(self.dirs.values()))
+        try:
+            return [int(x) for x in _read(os.path.join(d, "cgroup.procs")).split()]
+        except FileNotFoundError:
+            return []
+
+    def freeze(self, frozen: bool) -> None:
+        if self.v2:
+            _write(os.path.join(self.dirs[""], "cgroup.freeze"), "1" if frozen else "0")
+            return
+        d = self.dir_for("freezer")
+        if d is None:
+            raise Conflict("cannot pause: the freezer cgroup controller is not mounted")
+        want = "FROZEN" if frozen else "THAWED"
+        for _ in range(1000):
+            _write(os.path.join(d, "freezer.state"), want)
+            if _read(os.path.join(d, "freezer.state")).strip() == want:
+                return
+            time.sleep(0.001)
+        raise Conflict(f"cannot {'freeze' if frozen else 'thaw'} cgroup {self.path}")
+
+    def frozen(self) -> bool:
+        try:
+            if self.v2:
+                return "frozen 1" in _read(os.path.join(self.dirs[""], "cgroup.events"))
+            d = self.dir_for("freezer")
+            return d is not None and _read(os.path.join(d, "freezer.state")).strip() == "FROZEN"
+        except OSError:
+            return False
+
+    def oom_kills(self) -> int:
+        """How many processes the OOM killer took from this cgroup (memory.events / oom_control)."""
+        d = self.dir_for("memory")
+        name = "memory.events" if self.v2 else "memory.oom_control"
+        try:
+            text = _read(os.path.join(d or "", name))
+        except OSError:
+            return 0
+        for line in text.splitlines():
+            key, _, value = line.partition(" ")
+            if key == "oom_kill":
+                return int(value)
+        return 0
+
+    def destroy(self) -> None:
+        for d in self.dirs.values():
+            for _ in range(200):
+                try:
+                    os.rmdir(d)
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError as err:
+                    if err.errno != errno.EBUSY:
+                        raise
+                    time.sleep(0.005)  # the last task is still exiting

@@ -1,0 +1,221 @@
+"""krat-runtime: an OCI runtime command line with runc's verbs and flags.
+
+    krat-runtime [--root DIR] [--log FILE] [--log-format text|json] [--debug] [--systemd-cgroup]
+                 create|start|state|kill|delete|run|list|pause|resume|ps|exec ...
+
+Errors print one line on stderr (and to --log, in runc's JSON shape when asked) and
+exit 1, except a command that cannot be run: 127 not found, 126 not executable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+from krat.errors import ContainerCommandError, KratError
+from krat.runtime.state import DEFAULT_ROOT
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="krat-runtime", description="OCI runtime of krat")
+    p.add_argument("--root", default=os.environ.get("KRAT_RUNTIME_ROOT", DEFAULT_ROOT))
+    p.add_argument("--log", default="")
+    p.add_argument("--log-format", choices=("text", "json"), default="text")
+    p.add_argument("--debug", action="store_true")
+    p.add_argument("--systemd-cgroup", action="store_true", help="accepted and ignored (cgroupfs is used)")
+    p.add_argument("--rootless", default="auto", help="accepted and ignored")
+    sub = p.add_subparsers(dest="verb", required=True)
+    for name in ("create", "run"):
+        c = sub.add_parser(name)
+        c.add_argument("--bundle", "-b", default=".")
+        c.add_argument("--pid-file", default=None)
+        c.add_argument("--console-socket", default=None)
+        c.add_argument("--no-new-keyring", action="store_true")
+        c.add_argument("--no-pivot", action="store_true", help="refused: krat always uses pivot_root")
+        c.add_argument("--preserve-fds", type=int, default=0)
+        if name == "run":
+            c.add_argument("--detach", "-d", action="store_true")
+            c.add_argument("--keep", action="store_true")
+        c.add_argument("id")
+    for name in ("start", "state", "pause", "resume"):
+        sub.add_parser(name).add_argument("id")
+    k = sub.add_parser("kill")
+    k.add_argument("--all", "-a", action="store_true")
+    k.add_argument("id")
+    k.add_argument("signal", nargs="?", default="SIGTERM")
+    d = sub.add_parser("delete")
+    d.add_argument("--force", "-f", action="store_true")
+    d.add_argument("id")
+    ls = sub.add_parser("list")
+    ls.add_argument("--format", "-f", choices=("table", "json"), default="table")
+    ls.add_argument("--quiet", "-q", action="store_true")
+    ps = sub.add_parser("ps")
+    ps.add_argument("--format", "-f", choices=("table", "json"), default="table")
+    ps.add_argument("id")
+    e = sub.add_parser("exec")
+    e.add_argument("--process", "-p", default=None)
+    e.add_argument("--tty", "-t", action="store_true")
+    e.add_argument("--console-socket", default=None)
+    e.add_argument("--detach", "-d", action="store_true")
+    e.add_argument("--pid-file", default=None)
+    e.add_argument("--cwd", default=None)
+    e.add_argument("--env", "-e", action="append", default=[])
+    e.add_argument("--user", "-u", default=None)
+    e.add_argument("--cap", "-c", action="append", default=[])
+    e.add_argument("--no-new-privs", action="store_true")
+    e.add_argument("id")
+    e.add_argument("args", nargs=argparse.REMAINDER)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except KratError as err:
+        _log_error(args, err.message)
+        return err.exit_code if isinstance(err, ContainerCommandError) else 1
+    except OSError as err:
+        _log_error(args, f"{err.strerror or err}" + (f": {err.filename}" if err.filename else ""))
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _log_error(args: argparse.Namespace, message: str) -> None:
+    first = message.splitlines()[0] if message else "error"
+    sys.stderr.write(f"krat-runtime: {first if not args.debug else message}\n")
+    if args.log:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        line = (json.dumps({"level": "error", "msg": first, "time": stamp}) if args.log_format == "json"
+                else f'time="{stamp}" level=error msg="{first}"')
+        try:
+            with open(args.log, "a") as f:
+                f.write(line + "\n")
+        except OSError:
+            pass
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from krat.runtime import container as c
+
+    root = args.root
+    if args.verb == "create":
+        c.create(args.id, args.bundle, root, console_socket=args.console_socket, pid_file=args.pid_file)
+    elif args.verb == "run":
+        return _run(args)
+    elif args.verb == "start":
+        c.start(args.id, root)
+    elif args.verb == "state":
+        print(json.dumps(c.state(args.id, root).to_json(), indent=2))
+    elif args.verb == "kill":
+        c.kill(args.id, args.signal, args.all, root)
+    elif args.verb == "delete":
+        c.delete(args.id, args.force, root)
+    elif args.verb == "pause":
+        c.pause(args.id, root)
+    elif args.verb == "resume":
+        c.resume(args.id, root)
+    elif args.verb == "list":
+        _list(c.list_states(root), args)
+    elif args.verb == "ps":
+        pids = c.processes(args.id, root)
+        print(json.dumps(pids) if args.format == "json" else _ps_table(pids))
+    elif args.verb == "exec":
+        return _exec(args)
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    """create + start; unless detached, wait, forward signals, delete, and exit with its status."""
+    import signal
+
+    from krat.runtime import container as c
+
+    pid = c.create(args.id, args.bundle, args.root, console_socket=args.console_socket, pid_file=args.pid_file)
+    try:
+        c.start(args.id, args.root)
+    except KratError:
+        c.delete(args.id, True, args.root)
+        raise
+    if args.detach:
+        return 0
+    forwarded = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
+    for sig in forwarded:
+        signal.signal(sig, lambda number, _frame: os.kill(pid, number))
+    status = c.wait(pid)
+    if not args.keep:
+        c.delete(args.id, True, args.root)
+    return status
+
+
+def _exec(args: argparse.Namespace) -> int:
+    from krat.oci.process import Process
+    from krat.runtime import container as c
+
+    if args.process:
+        from krat.oci.runtime import load_spec  # noqa: F401 - same validation path
+
+        with open(args.process) as f:
+            process = Process.from_json(json.load(f))
+    else:
+        process = _process_from_flags(args, c)
+    pid = c.exec_process(args.id, process, args.root, console_socket=args.console_socket, pid_file=args.pid_file)
+    if args.detach:
+        return 0
+    return c.wait(pid)
+
+
+def _process_from_flags(args: argparse.Namespace, c) -> "object":
+    import dataclasses
+
+    from krat.oci.process import Process, User
+    from krat.oci.runtime import Spec
+
+    if not args.args:
+        raise KratError("exec needs a command (or --process FILE)")
+    with open(os.path.join(c.Store(args.root).dir(args.id), "config.json")) as f:
+        base: Process = Spec.from_json(json.load(f)).process
+    user = base.user
+    if args.user:
+        uid, _, gid = args.user.partition(":")
+        user = User(int(uid), int(gid or 0))
+    caps = base.capabilities
+    if args.cap and caps is not None:
+        extra = tuple(args.cap)
+        caps = dataclasses.replace(caps, bounding=caps.bounding + extra, effective=caps.effective + extra,
+                                   permitted=caps.permitted + extra)
+    return Process(tuple(args.args), args.cwd or base.cwd, base.env + tuple(args.env), args.tty, None, user, caps,
+                   base.rlimits, args.no_new_privs or base.no_new_privileges)
+
+
+def _list(states: list, args: argparse.Namespace) -> None:
+    if args.quiet:
+        for s in states:
+            print(s.id)
+    elif args.format == "json":
+        print(json.dumps([s.to_json() for s in states]))
+    else:
+        print(f"{'ID':<20} {'PID':<8} {'STATUS':<10} {'BUNDLE':<40} CREATED")
+        for s in states:
+            doc = s.to_json()
+            print(f"{s.id:<20} {doc['pid']:<8} {s.status.value:<10} {s.bundle:<40} {s.created}")
+
+
+def _ps_table(pids: list[int]) -> str:
+    lines = ["PID    CMD"]
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            cmd = "?"
+        lines.append(f"{pid:<6} {cmd}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,291 @@
+"""The container's init: what the first process does between fork and execve.
+
+`run_init` is a short loop over INIT_STEPS, each a small function of an InitContext
+whose kernel calls go through ctx.sys (a Syscalls). The order matters and follows runc:
+mounts before pivot_root, masks after it, seccomp before dropping capabilities unless
+no_new_privs is asked (then it is the very last step, so it may forbid capset/setuid).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import signal
+import struct
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from krat.oci.runtime import Spec
+from krat.runtime import capabilities as caps
+from krat.runtime import command, mounts
+from krat.runtime import syscalls as sc
+from krat.runtime.cgroups import Hierarchy
+
+RLIMITS = {"RLIMIT_CPU": 0, "RLIMIT_FSIZE": 1, "RLIMIT_DATA": 2, "RLIMIT_STACK": 3, "RLIMIT_CORE": 4,
+           "RLIMIT_RSS": 5, "RLIMIT_NPROC": 6, "RLIMIT_NOFILE": 7, "RLIMIT_MEMLOCK": 8, "RLIMIT_AS": 9,
+           "RLIMIT_LOCKS": 10, "RLIMIT_SIGPENDING": 11, "RLIMIT_MSGQUEUE": 12, "RLIMIT_NICE": 13,
+           "RLIMIT_RTPRIO": 14, "RLIMIT_RTTIME": 15}
+
+
+@dataclass
+class InitContext:
+    spec: Spec
+    rootfs: str
+    sys: sc.Syscalls
+    sync: int = -1                       # pipe to the caller: JSON lines
+    fifo: int = -1                       # O_PATH fd of exec.fifo; -1 for exec (no start barrier)
+    console: Any = None                  # connected socket for the pty master, when terminal
+    filter: Any = None                   # a compiled seccomp.Filter
+    cap_masks: caps.CapMasks | None = None
+    cap_top: int = 40
+    cgroup_dirs: dict[str, str] = field(default_factory=dict)
+    hierarchies: list[Hierarchy] = field(default_factory=list)
+    cgroupns: bool = False
+    slave: str = ""                      # the pty slave, as a path inside the container
+    executable: str = ""
+
+
+def report(ctx: InitContext, message: dict) -> None:
+    if ctx.sync >= 0:
+        os.write(ctx.sync, (json.dumps(message) + "\n").encode())
+
+
+# --- before pivot_root --------------------------------------------------------------
+
+def make_root_private(ctx: InitContext) -> None:
+    """Nothing mounted in here may propagate back to the host."""
+    ctx.sys.mount("", "/", "", sc.MS_REC | sc.MS_PRIVATE)
+
+
+def bind_rootfs(ctx: InitContext) -> None:
+    ctx.sys.mount(ctx.rootfs, ctx.rootfs, "", sc.MS_BIND | sc.MS_REC)
+
+
+def mount_all(ctx: InitContext) -> None:
+    for m in ctx.spec.mounts:
+        plan = mounts.plan_mount(m)
+        if m.type == "cgroup":
+            mount_cgroup(ctx, plan)
+        else:
+            mounts.do_mount(ctx.sys, ctx.rootfs, plan)
+
+
+def mount_cgroup(ctx: InitContext, plan: mounts.MountPlan) -> None:
+    target = mounts.secure_join(ctx.rootfs, plan.destination)
+    ctx.sys.mkdir(target)
+    flags = plan.flags & (sc.MS_RDONLY | sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC)
+    if not ctx.hierarchies or not ctx.hierarchies[0].controllers:  # cgroup v2
+        ctx.sys.mount("cgroup2", target, "cgroup2", flags)
+        return
+    ctx.sys.mount("tmpfs", target, "tmpfs", flags & ~sc.MS_RDONLY, "mode=755")
+    for h in ctx.hierarchies:
+        if not h.controllers:
+            continue
+        name = os.path.basename(h.mountpoint)
+        sub = os.path.join(target, name)
+        ctx.sys.mkdir(sub)
+        if ctx.cgroupns:
+            ctx.sys.mount("cgroup", sub, "cgroup", flags, h.options)
+        else:
+            host = ctx.cgroup_dirs.get(",".join(h.controllers), h.mountpoint)
+            ctx.sys.mount(host, sub, "", sc.MS_BIND | sc.MS_REC)
+            ctx.sys.mount("", sub, "", sc.MS_BIND | sc.MS_REMOUNT | flags)
+    if flags & sc.MS_RDONLY:
+        ctx.sys.mount("", target, "", sc.MS_REMOUNT | flags, "mode=755")
+
+
+def make_devices(ctx: InitContext) -> None:
+    has_dev = any(m.destination == "/dev" for m in ctx.spec.mounts)
+    mounts.make_devices(ctx.sys, ctx.rootfs, ctx.spec.linux.devices, has_dev)
+    if has_dev:
+        mounts.make_dev_symlinks(ctx.sys, ctx.rootfs)
+
+
+def open_console(ctx: InitContext) -> None:
+    """A pty from the container's own devpts; its master goes to --console-socket."""
+    if not ctx.spec.process.terminal:
+        return
+    import socket  # only with a terminal; imported before pivot_root
+
+    ptmx = mounts.secure_join(ctx.rootfs, "/dev/pts/ptmx")
+    inside = os.path.exists(ptmx)
+    master = os.open(ptmx if inside else "/dev/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+    fcntl.ioctl(master, sc.TIOCSPTLCK, struct.pack("i", 0))
+    number = struct.unpack("I", fcntl.ioctl(master, sc.TIOCGPTN, struct.pack("I", 0)))[0]
+    ctx.slave = f"/dev/pts/{number}" if inside else os.ttyname(master).replace("ptmx", f"pts/{number}")
+    if ctx.spec.process.console_size:
+        height, width = ctx.spec.process.console_size
+        fcntl.ioctl(master, sc.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
+    if inside and ctx.rootfs != "/":  # exec joins a container whose /dev/console exists
+        console = mounts.secure_join(ctx.rootfs, "/dev/console")
+        if not os.path.exists(console):
+            ctx.sys.touch(console)
+        ctx.sys.mount(ctx.rootfs + ctx.slave, console, "", sc.MS_BIND)
+    if ctx.console is not None:
+        socket.send_fds(ctx.console, [b"/dev/ptmx"], [master])
+        ctx.console.close()
+    os.close(master)
+
+
+def pivot_root(ctx: InitContext) -> None:
+    """pivot_root(".", ".") then detach the old root stacked on top (runc's way; no temp dir)."""
+    ctx.sys.chdir(ctx.rootfs)
+    ctx.sys.pivot_root(".", ".")
+    ctx.sys.mount("", ".", "", sc.MS_SLAVE | sc.MS_REC)
+    ctx.sys.umount(".", sc.MNT_DETACH)
+    ctx.sys.chdir("/")
+
+
+BEFORE_PIVOT: list[Callable[[InitContext], None]] = [make_root_private, bind_rootfs, mount_all, make_devices,
+                                                     open_console, pivot_root]
+
+
+# --- after pivot_root: paths are the container's own ------------------------------------
+
+def set_propagation(ctx: InitContext) -> None:
+    prop = ctx.spec.linux.rootfs_propagation
+    if prop:
+        ctx.sys.mount("", "/", "", mounts.PROPAGATION[prop])
+
+
+def write_sysctls(ctx: InitContext) -> None:
+    for key, value in ctx.spec.linux.sysctl:
+        ctx.sys.write_file("/proc/sys/" + key.replace(".", "/"), value)
+
+
+def mask_paths(ctx: InitContext) -> None:
+    for path in ctx.spec.linux.masked_paths:
+        mounts.mask_path(ctx.sys, path)
+
+
+def readonly_paths(ctx: InitContext) -> None:
+    for path in ctx.spec.linux.readonly_paths:
+        mounts.readonly_path(ctx.sys, path)
+
+
+def readonly_root(ctx: InitContext) -> None:
+    if ctx.spec.root.readonly:
+        keep = os.statvfs("/").f_flag & mounts.KEEP_ON_REMOUNT
+        ctx.sys.mount("", "/", "", sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | keep)
+
+
+def set_hostname(ctx: InitContext) -> None:
+    if ctx.spec.hostname:
+        ctx.sys.sethostname(ctx.spec.hostname)
+
+
+def set_rlimits(ctx: InitContext) -> None:
+    for r in ctx.spec.process.rlimits:
+        if r.type not in RLIMITS:
+            raise ValueError(f"process.rlimits: unknown rlimit {r.type}")
+        ctx.sys.setrlimit(RLIMITS[r.type], r.soft, r.hard)
+
+
+def attach_console(ctx: InitContext) -> None:
+    """The pty slave becomes the controlling terminal and stdio of a new session."""
+    if not ctx.spec.process.terminal:
+        return
+    os.setsid()
+    fd = os.open(ctx.slave, os.O_RDWR)
+    fcntl.ioctl(fd, sc.TIOCSCTTY, 0)
+    for target in (0, 1, 2):
+        os.dup2(fd, target)
+    if fd > 2:
+        os.close(fd)
+
+
+def seccomp_before_caps(ctx: InitContext) -> None:
+    if ctx.filter is not None and not ctx.spec.process.no_new_privileges:
+        ctx.filter.load()
+
+
+def drop_bounding(ctx: InitContext) -> None:
+    if ctx.cap_masks is not None:
+        caps.drop_bounding(ctx.sys, ctx.cap_masks, ctx.cap_top)
+
+
+def switch_user(ctx: InitContext) -> None:
+    user = ctx.spec.process.user
+    if user.umask is not None:
+        os.umask(user.umask)
+    ctx.sys.prctl(sc.PR_SET_KEEPCAPS, 1)
+    ctx.sys.set_user(user.uid, user.gid, user.additional_gids)
+    ctx.sys.prctl(sc.PR_SET_KEEPCAPS, 0)
+
+
+def set_capabilities(ctx: InitContext) -> None:
+    if ctx.cap_masks is not None:
+        caps.apply_sets(ctx.sys, ctx.cap_masks)
+
+
+def set_no_new_privs(ctx: InitContext) -> None:
+    if ctx.spec.process.no_new_privileges:
+        ctx.sys.prctl(sc.PR_SET_NO_NEW_PRIVS, 1)
+
+
+def enter_cwd(ctx: InitContext) -> None:
+    try:
+        ctx.sys.chdir(ctx.spec.process.cwd)
+    except FileNotFoundError:
+        ctx.sys.mkdir(ctx.spec.process.cwd)  # runc and Docker create a missing working directory
+        ctx.sys.chdir(ctx.spec.process.cwd)
+
+
+def find_command(ctx: InitContext) -> None:
+    ctx.executable = command.resolve(ctx.spec.process.args[0], ctx.spec.process.env)
+
+
+AFTER_PIVOT: list[Callable[[InitContext], None]] = [
+    set_propagation, write_sysctls, mask_paths, readonly_paths, readonly_root, set_hostname, set_rlimits,
+    attach_console, seccomp_before_caps, drop_bounding, switch_user, set_capabilities, set_no_new_privs,
+    enter_cwd, find_command]
+INIT_STEPS = BEFORE_PIVOT + AFTER_PIVOT
+# A process joining a running container (exec) skips everything that builds the container.
+EXEC_STEPS: list[Callable[[InitContext], None]] = [
+    open_console, set_rlimits, attach_console, seccomp_before_caps, drop_bounding, switch_user, set_capabilities,
+    set_no_new_privs, enter_cwd, find_command]
+
+
+def run_steps(ctx: InitContext, steps: list[Callable[[InitContext], None]]) -> None:
+    for step in steps:
+        step(ctx)
+
+
+def wait_for_start(ctx: InitContext) -> None:
+    """Block until `start` opens exec.fifo for reading (runc's barrier between create and start)."""
+    if ctx.fifo < 0:
+        return
+    fd = os.open(f"/proc/self/fd/{ctx.fifo}", os.O_WRONLY | os.O_CLOEXEC)
+    os.write(fd, b"0")
+    os.close(fd)
+    os.close(ctx.fifo)
+
+
+def exec_process(ctx: InitContext) -> None:
+    """The last steps: barrier, late seccomp, execve. Never returns."""
+    report(ctx, {"ready": True})
+    wait_for_start(ctx)
+    for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)  # Python ignores SIGPIPE; exec keeps ignored signals ignored
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    _close_on_exec()
+    if ctx.filter is not None and ctx.spec.process.no_new_privileges:
+        ctx.filter.load()
+    env = dict(item.split("=", 1) for item in ctx.spec.process.env)
+    try:
+        os.execve(ctx.executable, list(ctx.spec.process.args), env)
+    except OSError as err:
+        error = command.explain_exec_error(err, ctx.spec.process.args[0])
+        os.write(2, f"krat-runtime: {error.message}\n".encode())
+        os._exit(error.exit_code)
+
+
+def _close_on_exec() -> None:
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd > 2:
+            try:
+                os.set_inheritable(fd, False)
+            except OSError:
+                pass

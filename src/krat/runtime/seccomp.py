@@ -1,0 +1,154 @@
+"""linux.seccomp -> a kernel filter, through libseccomp (bound with ctypes).
+
+`plan` is the pure part: the spec's rules as (action value, syscall, conditions),
+split the way runc splits them (conditions on distinct arguments are ANDed in one
+rule; several conditions on the same argument become separate rules, i.e. ORed).
+`Filter` compiles a plan with libseccomp before pivot_root (the library lives on the
+host) and loads it at the end of init.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from dataclasses import dataclass
+
+from krat.errors import InvalidArgument
+from krat.oci.linux import Seccomp, SeccompArg
+
+EPERM = 1
+ACT_KILL_PROCESS = 0x80000000
+ACT_KILL_THREAD = 0x00000000
+ACT_TRAP = 0x00030000
+ACT_ERRNO = 0x00050000
+ACT_TRACE = 0x7FF00000
+ACT_LOG = 0x7FFC0000
+ACT_ALLOW = 0x7FFF0000
+ACT_NOTIFY = 0x7FC00000
+
+OPS = {"SCMP_CMP_NE": 1, "SCMP_CMP_LT": 2, "SCMP_CMP_LE": 3, "SCMP_CMP_EQ": 4, "SCMP_CMP_GE": 5,
+       "SCMP_CMP_GT": 6, "SCMP_CMP_MASKED_EQ": 7}
+
+_FLTATR_CTL_NNP = 3  # libseccomp sets no_new_privs on load unless told not to
+_ARCH_NAMES = {"SCMP_ARCH_X86": "x86", "SCMP_ARCH_X86_64": "x86_64", "SCMP_ARCH_X32": "x32",
+               "SCMP_ARCH_ARM": "arm", "SCMP_ARCH_AARCH64": "aarch64", "SCMP_ARCH_PPC64LE": "ppc64le",
+               "SCMP_ARCH_S390X": "s390x", "SCMP_ARCH_RISCV64": "riscv64"}
+
+
+def action_value(action: str, errno_ret: int | None) -> int:
+    if action == "SCMP_ACT_ERRNO":
+        return ACT_ERRNO | ((EPERM if errno_ret is None else errno_ret) & 0xFFFF)
+    if action == "SCMP_ACT_TRACE":
+        return ACT_TRACE | ((EPERM if errno_ret is None else errno_ret) & 0xFFFF)
+    values = {"SCMP_ACT_KILL": ACT_KILL_THREAD, "SCMP_ACT_KILL_THREAD": ACT_KILL_THREAD,
+              "SCMP_ACT_KILL_PROCESS": ACT_KILL_PROCESS, "SCMP_ACT_TRAP": ACT_TRAP, "SCMP_ACT_LOG": ACT_LOG,
+              "SCMP_ACT_ALLOW": ACT_ALLOW, "SCMP_ACT_NOTIFY": ACT_NOTIFY}
+    if action not in values:
+        raise InvalidArgument(f"linux.seccomp: unsupported action {action!r}")
+    return values[action]
+
+
+@dataclass(frozen=True)
+class Condition:
+    index: int
+    op: int
+    value: int
+    value_two: int
+
+
+@dataclass(frozen=True)
+class FilterRule:
+    action: int
+    syscall: str
+    conditions: tuple[Condition, ...] = ()
+
+
+@dataclass(frozen=True)
+class FilterPlan:
+    default_action: int
+    architectures: tuple[str, ...]
+    rules: tuple[FilterRule, ...]
+
+
+def _conditions(args: tuple[SeccompArg, ...]) -> list[tuple[Condition, ...]]:
+    conds = [Condition(a.index, OPS[a.op], a.value, a.value_two) for a in args]
+    if len({c.index for c in conds}) == len(conds):
+        return [tuple(conds)]
+    return [(c,) for c in conds]
+
+
+def plan(spec: Seccomp) -> FilterPlan:
+    default = action_value(spec.default_action, spec.default_errno_ret)
+    rules: list[FilterRule] = []
+    for rule in spec.syscalls:
+        action = action_value(rule.action, rule.errno_ret)
+        if action == default:
+            continue  # libseccomp refuses a rule that repeats the default
+        for name in rule.names:
+            for conds in _conditions(rule.args):
+                rules.append(FilterRule(action, name, conds))
+    arches = tuple(_ARCH_NAMES.get(a, a.removeprefix("SCMP_ARCH_").lower()) for a in spec.architectures)
+    return FilterPlan(default, arches, tuple(rules))
+
+
+class _ArgCmp(ctypes.Structure):
+    _fields_ = [("arg", ctypes.c_uint), ("op", ctypes.c_int), ("datum_a", ctypes.c_uint64),
+                ("datum_b", ctypes.c_uint64)]
+
+
+_lib: ctypes.CDLL | None = None
+
+
+def _libseccomp() -> ctypes.CDLL:
+    global _lib
+    if _lib is None:
+        try:
+            lib = ctypes.CDLL("libseccomp.so.2")
+        except OSError as err:
+            raise InvalidArgument("linux.seccomp: libseccomp.so.2 is not installed (apt-get install libseccomp2)") from err
+        lib.seccomp_init.restype = ctypes.c_void_p
+        lib.seccomp_init.argtypes = [ctypes.c_uint32]
+        lib.seccomp_rule_add_array.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int, ctypes.c_uint,
+                                               ctypes.POINTER(_ArgCmp)]
+        lib.seccomp_syscall_resolve_name.argtypes = [ctypes.c_char_p]
+        lib.seccomp_arch_resolve_name.argtypes = [ctypes.c_char_p]
+        lib.seccomp_arch_resolve_name.restype = ctypes.c_uint32
+        lib.seccomp_arch_add.argtypes = [ctypes.c_void_p, ctypes.c_uint32]
+        lib.seccomp_attr_set.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_uint32]
+        lib.seccomp_load.argtypes = [ctypes.c_void_p]
+        lib.seccomp_release.argtypes = [ctypes.c_void_p]
+        _lib = lib
+    return _lib
+
+
+class Filter:
+    """A compiled filter, loaded later (after the last syscall it would forbid)."""
+
+    def __init__(self, p: FilterPlan) -> None:
+        lib = _libseccomp()
+        self.lib = lib
+        self.ctx = lib.seccomp_init(p.default_action)
+        if not self.ctx:
+            raise InvalidArgument("linux.seccomp: seccomp_init failed")
+        lib.seccomp_attr_set(self.ctx, _FLTATR_CTL_NNP, 0)
+        for arch in p.architectures:
+            token = lib.seccomp_arch_resolve_name(arch.encode())
+            if token:
+                lib.seccomp_arch_add(self.ctx, token)  # -EEXIST for the native one: fine
+        for rule in p.rules:
+            self._add(rule)
+
+    def _add(self, rule: FilterRule) -> None:
+        nr = self.lib.seccomp_syscall_resolve_name(rule.syscall.encode())
+        if nr < 0:
+            return  # unknown on this architecture or to this libseccomp: runc skips these too
+        array = (_ArgCmp * max(1, len(rule.conditions)))()
+        for i, c in enumerate(rule.conditions):
+            array[i] = _ArgCmp(c.index, c.op, c.value, c.value_two)
+        rc = self.lib.seccomp_rule_add_array(self.ctx, rule.action, nr, len(rule.conditions), array)
+        if rc < 0:
+            raise InvalidArgument(f"linux.seccomp: cannot add a rule for {rule.syscall}: error {-rc}")
+
+    def load(self) -> None:
+        rc = self.lib.seccomp_load(self.ctx)
+        if rc < 0:
+            raise OSError(-rc, f"seccomp_load failed: error {-rc}")

@@ -1,0 +1,181 @@
+"""Forking the container's first process (or an exec'd one) and talking to it while it starts.
+
+    caller ──fork──> intermediate: stdio, join cgroup, user ns (caller writes the id maps),
+                     unshare/setns the other namespaces, fork ──> init (pid 1): INIT_STEPS, execve
+                     reports the init's pid, exits
+
+A new pid namespace applies to children only, hence the second fork; the caller makes
+itself a child subreaper so the init is re-parented to it and it can wait for the exit
+status. Both children write JSON lines on one sync pipe: {"pid"}, {"userns"},
+{"ready"} or {"error", "code"}; errors become krat.errors classes in the caller.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import traceback
+from dataclasses import dataclass, field
+from typing import Callable
+
+from krat.errors import CommandCannotRun, CommandNotFound, ContainerCommandError, Internal, InvalidArgument, KratError
+from krat.oci.linux import IdMapping
+from krat.runtime import syscalls as sc
+from krat.runtime.init import InitContext, exec_process, report, run_steps
+
+
+@dataclass
+class Launch:
+    """What the intermediate process does before forking the init."""
+
+    stdio: tuple[int, int, int] | None
+    cgroup_dirs: list[str]
+    unshare_flags: int = 0
+    join: list[tuple[str, int]] = field(default_factory=list)   # (ns type, open fd) to setns
+    new_user: bool = False
+    uid_mappings: tuple[IdMapping, ...] = ()
+    gid_mappings: tuple[IdMapping, ...] = ()
+
+
+def _dup_stdio(stdio: tuple[int, int, int]) -> None:
+    high = [os.dup(fd) for fd in stdio]  # survive overlaps such as stdio=(1, 0, 2)
+    for target, fd in enumerate(high):
+        os.dup2(fd, target)
+        os.close(fd)
+
+
+def _intermediate(launch: Launch, ctx: InitContext, steps: list[Callable[[InitContext], None]],
+                  reply: int) -> None:
+    if launch.stdio is not None and not ctx.spec.process.terminal:
+        _dup_stdio(launch.stdio)
+    for d in launch.cgroup_dirs:
+        with open(os.path.join(d, "cgroup.procs"), "w") as f:
+            f.write(str(os.getpid()))
+    for kind, fd in launch.join:
+        if kind == "user":
+            ctx.sys.setns(fd, sc.CLONE_NEWUSER)
+    if launch.new_user:
+        ctx.sys.unshare(sc.CLONE_NEWUSER)
+        report(ctx, {"userns": os.getpid()})
+        if os.read(reply, 16) != b"ok":
+            os._exit(1)
+        os.setresgid(0, 0, 0)
+        os.setresuid(0, 0, 0)
+    for kind, fd in launch.join:
+        if kind != "user":
+            ctx.sys.setns(fd, sc.NAMESPACE_FLAGS[kind])
+    if launch.unshare_flags:
+        ctx.sys.unshare(launch.unshare_flags)
+    pid = os.fork()
+    if pid == 0:
+        _child(ctx, steps)
+    report(ctx, {"pid": pid})
+
+
+def _child(ctx: InitContext, steps: list[Callable[[InitContext], None]]) -> None:
+    try:
+        run_steps(ctx, steps)
+        exec_process(ctx)
+    except BaseException as err:  # noqa: BLE001 - a forked child must never return to the caller
+        _report_error(ctx, err)
+    os._exit(1)
+
+
+def _report_error(ctx: InitContext, err: BaseException) -> None:
+    if isinstance(err, ContainerCommandError):
+        message, code = err.message, err.exit_code
+    elif isinstance(err, KratError):
+        message, code = err.message, 125
+    elif isinstance(err, OSError):
+        message, code = (f"{err.strerror}" + (f": {err.filename}" if err.filename else "")), 125
+    else:
+        message, code = f"{type(err).__name__}: {err}", 125
+    try:
+        report(ctx, {"error": message, "code": code,
+                     "trace": "".join(traceback.format_exception(err)) if os.environ.get("KRAT_DEBUG") else ""})
+    except OSError:
+        pass
+
+
+def write_id_maps(pid: int, launch: Launch) -> None:
+    def text(maps: tuple[IdMapping, ...]) -> str:
+        return "".join(f"{m.container_id} {m.host_id} {m.size}\n" for m in maps)
+
+    if launch.gid_mappings:
+        with open(f"/proc/{pid}/gid_map", "w") as f:
+            f.write(text(launch.gid_mappings))
+    if launch.uid_mappings:
+        with open(f"/proc/{pid}/uid_map", "w") as f:
+            f.write(text(launch.uid_mappings))
+
+
+def spawn(launch: Launch, ctx: InitContext, steps: list[Callable[[InitContext], None]],
+          on_pid: Callable[[int], None] | None = None) -> int:
+    """Start the process; return its pid once it is ready (waiting for start, or exec'd)."""
+    sc.LinuxSyscalls().prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
+    sync_r, sync_w = os.pipe()
+    reply_r, reply_w = os.pipe()
+    ctx.sync = sync_w
+    first = os.fork()
+    if first == 0:
+        try:
+            os.close(sync_r)
+            os.close(reply_w)
+            _intermediate(launch, ctx, steps, reply_r)
+        except BaseException as err:  # noqa: BLE001
+            _report_error(ctx, err)
+            os._exit(1)
+        os._exit(0)
+    os.close(sync_w)
+    os.close(reply_r)
+    try:
+        pid, error = _converse(sync_r, reply_w, launch, on_pid)
+    finally:
+        os.close(sync_r)
+        os.close(reply_w)
+        os.waitpid(first, 0)
+    if error is not None:
+        if pid:
+            _reap(pid)  # re-parented to us (subreaper) now that the intermediate is gone
+        raise error
+    return pid
+
+
+def _converse(sync_r: int, reply_w: int, launch: Launch,
+              on_pid: Callable[[int], None] | None) -> tuple[int, KratError | None]:
+    pid = 0
+    with os.fdopen(os.dup(sync_r), "rb") as stream:
+        for line in stream:
+            msg = json.loads(line)
+            if "userns" in msg:
+                write_id_maps(msg["userns"], launch)
+                os.write(reply_w, b"ok")
+            elif "pid" in msg:
+                pid = msg["pid"]
+                if on_pid:
+                    on_pid(pid)
+            elif "ready" in msg:
+                return pid, None
+            elif "error" in msg:
+                return pid, _error(msg)
+    return pid, Internal("the container's init process died before it was ready")
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.kill(pid, 9)
+    except ProcessLookupError:
+        pass
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+def _error(msg: dict) -> KratError:
+    text = msg["error"] + (f"\n{msg['trace']}" if msg.get("trace") else "")
+    if msg.get("code") == 127:
+        return CommandNotFound(text)
+    if msg.get("code") == 126:
+        return CommandCannotRun(text)
+    return InvalidArgument(f"cannot start the container: {text}")

@@ -1,0 +1,125 @@
+"""Container state on disk (one directory per id under --root) and the status machine."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from dataclasses import asdict, dataclass, field
+
+from krat.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
+from krat.oci.runtime import ContainerStatus
+
+DEFAULT_ROOT = "/run/krat-runtime"
+S = ContainerStatus
+
+TRANSITIONS: dict[ContainerStatus, set[ContainerStatus]] = {
+    S.CREATING: {S.CREATED, S.STOPPED},
+    S.CREATED: {S.RUNNING, S.STOPPED},
+    S.RUNNING: {S.PAUSED, S.STOPPED},
+    S.PAUSED: {S.RUNNING, S.STOPPED},
+    S.STOPPED: set(),
+}
+# Operations that do not change the status but need the container in one of these.
+NEEDS = {
+    "kill": {S.CREATED, S.RUNNING, S.PAUSED},
+    "exec": {S.CREATED, S.RUNNING},
+    "delete": {S.STOPPED},
+}
+
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,1023}$")
+
+
+def check_transition(container_id: str, current: ContainerStatus, target: ContainerStatus) -> None:
+    if target not in TRANSITIONS[current]:
+        raise Conflict(f"container {container_id} is {current.value}: it cannot become {target.value}")
+
+
+def check_operation(container_id: str, operation: str, current: ContainerStatus) -> None:
+    allowed = NEEDS[operation]
+    if current not in allowed:
+        want = " or ".join(sorted(s.value for s in allowed))
+        raise Conflict(f"cannot {operation} container {container_id}: it is {current.value} (needs {want})")
+
+
+def validate_id(container_id: str) -> None:
+    if not _ID.match(container_id) or container_id in (".", ".."):
+        raise InvalidArgument(f"invalid container id {container_id!r}: use letters, digits, _ . + -")
+
+
+@dataclass
+class Record:
+    """What the runtime remembers of one container (state.json)."""
+
+    id: str
+    bundle: str
+    rootfs: str
+    status: str = "creating"
+    pid: int = 0
+    pid_start: str = ""
+    created: str = ""
+    cgroup: str = ""
+    annotations: dict = field(default_factory=dict)
+
+
+class Store:
+    def __init__(self, root: str = DEFAULT_ROOT) -> None:
+        self.root = root
+
+    def dir(self, container_id: str) -> str:
+        validate_id(container_id)
+        return os.path.join(self.root, container_id)
+
+    def reserve(self, record: Record) -> str:
+        os.makedirs(self.root, mode=0o700, exist_ok=True)
+        d = self.dir(record.id)
+        try:
+            os.mkdir(d, 0o700)
+        except FileExistsError as err:
+            raise AlreadyExists(f"container {record.id} already exists") from err
+        self.save(record)
+        return d
+
+    def save(self, record: Record) -> None:
+        d = self.dir(record.id)
+        tmp = os.path.join(d, "state.json.tmp")
+        with open(tmp, "w") as f:
+            json.dump(asdict(record), f)
+        os.rename(tmp, os.path.join(d, "state.json"))
+
+    def load(self, container_id: str) -> Record:
+        try:
+            with open(os.path.join(self.dir(container_id), "state.json")) as f:
+                return Record(**json.load(f))
+        except FileNotFoundError as err:
+            raise NotFound(f"container {container_id} does not exist") from err
+        except (ValueError, TypeError) as err:
+            raise NotFound(f"container {container_id}: unreadable state ({err})") from err
+
+    def remove(self, container_id: str) -> None:
+        shutil.rmtree(self.dir(container_id), ignore_errors=True)
+
+    def ids(self) -> list[str]:
+        try:
+            return sorted(n for n in os.listdir(self.root)
+                          if os.path.exists(os.path.join(self.root, n, "state.json")))
+        except FileNotFoundError:
+            return []
+
+
+def proc_start(pid: int) -> str | None:
+    """The process's start time (field 22 of /proc/PID/stat), or None if it is gone or a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            text = f.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    fields = text[text.rindex(")") + 2:].split()
+    if fields[0] in ("Z", "X"):
+        return None
+    return fields[19]
+
+
+def alive(record: Record) -> bool:
+    return record.pid > 0 and proc_start(record.pid) == record.pid_start

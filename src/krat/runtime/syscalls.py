@@ -1,0 +1,193 @@
+"""The kernel seam: every privileged call the runtime makes goes through `Syscalls`.
+
+`LinuxSyscalls` binds libc with ctypes (Python 3.11 has no os.unshare/os.setns);
+`RecordingSyscalls` (tests) records the calls instead, so the init sequence and its
+pure decisions are testable without root. File-system reads that only inform a
+decision (stat, exists) are not routed here; writes and mounts are.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import resource as _resource  # imported here: after pivot_root nothing can be imported
+from typing import Protocol
+
+CLONE_NEWTIME = 0x00000080
+CLONE_NEWNS = 0x00020000
+CLONE_NEWCGROUP = 0x02000000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+
+NAMESPACE_FLAGS = {"pid": CLONE_NEWPID, "network": CLONE_NEWNET, "mount": CLONE_NEWNS, "ipc": CLONE_NEWIPC,
+                   "uts": CLONE_NEWUTS, "user": CLONE_NEWUSER, "cgroup": CLONE_NEWCGROUP, "time": CLONE_NEWTIME}
+# The names of /proc/PID/ns/* for each spec namespace type.
+NAMESPACE_FILES = {"pid": "pid", "network": "net", "mount": "mnt", "ipc": "ipc", "uts": "uts",
+                   "user": "user", "cgroup": "cgroup", "time": "time"}
+
+MS_RDONLY = 1
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_NOEXEC = 8
+MS_SYNCHRONOUS = 16
+MS_REMOUNT = 32
+MS_MANDLOCK = 64
+MS_DIRSYNC = 128
+MS_NOSYMFOLLOW = 256
+MS_NOATIME = 1024
+MS_NODIRATIME = 2048
+MS_BIND = 4096
+MS_MOVE = 8192
+MS_REC = 16384
+MS_UNBINDABLE = 1 << 17
+MS_PRIVATE = 1 << 18
+MS_SLAVE = 1 << 19
+MS_SHARED = 1 << 20
+MS_RELATIME = 1 << 21
+MS_STRICTATIME = 1 << 24
+MNT_DETACH = 2
+
+PR_SET_PDEATHSIG = 1
+PR_SET_KEEPCAPS = 8
+PR_CAPBSET_DROP = 24
+PR_SET_CHILD_SUBREAPER = 36
+PR_SET_NO_NEW_PRIVS = 38
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_RAISE = 2
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+
+TIOCSCTTY = 0x540E
+TIOCSWINSZ = 0x5414
+TIOCGPTN = 0x80045430
+TIOCSPTLCK = 0x40045431
+
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+class Syscalls(Protocol):
+    def unshare(self, flags: int) -> None: ...
+    def setns(self, fd: int, nstype: int) -> None: ...
+    def mount(self, source: str, target: str, fstype: str, flags: int, data: str = "") -> None: ...
+    def umount(self, target: str, flags: int = 0) -> None: ...
+    def pivot_root(self, new_root: str, put_old: str) -> None: ...
+    def sethostname(self, name: str) -> None: ...
+    def mknod(self, path: str, mode: int, device: int) -> None: ...
+    def symlink(self, target: str, path: str) -> None: ...
+    def mkdir(self, path: str, mode: int = 0o755) -> None: ...
+    def touch(self, path: str) -> None: ...
+    def chown(self, path: str, uid: int, gid: int) -> None: ...
+    def write_file(self, path: str, data: str) -> None: ...
+    def chdir(self, path: str) -> None: ...
+    def prctl(self, option: int, arg2: int = 0, arg3: int = 0) -> None: ...
+    def capset(self, effective: int, permitted: int, inheritable: int) -> None: ...
+    def setrlimit(self, resource: int, soft: int, hard: int) -> None: ...
+    def set_user(self, uid: int, gid: int, groups: tuple[int, ...]) -> None: ...
+
+
+class LinuxSyscalls:
+    """The real kernel, through libc."""
+
+    def __init__(self) -> None:
+        self.libc = ctypes.CDLL(None, use_errno=True)
+
+    def _check(self, result: int, what: str, path: str | None = None) -> None:
+        if result < 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"{what}: {os.strerror(err)}", path)
+
+    def unshare(self, flags: int) -> None:
+        self._check(self.libc.unshare(flags), "unshare")
+
+    def setns(self, fd: int, nstype: int) -> None:
+        self._check(self.libc.setns(fd, nstype), "setns")
+
+    def mount(self, source: str, target: str, fstype: str, flags: int, data: str = "") -> None:
+        result = self.libc.mount(source.encode() or None, target.encode(), fstype.encode() or None,
+                                 ctypes.c_ulong(flags), data.encode() or None)
+        self._check(result, f"mount {source or fstype} on {target}", target)
+
+    def umount(self, target: str, flags: int = 0) -> None:
+        self._check(self.libc.umount2(target.encode(), flags), f"umount {target}", target)
+
+    def pivot_root(self, new_root: str, put_old: str) -> None:
+        self._check(self.libc.pivot_root(new_root.encode(), put_old.encode()), "pivot_root", new_root)
+
+    def sethostname(self, name: str) -> None:
+        raw = name.encode()
+        self._check(self.libc.sethostname(raw, len(raw)), "sethostname")
+
+    def mknod(self, path: str, mode: int, device: int) -> None:
+        os.mknod(path, mode, device)
+
+    def symlink(self, target: str, path: str) -> None:
+        os.symlink(target, path)
+
+    def mkdir(self, path: str, mode: int = 0o755) -> None:
+        os.makedirs(path, mode, exist_ok=True)
+
+    def touch(self, path: str) -> None:
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
+
+    def chown(self, path: str, uid: int, gid: int) -> None:
+        os.chown(path, uid, gid)
+
+    def write_file(self, path: str, data: str) -> None:
+        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(fd, data.encode())
+        finally:
+            os.close(fd)
+
+    def chdir(self, path: str) -> None:
+        os.chdir(path)
+
+    def prctl(self, option: int, arg2: int = 0, arg3: int = 0) -> None:
+        self._check(self.libc.prctl(option, ctypes.c_ulong(arg2), ctypes.c_ulong(arg3), 0, 0), f"prctl {option}")
+
+    def capset(self, effective: int, permitted: int, inheritable: int) -> None:
+        header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
+        data = (_CapData * 2)()
+        for i in (0, 1):
+            shift = 32 * i
+            data[i].effective = (effective >> shift) & 0xFFFFFFFF
+            data[i].permitted = (permitted >> shift) & 0xFFFFFFFF
+            data[i].inheritable = (inheritable >> shift) & 0xFFFFFFFF
+        self._check(self.libc.capset(ctypes.byref(header), data), "capset")
+
+    def setrlimit(self, resource: int, soft: int, hard: int) -> None:
+        _resource.setrlimit(resource, (soft, hard))
+
+    def set_user(self, uid: int, gid: int, groups: tuple[int, ...]) -> None:
+        os.setgroups(list(groups))
+        os.setresgid(gid, gid, gid)
+        os.setresuid(uid, uid, uid)
+
+
+class RecordingSyscalls:
+    """Records every call as a tuple; for unit tests of the init sequence."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+
+        def record(*args):
+            self.calls.append((name, *args))
+
+        return record
+
+    def names(self) -> list[str]:
+        return [c[0] for c in self.calls]
