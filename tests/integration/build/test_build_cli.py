@@ -54,8 +54,8 @@ def leftovers(krat) -> list[str]:
     if build_tmp.is_dir():
         found += [str(p) for p in build_tmp.iterdir()]
     state = krat.runroot / "build-runtime"
-    if state.is_dir():
-        found += [str(p) for p in state.iterdir()]
+    if state.is_dir():  # the runtime's caches (dot-files) are not per-build state
+        found += [str(p) for p in state.iterdir() if not p.name.startswith(".")]
     found += [str(p) for p in Path("/sys/fs/cgroup").glob("*/krat-build/krat-build-*") if p.is_dir()]
     return found
 
