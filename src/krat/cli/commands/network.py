@@ -1,0 +1,165 @@
+"""`krat network create|ls|inspect|rm|prune|connect|disconnect`."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from krat.cli.options import ArgumentParser
+from krat.errors import InvalidArgument, KratError
+
+HELP = "Manage networks"
+
+USAGE = """\
+Usage: krat network COMMAND
+
+Commands:
+  connect     Connect a container to a network
+  create      Create a network
+  disconnect  Disconnect a container from a network
+  inspect     Show details of one or more networks
+  ls          List networks
+  prune       Remove all unused networks
+  rm          Remove one or more networks
+"""
+
+
+def service(ctx):
+    from krat.db import open_database
+    from krat.engine.networks import NetworkService
+
+    return NetworkService(open_database(ctx.paths.db), ctx.paths)
+
+
+def key_values(items: list[str], what: str) -> dict:
+    out = {}
+    for item in items or []:
+        key, eq, value = item.partition("=")
+        if not key:
+            raise InvalidArgument(f"invalid {what} {item!r}: expected KEY=VALUE")
+        out[key] = value
+    return out
+
+
+def create(ctx, argv: list[str]) -> int:
+    from krat.engine.networks import NetworkCreate
+
+    p = ArgumentParser("network create")
+    p.add_argument("name")
+    p.add_argument("-d", "--driver", default="bridge")
+    p.add_argument("--subnet")
+    p.add_argument("--gateway")
+    p.add_argument("--internal", action="store_true")
+    p.add_argument("--label", action="append")
+    p.add_argument("-o", "--opt", action="append")
+    args = p.parse_args(argv)
+    rec = service(ctx).create(NetworkCreate(args.name, args.driver, args.subnet, args.gateway, args.internal,
+                                            key_values(args.label, "label"), key_values(args.opt, "option")))
+    print(rec.id)
+    return 0
+
+
+def ls(ctx, argv: list[str]) -> int:
+    p = ArgumentParser("network ls")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("--no-trunc", action="store_true")
+    p.add_argument("--format")
+    args = p.parse_args(argv)
+    nets = service(ctx).list()
+    if args.quiet:
+        for n in nets:
+            print(n.id if args.no_trunc else n.id[:12])
+        return 0
+    if args.format == "json":
+        for n in nets:
+            print(json.dumps({"ID": n.id[:12], "Name": n.name, "Driver": n.driver, "Scope": "local"}))
+        return 0
+    rows = [("NETWORK ID", "NAME", "DRIVER", "SCOPE")]
+    rows += [(n.id if args.no_trunc else n.id[:12], n.name, n.driver, "local") for n in nets]
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for r in rows:
+        print("   ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    return 0
+
+
+def inspect(ctx, argv: list[str]) -> int:
+    p = ArgumentParser("network inspect")
+    p.add_argument("networks", nargs="+")
+    p.add_argument("-f", "--format")
+    args = p.parse_args(argv)
+    svc = service(ctx)
+    out, code = [], 0
+    for ref in args.networks:
+        try:
+            out.append(svc.inspect(ref))
+        except KratError as err:
+            sys.stderr.write(f"Error: {err.message}\n")
+            code = 1
+    print(json.dumps(out, indent=4))
+    return code
+
+
+def rm(ctx, argv: list[str]) -> int:
+    p = ArgumentParser("network rm")
+    p.add_argument("networks", nargs="+")
+    p.add_argument("-f", "--force", action="store_true")
+    args = p.parse_args(argv)
+    svc = service(ctx)
+    failed = None
+    for ref in args.networks:
+        try:
+            svc.remove(ref)
+            print(ref)
+        except KratError as err:
+            if len(args.networks) == 1:
+                raise
+            sys.stderr.write(f"Error: {err.message}\n")
+            failed = err
+    return failed.exit_code if failed else 0
+
+
+def prune(ctx, argv: list[str]) -> int:
+    p = ArgumentParser("network prune")
+    p.add_argument("-f", "--force", action="store_true")
+    p.parse_args(argv)
+    removed = service(ctx).prune()
+    if removed:
+        print("Deleted Networks:")
+        for name in removed:
+            print(name)
+    return 0
+
+
+def connect(ctx, argv: list[str]) -> int:
+    p = ArgumentParser("network connect")
+    p.add_argument("network")
+    p.add_argument("container")
+    p.add_argument("--alias", action="append", default=[])
+    p.add_argument("--ip")
+    args = p.parse_args(argv)
+    service(ctx).connect(args.network, args.container, tuple(args.alias), args.ip)
+    return 0
+
+
+def disconnect(ctx, argv: list[str]) -> int:
+    p = ArgumentParser("network disconnect")
+    p.add_argument("network")
+    p.add_argument("container")
+    p.add_argument("-f", "--force", action="store_true")
+    args = p.parse_args(argv)
+    service(ctx).disconnect(args.network, args.container)
+    return 0
+
+
+SUBCOMMANDS = {"create": create, "ls": ls, "list": ls, "inspect": inspect, "rm": rm, "remove": rm,
+               "prune": prune, "connect": connect, "disconnect": disconnect}
+
+
+def main(ctx, argv: list[str]) -> int:
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        sys.stdout.write(USAGE)
+        return 0
+    sub = SUBCOMMANDS.get(argv[0])
+    if sub is None:
+        raise InvalidArgument(f"unknown command 'network {argv[0]}'; see 'krat network --help'")
+    return sub(ctx, argv[1:])

@@ -1,0 +1,156 @@
+"""`krat volume create|ls|inspect|rm|prune`."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from krat.cli.commands.network import key_values
+from krat.cli.options import ArgumentParser
+from krat.errors import InvalidArgument, KratError
+
+HELP = "Manage volumes"
+
+USAGE = """\
+Usage: krat volume COMMAND
+
+Commands:
+  create      Create a volume
+  inspect     Display detailed information on one or more volumes
+  ls          List volumes
+  prune       Remove unused anonymous volumes (-a: all unused volumes)
+  rm          Remove one or more volumes
+"""
+
+
+def service(ctx):
+    from krat.db import open_database
+    from krat.engine.volumes import VolumeService
+
+    return VolumeService(open_database(ctx.paths.db), ctx.paths)
+
+
+def create(ctx, argv: list[str]) -> int:
+    p = ArgumentParser("volume create")
+    p.add_argument("name", nargs="?")
+    p.add_argument("--name", dest="name_flag")
+    p.add_argument("-d", "--driver", default="local")
+    p.add_argument("--label", action="append")
+    p.add_argument("-o", "--opt", action="append")
+    args = p.parse_args(argv)
+    rec = service(ctx).create(args.name or args.name_flag, key_values(args.label, "label"),
+                              key_values(args.opt, "option"), args.driver)
+    print(rec.name)
+    return 0
+
+
+def ls(ctx, argv: list[str]) -> int:
+    p = ArgumentParser("volume ls")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("--format")
+    p.add_argument("-f", "--filter", action="append", default=[])
+    args = p.parse_args(argv)
+    svc = service(ctx)
+    vols = [v for v in svc.list() if all(matches(svc, v, f) for f in args.filter)]
+    if args.quiet:
+        for v in vols:
+            print(v.name)
+        return 0
+    if args.format == "json":
+        for v in vols:
+            print(json.dumps({"Driver": v.driver, "Name": v.name, "Scope": "local"}))
+        return 0
+    width = max([len("DRIVER")] + [len(v.driver) for v in vols])
+    print(f"{'DRIVER'.ljust(width)}   VOLUME NAME")
+    for v in vols:
+        print(f"{v.driver.ljust(width)}   {v.name}")
+    return 0
+
+
+def matches(svc, vol, text: str) -> bool:
+    """Docker's volume filters: dangling=true|false, name=SUBSTRING, label=KEY[=VALUE], driver=NAME."""
+    key, _, value = text.partition("=")
+    if key == "dangling":
+        if value not in ("true", "false", "1", "0"):
+            raise InvalidArgument(f"invalid filter {text!r}: dangling takes true or false")
+        return (not svc.in_use(vol.name)) == (value in ("true", "1"))
+    if key == "name":
+        return value in vol.name
+    if key == "driver":
+        return vol.driver == value
+    if key == "label":
+        label, eq, want = value.partition("=")
+        return label in vol.labels and (not eq or vol.labels[label] == want)
+    raise InvalidArgument(f"invalid filter {key!r}: expected dangling, name, label or driver")
+
+
+def inspect(ctx, argv: list[str]) -> int:
+    p = ArgumentParser("volume inspect")
+    p.add_argument("volumes", nargs="+")
+    p.add_argument("-f", "--format")
+    args = p.parse_args(argv)
+    svc = service(ctx)
+    out, code = [], 0
+    for name in args.volumes:
+        try:
+            out.append(svc.inspect(name))
+        except KratError as err:
+            sys.stderr.write(f"Error: {err.message}\n")
+            code = 1
+    print(json.dumps(out, indent=4))
+    return code
+
+
+def rm(ctx, argv: list[str]) -> int:
+    p = ArgumentParser("volume rm")
+    p.add_argument("volumes", nargs="+")
+    p.add_argument("-f", "--force", action="store_true")
+    args = p.parse_args(argv)
+    svc = service(ctx)
+    failed = None
+    for name in args.volumes:
+        try:
+            svc.remove(name, args.force)
+            print(name)
+        except KratError as err:
+            if len(args.volumes) == 1:
+                raise
+            sys.stderr.write(f"Error: {err.message}\n")
+            failed = err
+    return failed.exit_code if failed else 0
+
+
+def prune(ctx, argv: list[str]) -> int:
+    p = ArgumentParser("volume prune")
+    p.add_argument("-a", "--all", action="store_true")
+    p.add_argument("-f", "--force", action="store_true")
+    args = p.parse_args(argv)
+    removed, reclaimed = service(ctx).prune(args.all)
+    if removed:
+        print("Deleted Volumes:")
+        for name in removed:
+            print(name)
+        print()
+    print(f"Total reclaimed space: {human_size(reclaimed)}")
+    return 0
+
+
+def human_size(size: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.4g}{unit}"
+        size /= 1000
+    return f"{size}GB"
+
+
+SUBCOMMANDS = {"create": create, "ls": ls, "list": ls, "inspect": inspect, "rm": rm, "remove": rm, "prune": prune}
+
+
+def main(ctx, argv: list[str]) -> int:
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        sys.stdout.write(USAGE)
+        return 0
+    sub = SUBCOMMANDS.get(argv[0])
+    if sub is None:
+        raise InvalidArgument(f"unknown command 'volume {argv[0]}'; see 'krat volume --help'")
+    return sub(ctx, argv[1:])

@@ -1,0 +1,119 @@
+"""The one place the container engine calls for a container's networks and mounts.
+
+    from krat.engine.containernet import ContainerNet, NetVolRequest
+    cn = ContainerNet(db, paths)
+    cn.create(cid, name, request, image_config)        # `create`: validate + store; raises, leaves nothing
+    started = cn.start(cid, hostname, rootfs, uid, gid)  # before the runtime starts the process
+    config["linux"]["namespaces"]: replace the network entry with started.namespace (drop it if None)
+    config["mounts"] += started.mounts
+    cn.stop(cid)                                        # after the process exited, and after a failed start
+    cn.remove(cid, volumes=rm_v)                        # `rm`
+    cn.inspect(cid) -> {"NetworkSettings": ..., "Mounts": ..., "HostConfig": {...}}; cn.ports_text(cid) for ps
+
+`request` comes from `krat run` flags through krat.cli.netflags (or from the REST API's
+HostConfig/NetworkingConfig).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from krat.engine.mountspec import MountRequest
+from krat.engine.netattach import NetworkingRequest
+from krat.engine.networks import NetworkService
+from krat.engine.volumes import VolumeService
+
+if TYPE_CHECKING:
+    from krat.db import Database
+    from krat.engine.config import Paths
+
+
+@dataclass(frozen=True)
+class NetVolRequest:
+    network: NetworkingRequest = field(default_factory=NetworkingRequest)
+    mounts: tuple[MountRequest, ...] = ()
+    volumes_from: tuple[str, ...] = ()   # container refs, each optionally ':ro' / ':rw'
+
+
+@dataclass(frozen=True)
+class Started:
+    namespace: dict | None               # linux.namespaces network entry; None = host network
+    mounts: list[dict]                   # config.json mounts: volumes, binds, tmpfs, /etc/hosts, resolv.conf
+    ips: tuple[str, ...] = ()
+    volume_mounts: tuple[dict, ...] = ()  # the same without /etc/hosts and /etc/resolv.conf
+    hosts: str = ""                      # the texts of those two files, for an engine writing its own
+    resolv_conf: str = ""
+
+
+class ContainerNet:
+    def __init__(self, db: "Database", paths: "Paths") -> None:
+        self.networks = NetworkService(db, paths)
+        self.volumes = VolumeService(db, paths)
+
+    def create(self, cid: str, name: str, request: NetVolRequest, image_config: dict | None = None) -> None:
+        """Validate and record; on any error nothing is left (rows, volumes)."""
+        image_config = image_config or {}
+        exposed = tuple((image_config.get("ExposedPorts") or {}).keys())
+        image_volumes = list((image_config.get("Volumes") or {}).keys())
+        volumes_from = [self._volumes_from(ref) for ref in request.volumes_from]
+        self.networks.configure(cid, name, request.network, exposed)
+        try:
+            self.volumes.prepare(cid, list(request.mounts), volumes_from, image_volumes)
+        except BaseException:
+            self.networks.forget(cid)
+            raise
+
+    def _volumes_from(self, ref: str) -> str:
+        other, colon, mode = ref.partition(":")
+        return self.networks.resolve_container(other) + (colon + mode)
+
+    def start(self, cid: str, hostname: str, rootfs: Path | None = None, uid: int = 0, gid: int = 0) -> Started:
+        att = self.networks.attach(cid, hostname)
+        try:
+            mounts = self.volumes.oci_mounts(cid, rootfs, uid, gid)
+        except BaseException:
+            self.networks.detach(cid)
+            raise
+        targets = {m["destination"] for m in mounts}
+        extra = [m for m in att.oci_mounts() if m["destination"] not in targets]
+        return Started(att.oci_namespace(), mounts + extra, att.ips, tuple(mounts),
+                       Path(att.hosts_path).read_text(), Path(att.resolv_conf_path).read_text())
+
+    def stop(self, cid: str) -> None:
+        self.networks.detach(cid)
+
+    def remove(self, cid: str, volumes: bool = False) -> list[str]:
+        self.networks.forget(cid)
+        return self.volumes.release(cid, remove_anonymous=volumes)
+
+    def rename(self, cid: str, name: str) -> None:
+        from krat.db import networks as rows
+
+        rows.rename_container(self.networks.db, cid, name)
+
+    def ports_text(self, cid: str) -> str:
+        return self.networks.ports_text(cid)
+
+    def inspect(self, cid: str) -> dict:
+        return {"NetworkSettings": self.networks.network_settings(cid), "Mounts": self.volumes.inspect_mounts(cid)}
+
+    def gc(self, running: set[str]) -> None:
+        """Clean what killed krat processes left: attachments of containers that are not
+        running, and kernel objects of networks nobody is attached to (`system prune`,
+        and the engine's reconcile after a crash)."""
+        from krat.db import networks as rows
+        from krat.net import bridge, netns
+
+        for (cid,) in self.networks.db.query("SELECT DISTINCT container_id FROM endpoints WHERE ip IS NOT NULL"):
+            if cid not in running:
+                self.networks.detach(cid)
+        folder = self.networks.paths.runroot / "netns"
+        for path in folder.glob("*") if folder.exists() else ():
+            if path.name not in running:
+                netns.delete(path)
+        for rec in self.networks.list():
+            if rec.driver == "bridge" and rows.attached_count(self.networks.db, rec.id) == 0 \
+                    and bridge.link_exists(bridge.bridge_name(rec.id)):
+                self.networks.teardown(rec)

@@ -1,0 +1,377 @@
+"""The network side of one container: configure (create), attach (start), detach (stop).
+
+Split from networks.py (which owns network objects); NetworkService inherits these.
+Every kernel object made here is recorded (lease row, veth name, nft comment) before or
+as it is made, so `detach` can always remove exactly what `attach` made, including
+after a failure half-way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import ipaddress
+import os
+import shutil
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from krat.db import networks as rows
+from krat.engine import netdns
+from krat.errors import Conflict, InvalidArgument, NotFound, Unavailable
+from krat.net import bridge, dns, firewall, ipam, netns, ports
+
+if TYPE_CHECKING:
+    from krat.db import Database
+    from krat.engine.config import Paths
+
+HOST_LOCK = Path("/run/lock/krat-network.lock")
+
+
+@dataclass(frozen=True)
+class NetworkingRequest:
+    """What `krat run`/`create` flags ask of the network (all strings as typed)."""
+
+    mode: str = "bridge"                 # NAME | bridge | none | host | container:NAME
+    aliases: tuple[str, ...] = ()        # --network-alias
+    ip: str | None = None                # --ip
+    mac: str | None = None               # --mac-address
+    publish: tuple[str, ...] = ()        # -p
+    publish_all: bool = False            # -P
+    dns: tuple[str, ...] = ()
+    dns_search: tuple[str, ...] = ()
+    dns_options: tuple[str, ...] = ()
+    add_hosts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """What the engine puts into config.json for a started container."""
+
+    netns_path: str | None               # None: share the host's network namespace
+    hosts_path: str
+    resolv_conf_path: str
+    ips: tuple[str, ...] = ()
+    ports: tuple[ports.PortMapping, ...] = field(default_factory=tuple)
+    private: bool = False                # rootless: a new, empty namespace the runtime makes
+
+    def oci_namespace(self) -> dict | None:
+        """The linux.namespaces entry; None means: leave the network namespace out (host)."""
+        if self.private:
+            return {"type": "network"}
+        return {"type": "network", "path": self.netns_path} if self.netns_path else None
+
+    def oci_mounts(self) -> list[dict]:
+        return [{"destination": dest, "type": "bind", "source": src, "options": ["rbind", "rprivate"]}
+                for dest, src in (("/etc/hosts", self.hosts_path), ("/etc/resolv.conf", self.resolv_conf_path))]
+
+
+class Attacher:
+    def __init__(self, db: "Database", paths: "Paths") -> None:
+        self.db = db
+        self.paths = paths
+
+    # -- where things live -------------------------------------------------------------
+
+    def netns_path(self, cid: str) -> Path:
+        return self.paths.runroot / "netns" / cid
+
+    def files_dir(self, cid: str) -> Path:
+        return self.paths.runroot / "netfiles" / cid
+
+    def network_dir(self, network_id: str) -> Path:
+        return self.paths.runroot / "networks" / network_id
+
+    @contextlib.contextmanager
+    def _lock(self, path: Path) -> Iterator[None]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
+
+    def host_routes(self) -> list[ipaddress.IPv4Network]:
+        return bridge.host_routes()
+
+    # -- containers ----------------------------------------------------------------------
+
+    def resolve_container(self, ref: str) -> str:
+        row = self.db.query_one("SELECT container_id FROM container_networking WHERE name = ? OR container_id = ?",
+                                (ref, ref))
+        if row is None and ref and all(c in "0123456789abcdef" for c in ref):
+            found = self.db.query("SELECT container_id FROM container_networking WHERE container_id LIKE ? LIMIT 2",
+                                  (ref + "%",))
+            row = found[0] if len(found) == 1 else None
+        if row is None:
+            raise NotFound(f"no such container: {ref}")
+        return row[0]
+
+    def container_name(self, cid: str) -> str:
+        got = rows.container_config(self.db, cid)
+        return got[0] if got else cid[:12]
+
+    def is_attached(self, cid: str) -> bool:
+        return self.netns_path(cid).exists() or any(e.ip for e in rows.endpoints_of_container(self.db, cid))
+
+    # -- create --------------------------------------------------------------------------
+
+    def configure(self, cid: str, name: str, req: NetworkingRequest, exposed: tuple[str, ...] = ()) -> None:
+        """Validate the request and store it; raises before anything exists on bad input."""
+        for text in req.publish:
+            ports.parse_publish(text)
+        for key in exposed:
+            ports.parse_exposed(key)
+        dns_servers = [dns.parse_dns_server(s) for s in req.dns]
+        for text in req.add_hosts:
+            dns.parse_add_host(text)
+        mac = ipam.parse_mac(req.mac) if req.mac else None
+        mode = "bridge" if req.mode in ("", "default") else req.mode
+        config = {"mode": mode, "publish": list(req.publish), "publish_all": req.publish_all,
+                  "exposed": list(exposed), "dns": dns_servers, "dns_search": list(req.dns_search),
+                  "dns_options": list(req.dns_options), "add_hosts": list(req.add_hosts)}
+        endpoint = None
+        if mode.startswith("container:"):
+            config["container"] = self.resolve_container(mode.split(":", 1)[1])
+        elif mode not in ("host", "none"):
+            rec = self.get(mode)  # type: ignore[attr-defined]
+            if rec.driver in ("host", "null"):
+                config["mode"] = mode = "host" if rec.driver == "host" else "none"
+            else:
+                endpoint = self._endpoint_request(cid, rec, req, mac)
+        if mode != "bridge" and endpoint is None and (req.ip or req.aliases or req.mac):
+            raise InvalidArgument(f"--ip, --mac-address and --network-alias need a bridge network, not {mode}")
+        if (req.publish or req.publish_all) and (mode == "none" or mode.startswith("container:")):
+            raise InvalidArgument(f"conflicting options: port publishing and network mode {mode}")
+        with self.db.transaction():
+            rows.save_container_config(self.db, cid, name, config)
+            if endpoint is not None:
+                rows.add_endpoint(self.db, endpoint)
+
+    def _endpoint_request(self, cid: str, rec: rows.NetworkRecord, req: NetworkingRequest,
+                          mac: str | None) -> rows.EndpointRecord:
+        if rec.name == "bridge" and (req.ip or req.aliases):
+            raise InvalidArgument("--ip and --network-alias are supported on user-defined networks only")
+        if req.ip:
+            self.check_ip(rec, req.ip)  # type: ignore[attr-defined]
+        return rows.EndpointRecord(cid, rec.id, 0, tuple(req.aliases), req.ip, mac)
+
+    # -- start ---------------------------------------------------------------------------
+
+    def attach(self, cid: str, hostname: str) -> Attachment:
+        got = rows.container_config(self.db, cid)
+        if got is None:
+            self.configure(cid, cid[:12], NetworkingRequest())
+            got = rows.container_config(self.db, cid)
+        _, config = got
+        mode = config["mode"]
+        files = self.files_dir(cid)
+        if self.is_attached(cid):
+            self.detach(cid)  # leftovers of a run that was killed before it could clean up
+        if self.paths.rootless and mode != "host":
+            return self._rootless(cid, hostname, config)
+        try:
+            if mode == "host":
+                ns_path, ips = None, ()
+                hosts = _read("/etc/hosts") + dns.hosts_file(hostname, [], self._extra_hosts(config, None))[
+                    len(dns.HOSTS_HEADER):]
+                resolv = _read("/etc/resolv.conf")
+            elif mode.startswith("container:"):
+                return self._join(cid, config["container"])
+            else:
+                ns_path, ips = self._plug_all(cid, config)
+                hosts, resolv = self._files(cid, hostname, config)
+            files.mkdir(parents=True, exist_ok=True)
+            _write(files / "hosts", hosts)
+            _write(files / "resolv.conf", resolv)
+            mapped = tuple(ports.PortMapping(p.container_port, p.proto, p.host_ip, p.host_port)
+                           for p in rows.ports_of(self.db, cid))
+        except BaseException:
+            self.detach(cid)
+            raise
+        return Attachment(str(ns_path) if ns_path else None, str(files / "hosts"), str(files / "resolv.conf"),
+                          tuple(ips), mapped)
+
+    def _rootless(self, cid: str, hostname: str, config: dict) -> Attachment:
+        """Without root krat makes no bridges: `none` works (the runtime's own namespace);
+        anything needing a bridge is refused with a clear message instead of half-working."""
+        if config["mode"] != "none" or config["publish"] or config["publish_all"]:
+            raise Unavailable(f"network {config['mode']} needs root (krat has no rootless networking yet); "
+                              "use --network none or --network host")
+        files = self.files_dir(cid)
+        files.mkdir(parents=True, exist_ok=True)
+        _write(files / "hosts", dns.hosts_file(hostname, [], self._extra_hosts(config, None)))
+        _write(files / "resolv.conf", _read("/etc/resolv.conf"))
+        return Attachment(None, str(files / "hosts"), str(files / "resolv.conf"), private=True)
+
+    def _join(self, cid: str, other: str) -> Attachment:
+        path = self.netns_path(other)
+        if not path.exists():
+            raise Conflict(f"cannot join the network of container {self.container_name(other)}: it is not running")
+        src = self.files_dir(other)
+        return Attachment(str(path), str(src / "hosts"), str(src / "resolv.conf"))
+
+    def _plug_all(self, cid: str, config: dict) -> tuple[Path, list[str]]:
+        path = self.netns_path(cid)
+        netns.delete(path)  # a leftover of a killed run
+        endpoints = rows.endpoints_of_container(self.db, cid)
+        if not endpoints:
+            netns.create(path, "link set lo up\n")
+        ips = []
+        for index, ep in enumerate(endpoints):
+            ips.append(self._plug(cid, ep, path, index))
+            if index == 0 and (config["publish"] or config["publish_all"]):
+                self._publish(cid, ep.network_id, ips[0], config)
+        return path, ips
+
+    def attach_endpoint(self, cid: str, network_id: str) -> None:
+        """Plug a running container into one more network (`network connect`)."""
+        eps = rows.endpoints_of_container(self.db, cid)
+        index = [e.network_id for e in eps].index(network_id)
+        self._plug(cid, eps[index], self.netns_path(cid), index)
+
+    def _plug(self, cid: str, ep: rows.EndpointRecord, path: Path, index: int) -> str:
+        with self._lock(self.network_dir(ep.network_id).with_suffix(".lock")):
+            rec = self._bring_up(rows.get_network(self.db, ep.network_id))
+            subnet = ipam.IPv4Network(rec.subnet)
+            veth = bridge.veth_name(cid)
+            with self.db.transaction():
+                used = {ipam.IPv4Address(a) for a in rows.used_ips(self.db, rec.id) if a != ep.requested_ip}
+                used.add(ipam.IPv4Address(rec.gateway))
+                ip = ipam.IPv4Address(ep.requested_ip) if ep.requested_ip else ipam.allocate(subnet, used)
+                if ip in used:
+                    raise Conflict(f"address {ip} is already in use on network {rec.name}")
+                mac = ep.requested_mac or ipam.mac_for(ip)
+                rows.lease(self.db, cid, rec.id, str(ip), mac, veth)
+            gateway = None if rec.internal or index else rec.gateway
+            mtu = int(rec.options.get("com.docker.network.driver.mtu", bridge.DEFAULT_MTU))
+            iface = bridge.Interface(bridge.bridge_name(rec.id), veth, f"eth{index}", str(ip),
+                                     subnet.prefixlen, mac, gateway, mtu)
+            if path.exists():
+                bridge.attach(path, iface)
+            else:
+                bridge.create_attached(path, iface)  # the namespace is made with its first interface
+            if rec.dns:
+                netdns.refresh(self, rec)
+        return str(ip)
+
+    def _bring_up(self, rec: rows.NetworkRecord) -> rows.NetworkRecord:
+        name = bridge.bridge_name(rec.id)
+        if bridge.link_exists(name):
+            return rec
+        with self._lock(HOST_LOCK if os.access(HOST_LOCK.parent, os.W_OK) else self.paths.runroot / "host.lock"):
+            routes = self.host_routes()
+            current = ipam.IPv4Network(rec.subnet) if rec.subnet else None
+            clash = ipam.overlapping(current, routes) if current else None
+            if current is None or (clash is not None and rec.auto_subnet):
+                others = [ipam.IPv4Network(s) for s in rows.subnets_in_use(self.db) if s != rec.subnet]
+                current = ipam.choose_subnet(others + routes, default_network=rec.name == "bridge")
+                rows.set_subnet(self.db, rec.id, str(current), str(ipam.default_gateway(current)))
+                rec = rows.get_network(self.db, rec.id)
+            elif clash is not None:
+                raise Conflict(f"subnet {current} of network {rec.name} overlaps with a route on this host ({clash})")
+            mtu = int(rec.options.get("com.docker.network.driver.mtu", bridge.DEFAULT_MTU))
+            try:
+                bridge.ensure_bridge(name, rec.gateway, current.prefixlen, mtu)
+                firewall.setup_network(firewall.NetworkRules(firewall.table_name(rec.id), name, str(current),
+                                                             rec.internal))
+            except BaseException:
+                self.teardown(rec)
+                raise
+        return rec
+
+    def _publish(self, cid: str, network_id: str, ip: str, config: dict) -> None:
+        requests = [ports.parse_publish(t) for t in config["publish"]]
+        if config["publish_all"]:
+            requests += ports.publish_all(config["exposed"])
+        with self.db.transaction():
+            existing = [ports.PortMapping(r.container_port, r.proto, r.host_ip, r.host_port)
+                        for r in rows.all_ports(self.db)]
+
+            def is_free(host_ip: str, port: int, proto: str) -> bool:
+                probe = ports.PortMapping(0, proto, host_ip, port)
+                return not any(ports.overlaps(probe, m) for m in existing) and host_port_free(host_ip, port, proto)
+
+            mapped = ports.resolve(requests, is_free)
+            rows.add_ports(self.db, [rows.PortRow(cid, network_id, m.host_ip, m.host_port, m.container_port,
+                                                  m.proto) for m in mapped])
+        firewall.publish(firewall.table_name(network_id), cid, ip, mapped)
+
+    def _extra_hosts(self, config: dict, gateway: str | None) -> list[dns.HostEntry]:
+        return [dns.parse_add_host(t) for t in config["add_hosts"]]
+
+    def _files(self, cid: str, hostname: str, config: dict) -> tuple[str, str]:
+        eps = [e for e in rows.endpoints_of_container(self.db, cid) if e.ip]
+        nets = [rows.get_network(self.db, e.network_id) for e in eps]
+        gateway = nets[0].gateway if nets else None
+        hosts = dns.hosts_file(hostname, [e.ip for e in eps], self._extra_hosts(config, gateway), gateway)
+        embedded = next((n.gateway for n in nets if n.dns), None)
+        host_conf = dns.parse_resolv_conf(_read("/etc/resolv.conf"))
+        resolv = dns.container_resolv_conf(host_conf, () if embedded else config["dns"], config["dns_search"],
+                                           config["dns_options"], embedded)
+        return hosts, resolv
+
+    # -- stop ----------------------------------------------------------------------------
+
+    def detach(self, cid: str) -> None:
+        """Undo attach; safe to call any number of times and after a partial attach."""
+        for network_id in {p.network_id for p in rows.ports_of(self.db, cid)}:
+            firewall.unpublish(firewall.table_name(network_id), cid)
+        rows.remove_ports(self.db, cid)
+        for ep in rows.endpoints_of_container(self.db, cid):
+            if ep.ip or ep.host_veth:
+                self.detach_endpoint(cid, ep.network_id)
+        netns.delete(self.netns_path(cid))
+        shutil.rmtree(self.files_dir(cid), ignore_errors=True)
+
+    def detach_endpoint(self, cid: str, network_id: str) -> None:
+        with self._lock(self.network_dir(network_id).with_suffix(".lock")):
+            ep = next((e for e in rows.endpoints_of_container(self.db, cid) if e.network_id == network_id), None)
+            if ep is not None and ep.host_veth:
+                bridge.delete_link(ep.host_veth)
+            rows.release(self.db, cid, network_id)
+            rec = rows.get_network(self.db, network_id)
+            if rec is None:
+                return
+            if rows.attached_count(self.db, network_id) == 0:
+                self.teardown(rec)
+            elif rec.dns:
+                netdns.refresh(self, rec)
+
+    def teardown(self, rec: rows.NetworkRecord) -> None:
+        """Remove a network's kernel objects and helper (idempotent)."""
+        netdns.stop(self, rec)
+        bridge.delete_link(bridge.bridge_name(rec.id))
+        firewall.teardown_network(firewall.table_name(rec.id))
+        shutil.rmtree(self.network_dir(rec.id), ignore_errors=True)
+
+    def forget(self, cid: str) -> None:
+        """`rm`: detach and drop every row of the container."""
+        self.detach(cid)
+        rows.forget_container(self.db, cid)
+
+
+def host_port_free(host_ip: str, port: int, proto: str) -> bool:
+    """Nothing on the host holds the port (a bound socket); checked before the container starts."""
+    kind = socket.SOCK_DGRAM if proto == "udp" else socket.SOCK_STREAM
+    with socket.socket(socket.AF_INET, kind) as probe:
+        try:
+            probe.bind((host_ip or "0.0.0.0", port))
+        except OSError:
+            return False
+    return True
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError:
+        return ""
+
+
+def _write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)

@@ -1,0 +1,125 @@
+"""Feeding and running a user network's DNS responder (krat.net.dnsserver).
+
+`refresh` writes the network's name table from the state database (container names,
+network aliases, short ids -> addresses of attached containers) and starts the responder
+if it is not running; `stop` ends it. The responder also exits by itself when the table
+is removed or empty, so a killed krat cannot leave it behind for long.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from krat.db import networks as rows
+from krat.errors import Unavailable
+from krat.net import dns
+
+if TYPE_CHECKING:
+    from krat.engine.netattach import Attacher
+
+READY_TIMEOUT_S = 10.0
+
+
+def records(att: "Attacher", rec: rows.NetworkRecord) -> dict:
+    names: dict[str, list[str]] = {}
+    client_upstreams: dict[str, list[str]] = {}
+    for ep in rows.endpoints_of_network(att.db, rec.id):
+        if not ep.ip:
+            continue
+        got = rows.container_config(att.db, ep.container_id)
+        name, config = got if got else (ep.container_id[:12], {})
+        for key in dict.fromkeys([name, *ep.aliases, ep.container_id[:12]]):
+            names.setdefault(key.lower(), []).append(ep.ip)
+        if config.get("dns"):
+            client_upstreams[ep.ip] = list(config["dns"])
+    host = dns.parse_resolv_conf(_read("/etc/resolv.conf"))
+    return {"names": names, "upstreams": list(dns.upstream_servers(host)), "client_upstreams": client_upstreams}
+
+
+def refresh(att: "Attacher", rec: rows.NetworkRecord) -> None:
+    folder = att.network_dir(rec.id)
+    folder.mkdir(parents=True, exist_ok=True)
+    doc = records(att, rec)
+    path = folder / "records.json"
+    tmp = folder / "records.json.tmp"
+    tmp.write_text(json.dumps(doc))
+    os.replace(tmp, path)
+    if doc["names"] and _running(folder) is None:
+        _start(folder, rec)
+
+
+def _start(folder: Path, rec: rows.NetworkRecord) -> None:
+    read_fd, write_fd = os.pipe()
+    log = open(folder / "dns.log", "ab")
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "krat.net.dnsserver", "--listen", rec.gateway,
+             "--records", str(folder / "records.json"), "--ready-fd", str(write_fd)],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, pass_fds=(write_fd,), start_new_session=True,
+            cwd="/")  # holds no directory that a test or an unmount may want gone
+    finally:
+        os.close(write_fd)
+        log.close()
+    ready = _wait_ready(read_fd)
+    if not ready:
+        proc.kill()
+        proc.wait()
+        detail = (folder / "dns.log").read_text(errors="replace").strip().splitlines()
+        raise Unavailable(f"DNS responder for network {rec.name} did not start"
+                          + (f": {detail[-1]}" if detail else ""))
+    (folder / "dns.pid").write_text(str(proc.pid))
+
+
+def _wait_ready(fd: int) -> bool:
+    import select
+
+    try:
+        readable, _, _ = select.select([fd], [], [], READY_TIMEOUT_S)
+        return bool(readable) and os.read(fd, 1) == b"1"
+    finally:
+        os.close(fd)
+
+
+def _running(folder: Path) -> int | None:
+    """The responder's pid if it is alive and really ours (pids are reused)."""
+    try:
+        pid = int((folder / "dns.pid").read_text())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError):
+        return None
+    return pid if b"krat.net.dnsserver" in cmdline and str(folder).encode() in cmdline else None
+
+
+def stop(att: "Attacher", rec: rows.NetworkRecord) -> None:
+    folder = att.network_dir(rec.id)
+    pid = _running(folder)
+    (folder / "records.json").unlink(missing_ok=True)
+    if pid is None:
+        return
+    os.kill(pid, signal.SIGTERM)
+    for _ in range(100):
+        if _running(folder) is None or _zombie(pid):
+            return
+        time.sleep(0.01)
+    os.kill(pid, signal.SIGKILL)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].startswith("Z")
+    except (OSError, IndexError):
+        return True
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError:
+        return ""

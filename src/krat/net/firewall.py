@@ -1,0 +1,133 @@
+"""NAT, isolation and published ports with nftables (the `nft` CLI).
+
+Why nftables and not iptables: each krat network owns one whole table
+(`ip krat_<network id[:12]>`), so removing a network is one `delete table` that cannot
+miss a rule or touch anyone else's (Docker's, another krat root's, the admin's); a
+change is one atomic `nft -f -` transaction; and a port range is one rule
+(`tcp dport 8000-8999 dnat to 10.88.0.2`), not a rule per port plus a proxy per port.
+
+A network's table:
+- `prerouting`/`output` (nat): traffic to a local address jumps to `ports`, where each
+  published port is a DNAT rule commented `c=<container id>` (removed by handle).
+- `postrouting` (nat): masquerade the subnet going anywhere but its own bridge
+  (outbound NAT; absent on `--internal` networks); masquerade loopback-sourced traffic
+  leaving through the bridge (127.0.0.1:PORT works, with route_localnet, see bridge.py);
+  masquerade DNATed traffic from the subnet back into it (hairpin).
+- `forward` (filter): drop traffic from this bridge to another krat bridge unless it was
+  DNATed to a published port (isolation between networks, as Docker); on `--internal`
+  networks drop everything crossing the bridge's boundary.
+
+The host's own iptables FORWARD policy still applies: if another tool set it to DROP,
+krat's containers lose outbound traffic (see README).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from krat.net.netns import run
+from krat.net.ports import PortMapping, groups
+
+TABLE_PREFIX = "krat_"
+
+
+def table_name(network_id: str) -> str:
+    return f"{TABLE_PREFIX}{network_id[:12]}"
+
+
+@dataclass(frozen=True)
+class NetworkRules:
+    table: str
+    bridge: str
+    subnet: str
+    internal: bool = False
+
+
+def render_network(rules: NetworkRules) -> str:
+    """The nft script (re)creating a network's table, pure."""
+    b, s = f'"{rules.bridge}"', rules.subnet
+    post = [f"oifname {b} ip saddr 127.0.0.0/8 masquerade",
+            f"oifname {b} ct status dnat ip saddr {s} masquerade"]
+    forward = [f'iifname {b} oifname "kr-*" oifname != {b} ct status ! dnat drop']
+    if rules.internal:
+        forward += [f"iifname {b} oifname != {b} drop", f"oifname {b} iifname != {b} drop"]
+    else:
+        post.insert(0, f"ip saddr {s} oifname != {b} masquerade")
+    return "\n".join([
+        f"add table ip {rules.table}",
+        f"delete table ip {rules.table}",
+        f"table ip {rules.table} {{",
+        "  chain ports { }",
+        "  chain prerouting { type nat hook prerouting priority -100; policy accept;"
+        " fib daddr type local jump ports; }",
+        "  chain output { type nat hook output priority -100; policy accept;"
+        " fib daddr type local jump ports; }",
+        "  chain postrouting { type nat hook postrouting priority 100; policy accept;",
+        *[f"    {line}" for line in post],
+        "  }",
+        "  chain forward { type filter hook forward priority 0; policy accept;",
+        *[f"    {line}" for line in forward],
+        "  }",
+        "}",
+        "",
+    ])
+
+
+def render_ports(table: str, owner: str, container_ip: str, mappings: Iterable[PortMapping]) -> str:
+    """DNAT rules for one container's published ports, pure; equal ranges are one rule."""
+    lines = []
+    for first, count in groups(mappings):
+        match = f"ip daddr {first.host_ip} " if first.host_ip else ""
+        if first.host_port == first.container_port:
+            span = f"{first.host_port}-{first.host_port + count - 1}" if count > 1 else str(first.host_port)
+            lines.append(f"{match}{first.proto} dport {span} dnat to {container_ip}")
+        else:
+            for i in range(count):
+                lines.append(f"{match}{first.proto} dport {first.host_port + i} "
+                             f"dnat to {container_ip}:{first.container_port + i}")
+    return "".join(f'add rule ip {table} ports {line} comment "c={owner}"\n' for line in lines)
+
+
+def setup_network(rules: NetworkRules) -> None:
+    run(["nft", "-f", "-"], input=render_network(rules), what=f"create nftables table {rules.table}")
+
+
+def teardown_network(table: str) -> None:
+    run(["nft", "-f", "-"], input=f"add table ip {table}\ndelete table ip {table}\n",
+        what=f"delete nftables table {table}")
+
+
+def publish(table: str, owner: str, container_ip: str, mappings: Iterable[PortMapping]) -> None:
+    script = render_ports(table, owner, container_ip, mappings)
+    if script:
+        run(["nft", "-f", "-"], input=script, what="publish ports")
+
+
+def owned_handles(listing: str, owner: str) -> list[int]:
+    """Handles of the rules commented `c=<owner>` in `nft -j -a list chain` output, pure."""
+    doc = json.loads(listing or '{"nftables": []}')
+    tag = f"c={owner}"
+    return [item["rule"]["handle"] for item in doc.get("nftables", [])
+            if "rule" in item and item["rule"].get("comment") == tag]
+
+
+def unpublish(table: str, owner: str) -> None:
+    """Remove exactly the rules of one container; a missing table means nothing to do."""
+    if not table_exists(table):
+        return
+    listing = run(["nft", "-j", "-a", "list", "chain", "ip", table, "ports"], what="list published ports")
+    handles = owned_handles(listing, owner)
+    if handles:
+        script = "".join(f"delete rule ip {table} ports handle {h}\n" for h in handles)
+        run(["nft", "-f", "-"], input=script, what="unpublish ports")
+
+
+def table_exists(table: str) -> bool:
+    out = run(["nft", "list", "tables", "ip"], what="list nftables tables")
+    return f"table ip {table}" in out.splitlines()
+
+
+def list_table(table: str) -> str:
+    return run(["nft", "list", "table", "ip", table], what="list nftables table") if table_exists(table) else ""

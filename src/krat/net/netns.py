@@ -1,0 +1,84 @@
+"""Named network namespaces: an nsfs bind mount at `<runroot>/netns/<id>`.
+
+The engine puts that path into config.json (`linux.namespaces` entry
+{"type": "network", "path": ...}); the runtime joins it with setns(2). The namespace
+lives as long as the bind mount (or a process in it), so `delete` unmounts and unlinks.
+
+`unshare --net=FILE` (util-linux) creates the namespace and bind-mounts it in one exec;
+`nsenter --net=FILE` runs a command inside. `ip -n` only accepts names under
+/run/netns, so it is not used.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+from krat.errors import Internal, Unavailable
+
+MNT_DETACH = 2
+
+
+def run(argv: Sequence[str], input: str | None = None, what: str = "") -> str:
+    """Run a kernel-configuration tool; failures become one-line errors naming the step."""
+    try:
+        proc = subprocess.run(list(argv), input=input, capture_output=True, text=True)
+    except FileNotFoundError as err:
+        raise Unavailable(f"{argv[0]} is not installed (needed for {what or 'networking'})") from err
+    if proc.returncode != 0:
+        detail = (proc.stderr or proc.stdout).strip().splitlines()
+        raise Internal(f"{what or argv[0]} failed: {detail[-1] if detail else f'exit {proc.returncode}'}")
+    return proc.stdout
+
+
+def create(path: Path, ip_script: str | None = None) -> Path:
+    """A new network namespace pinned at `path`: empty (only `lo`, down), or configured by
+    `ip_script` (an `ip -batch` script run inside it by the same exec, saving a process)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+    os.close(fd)
+    argv = ["unshare", f"--net={path}"] + (["ip", "-batch", "-"] if ip_script else ["true"])
+    try:
+        run(argv, input=ip_script, what=f"create network namespace {path.name}")
+    except BaseException:
+        delete(path)
+        raise
+    return path
+
+
+def host_netns() -> str:
+    """The caller's network namespace as a path `ip ... netns` accepts."""
+    return f"/proc/{os.getpid()}/ns/net"
+
+
+def is_mounted(path: Path) -> bool:
+    target = str(path)
+    try:
+        with open("/proc/self/mounts") as mounts:
+            return any(line.split()[1] == target for line in mounts)
+    except OSError:
+        return False
+
+
+def delete(path: Path) -> None:
+    """Unmount and remove a namespace file; missing is fine (removal is idempotent)."""
+    if not path.exists():
+        return
+    _umount(path)
+    path.unlink(missing_ok=True)
+
+
+def _umount(path: Path) -> None:
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    # Detach: a process that still holds the namespace keeps it alive, we only drop our pin.
+    while libc.umount2(os.fsencode(str(path)), MNT_DETACH) == 0:
+        pass
+
+
+def exec_argv(path: Path, argv: Sequence[str]) -> list[str]:
+    """argv that runs `argv` inside the namespace at `path`."""
+    return ["nsenter", f"--net={path}", *argv]
