@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Iterator
 
 from krat.errors import InvalidArgument
-from krat.oci.digest import Digest, sha256_bytes
+from krat.oci.digest import Digest
 from krat.oci.image import (ANNOTATION_CONTAINERD_NAME, ANNOTATION_REF_NAME, INDEX_TYPES,
                             LAYER_BY_COMPRESSION, OCI_CONFIG, OCI_MANIFEST, Descriptor, Manifest,
                             canonical_json, index_doc, parse_config, parse_index)
