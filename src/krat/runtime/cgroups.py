@@ -292,7 +292,7 @@ class Cgroup:
 
     def destroy(self) -> None:
         for d in self.dirs.values():
-            for _ in range(200):
+            for _ in range(1000):
                 try:
                     os.rmdir(d)
                     break
@@ -302,3 +302,5 @@ class Cgroup:
                     if err.errno != errno.EBUSY:
                         raise
                     time.sleep(0.005)  # the last task is still exiting
+            else:
+                raise Conflict(f"cgroup {d} is still busy: a process of the container did not exit")

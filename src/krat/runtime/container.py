@@ -39,7 +39,7 @@ def _prepare_context(spec: Spec, rootfs: str, cgroup: Cgroup, console_socket: st
     if spec.linux.seccomp is not None:
         from krat.runtime import seccomp
 
-        ctx.filter = seccomp.Filter(spec.linux.seccomp, os.path.join(state_root, ".seccomp-cache"))
+        ctx.filter = seccomp.Filter(spec.linux.seccomp, seccomp.default_cache_dir())
     if spec.process.terminal:
         if not console_socket:
             raise InvalidArgument("process.terminal is true: --console-socket is required")
