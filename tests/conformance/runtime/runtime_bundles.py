@@ -172,6 +172,16 @@ def _runtime(name: str, tmp_path: Path):
                 d.rmdir()
             except OSError:
                 pass
+    remove_empty_cgroups(CGROUP_PARENT)
+
+
+def remove_empty_cgroups(parent: str) -> None:
+    """The parent cgroup of the tests' containers, where no other test still has one."""
+    for d in list(Path("/sys/fs/cgroup").glob(f"*/{parent}")) + list(Path("/sys/fs/cgroup").glob(parent)):
+        try:
+            d.rmdir()
+        except OSError:
+            pass  # busy: another test's container is still in it
 
 
 @pytest.fixture(params=["krat", pytest.param("runc", marks=pytest.mark.interop)])
