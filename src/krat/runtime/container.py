@@ -19,7 +19,7 @@ from krat.runtime import syscalls as sc
 from krat.runtime.cgroups import Cgroup, cgroup_path, hierarchies
 from krat.runtime.init import EXEC_STEPS, INIT_STEPS, InitContext
 from krat.runtime.spawn import Launch, spawn
-from krat.runtime.state import DEFAULT_ROOT, Record, Store, alive, check_operation, check_transition, proc_start
+from krat.runtime.records import DEFAULT_ROOT, Record, Store, alive, check_operation, check_transition, proc_start
 
 S = ContainerStatus
 
