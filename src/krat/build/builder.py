@@ -16,7 +16,7 @@ import collections
 import os
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from krat.build import filesteps, metadata, runstep
@@ -59,8 +59,14 @@ class Builder:
         self.steps: list[Step] = []
         self.total = sum(len(self.plan.stages[i].instructions) + 1 for i in self.plan.order)
         self.used_args: set[str] = set()
-        for index in self.plan.order:
-            self.results[index] = self._stage(self.plan.stages[index])
+        if req.remember_digests:
+            req.context.known = build_cache.file_digests(self.db, str(req.context.root) + "/")
+        try:
+            for index in self.plan.order:
+                self.results[index] = self._stage(self.plan.stages[index])
+        finally:
+            if req.remember_digests:
+                build_cache.save_file_digests(self.db, req.context.learned)
         final = self.results[self.plan.target]
         self._warn_unused_args()
         image_id = self._create_image(final)
@@ -99,10 +105,12 @@ class Builder:
         if not triggers:
             return []
         parsed = parse_file("\n".join(triggers) + "\n", f"{run.stage.base} ONBUILD")
+        line = run.stage.instruction.line
         for inst in parsed.instructions:
             if inst.keyword in ("ONBUILD", "FROM", "MAINTAINER"):
-                raise BuildError(f"{inst.keyword} isn't allowed as an ONBUILD trigger")
-        return parsed.instructions
+                raise BuildError(f"{self.req.filename}:{line}: {inst.keyword} isn't allowed as an ONBUILD trigger")
+        # Triggers run as part of the FROM line: errors point there.
+        return [replace(inst, line=line, end_line=line) for inst in parsed.instructions]
 
     # -- one instruction ----------------------------------------------------------------
 

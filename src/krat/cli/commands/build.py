@@ -79,8 +79,13 @@ def _build(ctx, args) -> int:
         db = open_database(ctx.paths.db)
         request = BuildRequest(source.dockerfile, source.context, source.filename, tags,
                                _pairs(args.build_arg, "--build-arg", True), args.target, args.no_cache,
-                               args.pull, _pairs(args.label, "--label", False), args.network)
-        result = Builder(StoreBackend(ctx.paths, db), db, _progress(args, args.explain)).build(request)
+                               args.pull, _pairs(args.label, "--label", False), args.network,
+                               remember_digests=source.temp is None)
+        progress = _progress(args, args.explain)
+        try:
+            result = Builder(StoreBackend(ctx.paths, db), db, progress).build(request)
+        finally:
+            progress.close()
     finally:
         source.close()
     if args.iidfile:
