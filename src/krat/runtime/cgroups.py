@@ -107,6 +107,8 @@ def cgroup_path(cgroups_path: str, container_id: str) -> str:
     """The spec's cgroupsPath as an absolute path below each hierarchy root."""
     if not cgroups_path:
         return f"/krat/{container_id}"
+    if ".." in cgroups_path.split("/"):
+        raise InvalidArgument(f"linux.cgroupsPath {cgroups_path!r}: must not contain '..'")
     if ":" in cgroups_path and not cgroups_path.startswith("/"):
         # systemd's slice:prefix:name (runc --systemd-cgroup); krat uses cgroupfs.
         _slice, prefix, name = (cgroups_path.split(":") + ["", ""])[:3]
