@@ -185,8 +185,10 @@ def start(container_id: str, state_root: str = DEFAULT_ROOT) -> None:
     try:
         while True:
             ready, _, _ = select.select([fd], [], [], 0.05)
-            if ready and os.read(fd, 1):
-                break
+            if ready:
+                if os.read(fd, 1):
+                    break
+                time.sleep(0.001)  # EOF: the init has not opened its end yet
             if not alive(record):
                 raise Conflict(f"container {container_id} is stopped: its process exited before start")
     finally:
