@@ -97,7 +97,15 @@ def runtime_config(spec: RunSpec, rootfs: Path, view: LayerView, cgroup: str) ->
     }
 
 
-def run_step(lowers: list[Path], upper: Path, work: Path, spec: RunSpec, output: Output, state_root: Path) -> int:
+def container_prefix(storage_root: Path) -> str:
+    """Build containers are named per storage root, so concurrent krat roots never mix them up."""
+    import hashlib
+
+    return "krat-build-" + hashlib.sha256(str(storage_root).encode()).hexdigest()[:8]
+
+
+def run_step(lowers: list[Path], upper: Path, work: Path, spec: RunSpec, output: Output, state_root: Path,
+             prefix: str = "krat-build") -> int:
     """Mount, run, unmount; returns the exit code. Leaves no mount, container or cgroup."""
     from krat import runtime
     from krat.store.snapshots import mount_overlay, unmount
@@ -110,7 +118,7 @@ def run_step(lowers: list[Path], upper: Path, work: Path, spec: RunSpec, output:
     view = LayerView([*lowers, upper])
     existing = {t for t in bind_targets(spec) if view.exists(view.resolve(t, follow_last=False))}
     cwd = view.resolve(spec.cwd or "/")
-    container_id = f"krat-build-{uuid.uuid4().hex[:12]}"
+    container_id = f"{prefix}-{uuid.uuid4().hex[:12]}"
     mount_overlay(lowers, rootfs, upper, overlay_work)
     try:
         os.makedirs(rootfs / cwd.lstrip("/"), exist_ok=True)

@@ -56,7 +56,10 @@ def leftovers(krat) -> list[str]:
     state = krat.runroot / "build-runtime"
     if state.is_dir():
         found += [str(p) for p in state.iterdir()]
-    found += [str(p) for p in Path("/sys/fs/cgroup").glob("*/krat-build/krat-build-*") if p.is_dir()]
+    from krat.build.sandbox import container_prefix
+
+    mine = container_prefix(krat.root.absolute())
+    found += [str(p) for p in Path("/sys/fs/cgroup").glob(f"*/krat-build/{mine}-*") if p.is_dir()]
     return found
 
 
