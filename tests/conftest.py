@@ -61,3 +61,7 @@ def busybox_image(krat: KratCLI, busybox_tar: Path) -> str:
     """busybox:latest (CMD ["sh"]) imported into this test's store; returns its image id."""
     proc = krat.ok("import", "--change", 'CMD ["sh"]', str(busybox_tar), "busybox:latest")
     return proc.stdout.strip()
+
+
+# Private dockerd / podman peers for interop tests (see tests/peers.py).
+from peers import dockerd_peer, podman_peer  # noqa: E402,F401

@@ -57,7 +57,8 @@ class Loader:
         self.svc = svc
         self.creator = Creator(svc)
 
-    def load(self, source: BinaryIO | Path) -> list["Image"]:
+    def load(self, source: BinaryIO | Path) -> list[tuple["Image", list[str]]]:
+        """Returns each image with the names the archive gave it (familiar form)."""
         try:
             archive = _Archive()
             entries = _dir_entries(source) if isinstance(source, Path) else _tar_entries(source)
@@ -69,7 +70,10 @@ class Loader:
             self.creator.undo()
             raise
         self._drop_unused()
-        return images
+        from krat.engine.images import familiar
+
+        return [(image, [familiar(str(parse_reference(t))) for t in tags])
+                for image, (_, tags, _) in zip(images, items)]
 
     def _take(self, archive: _Archive, name: str, kind: str, link: str, stream: BinaryIO | None) -> None:
         if kind == "symlink":

@@ -92,6 +92,7 @@ class Puller:
         self.access = access
         self.listener = listener
         self.added: list[str] = []
+        self.new_layers: list[str] = []
         self.downloaded = False
         self._cancel = threading.Event()
         self._lock = threading.Lock()
@@ -129,11 +130,16 @@ class Puller:
         self._blob(config)
         self._check_platform(config)
         layers = manifest.layers()
+        diff_ids = self.images.content.read_json(config.digest).get("rootfs", {}).get("diff_ids") or []
+        if len(diff_ids) != len(layers):
+            raise InvalidArgument(f"{self.ref.familiar}: the manifest has {len(layers)} layers but its config "
+                                  f"lists {len(diff_ids)} diff_ids")
         for layer in layers:
             self.listener(Event(layer.digest.short, Status.PULLING_FS_LAYER, 0, layer.size))
+        _ = self.images.layers  # create the (lazy) layer store here, not racing in the workers
         pool = ThreadPoolExecutor(max_workers=PARALLEL_DOWNLOADS, thread_name_prefix="krat-pull")
         try:
-            futures = [pool.submit(self._blob, layer, True) for layer in layers]
+            futures = [pool.submit(self._layer, layer, str(diff_id)) for layer, diff_id in zip(layers, diff_ids)]
             for future in futures:
                 future.result()
         except BaseException:
@@ -142,6 +148,23 @@ class Puller:
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
         self._ingest(manifest.raw, str(manifest.digest))
+
+    def _layer(self, desc: "Descriptor", diff_id: str) -> None:
+        """Download a layer, then unpack it at once, overlapping the other downloads.
+
+        register() finds the directory in place and only adds rows; a failed pull removes
+        the directories it made (none has rows yet).
+        """
+        self._blob(desc, True)
+        layers = self.images.layers
+        if layers.has(diff_id):
+            return
+        self.listener(Event(desc.digest.short, Status.EXTRACTING))
+        unpacked = layers.unpack_file(self.images.content.path(desc.digest), expected=diff_id)
+        if unpacked.new:
+            with self._lock:
+                self.new_layers.append(diff_id)
+        self.listener(Event(desc.digest.short, Status.PULL_COMPLETE))
 
     def _blob(self, desc: "Descriptor", layer: bool = False) -> None:
         from krat.registry import blobs
@@ -194,6 +217,12 @@ class Puller:
     def _undo(self) -> None:
         from krat.db import registry as q
 
+        for diff_id in self.new_layers:
+            try:
+                if not q.layer_in_use(self.images.db, diff_id):
+                    self.images.layers.remove(diff_id)
+            except Exception:  # cleanup must not hide the original error; next prune finds it
+                continue
         for digest in self.added:
             try:
                 if not q.blob_in_use(self.images.db, digest):

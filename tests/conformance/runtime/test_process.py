@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from runtime_bundles import run
+from runtime_bundles import bundle, krat_runtime, rootfs_template, runtime  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.root
 
