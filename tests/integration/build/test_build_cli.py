@@ -55,7 +55,7 @@ def leftovers(krat) -> list[str]:
         found += [str(p) for p in build_tmp.iterdir()]
     state = krat.runroot / "build-runtime"
     if state.is_dir():
-        found += [str(p) for p in state.iterdir()]
+        found += [str(p) for p in state.iterdir() if not p.name.startswith(".")]  # runtime caches
     from krat.build.sandbox import container_prefix
 
     mine = container_prefix(krat.root.absolute())
