@@ -294,3 +294,12 @@ def test_failing_onbuild_trigger_points_at_the_from_line(env) -> None:
     with pytest.raises(KratError) as err:
         build(env, "# comment\nFROM parent2\n")
     assert err.value.message.startswith("Dockerfile:2: ")
+
+
+def test_platform_args_are_predefined(env) -> None:
+    dockerfile = "FROM --platform=$BUILDPLATFORM busybox\nARG TARGETOS TARGETARCH\nRUN echo $TARGETOS/$TARGETARCH\n"
+    build(env, dockerfile)
+    import platform
+
+    arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+    assert f"TARGETARCH={arch}" in env[0].runs[-1].env and "TARGETOS=linux" in env[0].runs[-1].env
