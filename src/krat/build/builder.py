@@ -116,6 +116,10 @@ class Builder:
 
     def _instruction(self, run: StageRun, inst: Instruction) -> None:
         step = self._begin(run.stage, inst, inst.original)
+        if inst.keyword in ("RUN", "CMD", "ENTRYPOINT") and not inst.json and inst.args \
+                and inst.args[0].lstrip().startswith("["):
+            self.progress.warn(f"{self.req.filename}:{inst.line}: {inst.keyword} is not a valid JSON array, so it "
+                               f"runs as a shell command (as in Docker): {_short(inst.args[0])}")
         try:
             self._dispatch(run, inst, step)
         except BuildError:

@@ -303,3 +303,9 @@ def test_platform_args_are_predefined(env) -> None:
 
     arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
     assert f"TARGETARCH={arch}" in env[0].runs[-1].env and "TARGETOS=linux" in env[0].runs[-1].env
+
+
+def test_broken_json_form_runs_as_shell_with_a_warning(env) -> None:
+    _, doc, _, out = build(env, 'FROM busybox\nCMD ["python", "app.py",]\n')
+    assert doc["config"]["Cmd"] == ["/bin/sh", "-c", '["python", "app.py",]']
+    assert "WARNING: Dockerfile:2: CMD is not a valid JSON array, so it runs as a shell command" in out
