@@ -42,6 +42,11 @@ def krat(state_dirs: tuple[Path, Path]) -> KratCLI:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent / "src")
     env.pop("KRAT_DEBUG", None)
+    # `run`/`create`/`build` pull missing images, as Docker does: a test's unknown short name
+    # must fail here, never look up or reach Docker Hub. Tests of registries use 127.0.0.1.
+    conf = root.parent / "registries.conf"
+    conf.write_text('[[registry]]\nlocation = "docker.io"\nblocked = true\n')
+    env.setdefault("KRAT_REGISTRIES_CONF", str(conf))
     return KratCLI(root, runroot, env)
 
 
