@@ -38,6 +38,8 @@ class Context:
     root: Path
     matcher: IgnoreMatcher
     _digests: dict[str, str] = field(default_factory=dict)
+    known: dict[str, tuple[str, str]] = field(default_factory=dict)   # path -> (stat signature, digest)
+    learned: dict[str, tuple[str, str]] = field(default_factory=dict)  # new entries to remember
 
     @classmethod
     def from_directory(cls, root: Path, ignore_file: Path | None = None) -> "Context":
@@ -143,6 +145,11 @@ class Context:
             return cached
         path = self.root / rel if rel else self.root
         st = os.lstat(path)
+        signature = f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_mode}:{st.st_uid}:{st.st_gid}"
+        remembered = self.known.get(str(path))
+        if remembered is not None and remembered[0] == signature:
+            self._digests[rel] = remembered[1]
+            return remembered[1]
         h = hashlib.sha256(f"{stat.S_IFMT(st.st_mode)}:{stat.S_IMODE(st.st_mode):o}:{st.st_uid}:{st.st_gid}\0".encode())
         if stat.S_ISLNK(st.st_mode):
             h.update(os.readlink(path).encode(errors="surrogateescape"))
@@ -152,6 +159,8 @@ class Context:
                     h.update(chunk)
         digest = "sha256:" + h.hexdigest()
         self._digests[rel] = digest
+        if stat.S_ISREG(st.st_mode):
+            self.learned[str(path)] = (signature, digest)
         return digest
 
     def manifest(self, entries: list[Entry]) -> dict[str, str]:

@@ -77,6 +77,68 @@ def workdir(run: StageRun, inst: Instruction) -> Change:
     return Change(f"WORKDIR {path}", f"WORKDIR {path} user={owner}", used, {}, apply)
 
 
+@dataclass
+class _Gathered:
+    """Everything one COPY/ADD reads, before anything is written."""
+
+    picked: list[src_mod.Picked] = field(default_factory=list)
+    contents: list[tuple[str, bytes]] = field(default_factory=list)   # heredocs: (name, bytes)
+    downloads: list[tuple[str, bytes]] = field(default_factory=list)  # ADD URLs: (url, bytes)
+    sources: dict[str, str] = field(default_factory=dict)              # what the cache key hashes
+
+    @property
+    def count(self) -> int:
+        return len(self.picked) + len(self.contents) + len(self.downloads)
+
+
+def _heredoc_bytes(run: StageRun, doc, used: set[str]) -> bytes:
+    body = doc.text
+    if doc.expand:
+        from krat.build.expand import Lexer
+
+        result = Lexer(run.escape, skip_quotes=True).process(body, run.scope)
+        used |= result.matched
+        body = result.result
+    return body.encode()
+
+
+def _gather(run: StageRun, inst: Instruction, where: str, ctx, from_source: FromSource | None,
+            is_add: bool, used: set[str]) -> _Gathered:
+    got = _Gathered()
+    heredocs = {h.name: h for h in inst.heredocs}
+    for raw in inst.args[:-1]:
+        doc = parse_heredoc_word(raw)
+        if doc is not None and doc.name in heredocs:
+            data = _heredoc_bytes(run, heredocs[doc.name], used)
+            got.contents.append((doc.name, data))
+            got.sources[f"<<{doc.name}"] = "sha256:" + hashlib.sha256(data).hexdigest()
+            continue
+        src = run.word(raw, used)
+        if is_add and src.startswith(("http://", "https://")):
+            url, data = _download(src, where)
+            got.downloads.append((url, data))
+            got.sources[url] = "sha256:" + hashlib.sha256(data).hexdigest()
+        elif from_source is not None:
+            got.picked += src_mod.from_view(LayerView(from_source.layers), src, where)
+        else:
+            picked = src_mod.from_context(ctx, src, where)
+            got.picked += picked
+            for p in picked:
+                for _rel, real in p.items:
+                    path = os.path.relpath(real, ctx.root).replace(os.sep, "/")
+                    got.sources[path] = ctx.file_digest("" if path == "." else path)
+    if from_source is not None:
+        got.sources[f"--from={from_source.label}"] = from_source.identity
+    return got
+
+
+def _check_checksum(got: _Gathered, checksum: str, where: str) -> None:
+    for url, data in got.downloads:
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        if digest != checksum:
+            raise InvalidArgument(f"{where}: ADD {url}: checksum mismatch: got {digest}, want {checksum}")
+
+
 def copy(run: StageRun, inst: Instruction, where: str, ctx, from_source: FromSource | None,
          is_add: bool = False) -> Change:
     allowed = ("chown", "chmod", "link", "checksum", "keep-git-dir", "unpack") if is_add else (
@@ -88,80 +150,42 @@ def copy(run: StageRun, inst: Instruction, where: str, ctx, from_source: FromSou
     chown_text = run.word(flags.get("chown", ""), used)
     chmod = parse_chmod(run.word(flags.get("chmod", ""), used), where)
     dest_raw = run.word(inst.args[-1], used)
-    heredocs = {h.name: h for h in inst.heredocs}
-    picked: list[src_mod.Picked] = []
-    contents: list[tuple[str, bytes]] = []
-    sources: dict[str, str] = {}
-    urls: list[str] = []
-    for raw in inst.args[:-1]:
-        doc = parse_heredoc_word(raw)
-        if doc is not None and doc.name in heredocs:
-            body = heredocs[doc.name].text
-            if heredocs[doc.name].expand:
-                from krat.build.expand import Lexer
-
-                result = Lexer(run.escape, skip_quotes=True).process(body, run.scope)
-                used |= result.matched
-                body = result.result
-            data = body.encode()
-            contents.append((doc.name, data))
-            sources[f"<<{doc.name}"] = "sha256:" + hashlib.sha256(data).hexdigest()
-            continue
-        src = run.word(raw, used)
-        if is_add and src.startswith(("http://", "https://")):
-            urls.append(src)
-            continue
-        if from_source is not None:
-            picked += src_mod.from_view(LayerView(from_source.layers), src, where)
-        else:
-            got = src_mod.from_context(ctx, src, where)
-            picked += got
-            for p in got:
-                for rel, real in p.items:
-                    path = os.path.relpath(real, ctx.root).replace(os.sep, "/")
-                    sources[path] = ctx.file_digest("" if path == "." else path)
-    if from_source is not None:
-        sources[f"--from={from_source.label}"] = from_source.identity
-    downloads = [_download(u, where) for u in urls]
-    checksum = run.word(flags.get("checksum", ""), used)
-    if checksum:
-        for url, data in downloads:
-            got = "sha256:" + hashlib.sha256(data).hexdigest()
-            if got != checksum:
-                raise InvalidArgument(f"{where}: ADD {url}: checksum mismatch: got {got}, want {checksum}")
-    for url, data in downloads:
-        sources[url] = "sha256:" + hashlib.sha256(data).hexdigest()
-    count = len(picked) + len(contents) + len(downloads)
+    got = _gather(run, inst, where, ctx, from_source, is_add, used)
+    if flags.get("checksum"):
+        _check_checksum(got, run.word(flags["checksum"], used), where)
     view = LayerView([layer.dir for layer in run.layers])
-    dest_abs_guess = posixpath.normpath(posixpath.join(run.state.workdir, dest_raw))
-    dest, dest_dir = src_mod.landing(dest_raw, run.state.workdir, count, view.is_dir(dest_abs_guess), where)
+    guess = posixpath.normpath(posixpath.join(run.state.workdir, dest_raw))
+    dest, dest_dir = src_mod.landing(dest_raw, run.state.workdir, got.count, view.is_dir(guess), where)
     lower = [layer.dir for layer in run.layers]
-    keep_owner = from_source is not None
-    text = " ".join(inst.args[:-1])
-    flag_text = " ".join(f"--{k}={v}" for k, v in sorted(flags.items()) if k not in ("link",))
-    created_by = f"{inst.keyword} {flag_text + ' ' if flag_text else ''}{text} {dest_raw}"
+    unpack = is_add and flags.get("unpack") != "false"
 
     def apply(upper: Path) -> None:
         chown = parse_chown(chown_text, view, where) if chown_text else None
-        writer = Writer(upper, lower, Ownership(chown, chmod, keep_owner))
-        for p in picked:
-            top = p.items[0][1]
-            if is_add and not p.is_dir and flags.get("unpack") != "false" and _is_archive(top):
-                _extract(writer, top, dest, where)
-                continue
-            for image_path, real, is_top in src_mod.plan_copy([p], dest, dest_dir):
-                if is_top:
-                    writer.mkdir(image_path, os.lstat(real) if real is not None else None)
-                else:
-                    writer.copy_entry(image_path, real)
-        for name, data in contents:
-            writer.data(posixpath.join(dest, name) if dest_dir else dest, data, 0o644)
-        for url, data in downloads:
-            name = posixpath.basename(url.split("?")[0].rstrip("/")) or "index.html"
-            writer.data(posixpath.join(dest, name) if dest_dir else dest, data, 0o600)
+        writer = Writer(upper, lower, Ownership(chown, chmod, from_source is not None))
+        _write(writer, got, dest, dest_dir, unpack, where)
 
+    flag_text = " ".join(f"--{k}={v}" for k, v in sorted(flags.items()) if k != "link")
+    created_by = f"{inst.keyword} {flag_text + ' ' if flag_text else ''}{' '.join(inst.args[:-1])} {dest_raw}"
     canonical = " ".join(inst.original.split())  # args it used and source digests are keyed apart
-    return Change(created_by, canonical, used, sources, apply)
+    return Change(created_by, canonical, used, got.sources, apply)
+
+
+def _write(writer: Writer, got: _Gathered, dest: str, dest_dir: bool, unpack: bool, where: str) -> None:
+    for p in got.picked:
+        top = p.items[0][1]
+        if unpack and not p.is_dir and _is_archive(top):
+            _extract(writer, top, dest, where)  # ADD's local archives land unpacked
+            continue
+        for image_path, real, is_top in src_mod.plan_copy([p], dest, dest_dir):
+            if is_top:
+                writer.mkdir(image_path, os.lstat(real) if real is not None else None)
+            else:
+                writer.copy_entry(image_path, real)
+    for name, data in got.contents:
+        writer.data(posixpath.join(dest, name) if dest_dir else dest, data, 0o644)
+    for url, data in got.downloads:
+        name = posixpath.basename(url.split("?")[0].rstrip("/")) or "index.html"
+        writer.data(posixpath.join(dest, name) if dest_dir else dest, data, 0o600)
 
 
 def _is_archive(path: Path) -> bool:

@@ -15,6 +15,7 @@ On a terminal the running step shows a live timer and finished steps their times
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Protocol, TextIO
@@ -49,6 +50,7 @@ class Progress(Protocol):
     def end(self, step: Step) -> None: ...
     def failed(self, step: Step, tail: list[str]) -> None: ...
     def warn(self, message: str) -> None: ...
+    def close(self) -> None: ...
 
 
 class PlainProgress:
@@ -56,6 +58,9 @@ class PlainProgress:
         self.out = out or sys.stderr
         self.explain = explain
         self._partial: dict[int, bytes] = {}
+
+    def close(self) -> None:
+        pass
 
     def _write(self, text: str) -> None:
         self.out.write(text)
@@ -115,22 +120,44 @@ class TtyProgress(PlainProgress):
 
     BOLD, DIM, BLUE, RESET = "\x1b[1m", "\x1b[2m", "\x1b[34m", "\x1b[0m"
 
+    TICK_S = 0.1
+
     def __init__(self, out: TextIO | None = None, explain: bool = False) -> None:
         super().__init__(out, explain)
         self.current: Step | None = None
         self.started = time.monotonic()
+        self.lock = threading.RLock()
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
+
+    def _write(self, text: str) -> None:
+        with self.lock:
+            super()._write(text)
 
     def _status(self) -> None:
-        if self.current is None:
-            return
-        step = self.current
-        elapsed = time.monotonic() - step.started
-        self._write(f"\r\x1b[K{self.BLUE}=> {step.title} {elapsed:.1f}s{self.RESET}")
+        with self.lock:
+            if self.current is None:
+                return
+            step = self.current
+            elapsed = time.monotonic() - step.started
+            self._write(f"\r\x1b[K{self.BLUE}=> {step.title} {elapsed:.1f}s{self.RESET}")
+
+    def _tick(self) -> None:
+        while not self._stop.wait(self.TICK_S):
+            self._status()
 
     def begin(self, step: Step) -> None:
         step.started = time.monotonic()
         self.current = step
         self._status()
+        if self._ticker is None:  # the running step's timer moves even while it prints nothing
+            self._ticker = threading.Thread(target=self._tick, name="krat-progress", daemon=True)
+            self._ticker.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join()
 
     def output(self, step: Step, data: bytes) -> None:
         buf = self._partial.get(step.number, b"") + data
@@ -143,7 +170,8 @@ class TtyProgress(PlainProgress):
     def end(self, step: Step) -> None:
         step.seconds = time.monotonic() - step.started
         self._partial.pop(step.number, None)
-        self.current = None
+        with self.lock:
+            self.current = None
         state = "CACHED" if step.cached else f"{step.seconds:.1f}s"
         why = f" {self.DIM}({step.reason}){self.RESET}" if self.explain and step.reason and \
             not step.text.startswith("FROM ") else ""

@@ -29,6 +29,8 @@ def prune_cache(paths, older_than: float | None, mounts: bool) -> tuple[int, int
     reclaimed = 0
     with db.transaction():
         records = build_cache.all_records(db, older_than)
+        if older_than is None:
+            build_cache.forget_file_digests(db)
         build_cache.delete(db, [r.key for r in records])
         keep = {r.result.get("diff_id") for r in build_cache.all_records(db)}
         for diff_id in {r.result.get("diff_id") for r in records} - keep - {None}:

@@ -46,6 +46,10 @@ def from_context(ctx: Context, src: str, where: str) -> list[Picked]:
             real = Path(os.path.realpath(path))
             if real != ctx.root and ctx.root not in real.parents:
                 raise InvalidArgument(f"{where}: forbidden path outside the build context: {src}")
+            if real.is_dir():
+                target = from_context(ctx, str(real.relative_to(ctx.root)), where)
+                out += [Picked(posixpath.basename(top), p.is_dir, p.items) for p in target]
+                continue
             path = real
         is_dir = path.is_dir()
         items = [(e.rel, ctx.root / e.path if e.rel else path) for e in groups[top]]

@@ -29,6 +29,7 @@ class BuildRequest:
     pull: bool = False
     labels: dict[str, str] = field(default_factory=dict)
     network: str = "default"
+    remember_digests: bool = False   # keep context file digests across builds (not for temp contexts)
 
 
 @dataclass

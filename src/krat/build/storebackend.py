@@ -45,21 +45,32 @@ class StoreBackend:
 
     def image(self, ref: str, pull: bool) -> BaseImage:
         """A base image: local, else pulled (always with --pull), as `docker build` does."""
-        from krat.engine.registries import ensure_image
         from krat.oci.image import Manifest
 
-        try:
-            img = ensure_image(self.paths, ref, "always" if pull else "missing")
-        except NotFound:
-            raise
-        except KratError as err:
-            if pull:
-                raise
-            raise NotFound(f"No such image: {ref} (not found locally; pulling it failed: {err.message})") from None
+        img = None
+        if not pull:
+            try:
+                img = self.images.resolve(ref)  # local first: no registry code on the hot path
+            except NotFound:
+                pass
+        if img is None:
+            img = self._pull(ref, pull)
         manifest = Manifest.parse(self.images.manifest_bytes(img), f"manifest of {img.short_id}")
         layers = [Layer(d, Path(p), 0, desc.to_dict())
                   for d, p, desc in zip(img.diff_ids, img.layer_dirs, manifest.layers)]
         return BaseImage(img.id, img.config_doc, layers)
+
+    def _pull(self, ref: str, always: bool):
+        from krat.engine.registries import ensure_image
+
+        try:
+            return ensure_image(self.paths, ref, "always" if always else "missing")
+        except NotFound:
+            raise
+        except KratError as err:
+            if always:
+                raise
+            raise NotFound(f"No such image: {ref} (not found locally; pulling it failed: {err.message})") from None
 
     def layer(self, diff_id: str) -> Layer | None:
         layers = self.images.layers
@@ -100,11 +111,12 @@ class StoreBackend:
     # -- running ----------------------------------------------------------------------------
 
     def run(self, lowers: list[Path], upper: Path, spec: RunSpec, output: Output) -> int:
-        from krat.build.sandbox import run_step
+        from krat.build.sandbox import container_prefix, run_step
 
         work = self.workdir("run")
         try:
-            return run_step(lowers, upper, work, spec, output, self.paths.runroot / "build-runtime")
+            return run_step(lowers, upper, work, spec, output, self.paths.runroot / "build-runtime",
+                            container_prefix(self.paths.root))
         finally:
             self.release(work)
 

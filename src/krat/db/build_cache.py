@@ -66,3 +66,24 @@ def all_records(db: "Database", older_than: float | None = None) -> list[CacheRe
     else:
         rows = db.query("SELECT * FROM build_cache WHERE last_used < ?", (older_than,))
     return [_record(r) for r in rows]
+
+
+def file_digests(db: "Database", prefix: str) -> dict[str, tuple[str, str]]:
+    """{path: (signature, digest)} for context files under `prefix` (a directory + '/')."""
+    rows = db.query("SELECT path, signature, digest FROM build_file_digests WHERE path >= ? AND path < ?",
+                    (prefix, prefix + "\U0010ffff"))
+    return {r["path"]: (r["signature"], r["digest"]) for r in rows}
+
+
+def save_file_digests(db: "Database", entries: dict[str, tuple[str, str]]) -> None:
+    if not entries:
+        return
+    with db.transaction() as conn:
+        conn.executemany("INSERT INTO build_file_digests(path, signature, digest) VALUES (?, ?, ?)"
+                         " ON CONFLICT(path) DO UPDATE SET signature = excluded.signature, digest = excluded.digest",
+                         [(p, s, d) for p, (s, d) in entries.items()])
+
+
+def forget_file_digests(db: "Database") -> int:
+    with db.transaction() as conn:
+        return conn.execute("DELETE FROM build_file_digests").rowcount

@@ -42,6 +42,9 @@ class Started:
     namespace: dict | None               # linux.namespaces network entry; None = host network
     mounts: list[dict]                   # config.json mounts: volumes, binds, tmpfs, /etc/hosts, resolv.conf
     ips: tuple[str, ...] = ()
+    volume_mounts: tuple[dict, ...] = ()  # the same without /etc/hosts and /etc/resolv.conf
+    hosts: str = ""                      # the texts of those two files, for an engine writing its own
+    resolv_conf: str = ""
 
 
 class ContainerNet:
@@ -75,7 +78,8 @@ class ContainerNet:
             raise
         targets = {m["destination"] for m in mounts}
         extra = [m for m in att.oci_mounts() if m["destination"] not in targets]
-        return Started(att.oci_namespace(), mounts + extra, att.ips)
+        return Started(att.oci_namespace(), mounts + extra, att.ips, tuple(mounts),
+                       Path(att.hosts_path).read_text(), Path(att.resolv_conf_path).read_text())
 
     def stop(self, cid: str) -> None:
         self.networks.detach(cid)
@@ -94,3 +98,22 @@ class ContainerNet:
 
     def inspect(self, cid: str) -> dict:
         return {"NetworkSettings": self.networks.network_settings(cid), "Mounts": self.volumes.inspect_mounts(cid)}
+
+    def gc(self, running: set[str]) -> None:
+        """Clean what killed krat processes left: attachments of containers that are not
+        running, and kernel objects of networks nobody is attached to (`system prune`,
+        and the engine's reconcile after a crash)."""
+        from krat.db import networks as rows
+        from krat.net import bridge, netns
+
+        for (cid,) in self.networks.db.query("SELECT DISTINCT container_id FROM endpoints WHERE ip IS NOT NULL"):
+            if cid not in running:
+                self.networks.detach(cid)
+        folder = self.networks.paths.runroot / "netns"
+        for path in folder.glob("*") if folder.exists() else ():
+            if path.name not in running:
+                netns.delete(path)
+        for rec in self.networks.list():
+            if rec.driver == "bridge" and rows.attached_count(self.networks.db, rec.id) == 0 \
+                    and bridge.link_exists(bridge.bridge_name(rec.id)):
+                self.networks.teardown(rec)

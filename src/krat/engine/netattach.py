@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from krat.db import networks as rows
 from krat.engine import netdns
-from krat.errors import Conflict, InvalidArgument, NotFound
+from krat.errors import Conflict, InvalidArgument, NotFound, Unavailable
 from krat.net import bridge, dns, firewall, ipam, netns, ports
 
 if TYPE_CHECKING:
@@ -56,9 +56,12 @@ class Attachment:
     resolv_conf_path: str
     ips: tuple[str, ...] = ()
     ports: tuple[ports.PortMapping, ...] = field(default_factory=tuple)
+    private: bool = False                # rootless: a new, empty namespace the runtime makes
 
     def oci_namespace(self) -> dict | None:
         """The linux.namespaces entry; None means: leave the network namespace out (host)."""
+        if self.private:
+            return {"type": "network"}
         return {"type": "network", "path": self.netns_path} if self.netns_path else None
 
     def oci_mounts(self) -> list[dict]:
@@ -166,6 +169,8 @@ class Attacher:
         files = self.files_dir(cid)
         if self.is_attached(cid):
             self.detach(cid)  # leftovers of a run that was killed before it could clean up
+        if self.paths.rootless and mode != "host":
+            return self._rootless(cid, hostname, config)
         try:
             if mode == "host":
                 ns_path, ips = None, ()
@@ -188,6 +193,18 @@ class Attacher:
         return Attachment(str(ns_path) if ns_path else None, str(files / "hosts"), str(files / "resolv.conf"),
                           tuple(ips), mapped)
 
+    def _rootless(self, cid: str, hostname: str, config: dict) -> Attachment:
+        """Without root krat makes no bridges: `none` works (the runtime's own namespace);
+        anything needing a bridge is refused with a clear message instead of half-working."""
+        if config["mode"] != "none" or config["publish"] or config["publish_all"]:
+            raise Unavailable(f"network {config['mode']} needs root (krat has no rootless networking yet); "
+                              "use --network none or --network host")
+        files = self.files_dir(cid)
+        files.mkdir(parents=True, exist_ok=True)
+        _write(files / "hosts", dns.hosts_file(hostname, [], self._extra_hosts(config, None)))
+        _write(files / "resolv.conf", _read("/etc/resolv.conf"))
+        return Attachment(None, str(files / "hosts"), str(files / "resolv.conf"), private=True)
+
     def _join(self, cid: str, other: str) -> Attachment:
         path = self.netns_path(other)
         if not path.exists():
@@ -198,10 +215,11 @@ class Attacher:
     def _plug_all(self, cid: str, config: dict) -> tuple[Path, list[str]]:
         path = self.netns_path(cid)
         netns.delete(path)  # a leftover of a killed run
-        netns.create(path)
-        bridge.loopback_up(path)
+        endpoints = rows.endpoints_of_container(self.db, cid)
+        if not endpoints:
+            netns.create(path, "link set lo up\n")
         ips = []
-        for index, ep in enumerate(rows.endpoints_of_container(self.db, cid)):
+        for index, ep in enumerate(endpoints):
             ips.append(self._plug(cid, ep, path, index))
             if index == 0 and (config["publish"] or config["publish_all"]):
                 self._publish(cid, ep.network_id, ips[0], config)
@@ -228,8 +246,12 @@ class Attacher:
                 rows.lease(self.db, cid, rec.id, str(ip), mac, veth)
             gateway = None if rec.internal or index else rec.gateway
             mtu = int(rec.options.get("com.docker.network.driver.mtu", bridge.DEFAULT_MTU))
-            bridge.attach(path, bridge.Interface(bridge.bridge_name(rec.id), veth, f"eth{index}", str(ip),
-                                                 subnet.prefixlen, mac, gateway, mtu))
+            iface = bridge.Interface(bridge.bridge_name(rec.id), veth, f"eth{index}", str(ip),
+                                     subnet.prefixlen, mac, gateway, mtu)
+            if path.exists():
+                bridge.attach(path, iface)
+            else:
+                bridge.create_attached(path, iface)  # the namespace is made with its first interface
             if rec.dns:
                 netdns.refresh(self, rec)
         return str(ip)

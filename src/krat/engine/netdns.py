@@ -62,7 +62,8 @@ def _start(folder: Path, rec: rows.NetworkRecord) -> None:
         proc = subprocess.Popen(
             [sys.executable, "-m", "krat.net.dnsserver", "--listen", rec.gateway,
              "--records", str(folder / "records.json"), "--ready-fd", str(write_fd)],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log, pass_fds=(write_fd,), start_new_session=True)
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, pass_fds=(write_fd,), start_new_session=True,
+            cwd="/")  # holds no directory that a test or an unmount may want gone
     finally:
         os.close(write_fd)
         log.close()

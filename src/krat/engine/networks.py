@@ -18,8 +18,8 @@ under a per-network file lock so concurrent runs do not race.
 from __future__ import annotations
 
 import datetime
+import os
 import re
-import secrets
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
@@ -71,7 +71,7 @@ class NetworkService(Attacher):
             raise InvalidArgument(f"invalid {MTU_OPTION} {req.options[MTU_OPTION]!r}")
         with self.db.transaction():
             subnet, gateway = self._choose_addresses(req)
-            rec = rows.NetworkRecord(secrets.token_hex(32), req.name, "bridge", str(subnet), str(gateway),
+            rec = rows.NetworkRecord(os.urandom(32).hex(), req.name, "bridge", str(subnet), str(gateway),
                                      req.subnet is None, req.internal, True, dict(req.labels),
                                      dict(req.options), now())
             rows.insert_network(self.db, rec)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime
 import os
-import secrets
 import shutil
 import subprocess
 from pathlib import Path
@@ -56,7 +55,7 @@ class VolumeService:
             if key not in DRIVER_OPTIONS:
                 raise InvalidArgument(f"invalid volume option {key!r}: the local driver takes type, device and o")
         anonymous = name is None
-        name = secrets.token_hex(32) if name is None else check_volume_name(name)
+        name = os.urandom(32).hex() if name is None else check_volume_name(name)
         existing = rows.get(self.db, name)
         if existing is not None:
             return existing
@@ -88,6 +87,9 @@ class VolumeService:
         return {"CreatedAt": rec.created_at, "Driver": rec.driver, "Labels": labels,
                 "Mountpoint": str(self.mountpoint(name)), "Name": rec.name, "Options": rec.options or None,
                 "Scope": "local"}
+
+    def in_use(self, name: str) -> bool:
+        return bool(rows.users(self.db, name))
 
     def remove(self, name: str, force: bool = False) -> None:
         rec = self.get(name)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +27,7 @@ def bridge_name(network_id: str) -> str:
 
 
 def veth_name(container_id: str) -> str:
-    return f"kv{container_id[:6]}{secrets.token_hex(2)}"
+    return f"kv{container_id[:6]}{os.urandom(2).hex()}"
 
 
 @dataclass(frozen=True)
@@ -104,6 +103,31 @@ def attach(ns_path: Path, iface: Interface, first: bool = True) -> None:
         run(["ip", "-batch", "-"], input=host, what=f"create veth {iface.host_veth}")
         run(netns.exec_argv(ns_path, ["ip", "-batch", "-"]), input=inside,
             what=f"configure {iface.ifname} in {ns_path.name}")
+    except Internal:
+        delete_link(iface.host_veth)
+        raise
+
+
+def create_attached(ns_path: Path, iface: Interface) -> None:
+    """A new namespace at `ns_path` with `iface` as its first interface: two execs in all.
+
+    Inside the new namespace (the exec that creates it) the veth pair is made with its
+    peer sent out to the host's namespace; then the host side joins the bridge.
+    """
+    inside = (f"link set lo up\n"
+              f"link add {iface.ifname} mtu {iface.mtu} type veth peer name {iface.host_veth} "
+              f"mtu {iface.mtu} netns {netns.host_netns()}\n"
+              f"link set {iface.ifname} address {iface.mac}\n"
+              f"addr add {iface.address}/{iface.prefixlen} dev {iface.ifname}\n"
+              f"link set {iface.ifname} up\n")
+    if iface.gateway:
+        inside += f"route add default via {iface.gateway} dev {iface.ifname} onlink\n"
+    host = (f"link set {iface.host_veth} master {iface.bridge}\n"
+            f"link set {iface.host_veth} type bridge_slave hairpin on\n"
+            f"link set {iface.host_veth} up\n")
+    netns.create(ns_path, inside)
+    try:
+        run(["ip", "-batch", "-"], input=host, what=f"plug {iface.host_veth} into {iface.bridge}")
     except Internal:
         delete_link(iface.host_veth)
         raise

@@ -33,17 +33,24 @@ def run(argv: Sequence[str], input: str | None = None, what: str = "") -> str:
     return proc.stdout
 
 
-def create(path: Path) -> Path:
-    """A new, empty network namespace (only `lo`, down) pinned at `path`."""
+def create(path: Path, ip_script: str | None = None) -> Path:
+    """A new network namespace pinned at `path`: empty (only `lo`, down), or configured by
+    `ip_script` (an `ip -batch` script run inside it by the same exec, saving a process)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
     os.close(fd)
+    argv = ["unshare", f"--net={path}"] + (["ip", "-batch", "-"] if ip_script else ["true"])
     try:
-        run(["unshare", f"--net={path}", "true"], what=f"create network namespace {path}")
+        run(argv, input=ip_script, what=f"create network namespace {path.name}")
     except BaseException:
-        path.unlink(missing_ok=True)
+        delete(path)
         raise
     return path
+
+
+def host_netns() -> str:
+    """The caller's network namespace as a path `ip ... netns` accepts."""
+    return f"/proc/{os.getpid()}/ns/net"
 
 
 def is_mounted(path: Path) -> bool:

@@ -121,3 +121,34 @@ CMD ["echo hi"]
     created_by = [h["CreatedBy"] for h in history][:7][::-1]
     assert created_by[:3] == ["LABEL org.opencontainers.image.title=feat", "VOLUME [/data]", "STOPSIGNAL SIGINT"]
     assert created_by[4:] == ["ONBUILD RUN echo child", 'ENTRYPOINT ["sh" "-c"]', 'CMD ["echo hi"]']
+
+
+def test_run_bind_mount_from_a_stage_and_empty_mountpoints_do_not_leak(krat, busybox_image, tmp_path) -> None:
+    build(krat, tmp_path, """FROM busybox AS tools
+RUN mkdir -p /tools && echo tool-output > /tools/out
+FROM busybox
+RUN --mount=type=bind,from=tools,source=/tools,target=/mnt/tools cat /mnt/tools/out > /result
+CMD ["sh", "-c", "cat /result; test -e /mnt/tools && echo leaked || echo clean"]
+""")
+    assert run_image(krat, "feat:1") == "tool-output\nclean\n"
+
+
+def test_deletions_in_run_become_whiteouts(krat, busybox_image, tmp_path) -> None:
+    build(krat, tmp_path, """FROM busybox AS base
+RUN mkdir -p /data/keep /data/gone && touch /data/keep/a /data/gone/b /data/file
+FROM base
+RUN rm -rf /data/gone /data/file && rm -rf /data/keep && mkdir /data/keep && touch /data/keep/new
+FROM scratch
+COPY --from=1 / /
+CMD ["/bin/sh", "-c", "find /data | sort"]
+""")
+    assert run_image(krat, "feat:1") == "/data\n/data/keep\n/data/keep/new\n"
+
+
+def test_copy_follows_symlinked_directories_of_the_image(krat, busybox_image, tmp_path) -> None:
+    build(krat, tmp_path, """FROM busybox
+RUN mkdir -p /real && ln -s /real /link
+COPY f.txt /link/
+CMD ["sh", "-c", "cat /real/f.txt; test -L /link && echo still-a-link"]
+""", {"f.txt": "through the link\n"})
+    assert run_image(krat, "feat:1") == "through the link\nstill-a-link\n"

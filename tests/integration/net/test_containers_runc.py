@@ -148,11 +148,11 @@ def test_containernet_facade_end_to_end(state_dirs, bundles, tmp_path):
     paths = Paths(root, runroot)
     cn = ContainerNet(open_database(paths.db), paths)
     parser = argparse.ArgumentParser()
-    netflags.add_arguments(parser)
+    netflags.add_arguments(parser, engine_flags=True)
     args = parser.parse_args(["-v", "etcvol:/etc", "--add-host", "db:10.1.2.3", "--dns", "10.9.9.9",
                               "-p", "127.0.0.1::80", "--mount", "type=tmpfs,target=/t"])
     cid = secrets.token_hex(32)
-    cn.create(cid, "facade", netflags.request_from(args), {"Volumes": {"/cache": {}}, "ExposedPorts": {"80/tcp": {}}})
+    cn.create(cid, "facade", netflags.request_from(args, tmpfs=True), {"Volumes": {"/cache": {}}, "ExposedPorts": {"80/tcp": {}}})
     rootfs = tmp_path / "image-rootfs"
     rootfs.mkdir()
     import subprocess

@@ -202,3 +202,17 @@ def test_concurrent_runs_get_distinct_addresses_and_ports(svc, network):
     assert bridge.link_exists(bridge.bridge_name(rec.id))
     records = svc.network_dir(rec.id) / "records.json"
     assert records.exists() == (network != "bridge")
+
+
+def test_gc_cleans_what_a_killed_run_left(svc):
+    from krat.engine.containernet import ContainerNet
+
+    cid, att = start(svc, "orphan", NetworkingRequest(publish=("80",)))
+    rec = svc.get("bridge")
+    assert bridge.link_exists(bridge.bridge_name(rec.id))
+    cn = ContainerNet(svc.db, svc.paths)
+    cn.gc(running=set())  # as if its krat and monitor were killed -9
+    assert not bridge.link_exists(bridge.bridge_name(rec.id))
+    assert not firewall.table_exists(firewall.table_name(rec.id))
+    assert not Path(att.netns_path).exists()
+    assert svc.db.query("SELECT * FROM port_mappings") == []

@@ -48,6 +48,9 @@ def test_volume_lifecycle_and_bad_names(krat):
     (info,) = json.loads(krat.ok("volume", "inspect", "data").stdout)
     assert info["Labels"] == {"k": "v"} and info["Mountpoint"].endswith("/volumes/data/_data")
     assert krat.ok("volume", "ls", "-q").stdout.split() == sorted([anon, "data"])
+    assert krat.ok("volume", "ls", "-q", "--filter", "label=k=v").stdout.split() == ["data"]
+    assert krat.ok("volume", "ls", "-q", "-f", "dangling=true", "-f", "name=dat").stdout.split() == ["data"]
+    assert "invalid filter" in krat.fails("volume", "ls", "-f", "bogus=1")
     assert "invalid volume name 'a/b'" in krat.fails("volume", "create", "a/b")
     assert "invalid volume option" in krat.fails("volume", "create", "--opt", "bogus=1", "x1")
     assert "no such volume: nope" in krat.fails("volume", "rm", "nope")

@@ -27,7 +27,9 @@ def store_state(root: Path) -> tuple:
 
     blobs = sorted(p.name for p in (root / "content" / "blobs" / "sha256").glob("*")) \
         if (root / "content" / "blobs").exists() else []
-    layers = sorted(p.name for p in (root / "layers").glob("*")) if (root / "layers").exists() else []
+    # layer dirs, plus whatever sits in the store's scratch dirs (.tmp, .trash): those must be empty
+    layers = sorted(str(p.relative_to(root)) for p in (root / "layers").glob("*") if not p.name.startswith(".")) \
+        + sorted(str(p.relative_to(root)) for p in (root / "layers").glob(".*/*"))
     rows: list = []
     db = root / "krat.db"
     if db.exists():

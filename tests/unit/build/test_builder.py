@@ -234,3 +234,78 @@ def test_failing_run_names_line_exit_code_and_output(env) -> None:
     assert err.value.message == "Dockerfile:2: RUN make all failed with exit code 3: boom: it broke"
     assert env[0].created == {}
     assert list((env[0].root / "work").iterdir()) == []
+
+
+def test_platform_link_and_expose_ranges(env) -> None:
+    dockerfile = """FROM --platform=linux/amd64 busybox
+ARG PORT=8000
+COPY --link app.py /app.py
+EXPOSE ${PORT}-8002/tcp 53/udp
+"""
+    _, doc, layers, _ = build(env, dockerfile)
+    assert files_of(layers)["app.py"] == "print('hi')\n"
+    assert doc["config"]["ExposedPorts"] == {"8000/tcp": {}, "8001/tcp": {}, "8002/tcp": {}, "53/udp": {}}
+
+
+def test_proxy_args_reach_run_but_not_history_or_cache(env) -> None:
+    dockerfile = "FROM busybox\nRUN echo hi\n"
+    _, doc, _, _ = build(env, dockerfile, build_args={"HTTP_PROXY": "http://127.0.0.1:3128"})
+    assert "HTTP_PROXY=http://127.0.0.1:3128" in env[0].runs[-1].env
+    assert doc["history"][-1]["created_by"] == "RUN /bin/sh -c echo hi"
+    result, _, _, out = build(env, dockerfile, build_args={"HTTP_PROXY": "http://127.0.0.1:9999"})
+    assert all(s.cached for s in result.steps)
+    assert "were not consumed" not in out
+
+
+def test_unused_build_arg_is_warned_about(env) -> None:
+    _, _, _, out = build(env, "FROM busybox\n", build_args={"NOPE": "1"})
+    assert "WARNING: one or more build-args ['NOPE'] were not consumed" in out
+
+
+def test_run_heredoc_forms(env) -> None:
+    dockerfile = """FROM busybox
+RUN <<EOF
+echo plain
+EOF
+RUN <<EOF
+#!/bin/sh
+echo script
+EOF
+RUN cat <<A > /f
+x
+A
+"""
+    build(env, dockerfile)
+    runs = env[0].runs
+    assert runs[0].argv == ["/bin/sh", "-c", "echo plain\n"]
+    assert runs[1].argv == ["/dev/.krat-heredoc"] and runs[1].mounts[0].target == "/dev/.krat-heredoc"
+    assert runs[2].argv == ["/bin/sh", "-c", "cat <<A > /f\nx\nA\n"]
+
+
+def test_copy_of_a_symlink_to_a_directory_copies_the_directory(env) -> None:
+    ctx = env[1]
+    os.symlink("src", ctx / "alias")
+    _, _, layers, _ = build(env, "FROM scratch\nCOPY alias /dst\n")
+    assert files_of(layers) == {"dst/a.py": "a\n"}
+
+
+def test_failing_onbuild_trigger_points_at_the_from_line(env) -> None:
+    env[0].add_image("parent2", {"/x": "x"}, {"OnBuild": ["COPY missing.txt /"]})
+    with pytest.raises(KratError) as err:
+        build(env, "# comment\nFROM parent2\n")
+    assert err.value.message.startswith("Dockerfile:2: ")
+
+
+def test_platform_args_are_predefined(env) -> None:
+    dockerfile = "FROM --platform=$BUILDPLATFORM busybox\nARG TARGETOS TARGETARCH\nRUN echo $TARGETOS/$TARGETARCH\n"
+    build(env, dockerfile)
+    import platform
+
+    arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+    assert f"TARGETARCH={arch}" in env[0].runs[-1].env and "TARGETOS=linux" in env[0].runs[-1].env
+
+
+def test_broken_json_form_runs_as_shell_with_a_warning(env) -> None:
+    _, doc, _, out = build(env, 'FROM busybox\nCMD ["python", "app.py",]\n')
+    assert doc["config"]["Cmd"] == ["/bin/sh", "-c", '["python", "app.py",]']
+    assert "WARNING: Dockerfile:2: CMD is not a valid JSON array, so it runs as a shell command" in out

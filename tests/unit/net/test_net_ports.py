@@ -103,3 +103,23 @@ def test_owned_handles_picks_only_the_owner():
     listing = ('{"nftables": [{"chain": {"name": "ports"}}, {"rule": {"handle": 4, "comment": "c=a"}},'
                ' {"rule": {"handle": 5, "comment": "c=b"}}, {"rule": {"handle": 6, "comment": "c=a"}}]}')
     assert firewall.owned_handles(listing, "a") == [4, 6]
+
+
+def test_rootless_attach_is_a_private_namespace_or_a_clear_refusal(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from krat.db import open_database
+    from krat.engine.config import Paths
+    from krat.engine.networks import NetworkingRequest, NetworkService
+    from krat.errors import Unavailable
+
+    monkeypatch.setattr(Paths, "rootless", property(lambda self: True))
+    paths = Paths(tmp_path / "root", tmp_path / "run")
+    svc = NetworkService(open_database(paths.db), paths)
+    svc.configure("a" * 64, "a", NetworkingRequest("none"))
+    att = svc.attach("a" * 64, "a")
+    assert att.oci_namespace() == {"type": "network"}
+    assert Path(att.hosts_path).read_text().startswith("127.0.0.1\tlocalhost")
+    svc.configure("b" * 64, "b", NetworkingRequest())
+    with pytest.raises(Unavailable, match="needs root"):
+        svc.attach("b" * 64, "b")

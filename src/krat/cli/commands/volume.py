@@ -48,8 +48,10 @@ def ls(ctx, argv: list[str]) -> int:
     p = ArgumentParser("volume ls")
     p.add_argument("-q", "--quiet", action="store_true")
     p.add_argument("--format")
+    p.add_argument("-f", "--filter", action="append", default=[])
     args = p.parse_args(argv)
-    vols = service(ctx).list()
+    svc = service(ctx)
+    vols = [v for v in svc.list() if all(matches(svc, v, f) for f in args.filter)]
     if args.quiet:
         for v in vols:
             print(v.name)
@@ -63,6 +65,23 @@ def ls(ctx, argv: list[str]) -> int:
     for v in vols:
         print(f"{v.driver.ljust(width)}   {v.name}")
     return 0
+
+
+def matches(svc, vol, text: str) -> bool:
+    """Docker's volume filters: dangling=true|false, name=SUBSTRING, label=KEY[=VALUE], driver=NAME."""
+    key, _, value = text.partition("=")
+    if key == "dangling":
+        if value not in ("true", "false", "1", "0"):
+            raise InvalidArgument(f"invalid filter {text!r}: dangling takes true or false")
+        return (not svc.in_use(vol.name)) == (value in ("true", "1"))
+    if key == "name":
+        return value in vol.name
+    if key == "driver":
+        return vol.driver == value
+    if key == "label":
+        label, eq, want = value.partition("=")
+        return label in vol.labels and (not eq or vol.labels[label] == want)
+    raise InvalidArgument(f"invalid filter {key!r}: expected dangling, name, label or driver")
 
 
 def inspect(ctx, argv: list[str]) -> int:
