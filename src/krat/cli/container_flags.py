@@ -45,9 +45,12 @@ def add_flags(p: ArgumentParser) -> None:
     a("--runtime", default="")
     a("--log-opt", action="append", default=[])
     a("--log-driver", default="json-file")
+    a("--network", "--net", default="bridge")
+    a("--add-host", action="append", default=[])
+    a("--tmpfs", action="append", default=[])
     from krat.cli import netflags
 
-    netflags.add_arguments(p)   # -p -P --network --add-host --dns -v --mount --tmpfs ... (the net area's)
+    netflags.add_arguments(p)   # -p -P --dns -v --mount --volumes-from ... (the net area's)
     a("image")
     a("command", nargs="...")
 
@@ -147,6 +150,8 @@ def build_spec(args) -> tuple[S.ContainerSpec, str, object]:
         ulimits=tuple(S.parse_ulimit(u) for u in args.ulimit),
         devices=tuple(S.parse_device(d) for d in args.device),
         network_mode=S.parse_network(args.network), pid_mode=args.pid, ipc_mode=args.ipc,
+        mounts=tuple(S.parse_tmpfs(t) for t in args.tmpfs),
+        extra_hosts=tuple(S.parse_add_host(h) for h in args.add_host),
         resources=_resources(args), security=_security(args), init=args.init, auto_remove=args.rm,
         log=S.parse_log_opts(args.log_opt), runtime=args.runtime,
     )
