@@ -368,8 +368,26 @@ class ContainerService:
         from krat.engine.runtimes import classify
 
         code = code if code in (126, 127) else classify(message)
+        if code in (126, 127):
+            message = self._diagnose(c) or message
         rows.update_state(self.db, c.id, None, exit_code=code if code != 125 else 128, error=message)
         raise StartError(message, code)
+
+    def _diagnose(self, c: Container) -> str:
+        """A clearer reason for a command that could not run (see bundle.diagnose)."""
+        from krat.engine.bundle import diagnose
+        from krat.engine.containerfs import mounted_root
+        from krat.engine.ocigen import container_env, process_args
+
+        try:
+            config = self._image_config(c)
+            args = process_args(c.spec, config)
+            if c.spec.init:
+                return ""
+            with mounted_root(self, c) as root:
+                return diagnose(str(root), args, container_env(c.spec, config, ""))
+        except Exception:  # a diagnosis must never hide the original error
+            return ""
 
     # --- signals, stop, wait -------------------------------------------------------------------
     def kill(self, ref: str | Container, sig: str | int = "KILL") -> Container:

@@ -535,13 +535,14 @@ def restart(mon: Monitor, delay: float) -> bool:
     return True
 
 
-def cleanup(mon: Monitor) -> None:
-    """Release what the container held, then, for --rm, the container itself."""
+def cleanup(mon: Monitor, ran: bool) -> None:
+    """Release what the container held, then, for --rm, the container itself (after a failed
+    start the CLI removes it, once it has said why)."""
     from krat.engine.cleanup import release, remove_container
 
     release(mon.cfg, runtime=mon.runtime)
     trace("released")
-    if mon.cfg.get("auto_remove"):
+    if mon.cfg.get("auto_remove") and ran:
         db = open_db(mon.cfg)
         try:
             remove_container(mon.cfg, db, volumes=True)
@@ -592,7 +593,7 @@ def main(argv: list[str]) -> int:
     finally:
         mon.log.close()
         try:
-            cleanup(mon)
+            cleanup(mon, ran=code >= 0)
         finally:
             trace("cleaned up")
             if code >= 0:
