@@ -80,3 +80,10 @@ def test_ps_size_and_no_trunc(kr):
     wait_for(lambda: "A /big" in kr.ok("diff", cid).stdout, what="the file")
     out = kr.ok("ps", "-s", "--no-trunc").stdout.splitlines()
     assert out[0].split()[-1] == "SIZE" and cid in out[1] and "virtual" in out[1]
+
+
+def test_init_forwards_signals_and_reaps(kr, runtime):
+    kr.ok("run", "-d", "--init", "--name", "inited", "busybox", "sh", "-c",
+          "(sleep 0.1 &) ; sleep 100")                     # an orphan for tini to reap
+    kr.ok("stop", "-t", "8", "inited")                     # tini passes SIGTERM on: sleep dies of it
+    assert kr.ok("inspect", "-f", "{{.State.ExitCode}}", "inited").stdout.strip() == "143"
