@@ -155,19 +155,22 @@ def _write_pid_file(path: str, pid: int) -> None:
     os.rename(tmp, path)
 
 
-def status_of(record: Record, cgroup: Cgroup | None = None) -> ContainerStatus:
+def status_of(record: Record, state_root: str) -> ContainerStatus:
+    """From the kernel's facts, not only the record: a live init, exec.fifo still there, the freezer."""
     if record.status == S.CREATING.value:
         return S.CREATING if record.pid == 0 or alive(record) else S.STOPPED
     if not alive(record):
         return S.STOPPED
-    if (cgroup or Cgroup(record.cgroup)).frozen():
+    if Cgroup(record.cgroup).frozen():
         return S.PAUSED
-    return S.CREATED if record.status == S.CREATED.value else S.RUNNING
+    # `start` removes exec.fifo before it records "running": the fifo is the truth if it dies between.
+    waiting = os.path.exists(os.path.join(state_root, record.id, "exec.fifo"))
+    return S.CREATED if waiting else S.RUNNING
 
 
 def state(container_id: str, state_root: str = DEFAULT_ROOT) -> State:
     record = Store(state_root).load(container_id)
-    status = status_of(record)
+    status = status_of(record, state_root)
     return State(container_id, status, record.pid, record.bundle, rootfs=record.rootfs, created=record.created,
                  annotations=tuple(record.annotations.items()))
 
@@ -176,7 +179,7 @@ def start(container_id: str, state_root: str = DEFAULT_ROOT) -> None:
     """Release the process waiting in exec.fifo: it execs the user's program."""
     store = Store(state_root)
     record = store.load(container_id)
-    check_transition(container_id, status_of(record), S.RUNNING)
+    check_transition(container_id, status_of(record, state_root), S.RUNNING)
     fifo = os.path.join(store.dir(container_id), "exec.fifo")
     try:
         fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
@@ -218,7 +221,7 @@ def kill(container_id: str, sig: str | int = "SIGTERM", all_processes: bool = Fa
          state_root: str = DEFAULT_ROOT) -> None:
     number = parse_signal(sig)
     record = Store(state_root).load(container_id)
-    check_operation(container_id, "kill", status_of(record))
+    check_operation(container_id, "kill", status_of(record, state_root))
     if all_processes:
         for pid in Cgroup(record.cgroup).procs():
             _signal(pid, number)
@@ -259,7 +262,7 @@ def delete(container_id: str, force: bool = False, state_root: str = DEFAULT_ROO
         if force:
             return  # as runc: --force on a container that is gone is not an error
         raise
-    status = status_of(record)
+    status = status_of(record, state_root)
     if status is not S.STOPPED and not force:
         check_operation(container_id, "delete", status)
     cgroup = Cgroup(record.cgroup)
@@ -272,13 +275,13 @@ def delete(container_id: str, force: bool = False, state_root: str = DEFAULT_ROO
 
 def pause(container_id: str, state_root: str = DEFAULT_ROOT) -> None:
     record = Store(state_root).load(container_id)
-    check_transition(container_id, status_of(record), S.PAUSED)
+    check_transition(container_id, status_of(record, state_root), S.PAUSED)
     Cgroup(record.cgroup).freeze(True)
 
 
 def resume(container_id: str, state_root: str = DEFAULT_ROOT) -> None:
     record = Store(state_root).load(container_id)
-    current = status_of(record)
+    current = status_of(record, state_root)
     if current is not S.PAUSED:
         raise Conflict(f"container {container_id} is {current.value}: it cannot be resumed (needs paused)")
     Cgroup(record.cgroup).freeze(False)
@@ -311,7 +314,7 @@ def exec_process(container_id: str, process: Process, state_root: str = DEFAULT_
     """Run another process in a running container (its namespaces, cgroup, seccomp); return its pid."""
     store = Store(state_root)
     record = store.load(container_id)
-    check_operation(container_id, "exec", status_of(record))
+    check_operation(container_id, "exec", status_of(record, state_root))
     from krat.oci.runtime import Spec as _Spec
 
     with open(os.path.join(store.dir(container_id), "config.json")) as f:
