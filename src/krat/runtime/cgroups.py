@@ -145,6 +145,16 @@ def is_v2(root: str = CGROUP_ROOT) -> bool:
     return os.path.exists(os.path.join(root, "cgroup.controllers"))
 
 
+def _makedirs(d: str) -> None:
+    for _ in range(3):  # an empty parent may be removed by someone else between our two mkdirs
+        try:
+            os.makedirs(d, exist_ok=True)
+            return
+        except FileNotFoundError:
+            continue
+    os.makedirs(d, exist_ok=True)
+
+
 def _write(path: str, value: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_CLOEXEC)
     try:
@@ -184,7 +194,7 @@ class Cgroup:
         for key, d in self.dirs.items():
             if self.v2:
                 self._enable_v2_controllers(d)
-            os.makedirs(d, exist_ok=True)
+            _makedirs(d)
             if "cpuset" in key.split(","):
                 self._fill_cpuset(d)
 
