@@ -30,8 +30,7 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 10**9)) + f".{ns % 10**9:09d}Z"
 
 
-def _prepare_context(spec: Spec, rootfs: str, cgroup: Cgroup, console_socket: str | None,
-                     state_root: str) -> InitContext:
+def _prepare_context(spec: Spec, rootfs: str, cgroup: Cgroup, console_socket: str | None) -> InitContext:
     ctx = InitContext(spec=spec, rootfs=rootfs, sys=sc.LinuxSyscalls())
     if spec.process.capabilities is not None:
         ctx.cap_masks = caps.masks(spec.process.capabilities, caps.held())
@@ -102,7 +101,7 @@ def create(container_id: str, bundle: str, state_root: str = DEFAULT_ROOT,
             f.write(json.dumps(spec.to_json()))  # dumps: json.dump would take the pure-Python encoder
         cgroup.create()
         cgroup.apply(spec.linux.resources)
-        ctx = _prepare_context(spec, rootfs, cgroup, console_socket, state_root)
+        ctx = _prepare_context(spec, rootfs, cgroup, console_socket)
         ctx.preserve_fds = preserve_fds
         pid = _spawn_init(spec, ctx, cgroup, stdio, _make_fifo(directory, spec))
         record.pid, record.pid_start, record.status = pid, proc_start(pid) or "", S.CREATED.value
@@ -315,21 +314,13 @@ def exec_process(container_id: str, process: Process, state_root: str = DEFAULT_
     store = Store(state_root)
     record = store.load(container_id)
     check_operation(container_id, "exec", status_of(record, state_root))
-    from krat.oci.runtime import Spec as _Spec
-
-    with open(os.path.join(store.dir(container_id), "config.json")) as f:
-        base = _Spec.from_json(json.load(f))
     import dataclasses
 
-    spec = dataclasses.replace(base, process=process)
+    with open(os.path.join(store.dir(container_id), "config.json")) as f:
+        spec = dataclasses.replace(Spec.from_json(json.load(f)), process=process)
     cgroup = Cgroup(record.cgroup)
-    ctx = _prepare_context(spec, "/", cgroup, console_socket, state_root)
-    launch = Launch(stdio=stdio, cgroup_dirs=list(cgroup.dirs.values()))
-    for ns in spec.linux.namespaces:
-        own = f"/proc/{record.pid}/ns/{sc.NAMESPACE_FILES[ns.type]}"
-        if os.stat(own).st_ino != os.stat(f"/proc/self/ns/{sc.NAMESPACE_FILES[ns.type]}").st_ino:
-            launch.join.append((ns.type, os.open(own, os.O_RDONLY | os.O_CLOEXEC)))
-    launch.join.sort(key=lambda item: item[0] == "mount")  # mount last: it changes our root
+    ctx = _prepare_context(spec, "/", cgroup, console_socket)
+    launch = _exec_launch(record, spec, cgroup, stdio)
     try:
         pid = spawn(launch, ctx, EXEC_STEPS)
     finally:
@@ -340,6 +331,23 @@ def exec_process(container_id: str, process: Process, state_root: str = DEFAULT_
     if pid_file:
         _write_pid_file(pid_file, pid)
     return pid
+
+
+def _exec_launch(record: Record, spec: Spec, cgroup: Cgroup, stdio: tuple[int, int, int] | None) -> Launch:
+    """Join every namespace of the container's init that differs from ours (mount last: it moves our root)."""
+    launch = Launch(stdio=stdio, cgroup_dirs=list(cgroup.dirs.values()))
+    try:
+        for ns in spec.linux.namespaces:
+            name = sc.NAMESPACE_FILES[ns.type]
+            own = f"/proc/{record.pid}/ns/{name}"
+            if os.stat(own).st_ino != os.stat(f"/proc/self/ns/{name}").st_ino:
+                launch.join.append((ns.type, os.open(own, os.O_RDONLY | os.O_CLOEXEC)))
+    except FileNotFoundError as err:
+        for _, fd in launch.join:
+            os.close(fd)
+        raise Conflict(f"cannot exec in container {record.id}: it is stopped") from err
+    launch.join.sort(key=lambda item: item[0] == "mount")
+    return launch
 
 
 def wait(pid: int) -> int:
