@@ -18,11 +18,11 @@ from krat.errors import InvalidArgument
 from krat.oci._json import _fail, _list, _obj, _str
 from krat.oci.linux import (Device, DeviceRule, IdMapping, Linux, Namespace, Resources, Seccomp, SeccompArg,
                             SeccompRule)
-from krat.oci.process import Capabilities, Mount, Process, Rlimit, Root, User
+from krat.oci.process import Capabilities, Hook, Mount, Process, Rlimit, Root, User, hooks_from_json
 
 OCI_VERSION = "1.0.2"
 
-__all__ = ["OCI_VERSION", "Capabilities", "ContainerStatus", "Device", "DeviceRule", "IdMapping", "Linux",
+__all__ = ["OCI_VERSION", "Capabilities", "ContainerStatus", "Device", "DeviceRule", "Hook", "IdMapping", "Linux",
            "Mount", "Namespace", "Process", "Resources", "Rlimit", "Root", "Seccomp", "SeccompArg",
            "SeccompRule", "Spec", "State", "User", "load_spec"]
 
@@ -48,6 +48,10 @@ class Spec:
     mounts: tuple[Mount, ...] = ()
     linux: Linux = field(default_factory=Linux)
     annotations: tuple[tuple[str, str], ...] = ()
+    hooks: tuple[tuple[str, tuple[Hook, ...]], ...] = ()
+
+    def hooks_of(self, kind: str) -> tuple[Hook, ...]:
+        return next((hooks for k, hooks in self.hooks if k == kind), ())
 
     @classmethod
     def from_json(cls, d: Any) -> "Spec":
@@ -64,7 +68,8 @@ class Spec:
             hostname=_str(d.get("hostname"), "hostname"),
             mounts=tuple(Mount.from_json(m, f"mounts[{i}]") for i, m in enumerate(_list(d.get("mounts"), "mounts"))),
             linux=Linux.from_json(d.get("linux")),
-            annotations=tuple((k, _str(v, f"annotations.{k}")) for k, v in annotations.items()))
+            annotations=tuple((k, _str(v, f"annotations.{k}")) for k, v in annotations.items()),
+            hooks=hooks_from_json(d.get("hooks")))
 
     def to_json(self) -> dict:
         out: dict = {"ociVersion": self.oci_version, "process": self.process.to_json(), "root": self.root.to_json()}
@@ -74,6 +79,8 @@ class Spec:
         out["linux"] = self.linux.to_json()
         if self.annotations:
             out["annotations"] = dict(self.annotations)
+        if self.hooks:
+            out["hooks"] = {kind: [h.to_json() for h in hooks] for kind, hooks in self.hooks}
         return out
 
 

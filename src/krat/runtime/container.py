@@ -93,7 +93,9 @@ def create(container_id: str, bundle: str, state_root: str = DEFAULT_ROOT,
     store = Store(state_root)
     record = Record(container_id, bundle, rootfs, created=_now(),
                     cgroup=cgroup_path(spec.linux.cgroups_path, container_id),
-                    annotations=dict(spec.annotations))
+                    annotations=dict(spec.annotations),
+                    hooks={k: [h.to_json() for h in spec.hooks_of(k)] for k in ("poststart", "poststop")
+                           if spec.hooks_of(k)})
     directory = store.reserve(record)
     cgroup = Cgroup(record.cgroup)
     try:
@@ -103,7 +105,7 @@ def create(container_id: str, bundle: str, state_root: str = DEFAULT_ROOT,
         cgroup.apply(spec.linux.resources)
         ctx = _prepare_context(spec, rootfs, cgroup, console_socket)
         ctx.preserve_fds = preserve_fds
-        pid = _spawn_init(spec, ctx, cgroup, stdio, _make_fifo(directory, spec))
+        pid = _spawn_init(spec, ctx, cgroup, stdio, _make_fifo(directory, spec), record)
         record.pid, record.pid_start, record.status = pid, proc_start(pid) or "", S.CREATED.value
         store.save(record)
         if pid_file:
@@ -126,12 +128,22 @@ def _make_fifo(directory: str, spec: Spec) -> str:
 
 
 def _spawn_init(spec: Spec, ctx: InitContext, cgroup: Cgroup, stdio: tuple[int, int, int] | None,
-                fifo: str) -> int:
+                fifo: str, record: Record) -> int:
     ctx.fifo = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
     launch = Launch(stdio=None, cgroup_dirs=[])
+
+    def create_hooks(pid: int) -> bytes:
+        from krat.runtime import hooks
+
+        state = json.dumps(hooks.state_document(record.id, "creating", pid, record.bundle,
+                                                record.annotations)).encode()
+        for kind in ("prestart", "createRuntime"):
+            hooks.run_hooks(kind, spec.hooks_of(kind), state)
+        return state
+
     try:
         launch = _launch(spec, cgroup, stdio)
-        return spawn(launch, ctx, INIT_STEPS)
+        return spawn(launch, ctx, INIT_STEPS, create_hooks)
     finally:
         os.close(ctx.fifo)
         if ctx.console is not None:
@@ -198,6 +210,7 @@ def start(container_id: str, state_root: str = DEFAULT_ROOT) -> None:
     os.unlink(fifo)
     record.status = S.RUNNING.value
     store.save(record)
+    _run_late_hooks(record, "poststart", S.RUNNING)
 
 
 SIGNALS = {name[3:]: int(getattr(signal, name)) for name in dir(signal)
@@ -269,7 +282,26 @@ def delete(container_id: str, force: bool = False, state_root: str = DEFAULT_ROO
         _signal(record.pid, signal.SIGKILL)
     _kill_cgroup(cgroup)
     cgroup.destroy()
+    _run_late_hooks(record, "poststop", S.STOPPED)
     store.remove(container_id)
+
+
+def _run_late_hooks(record: Record, kind: str, status: ContainerStatus) -> None:
+    """poststart and poststop: a failure is reported, not fatal (the spec says: warn)."""
+    if not record.hooks.get(kind):
+        return
+    import sys
+
+    from krat.oci.process import Hook
+    from krat.runtime import hooks
+
+    state = json.dumps(hooks.state_document(record.id, status.value, record.pid, record.bundle,
+                                            record.annotations)).encode()
+    for i, doc in enumerate(record.hooks[kind]):
+        try:
+            hooks.run_hook(kind, Hook.from_json(doc, f"hooks.{kind}[{i}]"), state)
+        except (InvalidArgument, OSError) as err:
+            sys.stderr.write(f"krat-runtime: warning: {err}\n")
 
 
 def pause(container_id: str, state_root: str = DEFAULT_ROOT) -> None:

@@ -60,6 +60,7 @@ class Record:
     created: str = ""
     cgroup: str = ""
     annotations: dict = field(default_factory=dict)
+    hooks: dict = field(default_factory=dict)  # poststart/poststop, as in config.json, run by start/delete
 
 
 class Store:
