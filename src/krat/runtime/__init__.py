@@ -47,9 +47,11 @@ __all__ = ["DEFAULT_ROOT", "create", "delete", "exec_process", "kill", "list_sta
 def __getattr__(name: str) -> object:
     """The operations load on first use: `import krat.runtime` itself costs nothing."""
     if name in __all__:
-        from krat.runtime import container
-
-        value = getattr(container, name)
+        if name == "exec_process":
+            from krat.runtime import tenant as module
+        else:
+            from krat.runtime import container as module
+        value = getattr(module, name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'krat.runtime' has no attribute {name!r}")

@@ -200,7 +200,9 @@ def _exec(args: argparse.Namespace) -> int:
             raise InvalidArgument(f"--process {args.process}: {err}") from err
     else:
         process = _process_from_flags(args, c)
-    pid = c.exec_process(args.id, process, args.root, console_socket=args.console_socket, pid_file=args.pid_file)
+    from krat.runtime.tenant import exec_process
+
+    pid = exec_process(args.id, process, args.root, console_socket=args.console_socket, pid_file=args.pid_file)
     if args.detach:
         return 0
     return c.wait(pid)
