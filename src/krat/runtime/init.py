@@ -252,8 +252,7 @@ def drop_bounding(ctx: InitContext) -> None:
 
 def switch_user(ctx: InitContext) -> None:
     user = ctx.spec.process.user
-    if user.umask is not None:
-        os.umask(user.umask)
+    os.umask(user.umask if user.umask is not None else 0o022)  # not the caller's: runc's default
     ctx.sys.prctl(sc.PR_SET_KEEPCAPS, 1)
     ctx.sys.set_user(user.uid, user.gid, user.additional_gids)
     ctx.sys.prctl(sc.PR_SET_KEEPCAPS, 0)
