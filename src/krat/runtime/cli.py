@@ -117,6 +117,13 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as err:  # noqa: BLE001 - the one boundary where a bug becomes a message
+        if args.debug:
+            import traceback
+
+            traceback.print_exc()
+        _log_error(args, f"internal error: {type(err).__name__}: {err}")
+        return 1
 
 
 def _log_error(args: argparse.Namespace, message: str) -> None:
