@@ -9,7 +9,6 @@ oci/process.py (process, root, mounts) and oci/linux.py (the linux section).
 
 from __future__ import annotations
 
-import enum
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,22 +18,11 @@ from krat.oci._json import _fail, _list, _obj, _str
 from krat.oci.linux import (Device, DeviceRule, IdMapping, Linux, Namespace, Resources, Seccomp, SeccompArg,
                             SeccompRule)
 from krat.oci.process import Capabilities, Hook, Mount, Process, Rlimit, Root, User, hooks_from_json
-
-OCI_VERSION = "1.0.2"
+from krat.oci.state import OCI_VERSION, ContainerStatus, State
 
 __all__ = ["OCI_VERSION", "Capabilities", "ContainerStatus", "Device", "DeviceRule", "Hook", "IdMapping", "Linux",
            "Mount", "Namespace", "Process", "Resources", "Rlimit", "Root", "Seccomp", "SeccompArg",
            "SeccompRule", "Spec", "State", "User", "load_spec"]
-
-
-class ContainerStatus(str, enum.Enum):
-    """The spec's statuses plus runc's `paused`."""
-
-    CREATING = "creating"
-    CREATED = "created"
-    RUNNING = "running"
-    PAUSED = "paused"
-    STOPPED = "stopped"
 
 
 @dataclass(frozen=True)
@@ -97,40 +85,3 @@ def load_spec(path: str) -> Spec:
         return Spec.from_json(data)
     except InvalidArgument as err:
         raise InvalidArgument(f"{path}: {err.message}") from err
-
-
-@dataclass(frozen=True)
-class State:
-    """The runtime's state document (`state ID`), with runc's extra keys."""
-
-    id: str
-    status: ContainerStatus
-    pid: int
-    bundle: str
-    oci_version: str = OCI_VERSION
-    rootfs: str = ""
-    created: str = ""
-    annotations: tuple[tuple[str, str], ...] = ()
-
-    def to_json(self) -> dict:
-        out: dict = {"ociVersion": self.oci_version, "id": self.id, "status": self.status.value,
-                     "pid": self.pid if self.status is not ContainerStatus.STOPPED else 0,
-                     "bundle": self.bundle}
-        if self.rootfs:
-            out["rootfs"] = self.rootfs
-        if self.created:
-            out["created"] = self.created
-        out["annotations"] = dict(self.annotations)
-        return out
-
-    @classmethod
-    def from_json(cls, d: Any) -> "State":
-        d = _obj(d, "state")
-        try:
-            status = ContainerStatus(d.get("status"))
-        except ValueError as err:
-            raise _fail("state.status", f"unknown status {d.get('status')!r}") from err
-        return cls(_str(d.get("id"), "state.id"), status, int(d.get("pid") or 0), _str(d.get("bundle"), "state.bundle"),
-                   _str(d.get("ociVersion"), "state.ociVersion", OCI_VERSION), _str(d.get("rootfs"), "state.rootfs"),
-                   _str(d.get("created"), "state.created"),
-                   tuple(_obj(d.get("annotations"), "state.annotations").items()))

@@ -49,6 +49,8 @@ def __getattr__(name: str) -> object:
     if name in __all__:
         if name == "exec_process":
             from krat.runtime import tenant as module
+        elif name == "create":
+            from krat.runtime import creation as module
         else:
             from krat.runtime import container as module
         value = getattr(module, name)

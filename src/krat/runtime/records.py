@@ -8,7 +8,7 @@ import re
 from dataclasses import asdict, dataclass, field
 
 from krat.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
-from krat.oci.runtime import ContainerStatus
+from krat.oci.state import ContainerStatus
 from krat.runtime import DEFAULT_ROOT
 
 S = ContainerStatus

@@ -11,7 +11,8 @@ from krat.oci.process import Process
 from krat.oci.runtime import Spec
 from krat.runtime import syscalls as sc
 from krat.runtime.cgroups import Cgroup
-from krat.runtime.container import _prepare_context, _write_pid_file, status_of
+from krat.runtime.container import status_of
+from krat.runtime.creation import _prepare_context, _write_pid_file
 from krat.runtime.init import EXEC_STEPS
 from krat.runtime.records import DEFAULT_ROOT, Record, Store, check_operation
 from krat.runtime.spawn import Launch, spawn
