@@ -41,3 +41,18 @@ def parse_size(text: str, what: str = "size") -> int:
     if number < 0:
         raise InvalidArgument(f"invalid {what} {text!r}: must not be negative")
     return int(number * mult)
+
+
+def for_each(refs: list[str], action) -> int:
+    """Docker's multi-container verbs: print each ref that worked, one error line for each that did not (exit 1)."""
+    from krat.errors import KratError
+
+    code = 0
+    for ref in refs:
+        try:
+            action(ref)
+            print(ref)
+        except KratError as err:
+            sys.stderr.write(f"Error: {err.message}\n")
+            code = 1
+    return code

@@ -173,6 +173,12 @@ def blob_in_use(db: Database, digest: str) -> bool:
     )
 
 
+def blob_has_diff_id(db: Database, blob_digest: str, diff_id: str) -> bool:
+    """Whether a stored image already pairs this blob with this diff_id (verified then)."""
+    return db.query_one("SELECT 1 FROM image_layers WHERE blob_digest = ? AND diff_id = ? LIMIT 1",
+                        (blob_digest, diff_id)) is not None
+
+
 def layer_in_use(db: Database, diff_id: str) -> bool:
     return db.query_one("SELECT 1 FROM layers WHERE diff_id = ?", (diff_id,)) is not None
 

@@ -46,3 +46,4 @@ def blob_in_use(db: "Database", digest: str) -> bool:
         "UNION ALL SELECT 1 FROM registry_compressed_layers WHERE digest = ? LIMIT 1",
         (digest, digest, digest, digest))
     return row is not None
+

@@ -272,8 +272,9 @@ class ImageService:
 
         return Remover(self).remove(ref, force)
 
-    def load(self, source: "BinaryIO | Path") -> list[Image]:
-        """`load`: a docker-archive or OCI archive (stream, maybe compressed) or OCI dir (Path)."""
+    def load(self, source: "BinaryIO | Path") -> list[tuple[Image, list[str]]]:
+        """`load`: a docker-archive or OCI archive (stream, maybe compressed) or OCI dir (Path).
+        Returns each image with the tags the archive named it by."""
         from krat.engine.archive import Loader
 
         return Loader(self).load(source)

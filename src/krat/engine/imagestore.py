@@ -115,7 +115,9 @@ class Creator:
                 stream.close()
         if ing.new:
             self.new_blobs.append(str(ing.digest))
-        unpacked = self.svc.layers.unpack_file(content.path(ing.digest), expected=ing.digest)
+        # stored uncompressed, so the blob's (verified) digest is the diff_id
+        unpacked = self.svc.layers.unpack_file(content.path(ing.digest), expected=ing.digest,
+                                               verified_digest=True)
         if unpacked.new:
             self.new_layers.append(str(unpacked.diff_id))
         return str(ing.digest), str(ing.digest), ing.size
@@ -123,13 +125,27 @@ class Creator:
     def _unpack_blob(self, desc: Descriptor, diff_id: str) -> LayerRow:
         layers = self.svc.layers
         if layers.has(diff_id):
+            self._verify_blob(desc, diff_id)
             size = q.layer_size(self.svc.db, diff_id)
             return diff_id, str(desc.digest), layers.size(diff_id) if size is None else size
         with self.svc.content.open(desc.digest) as f:
-            unpacked = layers.unpack(f, expected=diff_id)
+            unpacked = layers.unpack(f, expected=diff_id, verified_digest=str(desc.digest) == diff_id)
         if unpacked.new:
             self.new_layers.append(diff_id)
         return diff_id, str(desc.digest), unpacked.size
+
+    def _verify_blob(self, desc: Descriptor, diff_id: str) -> None:
+        """The layer is unpacked already; still prove this blob holds that diff_id, or an
+        archive could pair a known diff_id with other bytes (which `save` would then ship)."""
+        from krat.store.compression import HashingReader, decompressed
+
+        if str(desc.digest) == diff_id or q.blob_has_diff_id(self.svc.db, str(desc.digest), diff_id):
+            return
+        with self.svc.content.open(desc.digest) as f:
+            reader = HashingReader(decompressed(f))
+            reader.drain()
+        if str(reader.digest) != diff_id:
+            raise InvalidArgument(f"layer diff_id mismatch: expected {diff_id}, blob {desc.digest} has {reader.digest}")
 
     def _base_layers(self, base: Image | None) -> tuple[list[LayerRow], list[Descriptor]]:
         if base is None:

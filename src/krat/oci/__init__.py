@@ -2,9 +2,26 @@
 
 Owns: parsing, validation and (de)serialisation of spec documents. Imports only the
 standard library and krat.errors.
+
+The names below load on first use, so `import krat.oci.runtime` (the container start
+path) does not pay for hashlib and the reference grammar.
 """
 
-from krat.oci.digest import Digest, sha256_bytes
-from krat.oci.reference import Reference, parse_reference
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {"Digest": "krat.oci.digest", "sha256_bytes": "krat.oci.digest",
+         "Reference": "krat.oci.reference", "parse_reference": "krat.oci.reference"}
 
 __all__ = ["Digest", "Reference", "parse_reference", "sha256_bytes"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'krat.oci' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

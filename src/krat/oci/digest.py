@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 
@@ -42,9 +41,13 @@ class Digest:
         """The 12-character id Docker prints."""
         return self.hex[:12]
 
-    def hasher(self) -> "hashlib._Hash":
+    def hasher(self):
+        import hashlib  # lazily: OpenSSL's start-up cost is paid only by commands that hash
+
         return hashlib.new(self.algorithm)
 
 
 def sha256_bytes(data: bytes) -> Digest:
+    import hashlib
+
     return Digest("sha256", hashlib.sha256(data).hexdigest())

@@ -17,6 +17,8 @@ SECCOMP_ACTIONS = ("SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THRE
 
 @dataclass(frozen=True)
 class Namespace:
+    """One entry of linux.namespaces (a path means: join that namespace)."""
+
     type: str
     path: str = ""
 
@@ -34,6 +36,8 @@ class Namespace:
 
 @dataclass(frozen=True)
 class IdMapping:
+    """One entry of linux.uidMappings / gidMappings."""
+
     container_id: int
     host_id: int
     size: int
@@ -159,6 +163,8 @@ class Resources:
 
 @dataclass(frozen=True)
 class SeccompArg:
+    """A condition on one syscall argument."""
+
     index: int
     value: int
     op: str
@@ -192,6 +198,8 @@ def _action(v: Any, where: str) -> str:
 
 @dataclass(frozen=True)
 class SeccompRule:
+    """One entry of linux.seccomp.syscalls."""
+
     names: tuple[str, ...]
     action: str
     errno_ret: int | None = None
@@ -215,6 +223,8 @@ class SeccompRule:
 
 @dataclass(frozen=True)
 class Seccomp:
+    """linux.seccomp: a syscall filter."""
+
     default_action: str
     default_errno_ret: int | None = None
     architectures: tuple[str, ...] = ()
@@ -243,6 +253,8 @@ class Seccomp:
 
 @dataclass(frozen=True)
 class Linux:
+    """linux: namespaces, cgroups, devices, security."""
+
     namespaces: tuple[Namespace, ...] = ()
     uid_mappings: tuple[IdMapping, ...] = ()
     gid_mappings: tuple[IdMapping, ...] = ()

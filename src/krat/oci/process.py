@@ -12,6 +12,8 @@ from krat.oci._json import _bool, _fail, _int, _list, _obj, _str, _strs
 
 @dataclass(frozen=True)
 class User:
+    """process.user: who the process runs as."""
+
     uid: int = 0
     gid: int = 0
     umask: int | None = None
@@ -38,6 +40,8 @@ CAP_SETS = ("bounding", "effective", "permitted", "inheritable", "ambient")
 
 @dataclass(frozen=True)
 class Capabilities:
+    """process.capabilities: the five capability sets, by name."""
+
     bounding: tuple[str, ...] = ()
     effective: tuple[str, ...] = ()
     permitted: tuple[str, ...] = ()
@@ -55,6 +59,8 @@ class Capabilities:
 
 @dataclass(frozen=True)
 class Rlimit:
+    """One entry of process.rlimits."""
+
     type: str
     hard: int
     soft: int
@@ -73,6 +79,8 @@ class Rlimit:
 
 @dataclass(frozen=True)
 class Process:
+    """process: what to run, as whom, with which terminal and limits."""
+
     args: tuple[str, ...]
     cwd: str = "/"
     env: tuple[str, ...] = ()
@@ -129,6 +137,8 @@ class Process:
 
 @dataclass(frozen=True)
 class Mount:
+    """One entry of mounts."""
+
     destination: str
     type: str = ""
     source: str = ""
@@ -152,6 +162,8 @@ class Mount:
 
 @dataclass(frozen=True)
 class Root:
+    """root: the container's root filesystem."""
+
     path: str
     readonly: bool = False
 

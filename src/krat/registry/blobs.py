@@ -8,10 +8,12 @@ nothing is trusted until the whole blob matches its digest and size. Uploads fir
 from __future__ import annotations
 
 import enum
+import hashlib
 from collections.abc import Callable, Iterator
 from typing import BinaryIO, Protocol
 
 from krat.errors import Unavailable
+from krat.oci.digest import Digest
 from krat.registry.client import RegistryClient
 from krat.registry.media import Descriptor
 
@@ -137,32 +139,82 @@ def exists(client: RegistryClient, repo: str, desc: Descriptor, scopes: tuple[st
     return resp.status_code == 200
 
 
-def upload(client: RegistryClient, repo: str, desc: Descriptor, opener: Callable[[], BinaryIO], *,
-           mount_from: tuple[str, ...] = (), chunk_size: int | None = None,
-           progress: Progress | None = None) -> Pushed:
-    """Make `desc` present in `repo`: skip, mount from a sibling repository, or upload."""
-    scopes = (f"repository:{repo}:pull,push", *(f"repository:{src}:pull" for src in mount_from if src != repo))
+def place(client: RegistryClient, repo: str, desc: Descriptor,
+          mount_from: tuple[str, ...] = ()) -> "Pushed | str":
+    """Skip (HEAD) or mount `desc` into `repo`; else open an upload and return its location."""
+    scopes = push_scopes(repo, mount_from)
     what = f"blob {desc.digest} to {client.host}/{repo}"
     if exists(client, repo, desc, scopes):
         return Pushed.EXISTS
-    location = None
     for source in (s for s in mount_from if s != repo):
         resp = client.request("POST", f"/v2/{repo}/blobs/uploads/", what=what, scopes=scopes,
                               params={"mount": str(desc.digest), "from": source}, expect=(201, 202))
         if resp.status_code == 201:
             return Pushed.MOUNTED
-        location = resp.headers.get("Location")  # the registry opened an upload instead
-        break
-    if location is None:
-        resp = client.request("POST", f"/v2/{repo}/blobs/uploads/", what=what, scopes=scopes, expect=(202,))
-        location = resp.headers.get("Location")
+        return _location(resp, what)  # the registry opened an upload instead
+    return start_upload(client, repo, scopes, what)
+
+
+def push_scopes(repo: str, mount_from: tuple[str, ...] = ()) -> tuple[str, ...]:
+    return (f"repository:{repo}:pull,push", *(f"repository:{src}:pull" for src in mount_from if src != repo))
+
+
+def start_upload(client: RegistryClient, repo: str, scopes: tuple[str, ...], what: str) -> str:
+    resp = client.request("POST", f"/v2/{repo}/blobs/uploads/", what=what, scopes=scopes, expect=(202,))
+    return _location(resp, what)
+
+
+def _location(resp, what: str) -> str:
+    location = resp.headers.get("Location")
     if not location:
         raise Unavailable(f"{what}: registry did not say where to upload (no Location header)")
+    return location
+
+
+def upload(client: RegistryClient, repo: str, desc: Descriptor, opener: Callable[[], BinaryIO], *,
+           mount_from: tuple[str, ...] = (), chunk_size: int | None = None,
+           progress: Progress | None = None) -> Pushed:
+    """Make `desc` present in `repo`: skip, mount from a sibling repository, or upload."""
+    placed = place(client, repo, desc, mount_from)
+    if isinstance(placed, Pushed):
+        return placed
+    scopes = push_scopes(repo, mount_from)
+    what = f"blob {desc.digest} to {client.host}/{repo}"
     if chunk_size:
-        _chunked(client, location, desc, opener, chunk_size, scopes, what, progress)
+        _chunked(client, placed, desc, opener, chunk_size, scopes, what, progress)
     else:
-        _monolithic(client, location, desc, opener, scopes, what, progress)
+        _monolithic(client, placed, desc, opener, scopes, what, progress)
     return Pushed.UPLOADED
+
+
+def upload_stream(client: RegistryClient, repo: str, produce: Callable[[], Iterator[bytes]], *,
+                  location: str | None = None, progress: Progress | None = None) -> tuple[Digest, int]:
+    """Upload bytes whose digest is not known in advance (e.g. compressed on the fly).
+
+    One streaming PATCH (chunked transfer encoding) while hashing, then the closing PUT
+    names the digest; the registry checks it. Returns (digest, size).
+    """
+    scopes = push_scopes(repo)
+    what = f"blob upload to {client.host}/{repo}"
+    location = location or start_upload(client, repo, scopes, what)
+    result: dict = {}
+
+    def body() -> Iterator[bytes]:
+        hasher, size = hashlib.sha256(), 0
+        for piece in produce():
+            hasher.update(piece)
+            size += len(piece)
+            yield piece
+            if progress:
+                progress(size)
+        result["digest"], result["size"] = Digest("sha256", hasher.hexdigest()), size
+
+    resp = client.request("PATCH", location, what=what, scopes=scopes,
+                          headers={"Content-Type": "application/octet-stream"}, content=body, expect=(202,))
+    location = resp.headers.get("Location") or location
+    client.request("PUT", location, what=what, scopes=scopes, headers={"Content-Length": "0"},
+                   params={"digest": str(result["digest"])}, expect=(201,))
+    return result["digest"], result["size"]
 
 
 def _reader(opener: Callable[[], BinaryIO], start: int, length: int, progress: Progress | None,

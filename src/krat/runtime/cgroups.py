@@ -3,7 +3,7 @@
 v1 (and hybrid hosts, where the unified mount carries no controllers) keeps one
 directory per mounted hierarchy; v2 one directory in /sys/fs/cgroup. The container's
 cgroup is `cgroupsPath` below each hierarchy's root (default /krat/<id>). Device rules
-are applied on v1 only: v2 needs an eBPF program, which this runtime does not load.
+are files on v1 and an eBPF program on v2 (devices_bpf.py).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import errno
 import math
 import os
 import time
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from krat.errors import Conflict, InvalidArgument
 from krat.oci.linux import DeviceRule, Resources
@@ -107,6 +107,8 @@ def cgroup_path(cgroups_path: str, container_id: str) -> str:
     """The spec's cgroupsPath as an absolute path below each hierarchy root."""
     if not cgroups_path:
         return f"/krat/{container_id}"
+    if ".." in cgroups_path.split("/"):
+        raise InvalidArgument(f"linux.cgroupsPath {cgroups_path!r}: must not contain '..'")
     if ":" in cgroups_path and not cgroups_path.startswith("/"):
         # systemd's slice:prefix:name (runc --systemd-cgroup); krat uses cgroupfs.
         _slice, prefix, name = (cgroups_path.split(":") + ["", ""])[:3]
@@ -114,8 +116,7 @@ def cgroup_path(cgroups_path: str, container_id: str) -> str:
     return "/" + cgroups_path.strip("/")
 
 
-@dataclass(frozen=True)
-class Hierarchy:
+class Hierarchy(NamedTuple):
     mountpoint: str
     controllers: tuple[str, ...]  # ("cpu", "cpuacct") or ("name=systemd",); () for cgroup2
     options: str  # the super options to mount it again inside a container
@@ -145,7 +146,7 @@ def is_v2(root: str = CGROUP_ROOT) -> bool:
 
 
 def _write(path: str, value: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_CLOEXEC)
     try:
         os.write(fd, value.encode())
     finally:
@@ -162,6 +163,7 @@ class Cgroup:
 
     def __init__(self, path: str, root: str = CGROUP_ROOT) -> None:
         self.path = path
+        self.root = root
         self.v2 = is_v2(root)
         if self.v2:
             self.dirs = {"": root + path}
@@ -188,7 +190,7 @@ class Cgroup:
 
     def _enable_v2_controllers(self, leaf: str) -> None:
         parts = self.path.strip("/").split("/")
-        current = CGROUP_ROOT
+        current = self.root
         wanted = _read(os.path.join(current, "cgroup.controllers")).split()
         for part in parts:
             control = " ".join("+" + c for c in wanted if c in ("cpu", "cpuset", "memory", "pids", "io"))
@@ -215,7 +217,13 @@ class Cgroup:
     def apply(self, res: Resources) -> None:
         if self.v2:
             for name, value in v2_values(res):
+                if name == "memory.swap.max" and not os.path.exists(os.path.join(self.dirs[""], name)):
+                    continue  # no swap accounting in this kernel: the memory limit alone applies
                 self._set(self.dirs[""], name, value)
+            if res.devices:
+                from krat.runtime import devices_bpf  # v2 has no devices.allow: an eBPF program does it
+
+                devices_bpf.attach(self.dirs[""], res.devices + ALWAYS_ALLOWED)
             return
         memory = self.dir_for("memory")
         has_memsw = bool(memory) and os.path.exists(os.path.join(memory, "memory.memsw.limit_in_bytes"))
@@ -245,7 +253,11 @@ class Cgroup:
     def freeze(self, frozen: bool) -> None:
         if self.v2:
             _write(os.path.join(self.dirs[""], "cgroup.freeze"), "1" if frozen else "0")
-            return
+            for _ in range(1000):  # the kernel reports completion in cgroup.events
+                if self.frozen() == frozen:
+                    return
+                time.sleep(0.001)
+            raise Conflict(f"cannot {'freeze' if frozen else 'thaw'} cgroup {self.path}")
         d = self.dir_for("freezer")
         if d is None:
             raise Conflict("cannot pause: the freezer cgroup controller is not mounted")
@@ -282,7 +294,7 @@ class Cgroup:
 
     def destroy(self) -> None:
         for d in self.dirs.values():
-            for _ in range(200):
+            for _ in range(1000):
                 try:
                     os.rmdir(d)
                     break
@@ -292,3 +304,5 @@ class Cgroup:
                     if err.errno != errno.EBUSY:
                         raise
                     time.sleep(0.005)  # the last task is still exiting
+            else:
+                raise Conflict(f"cgroup {d} is still busy: a process of the container did not exit")

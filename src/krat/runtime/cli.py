@@ -15,64 +15,98 @@ import os
 import sys
 import time
 
-from krat.errors import ContainerCommandError, KratError
-from krat.runtime.state import DEFAULT_ROOT
+from krat.errors import ContainerCommandError, InvalidArgument, KratError
+from krat.runtime.records import DEFAULT_ROOT
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="krat-runtime", description="OCI runtime of krat")
+VERBS = ("create", "run", "start", "state", "kill", "delete", "list", "pause", "resume", "ps", "exec")
+_GLOBAL_VALUES = ("--root", "--log", "--log-format", "--rootless", "--criu")
+
+
+def _split(argv: list[str]) -> tuple[list[str], str | None, list[str]]:
+    """Global options, the verb, and the verb's arguments (so only one sub-parser is ever built)."""
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in VERBS:
+            return argv[:i], arg, argv[i + 1:]
+        if arg in _GLOBAL_VALUES:
+            i += 2
+        else:
+            i += 1
+    return argv, None, []
+
+
+def _global_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="krat-runtime", description="OCI runtime of krat",
+                                usage="krat-runtime [global options] {" + ",".join(VERBS) + "} ...")
     p.add_argument("--root", default=os.environ.get("KRAT_RUNTIME_ROOT", DEFAULT_ROOT))
     p.add_argument("--log", default="")
     p.add_argument("--log-format", choices=("text", "json"), default="text")
     p.add_argument("--debug", action="store_true")
     p.add_argument("--systemd-cgroup", action="store_true", help="accepted and ignored (cgroupfs is used)")
     p.add_argument("--rootless", default="auto", help="accepted and ignored")
-    sub = p.add_subparsers(dest="verb", required=True)
-    for name in ("create", "run"):
-        c = sub.add_parser(name)
-        c.add_argument("--bundle", "-b", default=".")
-        c.add_argument("--pid-file", default=None)
-        c.add_argument("--console-socket", default=None)
-        c.add_argument("--no-new-keyring", action="store_true")
-        c.add_argument("--no-pivot", action="store_true", help="refused: krat always uses pivot_root")
-        c.add_argument("--preserve-fds", type=int, default=0)
-        if name == "run":
-            c.add_argument("--detach", "-d", action="store_true")
-            c.add_argument("--keep", action="store_true")
-        c.add_argument("id")
-    for name in ("start", "state", "pause", "resume"):
-        sub.add_parser(name).add_argument("id")
-    k = sub.add_parser("kill")
-    k.add_argument("--all", "-a", action="store_true")
-    k.add_argument("id")
-    k.add_argument("signal", nargs="?", default="SIGTERM")
-    d = sub.add_parser("delete")
-    d.add_argument("--force", "-f", action="store_true")
-    d.add_argument("id")
-    ls = sub.add_parser("list")
-    ls.add_argument("--format", "-f", choices=("table", "json"), default="table")
-    ls.add_argument("--quiet", "-q", action="store_true")
-    ps = sub.add_parser("ps")
-    ps.add_argument("--format", "-f", choices=("table", "json"), default="table")
-    ps.add_argument("id")
-    e = sub.add_parser("exec")
-    e.add_argument("--process", "-p", default=None)
-    e.add_argument("--tty", "-t", action="store_true")
-    e.add_argument("--console-socket", default=None)
-    e.add_argument("--detach", "-d", action="store_true")
-    e.add_argument("--pid-file", default=None)
-    e.add_argument("--cwd", default=None)
-    e.add_argument("--env", "-e", action="append", default=[])
-    e.add_argument("--user", "-u", default=None)
-    e.add_argument("--cap", "-c", action="append", default=[])
-    e.add_argument("--no-new-privs", action="store_true")
-    e.add_argument("id")
-    e.add_argument("args", nargs=argparse.REMAINDER)
+    p.add_argument("--criu", default="", help="accepted and ignored")
     return p
 
 
+def _verb_parser(verb: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=f"krat-runtime {verb}")
+    if verb in ("create", "run"):
+        p.add_argument("--bundle", "-b", default=".")
+        p.add_argument("--pid-file", default=None)
+        p.add_argument("--console-socket", default=None)
+        p.add_argument("--no-new-keyring", action="store_true")
+        p.add_argument("--no-pivot", action="store_true", help="ignored: krat always uses pivot_root")
+        p.add_argument("--preserve-fds", type=int, default=0)
+        if verb == "run":
+            p.add_argument("--detach", "-d", action="store_true")
+            p.add_argument("--keep", action="store_true")
+    elif verb == "kill":
+        p.add_argument("--all", "-a", action="store_true")
+    elif verb == "delete":
+        p.add_argument("--force", "-f", action="store_true")
+    elif verb in ("list", "ps"):
+        p.add_argument("--format", "-f", choices=("table", "json"), default="table")
+        if verb == "list":
+            p.add_argument("--quiet", "-q", action="store_true")
+    elif verb == "exec":
+        _exec_options(p)
+    if verb != "list":
+        p.add_argument("id")
+    if verb == "kill":
+        p.add_argument("signal", nargs="?", default="SIGTERM")
+    if verb == "exec":
+        p.add_argument("args", nargs=argparse.REMAINDER)
+    return p
+
+
+def _exec_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--process", "-p", default=None)
+    p.add_argument("--tty", "-t", action="store_true")
+    p.add_argument("--console-socket", default=None)
+    p.add_argument("--detach", "-d", action="store_true")
+    p.add_argument("--pid-file", default=None)
+    p.add_argument("--cwd", default=None)
+    p.add_argument("--env", "-e", action="append", default=[])
+    p.add_argument("--user", "-u", default=None)
+    p.add_argument("--cap", "-c", action="append", default=[])
+    p.add_argument("--no-new-privs", action="store_true")
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    head, verb, rest = _split(argv)
+    glob = _global_parser()
+    if verb is None:
+        glob.parse_args(head)  # --help, or an unknown option
+        glob.error("a command is required: " + ", ".join(VERBS))
+    args = glob.parse_args(head)
+    args.verb = verb
+    return _verb_parser(verb).parse_args(rest, namespace=args)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = _parse(sys.argv[1:] if argv is None else argv)
     try:
         return _dispatch(args)
     except KratError as err:
@@ -104,7 +138,8 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     root = args.root
     if args.verb == "create":
-        c.create(args.id, args.bundle, root, console_socket=args.console_socket, pid_file=args.pid_file)
+        c.create(args.id, args.bundle, root, console_socket=args.console_socket, pid_file=args.pid_file,
+                 preserve_fds=args.preserve_fds)
     elif args.verb == "run":
         return _run(args)
     elif args.verb == "start":
@@ -135,7 +170,8 @@ def _run(args: argparse.Namespace) -> int:
 
     from krat.runtime import container as c
 
-    pid = c.create(args.id, args.bundle, args.root, console_socket=args.console_socket, pid_file=args.pid_file)
+    pid = c.create(args.id, args.bundle, args.root, console_socket=args.console_socket, pid_file=args.pid_file,
+                   preserve_fds=args.preserve_fds)
     try:
         c.start(args.id, args.root)
     except KratError:
@@ -157,10 +193,11 @@ def _exec(args: argparse.Namespace) -> int:
     from krat.runtime import container as c
 
     if args.process:
-        from krat.oci.runtime import load_spec  # noqa: F401 - same validation path
-
-        with open(args.process) as f:
-            process = Process.from_json(json.load(f))
+        try:
+            with open(args.process) as f:
+                process = Process.from_json(json.load(f))
+        except (OSError, ValueError) as err:
+            raise InvalidArgument(f"--process {args.process}: {err}") from err
     else:
         process = _process_from_flags(args, c)
     pid = c.exec_process(args.id, process, args.root, console_socket=args.console_socket, pid_file=args.pid_file)
@@ -176,12 +213,14 @@ def _process_from_flags(args: argparse.Namespace, c) -> "object":
     from krat.oci.runtime import Spec
 
     if not args.args:
-        raise KratError("exec needs a command (or --process FILE)")
+        raise InvalidArgument("exec needs a command (or --process FILE)")
     with open(os.path.join(c.Store(args.root).dir(args.id), "config.json")) as f:
         base: Process = Spec.from_json(json.load(f)).process
     user = base.user
     if args.user:
         uid, _, gid = args.user.partition(":")
+        if not uid.isdigit() or not (gid or "0").isdigit():
+            raise InvalidArgument(f"--user {args.user!r}: expected UID[:GID] as numbers")
         user = User(int(uid), int(gid or 0))
     caps = base.capabilities
     if args.cap and caps is not None:
@@ -199,10 +238,10 @@ def _list(states: list, args: argparse.Namespace) -> None:
     elif args.format == "json":
         print(json.dumps([s.to_json() for s in states]))
     else:
-        print(f"{'ID':<20} {'PID':<8} {'STATUS':<10} {'BUNDLE':<40} CREATED")
+        print(f"{'ID':<20} {'PID':<8} {'STATUS':<10} {'BUNDLE':<40} {'CREATED':<32} OWNER")
         for s in states:
             doc = s.to_json()
-            print(f"{s.id:<20} {doc['pid']:<8} {s.status.value:<10} {s.bundle:<40} {s.created}")
+            print(f"{s.id:<20} {doc['pid']:<8} {s.status.value:<10} {s.bundle:<40} {s.created:<32} root")
 
 
 def _ps_table(pids: list[int]) -> str:

@@ -10,7 +10,6 @@ import os
 import select
 import signal
 import time
-from datetime import datetime, timezone
 
 from krat.errors import Conflict, InvalidArgument, NotFound
 from krat.oci.process import Process
@@ -20,16 +19,19 @@ from krat.runtime import syscalls as sc
 from krat.runtime.cgroups import Cgroup, cgroup_path, hierarchies
 from krat.runtime.init import EXEC_STEPS, INIT_STEPS, InitContext
 from krat.runtime.spawn import Launch, spawn
-from krat.runtime.state import DEFAULT_ROOT, Record, Store, alive, check_operation, check_transition, proc_start
+from krat.runtime.records import DEFAULT_ROOT, Record, Store, alive, check_operation, check_transition, proc_start
 
 S = ContainerStatus
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """RFC 3339 UTC with nanoseconds, as runc writes `created`."""
+    ns = time.time_ns()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 10**9)) + f".{ns % 10**9:09d}Z"
 
 
-def _prepare_context(spec: Spec, rootfs: str, cgroup: Cgroup, console_socket: str | None) -> InitContext:
+def _prepare_context(spec: Spec, rootfs: str, cgroup: Cgroup, console_socket: str | None,
+                     state_root: str) -> InitContext:
     ctx = InitContext(spec=spec, rootfs=rootfs, sys=sc.LinuxSyscalls())
     if spec.process.capabilities is not None:
         ctx.cap_masks = caps.masks(spec.process.capabilities, caps.held())
@@ -37,7 +39,7 @@ def _prepare_context(spec: Spec, rootfs: str, cgroup: Cgroup, console_socket: st
     if spec.linux.seccomp is not None:
         from krat.runtime import seccomp
 
-        ctx.filter = seccomp.Filter(seccomp.plan(spec.linux.seccomp))
+        ctx.filter = seccomp.Filter(spec.linux.seccomp, seccomp.default_cache_dir())
     if spec.process.terminal:
         if not console_socket:
             raise InvalidArgument("process.terminal is true: --console-socket is required")
@@ -82,7 +84,7 @@ def _launch(spec: Spec, cgroup: Cgroup, stdio: tuple[int, int, int] | None) -> L
 
 def create(container_id: str, bundle: str, state_root: str = DEFAULT_ROOT,
            stdio: tuple[int, int, int] | None = (0, 1, 2), console_socket: str | None = None,
-           pid_file: str | None = None) -> int:
+           pid_file: str | None = None, preserve_fds: int = 0) -> int:
     """Set the container up and leave its process waiting for `start`; return its pid."""
     bundle = os.path.abspath(bundle)
     spec = load_spec(os.path.join(bundle, "config.json"))
@@ -95,23 +97,14 @@ def create(container_id: str, bundle: str, state_root: str = DEFAULT_ROOT,
                     annotations=dict(spec.annotations))
     directory = store.reserve(record)
     cgroup = Cgroup(record.cgroup)
-    launch = None
     try:
         with open(os.path.join(directory, "config.json"), "w") as f:
-            json.dump(spec.to_json(), f)
+            f.write(json.dumps(spec.to_json()))  # dumps: json.dump would take the pure-Python encoder
         cgroup.create()
         cgroup.apply(spec.linux.resources)
-        fifo = os.path.join(directory, "exec.fifo")
-        os.mkfifo(fifo, 0o600)
-        ctx = _prepare_context(spec, rootfs, cgroup, console_socket)
-        ctx.fifo = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
-        launch = _launch(spec, cgroup, stdio)
-        try:
-            pid = spawn(launch, ctx, INIT_STEPS)
-        finally:
-            os.close(ctx.fifo)
-            if ctx.console is not None:
-                ctx.console.close()
+        ctx = _prepare_context(spec, rootfs, cgroup, console_socket, state_root)
+        ctx.preserve_fds = preserve_fds
+        pid = _spawn_init(spec, ctx, cgroup, stdio, _make_fifo(directory, spec))
         record.pid, record.pid_start, record.status = pid, proc_start(pid) or "", S.CREATED.value
         store.save(record)
         if pid_file:
@@ -122,9 +115,37 @@ def create(container_id: str, bundle: str, state_root: str = DEFAULT_ROOT,
         cgroup.destroy()
         store.remove(container_id)
         raise
+
+
+def _make_fifo(directory: str, spec: Spec) -> str:
+    """exec.fifo: the init blocks opening it for writing until `start` opens it for reading."""
+    fifo = os.path.join(directory, "exec.fifo")
+    os.mkfifo(fifo, 0o622)
+    os.chown(fifo, _host_id(spec.linux.uid_mappings, spec.process.user.uid),
+             _host_id(spec.linux.gid_mappings, spec.process.user.gid))  # reopened by the container's user
+    return fifo
+
+
+def _spawn_init(spec: Spec, ctx: InitContext, cgroup: Cgroup, stdio: tuple[int, int, int] | None,
+                fifo: str) -> int:
+    ctx.fifo = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
+    launch = Launch(stdio=None, cgroup_dirs=[])
+    try:
+        launch = _launch(spec, cgroup, stdio)
+        return spawn(launch, ctx, INIT_STEPS)
     finally:
-        for _, fd in (launch.join if launch else []):
+        os.close(ctx.fifo)
+        if ctx.console is not None:
+            ctx.console.close()
+        for _, fd in launch.join:
             os.close(fd)
+
+
+def _host_id(mappings, container_id: int) -> int:
+    for m in mappings:
+        if m.container_id <= container_id < m.container_id + m.size:
+            return m.host_id + container_id - m.container_id
+    return container_id
 
 
 def _write_pid_file(path: str, pid: int) -> None:
@@ -164,8 +185,10 @@ def start(container_id: str, state_root: str = DEFAULT_ROOT) -> None:
     try:
         while True:
             ready, _, _ = select.select([fd], [], [], 0.05)
-            if ready and os.read(fd, 1):
-                break
+            if ready:
+                if os.read(fd, 1):
+                    break
+                time.sleep(0.001)  # EOF: the init has not opened its end yet
             if not alive(record):
                 raise Conflict(f"container {container_id} is stopped: its process exited before start")
     finally:
@@ -222,22 +245,20 @@ def _kill_cgroup(cgroup: Cgroup, timeout: float = 10.0) -> None:
         if not pids:
             return
         for pid in pids:
-            _signal(pid, signal.SIGKILL)
-            _reap_if_child(pid)
+            _signal(pid, signal.SIGKILL)  # never reaped here: the caller's wait() owns the exit status
         time.sleep(0.005)
-
-
-def _reap_if_child(pid: int) -> None:
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def delete(container_id: str, force: bool = False, state_root: str = DEFAULT_ROOT) -> None:
     """Undo create: kill what is left (with force), remove the cgroup and the state."""
     store = Store(state_root)
-    record = store.load(container_id)
+    try:
+        record = store.load(container_id)
+    except NotFound:
+        store.remove(container_id)  # a create that died before writing state.json leaves a directory
+        if force:
+            return  # as runc: --force on a container that is gone is not an error
+        raise
     status = status_of(record)
     if status is not S.STOPPED and not force:
         check_operation(container_id, "delete", status)
@@ -299,7 +320,7 @@ def exec_process(container_id: str, process: Process, state_root: str = DEFAULT_
 
     spec = dataclasses.replace(base, process=process)
     cgroup = Cgroup(record.cgroup)
-    ctx = _prepare_context(spec, "/", cgroup, console_socket)
+    ctx = _prepare_context(spec, "/", cgroup, console_socket, state_root)
     launch = Launch(stdio=stdio, cgroup_dirs=list(cgroup.dirs.values()))
     for ns in spec.linux.namespaces:
         own = f"/proc/{record.pid}/ns/{sc.NAMESPACE_FILES[ns.type]}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import resource as _resource
 import signal
 import struct
 from dataclasses import dataclass, field
@@ -30,6 +31,8 @@ RLIMITS = {"RLIMIT_CPU": 0, "RLIMIT_FSIZE": 1, "RLIMIT_DATA": 2, "RLIMIT_STACK":
 
 @dataclass
 class InitContext:
+    """What the init steps share: the spec, the kernel seam, and fds from the caller."""
+
     spec: Spec
     rootfs: str
     sys: sc.Syscalls
@@ -44,6 +47,8 @@ class InitContext:
     cgroupns: bool = False
     slave: str = ""                      # the pty slave, as a path inside the container
     executable: str = ""
+    preserve_fds: int = 0                # --preserve-fds: 3..3+N-1 stay open in the container
+    ready: bool = False                  # the caller stopped listening: later errors go to stderr
 
 
 def report(ctx: InitContext, message: dict) -> None:
@@ -75,8 +80,12 @@ def mount_cgroup(ctx: InitContext, plan: mounts.MountPlan) -> None:
     target = mounts.secure_join(ctx.rootfs, plan.destination)
     ctx.sys.mkdir(target)
     flags = plan.flags & (sc.MS_RDONLY | sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC)
-    if not ctx.hierarchies or not ctx.hierarchies[0].controllers:  # cgroup v2
-        ctx.sys.mount("cgroup2", target, "cgroup2", flags)
+    if not ctx.hierarchies:  # cgroup v2: the namespace shows only the container's subtree
+        if ctx.cgroupns:
+            ctx.sys.mount("cgroup2", target, "cgroup2", flags)
+        else:
+            ctx.sys.mount(ctx.cgroup_dirs[""], target, "", sc.MS_BIND | sc.MS_REC)
+            ctx.sys.mount("", target, "", sc.MS_BIND | sc.MS_REMOUNT | flags)
         return
     ctx.sys.mount("tmpfs", target, "tmpfs", flags & ~sc.MS_RDONLY, "mode=755")
     for h in ctx.hierarchies:
@@ -175,11 +184,27 @@ def set_hostname(ctx: InitContext) -> None:
         ctx.sys.sethostname(ctx.spec.hostname)
 
 
+def rlimit_values(soft: int, hard: int, current_hard: int) -> tuple[int, int]:
+    """Never above the current hard limit: raising it needs CAP_SYS_RESOURCE, which root may lack."""
+    if current_hard != _resource.RLIM_INFINITY and (hard < 0 or hard > current_hard):
+        hard = current_hard
+    if hard >= 0 and (soft < 0 or soft > hard):
+        soft = hard
+    return soft, hard
+
+
 def set_rlimits(ctx: InitContext) -> None:
     for r in ctx.spec.process.rlimits:
         if r.type not in RLIMITS:
             raise ValueError(f"process.rlimits: unknown rlimit {r.type}")
-        ctx.sys.setrlimit(RLIMITS[r.type], r.soft, r.hard)
+        number = RLIMITS[r.type]
+        soft, hard = rlimit_values(r.soft, r.hard, _resource.getrlimit(number)[1])
+        ctx.sys.setrlimit(number, soft, hard)
+
+
+def set_oom_score_adj(ctx: InitContext) -> None:
+    if ctx.spec.process.oom_score_adj is not None:
+        ctx.sys.write_file("/proc/self/oom_score_adj", str(ctx.spec.process.oom_score_adj))
 
 
 def attach_console(ctx: InitContext) -> None:
@@ -238,12 +263,12 @@ def find_command(ctx: InitContext) -> None:
 
 AFTER_PIVOT: list[Callable[[InitContext], None]] = [
     set_propagation, write_sysctls, mask_paths, readonly_paths, readonly_root, set_hostname, set_rlimits,
-    attach_console, seccomp_before_caps, drop_bounding, switch_user, set_capabilities, set_no_new_privs,
+    set_oom_score_adj, attach_console, seccomp_before_caps, drop_bounding, switch_user, set_capabilities, set_no_new_privs,
     enter_cwd, find_command]
 INIT_STEPS = BEFORE_PIVOT + AFTER_PIVOT
 # A process joining a running container (exec) skips everything that builds the container.
 EXEC_STEPS: list[Callable[[InitContext], None]] = [
-    open_console, set_rlimits, attach_console, seccomp_before_caps, drop_bounding, switch_user, set_capabilities,
+    open_console, set_rlimits, set_oom_score_adj, attach_console, seccomp_before_caps, drop_bounding, switch_user, set_capabilities,
     set_no_new_privs, enter_cwd, find_command]
 
 
@@ -265,11 +290,12 @@ def wait_for_start(ctx: InitContext) -> None:
 def exec_process(ctx: InitContext) -> None:
     """The last steps: barrier, late seccomp, execve. Never returns."""
     report(ctx, {"ready": True})
+    ctx.ready = True
     wait_for_start(ctx)
     for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_DFL)  # Python ignores SIGPIPE; exec keeps ignored signals ignored
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
-    _close_on_exec()
+    _close_on_exec(ctx.preserve_fds)
     if ctx.filter is not None and ctx.spec.process.no_new_privileges:
         ctx.filter.load()
     env = dict(item.split("=", 1) for item in ctx.spec.process.env)
@@ -281,10 +307,12 @@ def exec_process(ctx: InitContext) -> None:
         os._exit(error.exit_code)
 
 
-def _close_on_exec() -> None:
+def _close_on_exec(keep: int) -> None:
+    for fd in range(3, 3 + keep):
+        os.set_inheritable(fd, True)
     for name in os.listdir("/proc/self/fd"):
         fd = int(name)
-        if fd > 2:
+        if fd > 2 + keep:
             try:
                 os.set_inheritable(fd, False)
             except OSError:

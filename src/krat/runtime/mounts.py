@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from krat.oci.process import Mount
 from krat.oci.linux import Device
@@ -41,8 +41,7 @@ DEV_SYMLINKS = (("/proc/self/fd", "fd"), ("/proc/self/fd/0", "stdin"), ("/proc/s
                 ("/proc/self/fd/2", "stderr"), ("pts/ptmx", "ptmx"))
 
 
-@dataclass(frozen=True)
-class MountPlan:
+class MountPlan(NamedTuple):
     """One spec mount, decided: what to call mount(2) with, and what to do after."""
 
     destination: str
@@ -136,8 +135,9 @@ def make_devices(sys: sc.Syscalls, rootfs: str, devices: tuple[Device, ...], def
         try:
             if os.path.lexists(target):
                 os.unlink(target)
-            sys.mknod(target, kind | (dev.file_mode if dev.file_mode is not None else 0o666),
-                      os.makedev(dev.major, dev.minor))
+            mode = dev.file_mode if dev.file_mode is not None else 0o666
+            sys.mknod(target, kind | mode, os.makedev(dev.major, dev.minor))
+            sys.chmod(target, mode & 0o7777)  # mknod applied our umask
             sys.chown(target, dev.uid or 0, dev.gid or 0)
         except PermissionError:
             sys.touch(target)

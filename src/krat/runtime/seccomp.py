@@ -3,14 +3,17 @@
 `plan` is the pure part: the spec's rules as (action value, syscall, conditions),
 split the way runc splits them (conditions on distinct arguments are ANDed in one
 rule; several conditions on the same argument become separate rules, i.e. ORed).
-`Filter` compiles a plan with libseccomp before pivot_root (the library lives on the
-host) and loads it at the end of init.
+`compile_bpf` turns a plan into a BPF program with libseccomp, before pivot_root (the
+library lives on the host); `Filter` keeps the program (cached by content) and loads it
+with prctl(PR_SET_SECCOMP) at the end of init.
 """
 
 from __future__ import annotations
 
 import ctypes
-from dataclasses import dataclass
+import json
+import os
+from typing import NamedTuple
 
 from krat.errors import InvalidArgument
 from krat.oci.linux import Seccomp, SeccompArg
@@ -47,23 +50,20 @@ def action_value(action: str, errno_ret: int | None) -> int:
     return values[action]
 
 
-@dataclass(frozen=True)
-class Condition:
+class Condition(NamedTuple):
     index: int
     op: int
     value: int
     value_two: int
 
 
-@dataclass(frozen=True)
-class FilterRule:
+class FilterRule(NamedTuple):
     action: int
     syscall: str
     conditions: tuple[Condition, ...] = ()
 
 
-@dataclass(frozen=True)
-class FilterPlan:
+class FilterPlan(NamedTuple):
     default_action: int
     architectures: tuple[str, ...]
     rules: tuple[FilterRule, ...]
@@ -114,41 +114,113 @@ def _libseccomp() -> ctypes.CDLL:
         lib.seccomp_arch_resolve_name.restype = ctypes.c_uint32
         lib.seccomp_arch_add.argtypes = [ctypes.c_void_p, ctypes.c_uint32]
         lib.seccomp_attr_set.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_uint32]
-        lib.seccomp_load.argtypes = [ctypes.c_void_p]
+        lib.seccomp_export_bpf.argtypes = [ctypes.c_void_p, ctypes.c_int]
         lib.seccomp_release.argtypes = [ctypes.c_void_p]
         _lib = lib
     return _lib
 
 
-class Filter:
-    """A compiled filter, loaded later (after the last syscall it would forbid)."""
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
-    def __init__(self, p: FilterPlan) -> None:
-        lib = _libseccomp()
-        self.lib = lib
-        self.ctx = lib.seccomp_init(p.default_action)
-        if not self.ctx:
-            raise InvalidArgument("linux.seccomp: seccomp_init failed")
-        lib.seccomp_attr_set(self.ctx, _FLTATR_CTL_NNP, 0)
+
+_PR_SET_SECCOMP = 22
+_SECCOMP_MODE_FILTER = 2
+_CACHE_FORMAT = b"krat-bpf-1"
+
+
+def compile_bpf(p: FilterPlan) -> bytes:
+    """The classic BPF program libseccomp generates for a plan (the costly part: ~15 ms for Docker's)."""
+    lib = _libseccomp()
+    ctx = lib.seccomp_init(p.default_action)
+    if not ctx:
+        raise InvalidArgument("linux.seccomp: seccomp_init failed")
+    try:
+        lib.seccomp_attr_set(ctx, _FLTATR_CTL_NNP, 0)  # no_new_privs only when process.noNewPrivileges says
         for arch in p.architectures:
             token = lib.seccomp_arch_resolve_name(arch.encode())
             if token:
-                lib.seccomp_arch_add(self.ctx, token)  # -EEXIST for the native one: fine
+                lib.seccomp_arch_add(ctx, token)  # -EEXIST for the native one: fine
         for rule in p.rules:
-            self._add(rule)
+            _add(lib, ctx, rule)
+        fd = os.memfd_create("seccomp-bpf", os.MFD_CLOEXEC)
+        try:
+            rc = lib.seccomp_export_bpf(ctx, fd)
+            if rc < 0:
+                raise InvalidArgument(f"linux.seccomp: cannot generate the filter: error {-rc}")
+            return os.pread(fd, os.fstat(fd).st_size, 0)
+        finally:
+            os.close(fd)
+    finally:
+        lib.seccomp_release(ctx)
 
-    def _add(self, rule: FilterRule) -> None:
-        nr = self.lib.seccomp_syscall_resolve_name(rule.syscall.encode())
-        if nr < 0:
-            return  # unknown on this architecture or to this libseccomp: runc skips these too
-        array = (_ArgCmp * max(1, len(rule.conditions)))()
-        for i, c in enumerate(rule.conditions):
-            array[i] = _ArgCmp(c.index, c.op, c.value, c.value_two)
-        rc = self.lib.seccomp_rule_add_array(self.ctx, rule.action, nr, len(rule.conditions), array)
-        if rc < 0:
-            raise InvalidArgument(f"linux.seccomp: cannot add a rule for {rule.syscall}: error {-rc}")
+
+def _add(lib: ctypes.CDLL, ctx: int, rule: FilterRule) -> None:
+    nr = lib.seccomp_syscall_resolve_name(rule.syscall.encode())
+    if nr < 0:
+        return  # unknown on this architecture or to this libseccomp: runc skips these too
+    array = (_ArgCmp * max(1, len(rule.conditions)))()
+    for i, c in enumerate(rule.conditions):
+        array[i] = _ArgCmp(c.index, c.op, c.value, c.value_two)
+    rc = lib.seccomp_rule_add_array(ctx, rule.action, nr, len(rule.conditions), array)
+    if rc < 0:
+        raise InvalidArgument(f"linux.seccomp: cannot add a rule for {rule.syscall}: error {-rc}")
+
+
+class Filter:
+    """A compiled filter, loaded later with prctl (after the last syscall it would forbid).
+
+    Compiled programs are cached by the profile's content under `cache_dir`, so the next
+    container with the same profile skips libseccomp entirely (Podman precompiles too).
+    """
+
+    def __init__(self, spec: Seccomp, cache_dir: str | None = None) -> None:
+        self.bpf = _cached(spec, cache_dir)
+        self._buffer = ctypes.create_string_buffer(self.bpf, len(self.bpf))
+        self._prog = _SockFprog(len(self.bpf) // 8, ctypes.addressof(self._buffer))
+        self._libc = ctypes.CDLL(None, use_errno=True)
 
     def load(self) -> None:
-        rc = self.lib.seccomp_load(self.ctx)
+        rc = self._libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(self._prog), 0, 0)
         if rc < 0:
-            raise OSError(-rc, f"seccomp_load failed: error {-rc}")
+            err = ctypes.get_errno()
+            raise OSError(err, f"cannot load the seccomp filter: {os.strerror(err)}")
+
+
+def default_cache_dir() -> str:
+    """Compiled filters are derived data keyed by content: one cache per user, on tmpfs.
+
+    Not under the state root: that holds containers only (callers check it empties).
+    """
+    if os.environ.get("KRAT_RUNTIME_CACHE_DIR"):
+        return os.environ["KRAT_RUNTIME_CACHE_DIR"]
+    if os.geteuid() == 0:
+        return "/run/krat-runtime-cache"
+    return os.path.join(os.environ.get("XDG_RUNTIME_DIR") or f"/tmp/krat-runtime-{os.geteuid()}", "krat-runtime-cache")
+
+
+def _cached(spec: Seccomp, cache_dir: str | None) -> bytes:
+    if not cache_dir:
+        return compile_bpf(plan(spec))
+    try:
+        from _blake2 import blake2b  # the builtin module: hashlib would load OpenSSL
+    except ImportError:
+        from hashlib import blake2b
+    text = json.dumps(spec.to_json(), sort_keys=True).encode()
+    key = blake2b(_CACHE_FORMAT + os.uname().machine.encode() + text, digest_size=20).hexdigest()
+    path = os.path.join(cache_dir, key + ".bpf")
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        pass
+    bpf = compile_bpf(plan(spec))
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        os.makedirs(cache_dir, mode=0o700, exist_ok=True)
+        with open(tmp, "wb") as f:
+            f.write(bpf)
+        os.rename(tmp, path)
+    except OSError:
+        pass  # a cache that cannot be written only costs time
+    return bpf

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import traceback
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -22,6 +21,9 @@ from krat.errors import CommandCannotRun, CommandNotFound, ContainerCommandError
 from krat.oci.linux import IdMapping
 from krat.runtime import syscalls as sc
 from krat.runtime.init import InitContext, exec_process, report, run_steps
+
+
+_DEBUG = False
 
 
 @dataclass
@@ -46,6 +48,9 @@ def _dup_stdio(stdio: tuple[int, int, int]) -> None:
 
 def _intermediate(launch: Launch, ctx: InitContext, steps: list[Callable[[InitContext], None]],
                   reply: int) -> None:
+    # Until execve, /proc/PID/exe of these processes is the host's Python: not dumpable means a
+    # process in the container cannot open it to overwrite it (CVE-2019-5736). execve resets it.
+    ctx.sys.prctl(sc.PR_SET_DUMPABLE, 0)
     if launch.stdio is not None and not ctx.spec.process.terminal:
         _dup_stdio(launch.stdio)
     for d in launch.cgroup_dirs:
@@ -90,9 +95,16 @@ def _report_error(ctx: InitContext, err: BaseException) -> None:
         message, code = (f"{err.strerror}" + (f": {err.filename}" if err.filename else "")), 125
     else:
         message, code = f"{type(err).__name__}: {err}", 125
+    trace = ""
+    if _DEBUG:
+        import traceback  # preloaded by spawn() when debugging: nothing can be imported after pivot_root
+
+        trace = "".join(traceback.format_exception(err))
+    if ctx.ready:
+        os.write(2, f"krat-runtime: {message}\n{trace}".encode())
+        return
     try:
-        report(ctx, {"error": message, "code": code,
-                     "trace": "".join(traceback.format_exception(err)) if os.environ.get("KRAT_DEBUG") else ""})
+        report(ctx, {"error": message, "code": code, "trace": trace})
     except OSError:
         pass
 
@@ -112,6 +124,10 @@ def write_id_maps(pid: int, launch: Launch) -> None:
 def spawn(launch: Launch, ctx: InitContext, steps: list[Callable[[InitContext], None]],
           on_pid: Callable[[int], None] | None = None) -> int:
     """Start the process; return its pid once it is ready (waiting for start, or exec'd)."""
+    global _DEBUG
+    _DEBUG = bool(os.environ.get("KRAT_DEBUG"))
+    if _DEBUG:
+        import traceback  # noqa: F401
     sc.LinuxSyscalls().prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
     sync_r, sync_w = os.pipe()
     reply_r, reply_w = os.pipe()
@@ -143,7 +159,8 @@ def spawn(launch: Launch, ctx: InitContext, steps: list[Callable[[InitContext], 
 
 def _converse(sync_r: int, reply_w: int, launch: Launch,
               on_pid: Callable[[int], None] | None) -> tuple[int, KratError | None]:
-    pid = 0
+    """Read the children's messages until the init is ready (the pid and ready may come in any order)."""
+    pid, ready, error = 0, False, None
     with os.fdopen(os.dup(sync_r), "rb") as stream:
         for line in stream:
             msg = json.loads(line)
@@ -155,10 +172,12 @@ def _converse(sync_r: int, reply_w: int, launch: Launch,
                 if on_pid:
                     on_pid(pid)
             elif "ready" in msg:
-                return pid, None
+                ready = True
             elif "error" in msg:
-                return pid, _error(msg)
-    return pid, Internal("the container's init process died before it was ready")
+                error = _error(msg)  # read on to EOF: the pid may still come, to be reaped
+            if pid and ready and error is None:
+                return pid, None
+    return pid, error or Internal("the container's init process died before it was ready")
 
 
 def _reap(pid: int) -> None:

@@ -51,6 +51,7 @@ MS_STRICTATIME = 1 << 24
 MNT_DETACH = 2
 
 PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
 PR_SET_KEEPCAPS = 8
 PR_CAPBSET_DROP = 24
 PR_SET_CHILD_SUBREAPER = 36
@@ -87,6 +88,7 @@ class Syscalls(Protocol):
     def mkdir(self, path: str, mode: int = 0o755) -> None: ...
     def touch(self, path: str) -> None: ...
     def chown(self, path: str, uid: int, gid: int) -> None: ...
+    def chmod(self, path: str, mode: int) -> None: ...
     def write_file(self, path: str, data: str) -> None: ...
     def chdir(self, path: str) -> None: ...
     def prctl(self, option: int, arg2: int = 0, arg3: int = 0) -> None: ...
@@ -141,6 +143,9 @@ class LinuxSyscalls:
 
     def chown(self, path: str, uid: int, gid: int) -> None:
         os.chown(path, uid, gid)
+
+    def chmod(self, path: str, mode: int) -> None:
+        os.chmod(path, mode)
 
     def write_file(self, path: str, data: str) -> None:
         fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
 from runtime_bundles import DOCKER_CAPS, run
+from runtime_bundles import bundle, krat_runtime, rootfs_template, runtime  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.root
 
@@ -127,9 +129,83 @@ def test_sysctl_and_bind_mount_options(runtime, bundle, tmp_path):
                                     "options": ["rbind", "ro", "rprivate"]})
     bundle.config["mounts"].append({"destination": "/scratch", "type": "tmpfs", "source": "tmpfs",
                                     "options": ["size=1m", "mode=1777"]})
+    hosts = tmp_path / "hosts"
+    hosts.write_text("127.0.0.1 engine-made\n")
+    bundle.config["mounts"].append({"destination": "/etc/hosts", "type": "bind", "source": str(hosts),
+                                    "options": ["rbind", "rprivate"]})
     bundle.config["linux"]["sysctl"] = {"net.ipv4.ip_forward": "1"}
-    proc = run(runtime, bundle, ["sh", "-c", "cat /data/hello; touch /data/x 2>&1; "
+    proc = run(runtime, bundle, ["sh", "-c", "cat /etc/hosts; cat /data/hello; touch /data/x 2>&1; "
                                  "grep ' /scratch ' /proc/mounts; cat /proc/sys/net/ipv4/ip_forward"])
     out = proc.stdout
+    assert out.startswith("127.0.0.1 engine-made\n"), out + proc.stderr
     assert "from the host" in out and "Read-only file system" in out, out + proc.stderr
     assert "size=1024k" in out and out.split()[-1] == "1", out
+
+
+def test_user_namespace_with_id_maps(runtime, bundle):
+    import shutil
+    import tempfile
+
+    # The mapped root must be able to reach the rootfs: pytest's own temp dirs are 0700.
+    outer = tempfile.mkdtemp(prefix="krat-userns-")
+    os.chmod(outer, 0o755)
+    try:
+        bundle.path = Path(outer)
+        _run_in_user_namespace(runtime, bundle)
+    finally:
+        shutil.rmtree(outer, ignore_errors=True)
+
+
+def _run_in_user_namespace(runtime, bundle):
+    import shutil
+
+    shutil.copytree(bundle.rootfs, bundle.path / "rootfs", symlinks=True)
+    bundle.config["linux"]["namespaces"].append({"type": "user"})
+    bundle.config["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 200000, "size": 65536}]
+    bundle.config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 200000, "size": 65536}]
+    proc = run(runtime, bundle, ["sh", "-c", "id -u; cat /proc/self/uid_map; stat -c %U /bin/busybox"])
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "0"
+    assert lines[1].split() == ["0", "200000", "65536"]
+    assert lines[2] == "nobody"  # host root is not mapped inside
+
+
+def test_join_a_network_namespace_by_path(runtime, bundle, tmp_path):
+    import subprocess
+    import uuid
+
+    name = f"kc-{uuid.uuid4().hex[:8]}"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        subprocess.run(["ip", "netns", "exec", name, "ip", "link", "set", "lo", "up"], check=True)
+        for ns in bundle.config["linux"]["namespaces"]:
+            if ns["type"] == "network":
+                ns["path"] = f"/var/run/netns/{name}"
+        proc = run(runtime, bundle, ["sh", "-c", "cat /sys/class/net/lo/operstate; readlink /proc/self/ns/net"])
+        inode = os.stat(f"/var/run/netns/{name}").st_ino
+        # A fresh namespace has lo down; this one was set up outside, so it is the joined one.
+        assert proc.stdout.split() == ["unknown", f"net:[{inode}]"], proc.stdout + proc.stderr
+    finally:
+        subprocess.run(["ip", "netns", "delete", name], check=False)
+
+
+def test_devices_and_rlimits_from_the_spec(runtime, bundle):
+    bundle.config["linux"]["devices"] = [{"path": "/dev/kc-null", "type": "c", "major": 1, "minor": 3,
+                                          "fileMode": 0o620, "uid": 0, "gid": 0}]
+    bundle.config["linux"]["resources"]["devices"].append({"allow": True, "type": "c", "major": 1, "minor": 3,
+                                                          "access": "rwm"})
+    bundle.config["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "hard": 512, "soft": 256}]
+    proc = run(runtime, bundle, ["sh", "-c", "stat -c '%F %a %t:%T' /dev/kc-null; echo x > /dev/kc-null && echo ok; "
+                                 "ulimit -n; ulimit -Hn"])
+    assert proc.stdout.splitlines() == ["character special file 620 1:3", "ok", "256", "512"], proc.stdout + proc.stderr
+
+
+def test_ambient_capabilities_for_a_non_root_user(runtime, bundle):
+    caps = bundle.config["process"]["capabilities"]
+    caps["inheritable"] = ["CAP_NET_BIND_SERVICE"]
+    caps["ambient"] = ["CAP_NET_BIND_SERVICE"]
+    proc = run(runtime, bundle, ["cat", "/proc/self/status"], user={"uid": 1000, "gid": 1000})
+    status = _status(proc.stdout)
+    assert int(status["CapAmb"], 16) == 1 << 10, proc.stdout + proc.stderr
+    assert int(status["CapEff"], 16) == 1 << 10

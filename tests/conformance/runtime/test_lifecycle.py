@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from runtime_bundles import cgroup_dirs, create, run, wait_status
+from runtime_bundles import bundle, krat_runtime, rootfs_template, runtime  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.root
 
@@ -128,3 +129,20 @@ def test_failed_exec_leaves_nothing(runtime, bundle):
     container_id = runtime.created[-1]
     assert not cgroup_dirs(container_id)
     assert runtime("state", container_id).returncode != 0
+
+
+def test_delete_a_created_container_without_force(runtime, bundle, tmp_path):
+    container_id = create(runtime, bundle, ["sleep", "1000"], tmp_path / "out.log")
+    pid = runtime.state(container_id)["pid"]
+    assert runtime("delete", container_id).returncode == 0
+    assert runtime("state", container_id).returncode != 0
+    assert not cgroup_dirs(container_id)
+    deadline = time.monotonic() + 10
+    while os.path.exists(f"/proc/{pid}") and "Z" not in Path(f"/proc/{pid}/stat").read_text().split()[2]:
+        assert time.monotonic() < deadline, "the init of a deleted container is still alive"
+        time.sleep(0.02)
+
+
+def test_force_delete_of_a_missing_container(runtime):
+    assert runtime("delete", "--force", "kc-never-existed").returncode == 0
+    assert runtime("delete", "kc-never-existed").returncode != 0

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import require_binary
+from support import require_binary
 from registryd import (
     REGISTRY_BIN, TokenServer, htpasswd_file, make_ca, make_server_cert, start_registry,
 )
 
-USER, PASSWORD = "kratuser", "s3cret-pass"
+from regsupport import PASSWORD, USER  # noqa: F401
 
 
 @pytest.fixture(autouse=True)
@@ -31,7 +31,7 @@ def private_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def kratenv(krat, private_config):
     """The krat CLI fixture with the private HOME/XDG_CONFIG_HOME of private_config."""
     krat.env.update(HOME=str(private_config), XDG_CONFIG_HOME=str(private_config / ".config"))
-    for var in ("REGISTRY_AUTH_FILE", "DOCKER_CONFIG", "KRAT_REGISTRIES_CONF"):
+    for var in ("REGISTRY_AUTH_FILE", "DOCKER_CONFIG"):
         krat.env.pop(var, None)
     return krat
 
@@ -76,38 +76,3 @@ def token_registry(tmp_path: Path):
     yield reg
     reg.stop()
     tokens.close()
-
-
-def push_raw(host: str, repo: str, img, tag: str = "v1", creds=None) -> None:
-    """Put a synthetic image straight into a registry (test setup, independent of krat's store)."""
-    import io
-
-    from krat.registry import blobs
-    from krat.registry.client import RegistryClient
-    from krat.registry.hosts import RegistriesConfig, endpoint_for
-
-    with RegistryClient(endpoint_for(host, RegistriesConfig()), creds) as client:
-        for desc, data in img.blobs():
-            blobs.upload(client, repo, desc, lambda data=data: io.BytesIO(data))
-        client.put_manifest(repo, tag, img.manifest, what=repo)
-
-
-def store_state(root: Path) -> tuple:
-    """Blobs, layer dirs and image rows of a krat root: equal before and after a failed pull."""
-    import sqlite3
-
-    blobs = sorted(p.name for p in (root / "content" / "blobs" / "sha256").glob("*")) \
-        if (root / "content" / "blobs").exists() else []
-    layers = sorted(p.name for p in (root / "layers").glob("*")) if (root / "layers").exists() else []
-    rows: list = []
-    db = root / "krat.db"
-    if db.exists():
-        conn = sqlite3.connect(db)
-        try:
-            tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-            for table in ("images", "tags", "repo_digests", "image_layers", "layers"):
-                if table in tables:
-                    rows.append((table, sorted(map(tuple, conn.execute(f"SELECT * FROM {table}")))))
-        finally:
-            conn.close()
-    return blobs, layers, rows

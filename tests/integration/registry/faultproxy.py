@@ -22,6 +22,7 @@ class FaultProxy:
         self.limit_429 = 0
         self.on_kill = None
         self.blob_gets = 0
+        self.only: str | None = None  # restrict faults to blobs whose path contains this
         self.lock = threading.Lock()
         proxy = self
 
@@ -67,6 +68,8 @@ class FaultProxy:
             req.close_connection = True  # the registry is gone: drop the client's connection
             return
         blob = req.command == "GET" and "/blobs/sha256:" in req.path and resp.status in (200, 206)
+        if blob and self.only and self.only not in req.path:
+            blob = False
         if blob:
             with self.lock:
                 self.blob_gets += 1

@@ -102,7 +102,7 @@ def test_tls_needs_the_registry_ca_in_certs_d(tls_registry, private_config):
 
 
 def test_basic_auth(basic_registry):
-    from conftest import PASSWORD, USER
+    from regsupport import PASSWORD, USER
 
     img = make_image((1000,))
     with client_for(basic_registry.host) as client:
@@ -118,7 +118,7 @@ def test_basic_auth(basic_registry):
 
 
 def test_bearer_token_flow_with_scopes(token_registry):
-    from conftest import PASSWORD, USER
+    from regsupport import PASSWORD, USER
 
     base = make_image((2000,))
     derived = make_image((1000,), shared=base.pairs)

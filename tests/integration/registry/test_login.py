@@ -8,7 +8,7 @@ import stat
 
 import pytest
 
-from conftest import PASSWORD, USER, push_raw
+from regsupport import PASSWORD, USER, push_raw
 from regimages import make_image
 
 pytestmark = pytest.mark.interop

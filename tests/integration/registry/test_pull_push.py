@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from conftest import push_raw, store_state
+from regsupport import push_raw, store_state
 from krat.engine.config import Paths
 from regimages import make_image, sha
 

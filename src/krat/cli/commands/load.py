@@ -18,7 +18,7 @@ def main(ctx, argv: list[str]) -> int:
     parser.add_argument("--platform", default=None, help="accepted for compatibility")
     args = parser.parse_args(argv)
 
-    from krat.engine.images import ImageService, familiar
+    from krat.engine.images import ImageService
 
     images = ImageService(ctx.paths)
     if args.input in (None, "-"):
@@ -35,7 +35,7 @@ def main(ctx, argv: list[str]) -> int:
         with stream:
             loaded = images.load(stream)
     if not args.quiet:
-        for image in loaded:
-            lines = [f"Loaded image: {t}" for t in image.repo_tags] or [f"Loaded image ID: {image.id}"]
+        for image, tags in loaded:
+            lines = [f"Loaded image: {t}" for t in tags] or [f"Loaded image ID: {image.id}"]
             print("\n".join(lines))
     return 0

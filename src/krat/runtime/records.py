@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 from dataclasses import asdict, dataclass, field
 
 from krat.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
 from krat.oci.runtime import ContainerStatus
+from krat.runtime import DEFAULT_ROOT
 
-DEFAULT_ROOT = "/run/krat-runtime"
 S = ContainerStatus
 
 TRANSITIONS: dict[ContainerStatus, set[ContainerStatus]] = {
@@ -25,7 +24,7 @@ TRANSITIONS: dict[ContainerStatus, set[ContainerStatus]] = {
 NEEDS = {
     "kill": {S.CREATED, S.RUNNING, S.PAUSED},
     "exec": {S.CREATED, S.RUNNING},
-    "delete": {S.STOPPED},
+    "delete": {S.STOPPED, S.CREATED},  # like runc: a created container has run nothing yet
 }
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,1023}$")
@@ -85,7 +84,7 @@ class Store:
         d = self.dir(record.id)
         tmp = os.path.join(d, "state.json.tmp")
         with open(tmp, "w") as f:
-            json.dump(asdict(record), f)
+            f.write(json.dumps(asdict(record)))
         os.rename(tmp, os.path.join(d, "state.json"))
 
     def load(self, container_id: str) -> Record:
@@ -98,6 +97,8 @@ class Store:
             raise NotFound(f"container {container_id}: unreadable state ({err})") from err
 
     def remove(self, container_id: str) -> None:
+        import shutil
+
         shutil.rmtree(self.dir(container_id), ignore_errors=True)
 
     def ids(self) -> list[str]:

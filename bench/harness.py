@@ -1,0 +1,240 @@
+"""The benchmark harness behind bench/run: engines, workloads, timing, the report.
+
+Adding workloads: create bench/workloads/<area>.py defining `WORKLOADS`, a list of
+`Workload`s. Each is run on every available engine (krat, docker, podman), each with
+private state:
+
+    from harness import Workload
+
+    def setup(engine, ctx):            # once per engine, untimed (ctx.scratch: a temp dir,
+        engine.ok("load", "-i", ...)   # ctx.cache: shared between engines, e.g. an archive)
+
+    WORKLOADS = [Workload("ps (100 containers)", command=lambda e, ctx: ["ps", "-a"],
+                          setup=setup, repeat=10, target_s=0.15)]
+
+`command` returns the CLI arguments (the same for all three CLIs, or switch on
+engine.name); only that command is timed, as a whole process, like a user sees it.
+`before_each` runs untimed before every timed run (e.g. to remove what the last run made).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+
+
+def _noop(engine: "Engine", ctx: "Context") -> None:
+    return None
+
+
+@dataclass
+class Workload:
+    name: str
+    command: Callable[["Engine", "Context"], list[str]]
+    setup: Callable[["Engine", "Context"], None] = _noop
+    before_each: Callable[["Engine", "Context"], None] = _noop
+    repeat: int = 5
+    target_s: float | None = None          # krat's goal, shown in the report
+    engines: tuple[str, ...] = ("krat", "docker", "podman")
+
+
+@dataclass
+class Context:
+    scratch: Path
+    cache: dict = field(default_factory=dict)
+
+
+class Engine:
+    name = "engine"
+
+    def argv(self, *args: str) -> list[str]:
+        raise NotImplementedError
+
+    def run(self, *args: str, check: bool = True, timeout: float = 1800) -> subprocess.CompletedProcess:
+        proc = subprocess.run(self.argv(*args), capture_output=True, timeout=timeout, env=self.env)
+        if check and proc.returncode != 0:
+            raise RuntimeError(f"{self.name} {' '.join(args)} exited {proc.returncode}: "
+                               f"{proc.stderr.decode(errors='replace')[-500:]}")
+        return proc
+
+    ok = run
+
+    def start(self) -> None:
+        return None
+
+    def stop(self) -> None:
+        return None
+
+
+class Krat(Engine):
+    name = "krat"
+
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="kb-krat-", dir="/tmp"))
+        self.root, self.runroot = self.dir / "root", self.dir / "run"
+        self.env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+        self.env.pop("KRAT_DEBUG", None)
+        # what an installed krat has: cached bytecode (a shell may have turned it off)
+        self.env.pop("PYTHONDONTWRITEBYTECODE", None)
+
+    def argv(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "krat", "--root", str(self.root), "--runroot", str(self.runroot), *args]
+
+    def stop(self) -> None:
+        mounts = Path("/proc/self/mountinfo").read_text().splitlines()
+        for target in sorted((m.split()[4] for m in mounts if m.split()[4].startswith(str(self.dir))),
+                             key=len, reverse=True):
+            subprocess.run(["umount", "-l", target], capture_output=True)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class PeerEngine(Engine):
+    """Docker or Podman through tests/peers.py (private state, never the system's)."""
+
+    def __init__(self, name: str) -> None:
+        import peers
+
+        self.name = name
+        self.peer = peers.Dockerd() if name == "docker" else peers.Podman()
+        self.env = self.peer.env
+
+    def argv(self, *args: str) -> list[str]:
+        return self.peer.argv(*args)
+
+    def start(self) -> None:
+        self.peer.start()
+
+    def stop(self) -> None:
+        self.peer.stop()
+
+
+def available(name: str) -> str | None:
+    """None if the engine can run here, else why not."""
+    if name == "krat":
+        return None
+    if name == "docker":
+        if not shutil.which("dockerd"):
+            return "dockerd is not installed"
+        return None if (shutil.which("docker") or Path("/usr/local/bin/docker").exists()) else "docker CLI missing"
+    if name == "podman":
+        return None if shutil.which("podman") else "podman is not installed"
+    return f"unknown engine {name}"
+
+
+def make_engine(name: str) -> Engine:
+    return Krat() if name == "krat" else PeerEngine(name)
+
+
+def discover(pattern: str | None) -> list[Workload]:
+    found: list[Workload] = []
+    for path in sorted((HERE / "workloads").glob("*.py")):
+        spec = importlib.util.spec_from_file_location(f"bench_workloads_{path.stem}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        found += getattr(module, "WORKLOADS", [])
+    return [w for w in found if not pattern or pattern.lower() in w.name.lower()]
+
+
+SLOW_RUN_S = 20.0  # after a run this slow, fewer repeats do: the bench must end
+
+
+def time_workload(engine: Engine, workload: Workload, ctx: Context, repeat: int) -> list[float]:
+    workload.setup(engine, ctx)
+    times: list[float] = []
+    for _ in range(repeat):
+        workload.before_each(engine, ctx)
+        args = workload.command(engine, ctx)
+        start = time.perf_counter()
+        engine.run(*args)
+        times.append(time.perf_counter() - start)
+        if times[-1] > SLOW_RUN_S and len(times) >= 1 + (repeat > 2):
+            print(f"  ({engine.name}: {len(times)} of {repeat} runs; each takes over {SLOW_RUN_S:.0f} s)")
+            break
+    return times
+
+
+def _fmt(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    return f"{seconds * 1000:.0f} ms" if seconds < 10 else f"{seconds:.1f} s"
+
+
+def report(results: dict[str, dict[str, float]], workloads: list[Workload], engines: list[str]) -> str:
+    head = ["workload"] + [f"{e} median" for e in engines] + [f"{e}/krat" for e in engines if e != "krat"] + ["krat target"]
+    rows = [head]
+    for w in workloads:
+        medians = results.get(w.name, {})
+        krat = medians.get("krat")
+        row = [w.name] + [_fmt(medians.get(e)) for e in engines]
+        for e in engines:
+            if e != "krat":
+                row.append(f"{medians[e] / krat:.2f}x" if krat and e in medians else "-")
+        if w.target_s is None:
+            row.append("")
+        else:
+            row.append(f"< {_fmt(w.target_s)} " + ("met" if krat is not None and krat < w.target_s else "MISSED"))
+        rows.append(row)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    return "\n".join("  ".join(c.ljust(widths[i]) for i, c in enumerate(r)).rstrip() for r in rows)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="bench/run", description="krat vs Docker vs Podman")
+    parser.add_argument("-k", dest="pattern", help="only workloads whose name contains this")
+    parser.add_argument("-r", "--repeat", type=int, default=None, help="runs per workload (default: its own)")
+    parser.add_argument("--engines", default="krat,docker,podman")
+    args = parser.parse_args(argv)
+
+    workloads = discover(args.pattern)
+    if not workloads:
+        print("no workloads matched", file=sys.stderr)
+        return 1
+    engines = []
+    for name in args.engines.split(","):
+        reason = available(name)
+        if reason:
+            print(f"skipping {name}: {reason}")
+        else:
+            engines.append(name)
+    ctx = Context(Path(tempfile.mkdtemp(prefix="kb-", dir="/tmp")))
+    results: dict[str, dict[str, float]] = {}
+    raw: dict[str, dict[str, list[float]]] = {}
+    try:
+        for w in workloads:
+            for name in [e for e in engines if e in w.engines]:
+                engine = make_engine(name)
+                try:
+                    engine.start()
+                    times = time_workload(engine, w, ctx, args.repeat or w.repeat)
+                except BaseException as err:  # one engine failing must not lose the others' numbers
+                    if isinstance(err, KeyboardInterrupt):
+                        raise
+                    print(f"{w.name} on {name}: failed: {err}")
+                    continue
+                finally:
+                    engine.stop()
+                results.setdefault(w.name, {})[name] = statistics.median(times)
+                raw.setdefault(w.name, {})[name] = times
+                print(f"  {w.name:<40} {name:<7} median {_fmt(statistics.median(times))}", flush=True)
+    finally:
+        shutil.rmtree(ctx.scratch, ignore_errors=True)
+    print()
+    print(report(results, workloads, engines))
+    out = REPO / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / time.strftime("%Y%m%d-%H%M%S.json")).write_text(json.dumps({"medians": results, "runs": raw}, indent=2))
+    return 0

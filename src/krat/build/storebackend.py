@@ -1,0 +1,142 @@
+"""The real Backend: krat's image store for images and layers, krat's runtime for RUN.
+
+Layers a build makes are stored as uncompressed blobs (blob digest = diff_id) and
+unpacked once into the shared layer directories, so a later build's cache hit reuses
+them without copying; the final image is registered from blobs already in the store.
+Working directories live under <root>/tmp/build so overlay upper/work dirs share a
+filesystem with the layers; a killed build's leftovers there are removed by the next.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from krat.build.backend import BaseImage, Layer, Output, RunSpec
+from krat.errors import KratError, NotFound
+
+STALE_S = 24 * 3600
+
+
+class StoreBackend:
+    def __init__(self, paths, db=None) -> None:
+        from krat.engine.images import ImageService
+
+        self.paths = paths
+        self.images = ImageService(paths, db)
+        self.tmp = paths.tmp / "build"
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        self._sweep()
+
+    def _sweep(self) -> None:
+        cutoff = time.time() - STALE_S
+        for entry in os.scandir(self.tmp):
+            try:
+                if entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                    shutil.rmtree(entry.path, ignore_errors=True)
+            except OSError:
+                pass
+
+    # -- images and layers ------------------------------------------------------------------
+
+    def image(self, ref: str, pull: bool) -> BaseImage:
+        """A base image: local, else pulled (always with --pull), as `docker build` does."""
+        from krat.oci.image import Manifest
+
+        img = None
+        if not pull:
+            try:
+                img = self.images.resolve(ref)  # local first: no registry code on the hot path
+            except NotFound:
+                pass
+        if img is None:
+            img = self._pull(ref, pull)
+        manifest = Manifest.parse(self.images.manifest_bytes(img), f"manifest of {img.short_id}")
+        layers = [Layer(d, Path(p), 0, desc.to_dict())
+                  for d, p, desc in zip(img.diff_ids, img.layer_dirs, manifest.layers)]
+        return BaseImage(img.id, img.config_doc, layers)
+
+    def _pull(self, ref: str, always: bool):
+        from krat.engine.registries import ensure_image
+
+        try:
+            return ensure_image(self.paths, ref, "always" if always else "missing")
+        except NotFound:
+            raise
+        except KratError as err:
+            if always:
+                raise
+            raise NotFound(f"No such image: {ref} (not found locally; pulling it failed: {err.message})") from None
+
+    def layer(self, diff_id: str) -> Layer | None:
+        layers = self.images.layers
+        if not layers.has(diff_id) or not self.images.content.has(diff_id):
+            return None
+        return Layer(diff_id, layers.diff_dir(diff_id), layers.size(diff_id))
+
+    def workdir(self, name: str) -> Path:
+        path = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=self.tmp))
+        os.chmod(path, 0o755)  # an overlay's root takes its upper dir's mode: users must traverse /
+        return path
+
+    def release(self, path: Path) -> None:
+        shutil.rmtree(path, ignore_errors=True)
+
+    def commit(self, upper: Path) -> Layer | None:
+        from krat.store.diff import diff
+
+        if not any(os.scandir(upper)):
+            return None
+        fd, tar_path = tempfile.mkstemp(prefix="layer-", suffix=".tar", dir=self.tmp)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                diff(upper, out)
+            ingested = self.images.content.ingest_file(Path(tar_path))
+            unpacked = self.images.layers.unpack_file(self.images.content.path(ingested.digest),
+                                                      expected=ingested.digest)
+        finally:
+            os.unlink(tar_path)
+        diff_id = str(unpacked.diff_id)
+        return Layer(diff_id, self.images.layers.diff_dir(diff_id), unpacked.size)
+
+    def cache_dir(self, mount_id: str) -> Path:
+        path = self.paths.root / "build-cache-mounts" / hashlib.sha256(mount_id.encode()).hexdigest()[:32]
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    # -- running ----------------------------------------------------------------------------
+
+    def run(self, lowers: list[Path], upper: Path, spec: RunSpec, output: Output) -> int:
+        from krat.build.sandbox import container_prefix, run_step
+
+        work = self.workdir("run")
+        try:
+            return run_step(lowers, upper, work, spec, output, self.paths.runroot / "build-runtime",
+                            container_prefix(self.paths.root))
+        finally:
+            self.release(work)
+
+    # -- the image ----------------------------------------------------------------------------
+
+    def create_image(self, config_doc: dict, layers: list[Layer], tags: list[str]) -> str:
+        from krat.oci.image import OCI_CONFIG, OCI_LAYER, OCI_MANIFEST, canonical_json
+
+        content = self.images.content
+        config = content.ingest_bytes(canonical_json(config_doc))
+        descriptors = []
+        for layer in layers:
+            if layer.descriptor is not None:
+                descriptors.append(layer.descriptor)
+            else:
+                descriptors.append({"mediaType": OCI_LAYER, "digest": layer.diff_id,
+                                    "size": content.size(layer.diff_id)})
+        manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                    "config": {"mediaType": OCI_CONFIG, "digest": str(config.digest), "size": config.size},
+                    "layers": descriptors}
+        ingested = content.ingest_bytes(canonical_json(manifest))
+        image = self.images.register(str(ingested.digest), tags)
+        return image.id

@@ -1,0 +1,87 @@
+"""krat ps: list containers (Docker's columns, status strings, filters, --format)."""
+
+from __future__ import annotations
+
+HELP = "List containers"
+
+HEADERS = {"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "RunningFor": "CREATED",
+           "Status": "STATUS", "Ports": "PORTS", "Names": "NAMES", "Size": "SIZE", "State": "STATE",
+           "Labels": "LABELS", "CreatedAt": "CREATED AT"}
+DEFAULT = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
+
+
+def main(ctx, argv: list[str]) -> int:
+    from krat.cli.options import ArgumentParser
+    from krat.cli.tables import format_rows
+    from krat.engine.containers import ContainerService
+    from krat.engine.filters import ContainerFilter
+    from krat.engine.views import ps_row
+
+    p = ArgumentParser("ps")
+    p.add_argument("-a", "--all", action="store_true")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("-s", "--size", action="store_true")
+    p.add_argument("-f", "--filter", action="append", default=[])
+    p.add_argument("--format", default="")
+    p.add_argument("--no-trunc", action="store_true")
+    p.add_argument("-n", "--last", type=int, default=-1)
+    p.add_argument("-l", "--latest", action="store_true")
+    args = p.parse_args(argv)
+    filt = ContainerFilter.parse(args.filter)
+    svc = ContainerService(ctx.paths)
+    found = svc.list()
+    show_all = args.all or args.last >= 0 or args.latest or filt.implies_all()
+    found = [c for c in found if (show_all or c.row.status in ("running", "paused", "restarting"))
+             and filt.matches(c, found)]
+    if args.latest:
+        found = found[:1]
+    elif args.last >= 0:
+        found = found[: args.last]
+    if args.quiet:
+        for c in found:
+            print(c.id if args.no_trunc else c.id[:12])
+        return 0
+    configs = image_configs(svc, found)
+    rows = []
+    for c in found:
+        r = ps_row(c, configs.get(c.row.image_id, {}), truncate=not args.no_trunc)
+        fields = {"ID": r.id, "Image": r.image, "Command": r.command, "RunningFor": r.created,
+                  "Status": r.status, "State": r.state, "Ports": r.ports, "Names": r.names,
+                  "Labels": ",".join(f"{k}={v}" for k, v in r.labels.items()), "CreatedAt": c.row.created,
+                  "Mounts": "", "Networks": "", "LocalVolumes": "0"}
+        if args.size:
+            fields["Size"] = size_text(svc, c)
+        rows.append(fields)
+    fmt = args.format or (DEFAULT + ("\t{{.Size}}" if args.size else ""))
+    print(format_rows(fmt, HEADERS, rows), end="")
+    return 0
+
+
+def image_configs(svc, containers) -> dict:
+    from krat.engine.images import ImageService
+    from krat.errors import KratError
+
+    images = ImageService(svc.paths, svc.db)
+    out = {}
+    for c in containers:
+        if c.row.image_id not in out:
+            try:
+                out[c.row.image_id] = images.get(c.row.image_id).config
+            except KratError:
+                out[c.row.image_id] = {}
+    return out
+
+
+def size_text(svc, c) -> str:
+    import os
+
+    from krat.cli.humanize import human_size
+
+    total = 0
+    for root, _, files in os.walk(svc.storage_dir(c.id) / "diff"):
+        for f in files:
+            try:
+                total += os.lstat(os.path.join(root, f)).st_size
+            except OSError:
+                pass
+    return f"{human_size(total)} (virtual {human_size(total)})"

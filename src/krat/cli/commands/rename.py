@@ -1,0 +1,17 @@
+"""krat rename: give a container a new name."""
+
+from __future__ import annotations
+
+HELP = "Rename a container"
+
+
+def main(ctx, argv: list[str]) -> int:
+    from krat.cli.options import ArgumentParser
+    from krat.engine.containers import ContainerService
+
+    p = ArgumentParser("rename")
+    p.add_argument("container")
+    p.add_argument("new_name")
+    args = p.parse_args(argv)
+    ContainerService(ctx.paths).rename(args.container, args.new_name)
+    return 0

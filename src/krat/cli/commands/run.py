@@ -1,0 +1,39 @@
+"""krat run: create a container from an image and start it (foreground, or -d)."""
+
+from __future__ import annotations
+
+HELP = "Create and run a new container from an image"
+
+
+def main(ctx, argv: list[str]) -> int:
+    from krat.cli.container_flags import build_spec, new_parser
+    from krat.engine.containers import ContainerService, StartError
+
+    from krat.cli.registry_opts import add_pull_options, pull_for_run
+
+    parser = new_parser("run")
+    add_pull_options(parser)
+    args = parser.parse_args(argv)
+    spec, name = build_spec(args)
+    pull_for_run(ctx, spec.image, args)  # --pull missing|always|never, as Docker
+    svc = ContainerService(ctx.paths)
+    c = svc.create(spec, name)
+    try:
+        sock = svc.start(c, attach=not args.detach)
+    except BaseException as err:
+        try:
+            svc.remove(c.id, force=True)
+        except Exception:
+            pass
+        if isinstance(err, StartError):
+            raise
+        raise
+    if args.detach:
+        print(c.id)
+        return 0
+    from krat.cli.session import attach_session
+
+    pid = svc.refresh(c).row.pid
+    code = attach_session(sock, pid, stdin=spec.open_stdin, tty=spec.tty,
+                          wait_final=spec.restart.name == "no")
+    return 0 if code is None else code

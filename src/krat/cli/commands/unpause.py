@@ -1,0 +1,16 @@
+"""krat unpause: thaw paused containers."""
+
+from __future__ import annotations
+
+HELP = "Unpause all processes within one or more containers"
+
+
+def main(ctx, argv: list[str]) -> int:
+    from krat.cli.options import ArgumentParser, for_each
+    from krat.engine.containers import ContainerService
+
+    p = ArgumentParser("unpause")
+    p.add_argument("containers", nargs="+")
+    args = p.parse_args(argv)
+    svc = ContainerService(ctx.paths)
+    return for_each(args.containers, svc.unpause)

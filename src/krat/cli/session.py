@@ -1,0 +1,44 @@
+"""Attaching a terminal (or pipes) to a container: raw mode, resizes, signal proxying."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+PROXIED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
+
+
+def attach_session(sock, pid: int, stdin: bool, tty: bool, wait_final: bool = True,
+                   sig_proxy: bool = True) -> int | None:
+    """Stream until the container exits (its code) or the user detaches (None)."""
+    from krat.engine.attach import Session, send_resize
+
+    session = Session(sock, stdin=stdin, tty=tty, wait_final=wait_final)
+    restore = None
+    if tty and os.isatty(0):
+        import termios
+        import tty as ttymod
+
+        saved = termios.tcgetattr(0)
+        ttymod.setraw(0)
+        restore = lambda: termios.tcsetattr(0, termios.TCSADRAIN, saved)  # noqa: E731
+        wake_r, wake_w = os.pipe()
+        os.set_blocking(wake_w, False)
+        session.wake_r = wake_r
+        signal.signal(signal.SIGWINCH, lambda *_: os.write(wake_w, b"w"))
+        send_resize(sock, 0)
+    elif sig_proxy and pid:
+        def forward(signum, _frame):
+            try:
+                os.kill(pid, signum)
+            except ProcessLookupError:
+                pass
+        for sig in PROXIED:
+            signal.signal(sig, forward)
+    try:
+        return session.run()
+    finally:
+        if restore is not None:
+            restore()
+            sys.stdout.flush()

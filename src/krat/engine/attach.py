@@ -1,0 +1,176 @@
+"""The client side of a monitor's attach socket (protocol in engine/monitor.py).
+
+Used by `run` (foreground), `start -a`, `attach`, `wait`, `stop` and `rm -f`. Streams
+the container's output to local descriptors, sends stdin, resizes and detaches.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import socket
+import struct
+import time
+from pathlib import Path
+
+from krat.engine.monitor import EXIT, RESIZE, STDERR, STDIN, STDIN_CLOSE, STDOUT, frame, parse_frames
+
+DETACH_KEYS = b"\x10\x11"  # ctrl-p ctrl-q
+
+
+def connect(run_dir: Path, stream: bool) -> socket.socket:
+    """Connect to <run_dir>/attach.sock through a directory fd (sun_path holds 108 bytes)."""
+    dirfd = os.open(run_dir, os.O_PATH | os.O_DIRECTORY)
+    try:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.connect(f"/proc/self/fd/{dirfd}/attach.sock")
+            sock.sendall(b"A" if stream else b"W")
+        except OSError:
+            sock.close()
+            raise
+        return sock
+    finally:
+        os.close(dirfd)
+
+
+class FrameReader:
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buf = b""
+
+    def feed(self) -> list[tuple[int, bytes]] | None:
+        """Read what is there; None at EOF."""
+        try:
+            data = self.sock.recv(65536)
+        except (ConnectionResetError, socket.timeout):
+            data = b""
+        if not data:
+            return None
+        out, self.buf = parse_frames(self.buf + data)
+        return out
+
+
+def wait_exit(sock: socket.socket, timeout: float | None, final: bool) -> int | None:
+    """The exit code from the monitor; None on timeout; -1 when it closed without one
+    (it was already past its last broadcast: the database has the code)."""
+    reader = FrameReader(sock)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    code = None
+    while True:
+        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+        if remaining == 0.0:
+            return None
+        ready, _, _ = select.select([sock], [], [], remaining)
+        if not ready:
+            return None
+        frames = reader.feed()
+        if frames is None:
+            return code if code is not None else -1
+        for kind, payload in frames:
+            if kind == EXIT:
+                msg = json.loads(payload)
+                code = msg["code"]
+                if not final or msg.get("final"):
+                    return code
+
+
+def send_resize(sock: socket.socket, fd: int) -> None:
+    import fcntl
+    import termios
+
+    try:
+        packed = fcntl.ioctl(fd, termios.TIOCGWINSZ, b"\0" * 8)
+    except OSError:
+        return
+    rows, cols = struct.unpack("HHHH", packed)[:2]
+    sock.sendall(frame(RESIZE, struct.pack(">HH", rows, cols)))
+
+
+class Session:
+    """Pumps one attach session: returns the exit code, or None when the user detached."""
+
+    def __init__(self, sock: socket.socket, stdin: bool, tty: bool, wait_final: bool = True,
+                 in_fd: int = 0, out_fd: int = 1, err_fd: int = 2) -> None:
+        self.sock, self.stdin, self.tty, self.wait_final = sock, stdin, tty, wait_final
+        self.in_fd, self.out_fd, self.err_fd = in_fd, out_fd, err_fd
+        self.reader = FrameReader(sock)
+        self.wake_r = -1
+        self.prev = b""
+
+    def run(self) -> int | None:
+        watch = [self.sock]
+        if self.stdin:
+            watch.append(self.in_fd)
+        if self.wake_r >= 0:
+            watch.append(self.wake_r)
+        code = None
+        while True:
+            try:
+                ready, _, _ = select.select(watch, [], [])
+            except InterruptedError:
+                continue
+            if self.wake_r in ready:
+                os.read(self.wake_r, 1024)
+                if self.tty:
+                    send_resize(self.sock, self.in_fd)
+            if self.in_fd in ready and self.stdin:
+                if self.pump_stdin() is False:
+                    return None
+                if not self.stdin:
+                    watch.remove(self.in_fd)
+            if self.sock in ready:
+                frames = self.reader.feed()
+                if frames is None:
+                    return code if code is not None else 0
+                for kind, payload in frames:
+                    if kind == STDOUT:
+                        write_all(self.out_fd, payload)
+                    elif kind == STDERR:
+                        write_all(self.err_fd, payload)
+                    elif kind == EXIT:
+                        msg = json.loads(payload)
+                        code = msg["code"]
+                        if msg.get("final") or not self.wait_final:
+                            return code
+
+    def pump_stdin(self) -> bool | None:
+        """Forward stdin; False when the user typed the detach keys."""
+        try:
+            data = os.read(self.in_fd, 65536)
+        except OSError:
+            data = b""
+        if not data:
+            self.stdin = False
+            try:
+                self.sock.sendall(frame(STDIN_CLOSE, b""))
+            except OSError:
+                pass
+            return None
+        if self.tty:
+            seq = self.prev + data
+            if DETACH_KEYS in seq:
+                before = seq.split(DETACH_KEYS, 1)[0][len(self.prev):]
+                if before:
+                    self.sock.sendall(frame(STDIN, before))
+                return False
+            self.prev = data[-1:]
+        try:
+            self.sock.sendall(frame(STDIN, data))
+        except OSError:
+            pass
+        return None
+
+
+def write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        try:
+            n = os.write(fd, view)
+        except BlockingIOError:
+            select.select([], [fd], [])
+            continue
+        except BrokenPipeError:
+            return
+        view = view[n:]

@@ -1,0 +1,209 @@
+"""Preparing a container's bundle for a start: the acting half around ocigen.
+
+Finds what ocigen must not look up itself (the user in the image's /etc/passwd, host
+device numbers, other containers' namespaces, host capabilities, cgroup flavour),
+mounts the root filesystem, writes /etc/hosts, hostname and resolv.conf, and writes
+config.json. Files inside the rootfs are resolved without leaving it (symlinks in an
+image are hostile until checked).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+from krat.engine import ocigen
+from krat.engine.ocigen import HostDevice, ProcessUser, RunContext
+from krat.engine.spec import ContainerSpec
+from krat.errors import InvalidArgument, NotFound
+
+
+@dataclass(frozen=True)
+class NetworkAttachment:
+    """What a network attach step provides (the network area's seam): joined netns and files."""
+
+    netns_path: str = ""                            # "" = a new namespace (loopback only)
+    hosts_entries: tuple[tuple[str, str], ...] = ()  # (ip, names) lines for /etc/hosts
+    resolv_conf: str | None = None                   # None = derived from the host's
+
+
+def cgroup_v2() -> bool:
+    return os.path.exists("/sys/fs/cgroup/cgroup.controllers")
+
+
+def cgroups_path(container_id: str) -> str:
+    return f"/krat/{container_id}"
+
+
+def memory_cgroup_dir(container_id: str) -> str:
+    rel = cgroups_path(container_id).lstrip("/")
+    return f"/sys/fs/cgroup/{rel}" if cgroup_v2() else f"/sys/fs/cgroup/memory/{rel}"
+
+
+def host_capabilities() -> tuple[str, ...]:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("CapBnd:"):
+                mask = int(line.split()[1], 16)
+                return tuple(c for i, c in enumerate(ocigen.ALL_CAPS) if mask >> i & 1)
+    return ocigen.ALL_CAPS
+
+
+def swap_accounting() -> bool:
+    return cgroup_v2() or os.path.exists("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes")
+
+
+def thermal_throttle_paths() -> tuple[str, ...]:
+    base = "/sys/devices/system/cpu"
+    out = []
+    try:
+        for name in sorted(os.listdir(base)):
+            path = f"{base}/{name}/thermal_throttle"
+            if name.startswith("cpu") and name[3:].isdigit() and os.path.isdir(path):
+                out.append(path)
+    except OSError:
+        pass
+    return tuple(out)
+
+
+# --- files inside the rootfs ---------------------------------------------------------------
+
+def resolve_in_root(root: str, path: str, depth: int = 0) -> str:
+    """The host path of `path` inside `root`, following symlinks as if root were '/'."""
+    if depth > 40:
+        raise InvalidArgument(f"too many levels of symbolic links resolving {path}")
+    parts = [p for p in path.split("/") if p and p != "."]
+    current = ""
+    for i, part in enumerate(parts):
+        if part == "..":
+            current = current.rsplit("/", 1)[0] if "/" in current else ""
+            continue
+        candidate = f"{current}/{part}"
+        host = root + candidate
+        if os.path.islink(host):
+            target = os.readlink(host)
+            base = "" if target.startswith("/") else current
+            rest = "/".join(parts[i + 1:])
+            return resolve_in_root(root, f"{base}/{target}/{rest}", depth + 1)
+        current = candidate
+    return root + (current or "/")
+
+
+def read_in_root(root: str, path: str) -> str:
+    try:
+        with open(resolve_in_root(root, path), encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def _entries(text: str) -> list[list[str]]:
+    return [line.split(":") for line in text.splitlines() if line and not line.startswith("#")]
+
+
+def resolve_user(rootfs: str, user: str) -> ProcessUser:
+    """Docker's rules: name|uid[:group|gid]; names from the image's /etc/passwd and /etc/group."""
+    name, _, group = (user or "0").partition(":")
+    passwd = _entries(read_in_root(rootfs, "/etc/passwd"))
+    groups = _entries(read_in_root(rootfs, "/etc/group"))
+    entry = next((e for e in passwd if len(e) >= 4 and (e[0] == name or e[2] == name)), None)
+    if entry is not None:
+        uid, gid, login = int(entry[2]), int(entry[3]), entry[0]
+    elif name.isdigit():
+        uid, gid, login = int(name), 0, ""
+    else:
+        raise InvalidArgument(f"unable to find user {name}: no matching entries in passwd file")
+    if group:
+        g = next((e for e in groups if len(e) >= 3 and (e[0] == group or e[2] == group)), None)
+        if g is not None:
+            gid = int(g[2])
+        elif group.isdigit():
+            gid = int(group)
+        else:
+            raise InvalidArgument(f"unable to find group {group}: no matching entries in group file")
+    extra = tuple(sorted({int(e[2]) for e in groups if len(e) >= 4 and login and login in e[3].split(",")
+                          and e[2].isdigit() and int(e[2]) != gid}))
+    return ProcessUser(uid, gid, extra)
+
+
+# --- host-side files ------------------------------------------------------------------------
+
+def hosts_file(hostname: str, extra_hosts: tuple[tuple[str, str], ...], net: NetworkAttachment) -> str:
+    lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback", "fe00::0\tip6-localnet",
+             "ff00::0\tip6-mcastprefix", "ff02::1\tip6-allnodes", "ff02::2\tip6-allrouters"]
+    lines += [f"{ip}\t{host}" for host, ip in extra_hosts]
+    lines += [f"{ip}\t{names}" for ip, names in net.hosts_entries]
+    return "\n".join(lines) + "\n"
+
+
+def resolv_conf(net: NetworkAttachment) -> str:
+    if net.resolv_conf is not None:
+        return net.resolv_conf
+    try:
+        text = Path("/etc/resolv.conf").read_text()
+    except OSError:
+        text = ""
+    # A nameserver on the host's loopback is unreachable from the container's namespace.
+    kept = [ln for ln in text.splitlines()
+            if not (ln.startswith("nameserver") and (" 127." in ln or " ::1" in ln))]
+    return "\n".join(kept).strip() + "\n"
+
+
+def write_file(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def resolve_devices(spec: ContainerSpec) -> tuple[HostDevice, ...]:
+    import stat
+
+    out = []
+    for d in spec.devices:
+        try:
+            st = os.stat(d.path_on_host)
+        except OSError as err:
+            raise InvalidArgument(f"error gathering device information for {d.path_on_host}: {err.strerror}") from None
+        if stat.S_ISCHR(st.st_mode):
+            kind = "c"
+        elif stat.S_ISBLK(st.st_mode):
+            kind = "b"
+        else:
+            raise InvalidArgument(f"{d.path_on_host} is not a device")
+        out.append(HostDevice(d.path_in_container, kind, os.major(st.st_rdev), os.minor(st.st_rdev),
+                              stat.S_IMODE(st.st_mode), d.permissions))
+    return tuple(out)
+
+
+def build_context(container_id: str, spec: ContainerSpec, rootfs: str, storage: Path,
+                  namespace_paths: tuple[tuple[str, str], ...], net: NetworkAttachment,
+                  image_user: str) -> RunContext:
+    """Everything ocigen needs, found on this host now; writes the /etc files."""
+    user = resolve_user(rootfs, spec.user or image_user)
+    if spec.init and not os.path.exists("/usr/bin/tini-static"):
+        raise NotFound("--init needs /usr/bin/tini-static (Debian package tini)")
+    ctx = RunContext(container_id=container_id, rootfs=rootfs, user=user,
+                     cgroups_path=cgroups_path(container_id), namespace_paths=namespace_paths,
+                     devices=resolve_devices(spec), host_caps=host_capabilities(),
+                     host_hostname=socket.gethostname(), extra_masked=thermal_throttle_paths(),
+                     cgroup_v2=cgroup_v2(), swap_accounting=swap_accounting())
+    hostname = ocigen.hostname_for(spec, ctx)
+    files = {"hostname": hostname + "\n", "hosts": hosts_file(hostname, spec.extra_hosts, net),
+             "resolv.conf": resolv_conf(net)}
+    if spec.network_mode == "host":
+        files["hosts"] = (Path("/etc/hosts").read_text() if os.path.exists("/etc/hosts") else files["hosts"])
+    for name, text in files.items():
+        write_file(storage / name, text)
+    etc = (("/etc/resolv.conf", str(storage / "resolv.conf")), ("/etc/hostname", str(storage / "hostname")),
+           ("/etc/hosts", str(storage / "hosts")))
+    return RunContext(**{**ctx.__dict__, "etc_files": etc})
+
+
+def write_config(bundle: Path, document: dict) -> None:
+    bundle.mkdir(parents=True, exist_ok=True)
+    tmp = bundle / "config.json.tmp"
+    tmp.write_text(json.dumps(document, indent=1))
+    os.replace(tmp, bundle / "config.json")

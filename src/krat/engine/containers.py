@@ -1,0 +1,514 @@
+"""Containers: create, start (through a monitor), stop, kill, remove, wait, rename, pause.
+
+The service is what every front end calls (the CLI verbs and the REST API). State lives
+in the database; a container's processes belong to its monitor (engine/monitor.py).
+`reconcile()` keeps the recorded state truthful when a monitor or a container died
+without telling anyone (kill -9).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal as signals
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from krat.db import containers as rows
+from krat.db import open_database
+from krat.engine.names import generate_name, new_id
+from krat.engine.spec import ContainerSpec
+from krat.engine.state import ACTIVE, Status, allowed_from, check
+from krat.errors import AlreadyExists, Conflict, InvalidArgument, KratError, NotFound
+
+if TYPE_CHECKING:
+    from krat.db import Database
+    from krat.db.containers import ContainerRow
+    from krat.engine.config import Paths
+
+
+@dataclass(frozen=True)
+class Container:
+    row: "ContainerRow"
+    spec: ContainerSpec
+
+    @property
+    def id(self) -> str:
+        return self.row.id
+
+    @property
+    def name(self) -> str:
+        return self.row.name
+
+    @property
+    def status(self) -> Status:
+        return Status(self.row.status)
+
+
+class StartError(KratError):
+    """The container could not be started; exit_code is Docker's (125, 126 or 127)."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def now_rfc3339() -> str:
+    from krat.engine.logs import timestamp
+
+    return timestamp()
+
+
+def signal_number(text: str | int) -> int:
+    if isinstance(text, int):
+        return text
+    value = text.strip().upper()
+    if value.isdigit():
+        return int(value)
+    name = value if value.startswith("SIG") else "SIG" + value
+    try:
+        return int(getattr(signals.Signals, name))
+    except AttributeError:
+        raise InvalidArgument(f"invalid signal {text!r}") from None
+
+
+def pid_alive(pid: int, start_ticks: int = 0) -> bool:
+    from krat.engine.monitor import proc_start_ticks
+
+    if pid <= 0:
+        return False
+    ticks = proc_start_ticks(pid)
+    if not ticks:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                return False
+    except (OSError, IndexError):
+        return False
+    return not start_ticks or ticks == start_ticks
+
+
+def container_pid_alive(pid: int, container_id: str) -> bool:
+    """The pid is alive and still the container's (a reused pid is in another cgroup)."""
+    if not pid_alive(pid):
+        return False
+    try:
+        with open(f"/proc/{pid}/cgroup") as f:
+            return container_id in f.read()
+    except OSError:
+        return False
+
+
+def spawn_monitor(cfg: dict, errlog: Path) -> None:
+    """`python -S -m krat.engine.monitor` in a new session; returns once it has detached."""
+    import marshal
+
+    import krat
+
+    env = dict(os.environ)
+    src = str(Path(krat.__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    os.set_inheritable(cfg["sync_fd"], True)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    errfd = os.open(errlog, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        argv = [sys.executable, "-S", "-m", "krat.engine.monitor", marshal.dumps(cfg).hex()]
+        pid = os.posix_spawn(sys.executable, argv, env, setsid=True, file_actions=[
+            (os.POSIX_SPAWN_DUP2, devnull, 0), (os.POSIX_SPAWN_DUP2, devnull, 1),
+            (os.POSIX_SPAWN_DUP2, errfd, 2)])
+    finally:
+        os.close(devnull)
+        os.close(errfd)
+    os.waitpid(pid, 0)  # the first fork exits at once; the monitor lives on, reparented
+
+
+class ContainerService:
+    def __init__(self, paths: "Paths", db: "Database | None" = None) -> None:
+        self.paths = paths
+        self._db = db
+
+    @property
+    def db(self) -> "Database":
+        if self._db is None:
+            self._db = open_database(self.paths.db)
+        return self._db
+
+    # --- paths --------------------------------------------------------------------------------
+    def storage_dir(self, cid: str) -> Path:
+        return self.paths.containers / cid
+
+    def run_dir(self, cid: str) -> Path:
+        return self.paths.run_containers / cid
+
+    def log_path(self, cid: str) -> Path:
+        return self.storage_dir(cid) / f"{cid}-json.log"
+
+    def rootfs(self, cid: str) -> Path:
+        return self.storage_dir(cid) / "rootfs"
+
+    # --- lookup -------------------------------------------------------------------------------
+    def _wrap(self, row: "ContainerRow") -> Container:
+        return Container(row, ContainerSpec.from_json(json.loads(row.spec)))
+
+    def get(self, ref: str) -> Container:
+        found = rows.find(self.db, ref)
+        if not found:
+            raise NotFound(f"no such container: {ref}")
+        if len(found) > 1:
+            raise InvalidArgument(f"multiple containers match {ref!r}: give more of the id")
+        return self.reconcile(self._wrap(found[0]))
+
+    def list(self) -> list[Container]:
+        return [self.reconcile(self._wrap(r)) for r in rows.list_all(self.db)]
+
+    def refresh(self, c: Container) -> Container:
+        row = rows.get(self.db, c.id)
+        if row is None:
+            raise NotFound(f"no such container: {c.name}")
+        return self._wrap(row)
+
+    # --- truthfulness -------------------------------------------------------------------------
+    def reconcile(self, c: Container) -> Container:
+        """Correct a recorded active state whose monitor is gone (kill -9, reboot)."""
+        r = c.row
+        if Status(r.status) not in ACTIVE or pid_alive(r.monitor_pid, r.monitor_start):
+            return c
+        if r.pid and container_pid_alive(r.pid, c.id):
+            return c  # running without its monitor: still truthfully running
+        from krat.engine.cleanup import release
+
+        rows.update_state(self.db, c.id, (r.status,), status=Status.EXITED.value, pid=0,
+                          exit_code=255 if r.exit_code == 0 else r.exit_code,
+                          error="container monitor died; the exit status is unknown",
+                          finished_at=now_rfc3339())
+        release(self.monitor_config(c))
+        if c.spec.auto_remove:
+            from krat.engine.cleanup import remove_container
+
+            remove_container(self.monitor_config(c), self.db)
+            return c
+        return self.refresh(c)
+
+    # --- create -------------------------------------------------------------------------------
+    def create(self, spec: ContainerSpec, name: str = "") -> Container:
+        from krat.engine.images import ImageService
+        from krat.engine.ocigen import process_args
+
+        if not spec.runtime:
+            spec = spec.with_(runtime=os.environ.get("KRAT_RUNTIME") or "krat")
+        if spec.auto_remove and spec.restart.name != "no":
+            raise InvalidArgument("conflicting options: --restart and --rm")
+        image = ImageService(self.paths, self.db).resolve(spec.image)
+        process_args(spec, image.config)  # an empty command fails now, before anything exists
+        if spec.network_mode.startswith("container:"):
+            self.get(spec.network_mode.partition(":")[2])
+        cid = new_id()
+        row = rows.ContainerRow(id=cid, name=name, image_id=image.id, image_ref=spec.image,
+                                created=now_rfc3339(), spec=json.dumps(spec.to_json()), status="created",
+                                pid=0, monitor_pid=0, monitor_start=0, exit_code=0, error="",
+                                started_at="", finished_at="", oom_killed=False, restart_count=0,
+                                stop_requested=False)
+        self._insert(row, explicit=bool(name))
+        try:
+            storage = self.storage_dir(cid)
+            for sub in ("diff", "work", "rootfs"):
+                (storage / sub).mkdir(parents=True, exist_ok=True)
+            self.log_path(cid).touch(mode=0o640)
+        except OSError:
+            self.remove(cid, force=True)
+            raise
+        return self.get(cid)
+
+    def _insert(self, row: "rows.ContainerRow", explicit: bool) -> None:
+        if explicit:
+            rows.insert(self.db, row)
+            return
+        for attempt in range(10):
+            name = generate_name(retry=attempt)
+            try:
+                rows.insert(self.db, rows.ContainerRow(**{**row.__dict__, "name": name}))
+                return
+            except AlreadyExists:
+                continue
+        raise Conflict("could not generate a unique container name; give one with --name")
+
+    # --- start --------------------------------------------------------------------------------
+    def monitor_config(self, c: Container) -> dict:
+        from krat.engine.bundle import cgroups_path, memory_cgroup_dir
+        from krat.engine.runtimes import state_root
+
+        binary = c.spec.runtime or "krat"
+        return {
+            "id": c.id, "dir": str(self.run_dir(c.id)), "db": str(self.paths.db),
+            "log_path": str(self.log_path(c.id)), "runtime": binary,
+            "runtime_root": state_root(binary, str(self.paths.runroot)),
+            "tty": c.spec.tty, "open_stdin": c.spec.open_stdin,
+            "restart": c.spec.restart.name, "max_retries": c.spec.restart.max_retries,
+            "auto_remove": c.spec.auto_remove, "max_size": c.spec.log.max_size,
+            "max_file": c.spec.log.max_file, "rootfs": str(self.rootfs(c.id)),
+            "storage_dir": str(self.storage_dir(c.id)), "cgroups_path": cgroups_path(c.id),
+            "cgroup_memory": memory_cgroup_dir(c.id), "restart_count": c.row.restart_count,
+        }
+
+    def prepare(self, c: Container) -> None:
+        """Mount the rootfs and write config.json; undone by cleanup.release."""
+        from krat.engine import bundle, ocigen
+        from krat.engine.images import ImageService
+        from krat.store.snapshots import is_mounted, mount_overlay
+
+        image = ImageService(self.paths, self.db).get(c.row.image_id)
+        storage = self.storage_dir(c.id)
+        rootfs = self.rootfs(c.id)
+        rootfs.mkdir(parents=True, exist_ok=True)
+        if not is_mounted(rootfs):
+            mount_overlay(image.layer_dirs, rootfs, storage / "diff", storage / "work")
+        try:
+            ctx = bundle.build_context(c.id, c.spec, str(rootfs), storage, self.namespace_paths(c),
+                                       bundle.NetworkAttachment(), image.config.get("User") or "")
+            document = ocigen.generate(c.spec, image.config, ctx)
+            bundle.write_config(self.run_dir(c.id), document)
+        except BaseException:
+            from krat.store.snapshots import unmount
+
+            unmount(rootfs)
+            raise
+
+    def namespace_paths(self, c: Container) -> tuple[tuple[str, str], ...]:
+        out = []
+        for kind, mode in (("network", c.spec.network_mode), ("ipc", c.spec.ipc_mode)):
+            if mode.startswith("container:"):
+                other = self.get(mode.partition(":")[2])
+                if other.status is not Status.RUNNING or not other.row.pid:
+                    raise Conflict(f"cannot join the {kind} namespace of container {other.name}: it is not running")
+                short = "net" if kind == "network" else kind
+                out.append((kind, f"/proc/{other.row.pid}/ns/{short}"))
+        return tuple(out)
+
+    def start(self, ref: str | Container, attach: bool = False):
+        """Start through a new monitor; with attach, return a socket attached before the start."""
+        c = ref if isinstance(ref, Container) else self.get(ref)
+        if c.status in (Status.RUNNING, Status.PAUSED, Status.RESTARTING):
+            return None  # docker start on a running container is a no-op
+        check(c.name, c.status, Status.RUNNING)
+        rows.update_state(self.db, c.id, None, stop_requested=False)
+        self.prepare(c)
+        return self._spawn_monitor(c, attach)
+
+    def _spawn_monitor(self, c: Container, attach: bool):
+        """Start the monitor and follow its handshake (see engine/monitor.py)."""
+        import socket
+
+        cfg = self.monitor_config(c)
+        cfg["attach"] = attach
+        cfg["stdin_once"] = attach and c.spec.open_stdin
+        ours, theirs = socket.socketpair()
+        cfg["sync_fd"] = theirs.fileno()
+        with ours:
+            try:
+                spawn_monitor(cfg, self.run_dir(c.id) / "monitor.log")
+            finally:
+                theirs.close()
+            return self._handshake(c, ours.makefile("rb"), ours, attach)
+
+    def _handshake(self, c: Container, sync, ours, attach: bool):
+        from krat.engine.attach import connect
+
+        sock = None
+        for line in sync:
+            msg = json.loads(line)
+            if "created" in msg and attach:
+                sock = connect(self.run_dir(c.id), stream=True)
+            elif "started" in msg:
+                rows.update_state(self.db, c.id, None, status=Status.RUNNING.value, pid=msg["started"],
+                                  monitor_pid=msg["monitor"], monitor_start=msg["ticks"],
+                                  started_at=msg["at"], exit_code=0, error="", oom_killed=False,
+                                  finished_at="0001-01-01T00:00:00Z")
+                return sock  # closing `ours` lets the monitor record exits from now on
+            elif "error" in msg:
+                if sock is not None:
+                    sock.close()
+                sync.read()  # EOF: the monitor has cleaned up and exited
+                self._start_failed(c, msg["error"], msg.get("code", 0))
+        if sock is not None:
+            sock.close()
+        self._start_failed(c, "the container monitor exited before the container started "
+                              f"(see {self.run_dir(c.id) / 'monitor.log'})")
+
+    def _start_failed(self, c: Container, message: str, code: int = 0) -> None:
+        from krat.engine.runtimes import classify
+
+        code = code if code in (126, 127) else classify(message)
+        rows.update_state(self.db, c.id, None, exit_code=code if code != 125 else 128, error=message)
+        raise StartError(message, code)
+
+    # --- signals, stop, wait -------------------------------------------------------------------
+    def kill(self, ref: str | Container, sig: str | int = "KILL") -> Container:
+        c = ref if isinstance(ref, Container) else self.get(ref)
+        if c.status not in (Status.RUNNING, Status.PAUSED, Status.RESTARTING):
+            raise Conflict(f"container {c.name} is not running")
+        number = signal_number(sig)
+        if c.status is Status.RESTARTING:
+            rows.update_state(self.db, c.id, None, stop_requested=True)
+            self._nudge_monitor(c)
+            return c
+        try:
+            os.kill(c.row.pid, number)
+        except ProcessLookupError:
+            pass
+        return c
+
+    def _nudge_monitor(self, c: Container) -> None:
+        if pid_alive(c.row.monitor_pid, c.row.monitor_start):
+            os.kill(c.row.monitor_pid, signals.SIGUSR1)
+
+    def stop(self, ref: str | Container, timeout: int | None = None, sig: str | None = None) -> Container:
+        from krat.engine.ocigen import stop_signal
+
+        c = ref if isinstance(ref, Container) else self.get(ref)
+        if c.status not in ACTIVE:
+            return c
+        rows.update_state(self.db, c.id, None, stop_requested=True)
+        if c.status is Status.RESTARTING:
+            self._nudge_monitor(c)
+            self.wait(c, condition="not-running", timeout=10)
+            return self.refresh(c)
+        if c.status is Status.PAUSED:
+            self.unpause(c)
+        if timeout is None:
+            timeout = c.spec.stop_timeout if c.spec.stop_timeout is not None else 10
+        signame = sig or stop_signal(c.spec, self._image_config(c))
+        sock = self._waiter(c)
+        try:
+            if timeout != 0:
+                self._signal(c, signal_number(signame))
+            if not self._await_exit(sock, c, timeout if timeout >= 0 else None):
+                self._signal(c, signals.SIGKILL)
+                self._await_exit(sock, c, None)
+        finally:
+            if sock is not None:
+                sock.close()
+        return self.refresh(c)
+
+    def _signal(self, c: Container, number: int) -> None:
+        try:
+            os.kill(c.row.pid, number)
+        except ProcessLookupError:
+            pass
+
+    def _image_config(self, c: Container) -> dict:
+        try:
+            from krat.engine.images import ImageService
+
+            return ImageService(self.paths, self.db).get(c.row.image_id).config
+        except KratError:
+            return {}
+
+    def _waiter(self, c: Container):
+        from krat.engine.attach import connect
+
+        try:
+            return connect(self.run_dir(c.id), stream=False)
+        except OSError:
+            return None
+
+    def _await_exit(self, sock, c: Container, timeout: float | None) -> bool:
+        """Wait until the monitor has finished with the container (final exit or EOF)."""
+        from krat.engine.attach import wait_exit
+
+        if sock is not None:
+            return wait_exit(sock, timeout, final=True) is not None
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while deadline is None or time.monotonic() < deadline:
+            cur = self.reconcile(self.refresh(c))
+            if cur.status not in ACTIVE:
+                return True
+            time.sleep(0.05)
+        return False
+
+    def wait(self, ref: str | Container, condition: str = "not-running", timeout: float | None = None) -> int:
+        c = ref if isinstance(ref, Container) else self.get(ref)
+        if c.status not in ACTIVE:
+            return c.row.exit_code
+        sock = self._waiter(c)
+        if sock is not None:
+            from krat.engine.attach import wait_exit
+
+            with sock:
+                result = wait_exit(sock, timeout, final=False)
+            if result is not None and result >= 0:
+                return result
+        self._await_exit(None, c, timeout)
+        try:
+            return self.refresh(c).row.exit_code
+        except NotFound:
+            return 0
+
+    def restart(self, ref: str, timeout: int | None = None) -> Container:
+        c = self.stop(ref, timeout)
+        self.start(c)
+        return self.refresh(c)
+
+    # --- pause ---------------------------------------------------------------------------------
+    def pause(self, ref: str | Container) -> Container:
+        from krat.engine.runtimes import RuntimeError_, open_runtime
+
+        c = ref if isinstance(ref, Container) else self.get(ref)
+        if c.status is not Status.RUNNING:
+            raise Conflict(f"container {c.name} is {c.status.value}: only a running container can be paused")
+        try:
+            open_runtime(self.monitor_config(c)["runtime"], str(self.paths.runroot)).pause(c.id)
+        except RuntimeError_ as err:
+            raise Conflict(f"cannot pause container {c.name}: {err.message}") from None
+        rows.update_state(self.db, c.id, ("running",), status="paused")
+        return self.refresh(c)
+
+    def unpause(self, ref: str | Container) -> Container:
+        from krat.engine.runtimes import RuntimeError_, open_runtime
+
+        c = ref if isinstance(ref, Container) else self.get(ref)
+        if c.status is not Status.PAUSED:
+            raise Conflict(f"container {c.name} is not paused")
+        try:
+            open_runtime(self.monitor_config(c)["runtime"], str(self.paths.runroot)).resume(c.id)
+        except RuntimeError_ as err:
+            raise Conflict(f"cannot unpause container {c.name}: {err.message}") from None
+        rows.update_state(self.db, c.id, ("paused",), status="running")
+        return self.refresh(c)
+
+    # --- remove, rename ------------------------------------------------------------------------
+    def remove(self, ref: str | Container, force: bool = False) -> str:
+        from krat.engine.cleanup import release, remove_container
+
+        c = ref if isinstance(ref, Container) else self.get(ref)
+        if c.status in ACTIVE:
+            if not force:
+                raise Conflict(f"cannot remove container {c.name}: it is {c.status.value}; "
+                               "stop it first or use --force")
+            rows.update_state(self.db, c.id, None, stop_requested=True)
+            sock = self._waiter(c)
+            if c.status is Status.PAUSED:
+                self._signal(c, signals.SIGKILL)
+                try:
+                    self.unpause(c)
+                except KratError:
+                    pass
+            elif c.status is Status.RESTARTING:
+                self._nudge_monitor(c)
+            self._signal(c, signals.SIGKILL)
+            self._await_exit(sock, c, 30)
+            if sock is not None:
+                sock.close()
+        cfg = self.monitor_config(c)
+        release(cfg)
+        remove_container(cfg, self.db)
+        return c.id
+
+    def rename(self, ref: str, new_name: str) -> None:
+        from krat.engine.spec import parse_name
+
+        c = self.get(ref)
+        rows.rename(self.db, c.id, parse_name(new_name))

@@ -1,0 +1,588 @@
+"""The per-container monitor: `python -S -m krat.engine.monitor CONFIG`.
+
+A small detached process (double fork, new session) that is the container's parent
+(PR_SET_CHILD_SUBREAPER): it creates and starts the container through the runtime,
+owns its stdio (pipes, or the pty master received over the console socket), writes
+the json-file log, serves attach clients on a unix socket, records the exit (code,
+time, OOM), applies the restart policy and cleans up when the container is done.
+
+It lives as long as its container, so while the container runs it holds only C
+modules (_socket, select, _signal, marshal, _json) and ctypes for prctl: the database
+and the cleanup code are imported when the container has exited, and a monitor that
+restarts its container talks to the database from short-lived forked children.
+
+Start handshake: CONFIG is marshal'ed, hex-encoded; its "sync_fd" is one end of a
+socketpair. The monitor sends JSON lines {"created": pid}, then {"started": pid,
+"monitor": pid, "ticks": n} or {"error": text}. After "started" the CLI records the
+running state and closes its end; the monitor records an exit only after that EOF,
+so the two writes cannot cross.
+
+Attach protocol (unix stream socket attach.sock): the client sends b"A" to receive
+output or b"W" to wait only, then frames [kind u8][length u32 BE][payload]:
+monitor -> client: 1 stdout, 2 stderr, 3 exit ({"code": N, "final": bool});
+client -> monitor: 0 stdin data, 4 close stdin, 5 resize (rows, cols: u16 BE each).
+"""
+
+from __future__ import annotations
+
+import _signal
+import _socket
+import marshal
+import os
+import select
+import sys
+import time
+
+STDIN, STDOUT, STDERR, EXIT, STDIN_CLOSE, RESIZE = 0, 1, 2, 3, 4, 5
+HEADER_SIZE = 5
+BACKOFF_START, BACKOFF_MAX, BACKOFF_RESET_AFTER = 0.1, 60.0, 10.0
+ACK_TIMEOUT = 30.0
+
+
+def frame(kind: int, payload: bytes) -> bytes:
+    return bytes((kind,)) + len(payload).to_bytes(4, "big") + payload
+
+
+def parse_frames(buf: bytes) -> tuple[list[tuple[int, bytes]], bytes]:
+    out = []
+    while len(buf) >= HEADER_SIZE:
+        size = int.from_bytes(buf[1:5], "big")
+        if len(buf) < HEADER_SIZE + size:
+            break
+        out.append((buf[0], buf[HEADER_SIZE: HEADER_SIZE + size]))
+        buf = buf[HEADER_SIZE + size:]
+    return out, buf
+
+
+def exit_payload(code: int, final: bool) -> bytes:
+    return ('{"code": %d, "final": %s}' % (code, "true" if final else "false")).encode()
+
+
+def exit_code_of(status: int) -> int:
+    if os.WIFSIGNALED(status):
+        return 128 + os.WTERMSIG(status)
+    return os.WEXITSTATUS(status)
+
+
+def restart_delay(policy: str, max_retries: int, exit_code: int, restart_count: int,
+                  stop_requested: bool, ran_for: float, last_delay: float) -> float | None:
+    """Seconds to wait before restarting, or None to stay down (Docker's restart manager)."""
+    if stop_requested or policy in ("", "no"):
+        return None
+    if policy == "on-failure":
+        if exit_code == 0 or (max_retries and restart_count >= max_retries):
+            return None
+    elif policy not in ("always", "unless-stopped"):
+        return None
+    if ran_for >= BACKOFF_RESET_AFTER or last_delay <= 0:
+        return BACKOFF_START
+    return min(last_delay * 2, BACKOFF_MAX)
+
+
+def proc_start_ticks(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def set_subreaper() -> None:
+    import ctypes
+
+    PR_SET_CHILD_SUBREAPER = 36
+    if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
+
+
+def unix_socket() -> _socket.socket:
+    return _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+
+
+def recv_fd(conn: _socket.socket) -> int:
+    _, anc, _, _ = conn.recvmsg(4096, _socket.CMSG_SPACE(4))
+    for level, kind, data in anc:
+        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+            return int.from_bytes(data[:4], sys.byteorder, signed=True)
+    raise OSError("no file descriptor received on the console socket")
+
+
+class Monitor:
+    def __init__(self, cfg: dict) -> None:
+        self.cfg = cfg
+        self.id: str = cfg["id"]
+        self.dir: str = cfg["dir"]
+        self.dirfd = os.open(self.dir, os.O_PATH | os.O_DIRECTORY)
+        self.tty: bool = cfg.get("tty", False)
+        self.open_stdin: bool = cfg.get("open_stdin", False)
+        self.stdin_once: bool = cfg.get("stdin_once", False)
+        self.ep = select.epoll()
+        self.handlers: dict[int, tuple] = {}
+        self.clients: dict[int, list] = {}        # fd -> [socket, streaming, buffer]
+        self.outputs: dict[int, int] = {}         # fd -> STDOUT | STDERR
+        self.stdin_fd = -1
+        self.pid = 0
+        self.exit_status: int | None = None
+        self.started = 0.0
+        self.restart_count: int = cfg.get("restart_count", 0)
+        self.last_delay = 0.0
+        self.log = None
+        self.runtime = None
+        self.listener: _socket.socket | None = None
+        self.wake_r = -1
+
+    def short(self, name: str) -> str:
+        """A socket path that fits sun_path (108 bytes) however long the runroot is."""
+        return f"/proc/{os.getpid()}/fd/{self.dirfd}/{name}"
+
+    def watch(self, fd: int, *handler) -> None:
+        self.handlers[fd] = handler
+        self.ep.register(fd, select.EPOLLIN)
+
+    def unwatch(self, fd: int) -> None:
+        self.handlers.pop(fd, None)
+        try:
+            self.ep.unregister(fd)
+        except (OSError, ValueError):
+            pass
+
+    # --- creating the container ------------------------------------------------------------
+    def create(self) -> None:
+        devnull = os.open(os.devnull, os.O_RDWR)
+        child_fds = [devnull]
+        console = None
+        if self.tty:
+            self._unlink("console.sock")
+            console = unix_socket()
+            console.bind(self.short("console.sock"))
+            console.listen(1)
+            stdio = (devnull, devnull, devnull)
+        else:
+            out_r, out_w = os.pipe()
+            err_r, err_w = os.pipe()
+            in_fd = devnull
+            if self.open_stdin:
+                in_fd, self.stdin_fd = os.pipe()
+                child_fds.append(in_fd)
+            stdio = (in_fd, out_w, err_w)
+            child_fds += [out_w, err_w]
+            self.add_output(out_r, STDOUT)
+            self.add_output(err_r, STDERR)
+        try:
+            self.pid = self.runtime.create(self.id, self.dir, stdio=stdio,
+                                           console_socket=self.short("console.sock") if console else None)
+        finally:
+            for fd in child_fds:
+                os.close(fd)
+        if console is not None:
+            console.settimeout(10)
+            fd, _ = console._accept()
+            conn = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM, 0, fd)
+            master = recv_fd(conn)
+            conn.close()
+            console.close()
+            self._unlink("console.sock")
+            self.add_output(master, STDOUT)
+            self.stdin_fd = master
+
+    def _unlink(self, name: str) -> None:
+        try:
+            os.unlink(os.path.join(self.dir, name))
+        except OSError:
+            pass
+
+    def add_output(self, fd: int, kind: int) -> None:
+        os.set_blocking(fd, False)
+        self.outputs[fd] = kind
+        self.watch(fd, "out", kind)
+
+    def drop_outputs(self) -> None:
+        for fd in list(self.outputs):
+            self.unwatch(fd)
+            os.close(fd)
+        self.outputs.clear()
+        if self.stdin_fd >= 0:
+            try:
+                os.close(self.stdin_fd)
+            except OSError:
+                pass
+            self.stdin_fd = -1
+
+    def listen(self) -> None:
+        self._unlink("attach.sock")
+        self.listener = unix_socket()
+        self.listener.bind(self.short("attach.sock"))
+        self.listener.listen(64)
+        self.listener.setblocking(False)
+        self.watch(self.listener.fileno(), "listen")
+
+    # --- clients ---------------------------------------------------------------------------
+    def accept(self, timeout: float = 0.0) -> None:
+        self.listener.settimeout(timeout or None) if timeout else self.listener.setblocking(False)
+        try:
+            fd, _ = self.listener._accept()
+        except (BlockingIOError, TimeoutError, OSError):
+            return
+        finally:
+            self.listener.setblocking(False)
+        conn = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM, 0, fd)
+        conn.settimeout(10)
+        try:
+            mode = conn.recv(1)
+        except OSError:
+            conn.close()
+            return
+        conn.settimeout(5)
+        self.clients[fd] = [conn, mode == b"A", b""]
+        self.watch(fd, "client")
+
+    def drop(self, fd: int) -> None:
+        client = self.clients.pop(fd, None)
+        self.unwatch(fd)
+        if client:
+            client[0].close()
+
+    def broadcast(self, kind: int, payload: bytes, streaming_only: bool = True) -> None:
+        data = frame(kind, payload)
+        for fd, (conn, streaming, _) in list(self.clients.items()):
+            if streaming or not streaming_only:
+                try:
+                    conn.sendall(data)
+                except OSError:
+                    self.drop(fd)
+
+    def on_client(self, fd: int) -> None:
+        client = self.clients.get(fd)
+        if client is None:
+            return
+        try:
+            data = client[0].recv(65536)
+        except OSError:
+            data = b""
+        if not data:
+            self.drop(fd)
+            return
+        frames, client[2] = parse_frames(client[2] + data)
+        for kind, payload in frames:
+            self.client_frame(kind, payload)
+
+    def client_frame(self, kind: int, payload: bytes) -> None:
+        if self.stdin_fd < 0:
+            return
+        if kind == STDIN:
+            try:
+                os.write(self.stdin_fd, payload)
+            except OSError:
+                pass
+        elif kind == STDIN_CLOSE and not self.tty and self.stdin_once:
+            os.close(self.stdin_fd)
+            self.stdin_fd = -1
+        elif kind == RESIZE and self.tty and len(payload) == 4:
+            import fcntl
+            import termios
+
+            rows, cols = int.from_bytes(payload[:2], "big"), int.from_bytes(payload[2:], "big")
+            packed = b"".join(v.to_bytes(2, sys.byteorder) for v in (rows, cols, 0, 0))
+            fcntl.ioctl(self.stdin_fd, termios.TIOCSWINSZ, packed)
+
+    # --- the loop --------------------------------------------------------------------------
+    def on_output(self, fd: int, kind: int) -> None:
+        try:
+            data = os.read(fd, 65536)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self.unwatch(fd)
+            del self.outputs[fd]
+            if fd == self.stdin_fd:
+                self.stdin_fd = -1
+            os.close(fd)
+            return
+        self.log.write("stdout" if kind == STDOUT else "stderr", data)
+        self.broadcast(kind, data)
+
+    def reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            if pid == self.pid:
+                self.exit_status = status
+
+    def poll(self, timeout: float | None) -> None:
+        try:
+            events = self.ep.poll(-1 if timeout is None else timeout)
+        except InterruptedError:
+            return
+        for fd, _ in events:
+            handler = self.handlers.get(fd)
+            if handler is None:
+                continue
+            if handler[0] == "out":
+                self.on_output(fd, handler[1])
+            elif handler[0] == "client":
+                self.on_client(fd)
+            elif handler[0] == "listen":
+                self.accept()
+            elif handler[0] == "wake":
+                try:
+                    os.read(fd, 4096)
+                except OSError:
+                    pass
+                self.reap()
+
+    def run_until_exit(self) -> None:
+        """Serve until the container has exited and its output is drained."""
+        self.reap()
+        deadline = 0.0
+        while self.exit_status is None or self.outputs:
+            if self.exit_status is not None:
+                deadline = deadline or time.monotonic() + 2.0
+                if time.monotonic() > deadline:
+                    break  # a process outside the pid namespace still holds the pipes
+            self.poll(0.5 if self.exit_status is not None else None)
+        self.log.flush()
+
+    def sleep(self, seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            self.poll(left)
+
+    def oom_killed(self) -> bool:
+        base = self.cfg.get("cgroup_memory", "")
+        for name in ("memory.oom_control", "memory.events"):
+            try:
+                with open(os.path.join(base, name)) as f:
+                    for line in f:
+                        key, _, value = line.partition(" ")
+                        if key == "oom_kill" and int(value) > 0:
+                            return True
+            except (OSError, ValueError):
+                continue
+        return False
+
+
+# --- the database, away from the idle monitor ---------------------------------------------
+
+def open_db(cfg: dict):
+    from pathlib import Path
+
+    from krat.db import open_database
+
+    return open_database(Path(cfg["db"]))
+
+
+def record(cfg: dict, **fields) -> bool:
+    """Apply state fields; returns the container's stop_requested flag (True if it is gone)."""
+    from krat.db import containers
+
+    db = open_db(cfg)
+    try:
+        if fields:
+            containers.update_state(db, cfg["id"], None, **fields)
+        row = containers.get(db, cfg["id"])
+        return row is None or row.stop_requested
+    finally:
+        db.close()
+
+
+def record_in_child(cfg: dict, **fields) -> bool:
+    """record() in a forked child, so this long-lived process never loads sqlite."""
+    pid = os.fork()
+    if pid == 0:
+        code = 2
+        try:
+            code = 1 if record(cfg, **fields) else 0
+        finally:
+            os._exit(code)
+    while True:
+        try:
+            _, status = os.waitpid(pid, 0)
+            break
+        except InterruptedError:
+            continue
+    return os.waitstatus_to_exitcode(status) != 0
+
+
+def sync_send(fd: int, text: str) -> None:
+    if fd >= 0:
+        try:
+            os.write(fd, (text + "\n").encode())
+        except OSError:
+            pass
+
+
+def wait_ack(fd: int) -> None:
+    """Block until the CLI closed its end of the sync socket (it has recorded 'running')."""
+    end = time.monotonic() + ACK_TIMEOUT
+    while (left := end - time.monotonic()) > 0:
+        try:
+            ready, _, _ = select.select([fd], [], [], left)
+        except InterruptedError:
+            continue
+        if not ready:
+            return
+        try:
+            if not os.read(fd, 4096):
+                return
+        except OSError:
+            return
+
+
+def start_container(mon: Monitor, sync_fd: int, attach: bool) -> bool:
+    """create + start; report on the sync socket. False when the container did not start."""
+    try:
+        mon.create()
+    except Exception as err:  # the runtime's own reason goes to the CLI verbatim
+        sync_send(sync_fd, error_message(err))
+        return False
+    sync_send(sync_fd, '{"created": %d}' % mon.pid)
+    if attach:
+        mon.accept(timeout=10)
+    try:
+        mon.runtime.start(mon.id)
+    except Exception as err:
+        sync_send(sync_fd, error_message(err))
+        mon.drop_outputs()
+        return False
+    mon.started = time.monotonic()
+    return True
+
+
+def error_message(err: BaseException) -> str:
+    code = getattr(err, "exit_code", 0) or 0
+    return '{"error": %s, "code": %d}' % (quote(getattr(err, "message", None) or str(err)), code)
+
+
+def quote(text: str) -> str:
+    from _json import encode_basestring
+
+    return encode_basestring(text)
+
+
+def serve(mon: Monitor, sync_fd: int) -> int:
+    """Run the container until it stays down; its last exit code (125: never started)."""
+    from krat.engine.logs import timestamp
+
+    if not start_container(mon, sync_fd, mon.cfg.get("attach", False)):
+        return -1
+    sync_send(sync_fd, '{"started": %d, "monitor": %d, "ticks": %d, "at": "%s"}'
+              % (mon.pid, os.getpid(), proc_start_ticks(os.getpid()), timestamp()))
+    policy = mon.cfg.get("restart", "no")
+    while True:
+        mon.run_until_exit()
+        if sync_fd >= 0:
+            wait_ack(sync_fd)
+            os.close(sync_fd)
+            sync_fd = -1
+        code = exit_code_of(mon.exit_status)
+        oom = code == 137 and mon.oom_killed()
+        fields = dict(status="exited", pid=0, exit_code=code, oom_killed=oom, finished_at=timestamp())
+        if policy in ("", "no"):
+            record(mon.cfg, **fields)
+            return code
+        stop = record_in_child(mon.cfg, **fields)
+        mon.broadcast(EXIT, exit_payload(code, False), streaming_only=False)
+        delay = restart_delay(policy, mon.cfg.get("max_retries", 0), code, mon.restart_count, stop,
+                              time.monotonic() - mon.started, mon.last_delay)
+        if delay is None or not restart(mon, delay):
+            return code
+
+
+def restart(mon: Monitor, delay: float) -> bool:
+    from krat.engine.logs import timestamp
+
+    mon.drop_outputs()
+    try:
+        mon.runtime.delete(mon.id, force=True)
+    except Exception:
+        pass
+    if record_in_child(mon.cfg, status="restarting"):
+        record_in_child(mon.cfg, status="exited")
+        return False
+    mon.last_delay = delay
+    mon.sleep(delay)            # SIGUSR1 (a stop during the back-off) ends the wait early
+    if record_in_child(mon.cfg):
+        record_in_child(mon.cfg, status="exited")
+        return False
+    mon.exit_status = None
+    mon.restart_count += 1
+    if not start_container(mon, -1, False):
+        record_in_child(mon.cfg, status="exited")
+        return False
+    record_in_child(mon.cfg, status="running", pid=mon.pid, started_at=timestamp(),
+                    restart_count=mon.restart_count)
+    return True
+
+
+def cleanup(mon: Monitor) -> None:
+    """Release what the container held, then, for --rm, the container itself."""
+    from krat.engine.cleanup import release, remove_container
+
+    release(mon.cfg, runtime=mon.runtime)
+    if mon.cfg.get("auto_remove"):
+        db = open_db(mon.cfg)
+        try:
+            remove_container(mon.cfg, db)
+        finally:
+            db.close()
+
+
+def daemonize() -> None:
+    if os.fork() > 0:
+        os._exit(0)
+    if os.getsid(0) != os.getpid():
+        os.setsid()
+
+
+def setup_signals(mon: Monitor) -> None:
+    r, w = os.pipe()
+    os.set_blocking(r, False)
+    os.set_blocking(w, False)
+    _signal.set_wakeup_fd(w)
+    noop = lambda *_: None  # noqa: E731  (a handler, so the wakeup fd is written)
+    _signal.signal(_signal.SIGCHLD, noop)
+    _signal.signal(_signal.SIGUSR1, noop)
+    _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
+    _signal.signal(_signal.SIGHUP, _signal.SIG_IGN)
+    mon.wake_r = r
+    mon.watch(r, "wake")
+
+
+def main(argv: list[str]) -> int:
+    cfg = marshal.loads(bytes.fromhex(argv[0]))
+    sync_fd = cfg.get("sync_fd", -1)
+    if sync_fd >= 0:
+        os.set_inheritable(sync_fd, False)  # the container must not hold the CLI's socket
+    daemonize()
+    set_subreaper()
+    mon = Monitor(cfg)
+    from krat.engine.logs import LogWriter
+    from krat.engine.runtimes import make_runtime
+
+    mon.log = LogWriter(cfg["log_path"], cfg.get("max_size", 10 << 20), cfg.get("max_file", 3))
+    mon.runtime = make_runtime(cfg["runtime"], cfg["runtime_root"])
+    setup_signals(mon)
+    mon.listen()
+    code = -1
+    try:
+        code = serve(mon, sync_fd)
+    finally:
+        mon.log.close()
+        try:
+            cleanup(mon)
+        finally:
+            if code >= 0:
+                mon.broadcast(EXIT, exit_payload(code, True), streaming_only=False)
+            for fd in list(mon.clients):
+                mon.drop(fd)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

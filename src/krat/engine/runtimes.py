@@ -1,0 +1,279 @@
+"""The engine's one seam to a low-level runtime: the OCI operations on a bundle.
+
+`Runtime` is the interface (create, start, state, kill, delete, pause, resume, exec).
+`OCIRuntimeCLI` drives any binary with runc's command line (runc, crun, krat-runtime).
+The monitor calls create/start/delete, so this module imports only `os` at the top:
+processes are spawned with posix_spawn, and the runtime's errors are read from its
+JSON log (`--log FILE --log-format json`), never from stderr, which may be the
+container's.
+"""
+
+from __future__ import annotations
+
+import os
+TYPE_CHECKING = False  # typing itself is too heavy for the monitor
+
+if TYPE_CHECKING:
+    from krat.engine.runtime_api import Runtime
+
+DEFAULT_BINARY = "krat"  # krat.runtime in-process; KRAT_RUNTIME or --runtime PATH pick another
+
+
+class RuntimeError_(Exception):
+    """The runtime refused; `message` is its own one-line reason."""
+
+    exit_code = 0  # Docker's code when the runtime knows it (127 not found, 126 cannot run)
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def spawn_wait(argv: list[str], stdio: tuple[int, int, int] | None = None) -> int:
+    """Run argv with the given stdio (default /dev/null) and wait; its exit code."""
+    devnull = -1
+    if stdio is None:
+        devnull = os.open(os.devnull, os.O_RDWR)
+        stdio = (devnull, devnull, devnull)
+    actions = [(os.POSIX_SPAWN_DUP2, fd, target) for target, fd in enumerate(stdio)]
+    try:
+        pid = os.posix_spawnp(argv[0], argv, os.environ, file_actions=actions)
+    except OSError as err:
+        raise RuntimeError_(f"cannot run {argv[0]}: {err.strerror}") from None
+    finally:
+        if devnull >= 0:
+            os.close(devnull)
+    while True:
+        try:
+            _, status = os.waitpid(pid, 0)
+            return os.waitstatus_to_exitcode(status)
+        except InterruptedError:
+            continue
+
+
+class OCIRuntimeCLI:
+    """A runtime binary with runc's CLI. `root` is its state directory (runc --root)."""
+
+    def __init__(self, binary: str, root: str) -> None:
+        self.binary = binary
+        self.root = root
+
+    def _argv(self, log: str | None) -> list[str]:
+        argv = [self.binary, "--root", self.root]
+        if log:
+            argv += ["--log", log, "--log-format", "json"]
+        return argv
+
+    def _call(self, *args: str, stdio: tuple[int, int, int] | None = None, log: str | None = None) -> None:
+        own_log = log is None
+        if own_log:
+            os.makedirs(self.root, exist_ok=True)
+            log = os.path.join(self.root, f".{os.getpid()}-{args[0]}.log")
+        try:
+            code = spawn_wait(self._argv(log) + list(args), stdio)
+            if code != 0:
+                raise RuntimeError_(read_log_error(log) or f"{self.binary} {args[0]} exited {code}")
+        finally:
+            if own_log:
+                try:
+                    os.unlink(log)
+                except OSError:
+                    pass
+
+    def create(self, container_id: str, bundle: str, *, stdio: tuple[int, int, int],
+               console_socket: str | None = None) -> int:
+        pid_file = os.path.join(bundle, "pid")
+        args = ["create", "--bundle", bundle, "--pid-file", pid_file]
+        if console_socket:
+            args += ["--console-socket", console_socket]
+        self._call(*args, container_id, stdio=stdio, log=os.path.join(bundle, "runtime.log"))
+        with open(pid_file) as f:
+            return int(f.read().strip())
+
+    def start(self, container_id: str) -> None:
+        self._call("start", container_id)
+
+    def state(self, container_id: str) -> dict | None:
+        import json
+        import subprocess
+
+        proc = subprocess.run(self._argv(None) + ["state", container_id], capture_output=True, text=True)
+        return json.loads(proc.stdout) if proc.returncode == 0 else None
+
+    def kill(self, container_id: str, signal: int, all_processes: bool = False) -> None:
+        self._call("kill", *(["--all"] if all_processes else []), container_id, str(signal))
+
+    def delete(self, container_id: str, force: bool = False) -> None:
+        self._call("delete", *(["--force"] if force else []), container_id)
+
+    def pause(self, container_id: str) -> None:
+        self._call("pause", container_id)
+
+    def resume(self, container_id: str) -> None:
+        self._call("resume", container_id)
+
+    def exec_argv(self, container_id: str, process_file: str, *, tty: bool, detach: bool,
+                  log: str | None = None) -> list[str]:
+        argv = self._argv(log) + ["exec", "--process", process_file]
+        if detach:
+            argv.append("--detach")
+        return argv + [container_id]
+
+
+def read_log_error(path: str) -> str:
+    """The last error-level message of a runtime's JSON log (runc --log-format json)."""
+    try:
+        with open(path) as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return ""
+    import json
+
+    for line in reversed(lines):
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and entry.get("level") in ("error", "fatal"):
+            return str(entry.get("msg", ""))
+    return ""
+
+
+def classify(message: str) -> int:
+    """Docker's exit codes for a failed start: 127 not found, 126 cannot run, else 125."""
+    low = message.lower()
+    if "executable file not found" in low or "no such file or directory" in low:
+        return 127
+    if "permission denied" in low or "exec format error" in low or "is a directory" in low:
+        return 126
+    return 125
+
+
+def make_runtime(binary: str, state_root: str) -> Runtime:
+    if binary in ("", "krat"):
+        return KratRuntime(state_root)
+    return OCIRuntimeCLI(binary, state_root)
+
+
+def state_root(binary: str, runroot: str) -> str:
+    return os.path.join(runroot, "runtime", "krat" if binary in ("", "krat") else os.path.basename(binary))
+
+
+def open_runtime(binary: str, runroot: str) -> Runtime:
+    """The runtime named by a container's spec: "" or "krat" for krat's own (in-process), else
+    the path or name of an OCI runtime binary with runc's CLI."""
+    return make_runtime(binary, state_root(binary, runroot))
+
+
+class KratRuntime:
+    """krat's own runtime (krat.runtime), called in-process: no second interpreter starts.
+
+    create and start run in a forked child of the caller: the monitor stays small
+    (krat.runtime is never imported into it), the container's process is re-parented
+    to the monitor (a subreaper) when that child exits, and the child's error comes
+    back through a pipe as "exit-code<TAB>message".
+    """
+
+    name = "krat"
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+
+    def create(self, container_id: str, bundle: str, *, stdio: tuple[int, int, int],
+               console_socket: str | None = None) -> int:
+        def act() -> str:
+            import krat.runtime as rt
+
+            return str(rt.create(container_id, bundle, self.root, stdio=stdio, console_socket=console_socket))
+        return int(in_child(act))
+
+    def start(self, container_id: str) -> None:
+        def act() -> str:
+            import krat.runtime as rt
+
+            rt.start(container_id, self.root)
+            return ""
+        in_child(act)
+
+    def state(self, container_id: str) -> dict | None:
+        import krat.runtime as rt
+        from krat.errors import KratError
+
+        try:
+            return rt.state(container_id, self.root).to_json()
+        except KratError:
+            return None
+
+    def _call(self, op: str, *args) -> None:
+        import krat.runtime as rt
+        from krat.errors import KratError
+
+        try:
+            getattr(rt, op)(*args)
+        except KratError as err:
+            raise RuntimeError_(err.message) from None
+
+    def kill(self, container_id: str, signal: int, all_processes: bool = False) -> None:
+        self._call("kill", container_id, signal, all_processes, self.root)
+
+    def delete(self, container_id: str, force: bool = False) -> None:
+        self._call("delete", container_id, force, self.root)
+
+    def pause(self, container_id: str) -> None:
+        self._call("pause", container_id, self.root)
+
+    def resume(self, container_id: str) -> None:
+        self._call("resume", container_id, self.root)
+
+    def exec_argv(self, container_id: str, process_file: str, *, tty: bool, detach: bool,
+                  log: str | None = None) -> list[str]:
+        import sys
+
+        argv = [sys.executable, "-m", "krat.runtime.cli", "--root", self.root]
+        if log:
+            argv += ["--log", log, "--log-format", "json"]
+        return argv + ["exec", "--process", process_file] + (["--detach"] if detach else []) + [container_id]
+
+
+def in_child(act) -> str:
+    """Run act() in a forked child; its string result, or RuntimeError_ with its error."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        code = 0
+        try:
+            out = "0\t" + act()
+        except BaseException as err:  # everything goes back to the parent as text
+            out = f"{getattr(err, 'exit_code', 125)}\t{getattr(err, 'message', None) or err}"
+            code = 1
+        try:
+            os.write(w, out.encode())
+        finally:
+            os._exit(code)
+    os.close(w)
+    # Wait for the child, not for EOF: the container's process (forked by the child) holds
+    # the write end until it execs. The answer is small; it waits in the pipe's buffer.
+    while True:
+        try:
+            os.waitpid(pid, 0)
+            break
+        except InterruptedError:
+            continue
+    os.set_blocking(r, False)
+    chunks = []
+    while True:
+        try:
+            data = os.read(r, 65536)
+        except BlockingIOError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(r)
+    code, _, text = b"".join(chunks).decode(errors="replace").partition("\t")
+    if code != "0":
+        err = RuntimeError_(text or "the runtime failed without a message")
+        err.exit_code = int(code) if code.isdigit() else 125
+        raise err
+    return text

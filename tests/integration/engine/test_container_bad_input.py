@@ -1,0 +1,42 @@
+"""Bad input to run/create: one clear line, Docker's exit code, no traceback, nothing left."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine_helpers import assert_nothing_left
+
+pytestmark = pytest.mark.root
+
+
+@pytest.mark.parametrize("args,code,needle", [
+    (["nosuchimage"], 125, "No such image"),
+    (["--bogus-flag", "busybox"], 125, "--bogus-flag"),
+    (["--memory", "abc", "busybox", "true"], 125, "--memory 'abc'"),
+    (["--entrypoint", "", "busybox"], 125, "no command specified"),
+    (["busybox", "nosuchcmd"], 127, "nosuchcmd"),
+    (["busybox", "/etc"], 126, "/etc"),
+    (["-u", "nobody2", "busybox", "true"], 125, "unable to find user nobody2"),
+    (["--restart", "always", "--rm", "busybox", "true"], 125, "--restart and --rm"),
+    (["--ulimit", "nofile=10:5", "busybox", "true"], 125, "--ulimit"),
+    (["--cap-add", "NOT_A_CAP", "busybox", "true"], 125, "unknown capability"),
+    (["--name", "bad/name", "busybox", "true"], 125, "invalid container name"),
+])
+def test_run_rejects_bad_input_cleanly(kr, args, code, needle):
+    for detach in ([], ["-d"]):
+        err = kr.fails("run", *detach, *args, code=code)
+        assert needle in err and len(err.splitlines()) == 1, err
+    assert_nothing_left(kr)
+
+
+def test_unknown_container(kr):
+    for argv in (["start", "ghost"], ["stop", "ghost"], ["logs", "ghost"], ["inspect", "ghost"],
+                 ["exec", "ghost", "true"], ["wait", "ghost"], ["rm", "ghost"], ["kill", "ghost"]):
+        err = kr(*argv)
+        assert err.returncode != 0 and "ghost" in err.stderr and "Traceback" not in err.stderr
+
+
+def test_same_name_twice(kr):
+    kr.ok("create", "--name", "twin", "busybox", "true")
+    err = kr.fails("create", "--name", "twin", "busybox", "true")
+    assert 'name "/twin" is already in use' in err

@@ -1,0 +1,112 @@
+"""The monitor: concurrency of names, truthful state after kill -9, restart policies,
+log rotation, and its footprint."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from engine_helpers import assert_nothing_left, monitor_pids, wait_for
+
+pytestmark = pytest.mark.root
+
+
+def test_twenty_concurrent_runs_with_one_name_exactly_one_wins(kr):
+    with ThreadPoolExecutor(20) as pool:
+        procs = list(pool.map(lambda _: kr("run", "-d", "--name", "solo", "busybox", "sleep", "30"), range(20)))
+    winners = [p for p in procs if p.returncode == 0]
+    assert len(winners) == 1
+    for p in procs:
+        if p.returncode:
+            assert p.returncode == 125 and "already in use" in p.stderr and "Traceback" not in p.stderr
+    assert kr.ok("ps", "-q").stdout.count("\n") == 1
+
+
+@pytest.mark.slow
+def test_fifty_concurrent_detached_runs_succeed(kr):
+    with ThreadPoolExecutor(50) as pool:
+        procs = list(pool.map(lambda i: kr("run", "-d", "--name", f"c{i:02d}", "busybox", "sleep", "60"), range(50)))
+    assert [p.stderr for p in procs if p.returncode] == []
+    assert len(kr.ok("ps", "-q").stdout.split()) == 50
+    ids = kr.ok("ps", "-aq", "--no-trunc").stdout.split()
+    kr.ok("rm", "-f", *ids, timeout=300)
+    assert_nothing_left(kr, ids)
+
+
+def test_ps_is_truthful_after_kill_9(kr):
+    cid = kr.ok("run", "-d", "--name", "victim", "busybox", "sleep", "100").stdout.strip()
+    pid = int(kr.ok("inspect", "-f", "{{.State.Pid}}", "victim").stdout)
+    os.kill(pid, signal.SIGKILL)                         # the container dies: its monitor records 137
+    assert kr.ok("wait", "victim").stdout.strip() == "137"
+    assert kr.ok("ps", "-a", "--format", "{{.Status}}").stdout.startswith("Exited (137)")
+
+    kr.ok("start", "victim")
+    [monitor] = monitor_pids(kr.runroot)
+    pid = int(kr.ok("inspect", "-f", "{{.State.Pid}}", "victim").stdout)
+    os.kill(monitor, signal.SIGKILL)                     # the monitor dies: the container runs on
+    wait_for(lambda: not os.path.exists(f"/proc/{monitor}/stat") or
+             open(f"/proc/{monitor}/stat").read().split()[2] == "Z", what="monitor gone")
+    assert kr.ok("ps", "--format", "{{.State}}").stdout.strip() == "running"
+    os.kill(pid, signal.SIGKILL)                         # and then the container too
+    wait_for(lambda: kr.ok("ps", "-a", "--format", "{{.State}}").stdout.strip() == "exited",
+             what="the state to be corrected")
+    doc = json.loads(kr.ok("inspect", "victim").stdout)[0]["State"]
+    assert doc["Running"] is False and "monitor" in doc["Error"]
+    kr.ok("rm", "victim")
+    assert_nothing_left(kr, [cid])
+
+
+def test_restart_on_failure_counts_and_stops(kr):
+    kr.ok("run", "-d", "--name", "flaky", "--restart", "on-failure:2", "busybox", "sh", "-c", "echo run; exit 3")
+    wait_for(lambda: kr.ok("inspect", "-f", "{{.State.Status}} {{.RestartCount}}", "flaky").stdout.strip()
+             == "exited 2", timeout=20, what="two restarts, then rest")
+    assert kr.ok("logs", "flaky").stdout == "run\nrun\nrun\n"
+    assert kr.ok("inspect", "-f", "{{.State.ExitCode}}", "flaky").stdout.strip() == "3"
+
+
+def test_restart_always_until_stopped(kr):
+    kr.ok("run", "-d", "--name", "phoenix", "--restart", "always", "busybox", "sh", "-c", "sleep 0.2; exit 1")
+    wait_for(lambda: int(kr.ok("inspect", "-f", "{{.RestartCount}}", "phoenix").stdout) >= 2, timeout=20,
+             what="restarts")
+    kr.ok("stop", "-t", "1", "phoenix")
+    assert kr.ok("inspect", "-f", "{{.State.Status}}", "phoenix").stdout.strip() == "exited"
+    count = kr.ok("inspect", "-f", "{{.RestartCount}}", "phoenix").stdout
+    time.sleep(1)
+    assert kr.ok("inspect", "-f", "{{.RestartCount}}", "phoenix").stdout == count
+    assert not monitor_pids(kr.runroot)
+
+
+def test_logs_rotate_and_options(kr):
+    cid = kr.ok("run", "--name", "chatty", "--log-opt", "max-size=2k", "--log-opt", "max-file=2", "busybox",
+                "sh", "-c", "for i in $(seq 500); do echo line $i; done").stdout
+    log = kr.root / "containers"
+    cid = kr.ok("inspect", "-f", "{{.Id}}", "chatty").stdout.strip()
+    files = sorted(p.name for p in (log / cid).iterdir() if "json.log" in p.name)
+    assert files == [f"{cid}-json.log", f"{cid}-json.log.1"]
+    assert all((log / cid / f).stat().st_size <= 2048 for f in files)
+    out = kr.ok("logs", "chatty").stdout.splitlines()
+    assert out[-1] == "line 500" and len(out) < 500
+    assert kr.ok("logs", "--tail", "2", "chatty").stdout == "line 499\nline 500\n"
+    stamped = kr.ok("logs", "-t", "--tail", "1", "chatty").stdout
+    assert stamped.endswith(" line 500\n") and stamped[:4].isdigit() and "T" in stamped.split()[0]
+    assert kr.ok("logs", "--since", "1h", "--tail", "1", "chatty").stdout == "line 500\n"
+    assert kr.ok("logs", "--until", "2000-01-01T00:00:00Z", "chatty").stdout == ""
+
+
+def test_logs_follow_ends_with_the_container(kr):
+    kr.ok("run", "-d", "--name", "fol", "busybox", "sh", "-c", "echo a; sleep 1; echo b")
+    proc = kr("logs", "-f", "fol", timeout=30)
+    assert proc.returncode == 0 and proc.stdout == "a\nb\n"
+
+
+def test_idle_monitor_rss(kr):
+    kr.ok("run", "-d", "busybox", "sleep", "60")
+    [pid] = monitor_pids(kr.runroot)
+    rss_kib = int(open(f"/proc/{pid}/status").read().split("VmRSS:")[1].split()[0])
+    assert rss_kib <= 12 * 1024, f"monitor RSS {rss_kib} KiB"

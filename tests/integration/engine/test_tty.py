@@ -1,0 +1,124 @@
+"""-it: a real pseudo-terminal driven through a pty: raw mode, window size and resizes,
+detach with ctrl-p ctrl-q and attach again, exit codes."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import select
+import signal
+import struct
+import termios
+import time
+
+import pytest
+
+pytestmark = pytest.mark.root
+
+
+class Terminal:
+    """A krat command on the slave side of a fresh pty; we play the user at the master."""
+
+    def __init__(self, krat, *args: str, rows: int = 30, cols: int = 100) -> None:
+        self.pid, self.fd = pty.fork()
+        if self.pid == 0:
+            os.execve(krat.argv()[0], krat.argv(*args), krat.env)
+        self.resize(rows, cols)
+        self.out = b""
+
+    def resize(self, rows: int, cols: int) -> None:
+        fcntl.ioctl(self.fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+    def send(self, text: bytes) -> None:
+        os.write(self.fd, text)
+
+    def expect(self, needle: bytes, timeout: float = 10.0) -> bytes:
+        end = time.monotonic() + timeout
+        while needle not in self.out:
+            left = end - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"{needle!r} not seen; got {self.out[-500:]!r}")
+            ready, _, _ = select.select([self.fd], [], [], left)
+            if ready:
+                try:
+                    data = os.read(self.fd, 4096)
+                except OSError:
+                    data = b""
+                if not data:
+                    raise AssertionError(f"EOF before {needle!r}; got {self.out[-500:]!r}")
+                self.out += data
+                for _ in range(data.count(b"\x1b[6n")):   # answer the shell's cursor query, as a terminal does
+                    os.write(self.fd, b"\x1b[1;1R")
+        return self.out
+
+    def wait(self, timeout: float = 20.0) -> int:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                return os.waitstatus_to_exitcode(status)
+            try:
+                if select.select([self.fd], [], [], 0.1)[0]:
+                    self.out += os.read(self.fd, 4096)
+            except OSError:
+                time.sleep(0.05)
+        os.kill(self.pid, signal.SIGKILL)
+        raise AssertionError("krat did not exit")
+
+
+def test_run_it_is_a_real_terminal_with_resizes(kr, runtime):
+    term = Terminal(kr, "run", "-it", "--rm", "busybox", "sh")
+    term.expect(b"/ # ")
+    term.send(b"stty size; tty; echo $TERM; stty -a | grep -o -- '-icanon' || echo canon\r")
+    term.expect(b"xterm")
+    assert b"30 100" in term.out and b"/dev/pts/0" in term.out
+    term.resize(40, 120)
+    os.kill(term.pid, signal.SIGWINCH)
+    time.sleep(0.3)
+    term.send(b"stty size\r")
+    term.expect(b"40 120")
+    term.send(b"exit 4\r")
+    assert term.wait() == 4
+
+
+def test_detach_and_attach_again(kr, runtime):
+    term = Terminal(kr, "run", "-it", "--name", "tty1", "busybox", "sh")
+    term.expect(b"/ # ")
+    term.send(b"echo before\r")
+    term.expect(b"before\r\n/ # \x1b[6n")        # the prompt (and its cursor query) is answered
+    time.sleep(0.2)
+    term.send(b"\x10\x11")                      # ctrl-p ctrl-q
+    assert term.wait() == 0
+    assert kr.ok("inspect", "-f", "{{.State.Running}}", "tty1").stdout.strip() == "true"
+    again = Terminal(kr, "attach", "tty1")
+    time.sleep(1.0)                                  # let attach put its terminal in raw mode
+    again.send(b"\r")
+    again.expect(b"/ # ")
+    again.send(b"echo after\r")
+    again.expect(b"after\r\n")
+    again.send(b"exit 3\r")
+    assert again.wait() == 3
+    assert kr.ok("inspect", "-f", "{{.State.ExitCode}}", "tty1").stdout.strip() == "3"
+    assert "before" in kr.ok("logs", "tty1").stdout
+
+
+def test_exec_it_is_interactive(kr, runtime):
+    kr.ok("run", "-d", "--name", "ex", "busybox", "sleep", "100")
+    term = Terminal(kr, "exec", "-it", "ex", "sh")
+    term.expect(b"# ")
+    term.send(b"tty; exit 6\r")
+    term.expect(b"/dev/pts/")
+    assert term.wait() == 6
+
+
+def test_foreground_ctrl_c_is_forwarded(kr, runtime):
+    import subprocess
+
+    proc = subprocess.Popen(kr.argv("run", "--rm", "busybox", "sh", "-c",
+                                    "trap 'echo got-int; exit 9' INT; echo ready; while true; do sleep 0.1; done"),
+                            env=kr.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.readline() == b"ready\n"
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 9 and b"got-int" in out

@@ -1,0 +1,117 @@
+"""The in-process Python API the engine's monitor calls (krat.runtime.create/start/wait/...)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "conformance" / "runtime"))
+from runtime_bundles import base_config, remove_empty_cgroups  # noqa: E402
+
+import krat.runtime as rt  # noqa: E402
+from krat.errors import CommandNotFound, Conflict, InvalidArgument  # noqa: E402
+
+pytestmark = pytest.mark.root
+
+
+@pytest.fixture
+def env(busybox_tar, tmp_path):
+    """A bundle, a state root, and cleanup of every container made (even when the test fails)."""
+    bundle = tmp_path / "bundle"
+    (bundle / "rootfs").mkdir(parents=True)
+    subprocess.run(["tar", "-xf", str(busybox_tar), "-C", str(bundle / "rootfs")], check=True)
+    os.chmod(bundle / "rootfs", 0o755)
+    state_root = str(tmp_path / "state")
+    made: list[str] = []
+
+    def configure(args, **changes):
+        container_id = f"kapi-{uuid.uuid4().hex[:10]}"
+        made.append(container_id)
+        config = base_config("rootfs", f"/krat-api-test/{container_id}", args)
+        config.update(changes)
+        (bundle / "config.json").write_text(json.dumps(config))
+        return container_id
+
+    yield configure, str(bundle), state_root
+    for container_id in made:
+        try:
+            rt.delete(container_id, force=True, state_root=state_root)
+        except Exception:
+            pass
+        for d in Path("/sys/fs/cgroup").glob(f"*/krat-api-test/{container_id}"):
+            d.rmdir()
+    remove_empty_cgroups("krat-api-test")
+
+
+def test_create_start_wait_with_pipes(env):
+    configure, bundle, root = env
+    container_id = configure(["sh", "-c", "read x; echo out:$x; echo err >&2; exit 5"])
+    in_r, in_w = os.pipe()
+    out_r, out_w = os.pipe()
+    pid = rt.create(container_id, bundle, root, stdio=(in_r, out_w, out_w))
+    for fd in (in_r, out_w):
+        os.close(fd)
+    assert rt.state(container_id, root).status.value == "created"
+    rt.start(container_id, root)
+    os.write(in_w, b"hi\n")
+    os.close(in_w)
+    assert rt.wait(pid) == 5  # the caller is the parent (child subreaper): it gets the status
+    with os.fdopen(out_r) as f:
+        assert sorted(f.read().split()) == ["err", "out:hi"]
+    assert rt.state(container_id, root).status.value == "stopped"
+    rt.delete(container_id, state_root=root)
+    assert rt.list_states(root) == []
+
+
+def test_missing_command_raises_127_and_leaves_nothing(env):
+    configure, bundle, root = env
+    container_id = configure(["nope"])
+    with pytest.raises(CommandNotFound) as info:
+        rt.create(container_id, bundle, root)
+    assert info.value.exit_code == 127 and "nope" in info.value.message
+    assert rt.list_states(root) == []
+    assert not list(Path("/sys/fs/cgroup").glob(f"*/krat-api-test/{container_id}"))
+
+
+def test_oom_killed_is_reported(env):
+    configure, bundle, root = env
+    container_id = configure(["sh", "-c", "x=$(head -c 67108864 /dev/zero | tr '\\0' a)"])
+    config = json.loads(Path(bundle, "config.json").read_text())
+    config["linux"]["resources"]["memory"] = {"limit": 16 << 20, "swap": 16 << 20}
+    Path(bundle, "config.json").write_text(json.dumps(config))
+    pid = rt.create(container_id, bundle, root, stdio=None)
+    rt.start(container_id, root)
+    assert rt.wait(pid) == 137
+    assert rt.oom_killed(container_id, root)
+
+
+def test_exec_pause_resume_kill(env):
+    configure, bundle, root = env
+    container_id = configure(["sleep", "1000"], hostname="api-box")
+    pid = rt.create(container_id, bundle, root, stdio=None)
+    rt.start(container_id, root)
+    from krat.oci.process import Process
+
+    out_r, out_w = os.pipe()
+    epid = rt.exec_process(container_id, Process(("hostname",), env=("PATH=/bin",)), root, stdio=(0, out_w, 2))
+    os.close(out_w)
+    assert rt.wait(epid) == 0
+    with os.fdopen(out_r) as f:
+        assert f.read().strip() == "api-box"
+    rt.pause(container_id, root)
+    assert rt.state(container_id, root).status.value == "paused"
+    with pytest.raises(Conflict, match="paused"):
+        rt.exec_process(container_id, Process(("true",)), root)
+    rt.resume(container_id, root)
+    assert pid in rt.processes(container_id, root)
+    with pytest.raises(InvalidArgument):
+        rt.kill(container_id, "SIGBOGUS", state_root=root)
+    rt.kill(container_id, "KILL", state_root=root)
+    assert rt.wait(pid) == 137
+    assert not rt.oom_killed(container_id, root)
