@@ -81,6 +81,7 @@ def run_step(lowers: list[Path], upper: Path, work: Path, spec: RunSpec, output:
     existing = {t for t in bind_targets(spec) if view.exists(view.resolve(t, follow_last=False))}
     cwd = view.resolve(spec.cwd or "/")
     container_id = f"{prefix}-{uuid.uuid4().hex[:12]}"
+    (work / "container-id").write_text(container_id)  # for the cleanup of a build that gets killed
     mount_overlay(lowers, rootfs, upper, overlay_work)
     try:
         os.makedirs(rootfs / cwd.lstrip("/"), exist_ok=True)
@@ -112,6 +113,17 @@ def _run_container(runtime, container_id: str, bundle: Path, state_root: Path, o
                 os.close(fd)
         if created:
             runtime.delete(container_id, force=True, state_root=str(state_root))
+
+
+def forget_container(container_id: str, state_root: Path) -> None:
+    """Kill and delete a build container whose build died (no error if it is gone)."""
+    from krat import runtime
+    from krat.errors import KratError
+
+    try:
+        runtime.delete(container_id, force=True, state_root=str(state_root))
+    except (KratError, OSError):
+        pass
 
 
 def _drop_created_mountpoints(upper: Path, targets: list[str], existing: set[str]) -> None:
