@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from krat.errors import InvalidArgument, NotFound
+from krat.errors import InvalidArgument, KratError, NotFound
 from krat.oci.reference import DEFAULT_DOMAIN, Reference, parse_reference
 
 if TYPE_CHECKING:
@@ -154,5 +154,11 @@ def ensure_image(paths: "Paths", ref: str, policy: PullPolicy | str = PullPolicy
             return images.resolve(ref)
         except NotFound:
             pass
-    results = pull(paths, ref, access=access, listener=listener)
+    try:
+        results = pull(paths, ref, access=access, listener=listener)
+    except KratError as err:
+        if policy is not PullPolicy.MISSING:
+            raise
+        # Docker: "Unable to find image locally", then why the pull failed; one line here.
+        raise NotFound(f"No such image: {ref} (not found locally; pulling it failed: {err.message})") from err
     return images.get(results[-1].image_id)

@@ -9,8 +9,13 @@ def main(ctx, argv: list[str]) -> int:
     from krat.cli.container_flags import build_spec, new_parser
     from krat.engine.containers import ContainerService, StartError
 
-    args = new_parser("run").parse_args(argv)
+    from krat.cli.registry_opts import add_pull_options, pull_for_run
+
+    parser = new_parser("run")
+    add_pull_options(parser)
+    args = parser.parse_args(argv)
     spec, name = build_spec(args)
+    pull_for_run(ctx, spec.image, args)  # --pull missing|always|never, as Docker
     svc = ContainerService(ctx.paths)
     c = svc.create(spec, name)
     try:
