@@ -321,7 +321,7 @@ class Builder:
             mounts.append(Mount("bind", str(script), "/dev/.krat-heredoc", True))
         for i, spec in enumerate(rp.mounts):
             if spec["type"] == "cache":
-                source = str(self.backend.cache_dir(spec.get("id") or spec["target"]))
+                source = str(_cache_dir(self.backend, spec))
             elif spec["type"] == "tmpfs":
                 source = "tmpfs"
             elif "from" in spec:
@@ -370,6 +370,19 @@ class Builder:
         step.cached = cached
         step.reason = reason
         self.progress.end(step)
+
+
+def _cache_dir(backend: Backend, spec: dict[str, str]) -> Path:
+    """A RUN --mount=type=cache directory, with BuildKit's uid/gid/mode options applied."""
+    path = backend.cache_dir(spec.get("id") or spec["target"])
+    try:
+        if "mode" in spec:
+            os.chmod(path, int(spec["mode"], 8))
+        if "uid" in spec or "gid" in spec:
+            os.chown(path, int(spec.get("uid", "0")), int(spec.get("gid", "0")))
+    except ValueError:
+        raise InvalidArgument(f"invalid cache mount options {spec}: uid, gid and mode are numbers") from None
+    return path
 
 
 def _canonical(inst: Instruction) -> str:

@@ -309,3 +309,10 @@ def test_broken_json_form_runs_as_shell_with_a_warning(env) -> None:
     _, doc, _, out = build(env, 'FROM busybox\nCMD ["python", "app.py",]\n')
     assert doc["config"]["Cmd"] == ["/bin/sh", "-c", '["python", "app.py",]']
     assert "WARNING: Dockerfile:2: CMD is not a valid JSON array, so it runs as a shell command" in out
+
+
+def test_cache_mount_options(env) -> None:
+    build(env, "FROM busybox\nRUN --mount=type=cache,target=/c,id=shared,mode=0700,uid=0,gid=0 true\n")
+    spec = env[0].runs[-1]
+    assert spec.mounts[0].target == "/c" and not spec.mounts[0].readonly
+    assert os.stat(spec.mounts[0].source).st_mode & 0o777 == 0o700
