@@ -11,6 +11,8 @@ Imports engine, store, db, runtime (below it); nothing above. For other front en
 
 `location` is a directory, a tar archive path, or "-" with `stdin` (a tar stream or a
 Dockerfile). Errors are KratError subclasses whose message starts with Dockerfile:LINE.
+For `POST /build`, pass `progress=JsonStreamProgress(emit)` (krat.build.progress): it
+emits Docker's {"stream": ...} messages; then call its finished(id, tags) or error(msg).
 
 The pure parts stand alone: krat.build.dockerfile.parse(text) -> [Instruction];
 krat.build.expand (Dockerfile variable substitution); krat.build.dockerignore;
