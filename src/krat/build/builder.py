@@ -81,7 +81,9 @@ class Builder:
         except KratError as err:
             raise self._located(stage.instruction, err) from None
         self._end(step, cached=True, reason=None)
-        for trigger in self._onbuild_triggers(run):
+        triggers = self._onbuild_triggers(run)
+        self.total += len(triggers)
+        for trigger in triggers:
             self._instruction(run, trigger)
         for inst in stage.instructions:
             self._instruction(run, inst)
