@@ -322,6 +322,11 @@ class Builder:
             os.chmod(script, 0o755)
             mounts.append(Mount("bind", str(script), "/dev/.krat-heredoc", True))
         for i, spec in enumerate(rp.mounts):
+            if spec["type"] in ("secret", "ssh"):
+                mount = self._secret_mount(spec, scratch / f"secret{i}", where)
+                if mount is not None:
+                    mounts.append(mount)
+                continue
             if spec["type"] == "cache":
                 source = str(_cache_dir(self.backend, spec))
             elif spec["type"] == "tmpfs":
@@ -333,6 +338,20 @@ class Builder:
                 source = str(self._context_path(spec.get("source", "."), where))
             mounts.append(runstep.mount_for(spec, source))
         return mounts
+
+    def _secret_mount(self, spec: dict[str, str], path: Path, where: str) -> Mount | None:
+        """A secret as a private read-only file (mode 0400 unless mode=); absent and optional: none."""
+        required = spec.get("required", "false") == "true"
+        value = self.req.secrets.get(spec.get("id", "")) if spec["type"] == "secret" else None
+        if value is None:
+            if required:
+                what = f"secret {spec.get('id', '')!r}" if spec["type"] == "secret" else "an ssh agent"
+                raise BuildError(f"{where}: RUN needs {what}, which was not given (krat build --secret id=ID,src=FILE)")
+            return None
+        path.write_bytes(value)
+        os.chmod(path, int(spec.get("mode", "0400"), 8))
+        os.chown(path, int(spec.get("uid", "0")), int(spec.get("gid", "0")))
+        return Mount("bind", str(path), spec["target"], True)
 
     def _context_path(self, source: str, where: str) -> Path:
         ctx = self.req.context
