@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import collections
 import os
-import shutil
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from krat.build import filesteps, metadata, runstep
 from krat.build.backend import Backend, Layer, Mount
+from krat.build.copy import materialize
 from krat.build.cache import StepInputs, explain
 from krat.build.dockerfile import Instruction, parse_file
 from krat.build.fsview import LayerView
@@ -116,6 +116,10 @@ class Builder:
 
     def _instruction(self, run: StageRun, inst: Instruction) -> None:
         step = self._begin(run.stage, inst, inst.original)
+        if inst.keyword in ("RUN", "CMD", "ENTRYPOINT") and not inst.json and inst.args \
+                and inst.args[0].lstrip().startswith("["):
+            self.progress.warn(f"{self.req.filename}:{inst.line}: {inst.keyword} is not a valid JSON array, so it "
+                               f"runs as a shell command (as in Docker): {_short(inst.args[0])}")
         try:
             self._dispatch(run, inst, step)
         except BuildError:
@@ -322,7 +326,7 @@ class Builder:
                 source = "tmpfs"
             elif "from" in spec:
                 _, layers = self._bind_source(run, spec, where)
-                source = str(_materialize(LayerView(layers), spec.get("source", "/"), scratch / f"bind{i}"))
+                source = str(materialize(LayerView(layers), spec.get("source", "/"), scratch / f"bind{i}"))
             else:
                 source = str(self._context_path(spec.get("source", "."), where))
             mounts.append(runstep.mount_for(spec, source))
@@ -378,25 +382,6 @@ def _canonical(inst: Instruction) -> str:
 def _short(text: str, limit: int = 60) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _materialize(view: LayerView, source: str, target: Path) -> Path:
-    """A private copy of a path from another stage, for RUN --mount=type=bind,from=."""
-    from krat.build.copy import Ownership, Writer
-
-    target.mkdir(parents=True)
-    writer = Writer(target, [], Ownership(keep_source_owner=True))
-    resolved = view.resolve(source).lstrip("/")
-    real = view.real(resolved)
-    if real is None:
-        raise NotFound(f"--mount source {source!r} not found")
-    if not real.is_dir():
-        dest = target / "file"
-        shutil.copy2(real, dest)
-        return dest
-    for rel in view.walk(resolved):
-        writer.copy_entry("/" + rel, view.real(f"{resolved}/{rel}" if resolved else rel))
-    return target
 
 
 __all__ = ["Builder", "BuildRequest", "BuildResult", "BuildError", "InvalidArgument"]

@@ -111,11 +111,12 @@ class StoreBackend:
     # -- running ----------------------------------------------------------------------------
 
     def run(self, lowers: list[Path], upper: Path, spec: RunSpec, output: Output) -> int:
-        from krat.build.sandbox import run_step
+        from krat.build.sandbox import container_prefix, run_step
 
         work = self.workdir("run")
         try:
-            return run_step(lowers, upper, work, spec, output, self.paths.runroot / "build-runtime")
+            return run_step(lowers, upper, work, spec, output, self.paths.runroot / "build-runtime",
+                            container_prefix(self.paths.root))
         finally:
             self.release(work)
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Iterator
 
 from krat.errors import InvalidArgument
-from krat.oci.digest import Digest, sha256_bytes
+from krat.oci.digest import Digest
 from krat.oci.image import (ANNOTATION_CONTAINERD_NAME, ANNOTATION_REF_NAME, INDEX_TYPES,
                             LAYER_BY_COMPRESSION, OCI_CONFIG, OCI_MANIFEST, Descriptor, Manifest,
                             canonical_json, index_doc, parse_config, parse_index)
@@ -61,7 +61,12 @@ class Loader:
         """Returns each image with the names the archive gave it (familiar form)."""
         try:
             archive = _Archive()
-            entries = _dir_entries(source) if isinstance(source, Path) else _tar_entries(source)
+            if isinstance(source, Path):
+                entries = _dir_entries(source)
+            elif _plain_file(source):
+                entries = _file_entries(source)
+            else:
+                entries = _tar_entries(source)
             for name, kind, link, stream in entries:
                 self._take(archive, name, kind, link, stream)
             items = self._images(archive)
@@ -83,16 +88,17 @@ class Loader:
         if kind != "file" or stream is None:
             return
         match = _BLOB_NAME.match(name)
-        if match:
-            ing = self.svc.content.ingest_stream(stream, expected=f"sha256:{match[1]}")
-        elif _SMALL.match(name):
-            data = stream.read(SMALL_MAX + 1)
+        expected = f"sha256:{match[1]}" if match else None
+        if not match and _SMALL.match(name):
+            data = _read_small(stream)
             if len(data) > SMALL_MAX:
                 raise InvalidArgument(f"archive member {name} is too large for a JSON document")
             archive.small[name] = data
             return
+        if isinstance(stream, _Range):
+            ing = self.svc.content.ingest_range(stream.fd, stream.offset, stream.size, expected)
         else:
-            ing = self.svc.content.ingest_stream(stream)
+            ing = self.svc.content.ingest_stream(stream, expected)
         if ing.new:
             self.creator.new_blobs.append(str(ing.digest))
         archive.blobs[name] = str(ing.digest)
@@ -194,6 +200,64 @@ def _arch() -> str:
     return {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm"}.get(machine, machine)
 
 
+@dataclass(frozen=True)
+class _Range:
+    """A member's bytes inside an archive that is a regular file."""
+
+    fd: int
+    offset: int
+    size: int
+
+
+def _read_small(stream) -> bytes:
+    if isinstance(stream, _Range):
+        return os.pread(stream.fd, min(stream.size, SMALL_MAX + 1), stream.offset)
+    return stream.read(SMALL_MAX + 1)
+
+
+def _plain_file(stream: BinaryIO) -> bool:
+    import stat
+
+    from krat.store.compression import detect
+
+    try:
+        fd = stream.fileno()
+        return stat.S_ISREG(os.fstat(fd).st_mode) and detect(os.pread(fd, 4, stream.tell())) == "none"
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def _file_entries(stream: BinaryIO) -> Iterator[tuple[str, str, str, "_Range | None"]]:
+    """Like _tar_entries, for an uncompressed archive on disk: members are byte ranges."""
+    import tarfile
+
+    fd = stream.fileno()
+    end = os.fstat(fd).st_size
+    try:
+        with tarfile.open(fileobj=stream, mode="r:") as tar:
+            for member in tar:
+                name = _member_name(member.name)
+                if member.isreg():
+                    if member.offset_data + member.size > end:
+                        raise InvalidArgument(f"truncated archive: member {member.name!r} is cut short")
+                    if member.issparse():
+                        raise InvalidArgument(f"archive member {member.name!r} is a sparse file")
+                    yield name, "file", "", _Range(fd, member.offset_data, member.size)
+                elif member.issym():
+                    yield name, "symlink", member.linkname, None
+                elif member.islnk():
+                    yield name, "symlink", "/" + member.linkname.lstrip("/"), None
+    except tarfile.TarError as err:
+        raise InvalidArgument(f"corrupt or truncated archive: {err}") from None
+
+
+def _member_name(raw: str) -> str:
+    name = os.path.normpath(raw).lstrip("/")
+    if name.startswith(".."):
+        raise InvalidArgument(f"archive member {raw!r} is unsafe")
+    return name
+
+
 def _tar_entries(stream: BinaryIO) -> Iterator[tuple[str, str, str, BinaryIO | None]]:
     import tarfile
 
@@ -202,9 +266,7 @@ def _tar_entries(stream: BinaryIO) -> Iterator[tuple[str, str, str, BinaryIO | N
     try:
         with tarfile.open(fileobj=decompressed(stream), mode="r|") as tar:
             for member in tar:
-                name = os.path.normpath(member.name).lstrip("/")
-                if name.startswith(".."):
-                    raise InvalidArgument(f"archive member {member.name!r} is unsafe")
+                name = _member_name(member.name)
                 if member.isreg():
                     yield name, "file", "", tar.extractfile(member)
                 elif member.issym():

@@ -14,9 +14,9 @@ import shutil
 def release(cfg: dict, runtime=None) -> None:
     """Delete the runtime's state (and so its cgroup), unmount the rootfs, drop the bundle."""
     if runtime is None:
-        from krat.engine.runtimes import OCIRuntimeCLI
+        from krat.engine.runtimes import make_runtime
 
-        runtime = OCIRuntimeCLI(cfg["runtime"], cfg["runtime_root"])
+        runtime = make_runtime(cfg["runtime"], cfg["runtime_root"])
     try:
         runtime.delete(cfg["id"], force=True)
     except Exception:

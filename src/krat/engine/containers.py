@@ -198,6 +198,8 @@ class ContainerService:
         from krat.engine.images import ImageService
         from krat.engine.ocigen import process_args
 
+        if not spec.runtime:
+            spec = spec.with_(runtime=os.environ.get("KRAT_RUNTIME") or "krat")
         if spec.auto_remove and spec.restart.name != "no":
             raise InvalidArgument("conflicting options: --restart and --rm")
         image = ImageService(self.paths, self.db).resolve(spec.image)
@@ -237,13 +239,13 @@ class ContainerService:
     # --- start --------------------------------------------------------------------------------
     def monitor_config(self, c: Container) -> dict:
         from krat.engine.bundle import cgroups_path, memory_cgroup_dir
-        from krat.engine.runtimes import DEFAULT_BINARY
+        from krat.engine.runtimes import state_root
 
-        binary = c.spec.runtime or os.environ.get("KRAT_RUNTIME") or DEFAULT_BINARY
+        binary = c.spec.runtime or "krat"
         return {
             "id": c.id, "dir": str(self.run_dir(c.id)), "db": str(self.paths.db),
             "log_path": str(self.log_path(c.id)), "runtime": binary,
-            "runtime_root": str(self.paths.runroot / "runtime" / os.path.basename(binary)),
+            "runtime_root": state_root(binary, str(self.paths.runroot)),
             "tty": c.spec.tty, "open_stdin": c.spec.open_stdin,
             "restart": c.spec.restart.name, "max_retries": c.spec.restart.max_retries,
             "auto_remove": c.spec.auto_remove, "max_size": c.spec.log.max_size,
@@ -330,16 +332,16 @@ class ContainerService:
                 if sock is not None:
                     sock.close()
                 sync.read()  # EOF: the monitor has cleaned up and exited
-                self._start_failed(c, msg["error"])
+                self._start_failed(c, msg["error"], msg.get("code", 0))
         if sock is not None:
             sock.close()
         self._start_failed(c, "the container monitor exited before the container started "
                               f"(see {self.run_dir(c.id) / 'monitor.log'})")
 
-    def _start_failed(self, c: Container, message: str) -> None:
+    def _start_failed(self, c: Container, message: str, code: int = 0) -> None:
         from krat.engine.runtimes import classify
 
-        code = classify(message)
+        code = code if code in (126, 127) else classify(message)
         rows.update_state(self.db, c.id, None, exit_code=code if code != 125 else 128, error=message)
         raise StartError(message, code)
 

@@ -115,7 +115,9 @@ class Creator:
                 stream.close()
         if ing.new:
             self.new_blobs.append(str(ing.digest))
-        unpacked = self.svc.layers.unpack_file(content.path(ing.digest), expected=ing.digest)
+        # stored uncompressed, so the blob's (verified) digest is the diff_id
+        unpacked = self.svc.layers.unpack_file(content.path(ing.digest), expected=ing.digest,
+                                               verified_digest=True)
         if unpacked.new:
             self.new_layers.append(str(unpacked.diff_id))
         return str(ing.digest), str(ing.digest), ing.size
@@ -127,7 +129,7 @@ class Creator:
             size = q.layer_size(self.svc.db, diff_id)
             return diff_id, str(desc.digest), layers.size(diff_id) if size is None else size
         with self.svc.content.open(desc.digest) as f:
-            unpacked = layers.unpack(f, expected=diff_id)
+            unpacked = layers.unpack(f, expected=diff_id, verified_digest=str(desc.digest) == diff_id)
         if unpacked.new:
             self.new_layers.append(diff_id)
         return diff_id, str(desc.digest), unpacked.size

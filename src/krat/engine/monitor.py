@@ -439,7 +439,7 @@ def start_container(mon: Monitor, sync_fd: int, attach: bool) -> bool:
     try:
         mon.create()
     except Exception as err:  # the runtime's own reason goes to the CLI verbatim
-        sync_send(sync_fd, '{"error": %s}' % quote(getattr(err, "message", str(err))))
+        sync_send(sync_fd, error_message(err))
         return False
     sync_send(sync_fd, '{"created": %d}' % mon.pid)
     if attach:
@@ -447,11 +447,16 @@ def start_container(mon: Monitor, sync_fd: int, attach: bool) -> bool:
     try:
         mon.runtime.start(mon.id)
     except Exception as err:
-        sync_send(sync_fd, '{"error": %s}' % quote(getattr(err, "message", str(err))))
+        sync_send(sync_fd, error_message(err))
         mon.drop_outputs()
         return False
     mon.started = time.monotonic()
     return True
+
+
+def error_message(err: BaseException) -> str:
+    code = getattr(err, "exit_code", 0) or 0
+    return '{"error": %s, "code": %d}' % (quote(getattr(err, "message", None) or str(err)), code)
 
 
 def quote(text: str) -> str:
@@ -552,14 +557,16 @@ def setup_signals(mon: Monitor) -> None:
 def main(argv: list[str]) -> int:
     cfg = marshal.loads(bytes.fromhex(argv[0]))
     sync_fd = cfg.get("sync_fd", -1)
+    if sync_fd >= 0:
+        os.set_inheritable(sync_fd, False)  # the container must not hold the CLI's socket
     daemonize()
     set_subreaper()
     mon = Monitor(cfg)
     from krat.engine.logs import LogWriter
-    from krat.engine.runtimes import OCIRuntimeCLI
+    from krat.engine.runtimes import make_runtime
 
     mon.log = LogWriter(cfg["log_path"], cfg.get("max_size", 10 << 20), cfg.get("max_file", 3))
-    mon.runtime = OCIRuntimeCLI(cfg["runtime"], cfg["runtime_root"])
+    mon.runtime = make_runtime(cfg["runtime"], cfg["runtime_root"])
     setup_signals(mon)
     mon.listen()
     code = -1

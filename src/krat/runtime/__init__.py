@@ -31,9 +31,18 @@ In-process API (what the engine's monitor calls, so no second interpreter starts
 The OCI command line on top is `krat-runtime` (krat.runtime.cli), with runc's verbs and flags.
 """
 
-from krat.runtime.container import (create, delete, exec_process, kill, list_states, oom_killed, pause,
-                                    processes, resume, start, state, wait)
-from krat.runtime.state import DEFAULT_ROOT
+DEFAULT_ROOT = "/run/krat-runtime"
 
 __all__ = ["DEFAULT_ROOT", "create", "delete", "exec_process", "kill", "list_states", "oom_killed", "pause",
            "processes", "resume", "start", "state", "wait"]
+
+
+def __getattr__(name: str) -> object:
+    """The operations load on first use: `import krat.runtime` itself costs nothing."""
+    if name in __all__:
+        from krat.runtime import container
+
+        value = getattr(container, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'krat.runtime' has no attribute {name!r}")

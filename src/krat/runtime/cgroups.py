@@ -107,6 +107,8 @@ def cgroup_path(cgroups_path: str, container_id: str) -> str:
     """The spec's cgroupsPath as an absolute path below each hierarchy root."""
     if not cgroups_path:
         return f"/krat/{container_id}"
+    if ".." in cgroups_path.split("/"):
+        raise InvalidArgument(f"linux.cgroupsPath {cgroups_path!r}: must not contain '..'")
     if ":" in cgroups_path and not cgroups_path.startswith("/"):
         # systemd's slice:prefix:name (runc --systemd-cgroup); krat uses cgroupfs.
         _slice, prefix, name = (cgroups_path.split(":") + ["", ""])[:3]
@@ -292,7 +294,7 @@ class Cgroup:
 
     def destroy(self) -> None:
         for d in self.dirs.values():
-            for _ in range(200):
+            for _ in range(1000):
                 try:
                     os.rmdir(d)
                     break
@@ -302,3 +304,5 @@ class Cgroup:
                     if err.errno != errno.EBUSY:
                         raise
                     time.sleep(0.005)  # the last task is still exiting
+            else:
+                raise Conflict(f"cgroup {d} is still busy: a process of the container did not exit")

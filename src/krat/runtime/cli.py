@@ -16,7 +16,7 @@ import sys
 import time
 
 from krat.errors import ContainerCommandError, InvalidArgument, KratError
-from krat.runtime.state import DEFAULT_ROOT
+from krat.runtime.records import DEFAULT_ROOT
 
 
 VERBS = ("create", "run", "start", "state", "kill", "delete", "list", "pause", "resume", "ps", "exec")

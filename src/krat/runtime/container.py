@@ -19,7 +19,7 @@ from krat.runtime import syscalls as sc
 from krat.runtime.cgroups import Cgroup, cgroup_path, hierarchies
 from krat.runtime.init import EXEC_STEPS, INIT_STEPS, InitContext
 from krat.runtime.spawn import Launch, spawn
-from krat.runtime.state import DEFAULT_ROOT, Record, Store, alive, check_operation, check_transition, proc_start
+from krat.runtime.records import DEFAULT_ROOT, Record, Store, alive, check_operation, check_transition, proc_start
 
 S = ContainerStatus
 
@@ -39,7 +39,7 @@ def _prepare_context(spec: Spec, rootfs: str, cgroup: Cgroup, console_socket: st
     if spec.linux.seccomp is not None:
         from krat.runtime import seccomp
 
-        ctx.filter = seccomp.Filter(spec.linux.seccomp, os.path.join(state_root, ".seccomp-cache"))
+        ctx.filter = seccomp.Filter(spec.linux.seccomp, seccomp.default_cache_dir())
     if spec.process.terminal:
         if not console_socket:
             raise InvalidArgument("process.terminal is true: --console-socket is required")
@@ -185,8 +185,10 @@ def start(container_id: str, state_root: str = DEFAULT_ROOT) -> None:
     try:
         while True:
             ready, _, _ = select.select([fd], [], [], 0.05)
-            if ready and os.read(fd, 1):
-                break
+            if ready:
+                if os.read(fd, 1):
+                    break
+                time.sleep(0.001)  # EOF: the init has not opened its end yet
             if not alive(record):
                 raise Conflict(f"container {container_id} is stopped: its process exited before start")
     finally:

@@ -159,7 +159,8 @@ def spawn(launch: Launch, ctx: InitContext, steps: list[Callable[[InitContext], 
 
 def _converse(sync_r: int, reply_w: int, launch: Launch,
               on_pid: Callable[[int], None] | None) -> tuple[int, KratError | None]:
-    pid = 0
+    """Read the children's messages until the init is ready (the pid and ready may come in any order)."""
+    pid, ready, error = 0, False, None
     with os.fdopen(os.dup(sync_r), "rb") as stream:
         for line in stream:
             msg = json.loads(line)
@@ -171,10 +172,12 @@ def _converse(sync_r: int, reply_w: int, launch: Launch,
                 if on_pid:
                     on_pid(pid)
             elif "ready" in msg:
-                return pid, None
+                ready = True
             elif "error" in msg:
-                return pid, _error(msg)
-    return pid, Internal("the container's init process died before it was ready")
+                error = _error(msg)  # read on to EOF: the pid may still come, to be reaped
+            if pid and ready and error is None:
+                return pid, None
+    return pid, error or Internal("the container's init process died before it was ready")
 
 
 def _reap(pid: int) -> None:

@@ -67,6 +67,7 @@ class Applier:
     privileged: bool
     dirs: list[_Dir] = field(default_factory=list)
     skipped_devices: int = 0
+    source_fd: int | None = None  # the tar is this regular file: copy member data in the kernel
 
     # -- walking ---------------------------------------------------------------
 
@@ -148,10 +149,18 @@ class Applier:
         fd = os.open(base, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
                      0o600, dir_fd=pfd)
         try:
-            src = tar.extractfile(member)
-            if src is not None:
-                while chunk := src.read(CHUNK):
-                    os.write(fd, chunk)
+            if self.source_fd is not None and not member.issparse():
+                from krat.store.content import copy_range
+
+                if member.offset_data + member.size > os.fstat(self.source_fd).st_size:
+                    raise InvalidArgument(f"truncated layer tar: entry {member.name!r} is cut short")
+
+                copy_range(self.source_fd, fd, member.offset_data, member.size)
+            else:
+                src = tar.extractfile(member)
+                if src is not None:
+                    while chunk := src.read(CHUNK):
+                        os.write(fd, chunk)
             if self.privileged:
                 os.fchown(fd, member.uid, member.gid)
             os.fchmod(fd, member.mode & 0o7777)
@@ -258,14 +267,17 @@ class Applier:
                 os.close(pfd)
 
 
-def apply_tar(stream: BinaryIO, dest: Path, privileged: bool | None = None) -> int:
-    """Unpack the uncompressed tar `stream` into the directory `dest`; return devices skipped."""
+def apply_tar(stream: BinaryIO, dest: Path, privileged: bool | None = None, seekable: bool = False) -> int:
+    """Unpack the uncompressed tar `stream` into the directory `dest`; return devices skipped.
+
+    With `seekable`, `stream` is an uncompressed tar in a regular file: headers are read
+    in place and file data is copied by the kernel (copy_file_range)."""
     if privileged is None:
         privileged = os.geteuid() == 0
     root_fd = os.open(dest, _DIR_FLAGS)
-    applier = Applier(root_fd, privileged)
+    applier = Applier(root_fd, privileged, source_fd=stream.fileno() if seekable else None)
     try:
-        with tarfile.open(fileobj=stream, mode="r|", errorlevel=2) as tar:
+        with tarfile.open(fileobj=stream, mode="r:" if seekable else "r|", errorlevel=2) as tar:
             for member in tar:
                 try:
                     applier.apply(tar, member)

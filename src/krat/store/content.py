@@ -25,6 +25,7 @@ from krat.errors import InvalidArgument, NotFound
 from krat.oci.digest import Digest
 
 CHUNK = 1 << 20
+HASH_CHUNK = 8 << 20
 LAYOUT = {"imageLayoutVersion": "1.0.0"}
 
 
@@ -62,6 +63,32 @@ class BlobWriter:
         read = getattr(stream, "read1", stream.read)
         while chunk := read(CHUNK):
             self.write(chunk)
+
+    def copy_range(self, src_fd: int, offset: int, size: int) -> None:
+        """Add `size` bytes of file `src_fd` from `offset`: hashed through a memory map,
+        copied by the kernel (no Python buffers: `load` of large archives is I/O-bound)."""
+        if size <= 0:
+            return
+        import mmap
+
+        import threading
+
+        start = offset - offset % mmap.ALLOCATIONGRANULARITY
+        with mmap.mmap(src_fd, size + offset - start, prot=mmap.PROT_READ, offset=start) as mm:
+            view = memoryview(mm)
+            # hashing releases the GIL: hash in a thread while the kernel copies
+            hasher = threading.Thread(target=self._hash_view, args=(view, offset - start, size))
+            hasher.start()
+            try:
+                copy_range(src_fd, self._fd, offset, size)
+            finally:
+                hasher.join()
+                view.release()
+        self.size += size
+
+    def _hash_view(self, view: memoryview, begin: int, size: int) -> None:
+        for pos in range(begin, begin + size, HASH_CHUNK):
+            self._hash.update(view[pos:min(pos + HASH_CHUNK, begin + size)])
 
     @property
     def digest(self) -> Digest:
@@ -167,6 +194,13 @@ class ContentStore:
             w.copy_from(stream)
             return w.commit(expected, expected_size)
 
+    def ingest_range(self, src_fd: int, offset: int, size: int,
+                     expected: Digest | str | None = None) -> Ingested:
+        """Ingest a byte range of an open regular file (a member of an archive on disk)."""
+        with self.writer() as w:
+            w.copy_range(src_fd, offset, size)
+            return w.commit(expected, size)
+
     def ingest_file(self, path: Path, expected: Digest | str | None = None) -> Ingested:
         with open(path, "rb") as f:
             return self.ingest_stream(f, expected)
@@ -197,6 +231,27 @@ class ContentStore:
             except FileNotFoundError:
                 continue
         return removed
+
+
+def copy_range(src_fd: int, dst_fd: int, offset: int, size: int) -> None:
+    """Copy `size` bytes at `offset` of src_fd to dst_fd's position, in the kernel."""
+    done = 0
+    use_cfr = True
+    while done < size:
+        count = min(size - done, 1 << 30)
+        try:
+            if use_cfr:
+                n = os.copy_file_range(src_fd, dst_fd, count, offset + done)
+            else:
+                n = os.sendfile(dst_fd, src_fd, offset + done, count)
+        except OSError:
+            if not use_cfr:
+                raise
+            use_cfr = False  # e.g. EXDEV across filesystems: sendfile copies in the kernel too
+            continue
+        if n == 0:
+            raise InvalidArgument(f"source ended {size - done} bytes early (truncated)")
+        done += n
 
 
 def _mkstemp(folder: Path) -> tuple[int, str]:

@@ -19,6 +19,7 @@ Others use:
 from __future__ import annotations
 
 import base64
+import io
 import os
 import shutil
 import time
@@ -54,6 +55,28 @@ class Unpacked:
     new: bool
 
 
+def _is_plain_file(stream: BinaryIO) -> bool:
+    """A regular file holding an uncompressed tar (so it can be unpacked in place)."""
+    import stat
+
+    try:
+        fd = stream.fileno()
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return False
+        from krat.store.compression import detect
+
+        return detect(os.pread(fd, 4, 0)) == "none"
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        return False
+
+
+def _hash_file(stream: BinaryIO) -> Digest:
+    import hashlib
+
+    stream.seek(0)
+    return Digest.from_sha256(hashlib.file_digest(stream, "sha256").hexdigest())
+
+
 class LayerStore:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
@@ -80,32 +103,43 @@ class LayerStore:
         except (OSError, ValueError):
             return 0
 
-    def unpack(self, stream: BinaryIO, expected: Digest | str | None = None) -> Unpacked:
+    def unpack(self, stream: BinaryIO, expected: Digest | str | None = None,
+               verified_digest: bool = False) -> Unpacked:
         """Unpack a (possibly compressed) layer stream unless that diff_id is already here.
 
-        The diff_id is verified against `expected` before the directory becomes visible.
+        The diff_id is verified against `expected` before the directory becomes visible;
+        `verified_digest` says the caller knows `stream` is a file whose sha256 is `expected`
+        (a content store blob named by it), so it need not be hashed again.
         """
         if expected is not None and self.has(expected):
             d = expected if isinstance(expected, Digest) else Digest.parse(expected)
             return Unpacked(d, self.size(d), False)
         tmp = self._tmpdir()
         try:
-            reader = HashingReader(decompressed(stream))
             (tmp / "diff").mkdir(mode=0o755)
-            apply_tar(reader, tmp / "diff")
-            reader.drain()
-            digest = reader.digest
+            verified = expected is not None and _is_plain_file(stream)
+            if verified:
+                # a plain tar in a regular file: unpack in place; its digest is checked below
+                apply_tar(stream, tmp / "diff", seekable=True)
+                size = os.fstat(stream.fileno()).st_size
+                digest = Digest.parse(str(expected)) if verified_digest else _hash_file(stream)
+            else:
+                reader = HashingReader(decompressed(stream))
+                apply_tar(reader, tmp / "diff")
+                reader.drain()
+                digest, size = reader.digest, reader.size
             if expected is not None and str(expected) != str(digest):
                 raise InvalidArgument(f"layer diff_id mismatch: expected {expected}, content has {digest}")
-            (tmp / "size").write_text(str(reader.size))
-            return Unpacked(digest, reader.size, self._publish(tmp, digest))
+            (tmp / "size").write_text(str(size))
+            return Unpacked(digest, size, self._publish(tmp, digest))
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
 
-    def unpack_file(self, path: Path, expected: Digest | str | None = None) -> Unpacked:
+    def unpack_file(self, path: Path, expected: Digest | str | None = None,
+                    verified_digest: bool = False) -> Unpacked:
         with open(path, "rb") as f:
-            return self.unpack(f, expected)
+            return self.unpack(f, expected, verified_digest)
 
     def _tmpdir(self) -> Path:
         base = self.root / ".tmp"

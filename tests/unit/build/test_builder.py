@@ -294,3 +294,18 @@ def test_failing_onbuild_trigger_points_at_the_from_line(env) -> None:
     with pytest.raises(KratError) as err:
         build(env, "# comment\nFROM parent2\n")
     assert err.value.message.startswith("Dockerfile:2: ")
+
+
+def test_platform_args_are_predefined(env) -> None:
+    dockerfile = "FROM --platform=$BUILDPLATFORM busybox\nARG TARGETOS TARGETARCH\nRUN echo $TARGETOS/$TARGETARCH\n"
+    build(env, dockerfile)
+    import platform
+
+    arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+    assert f"TARGETARCH={arch}" in env[0].runs[-1].env and "TARGETOS=linux" in env[0].runs[-1].env
+
+
+def test_broken_json_form_runs_as_shell_with_a_warning(env) -> None:
+    _, doc, _, out = build(env, 'FROM busybox\nCMD ["python", "app.py",]\n')
+    assert doc["config"]["Cmd"] == ["/bin/sh", "-c", '["python", "app.py",]']
+    assert "WARNING: Dockerfile:2: CMD is not a valid JSON array, so it runs as a shell command" in out

@@ -67,6 +67,8 @@ def test_cgroup_path():
     assert cgroup_path("/a/b/", "abc") == "/a/b"
     assert cgroup_path("rel/x", "abc") == "/rel/x"
     assert cgroup_path("system.slice:krat:abc", "abc") == "/krat-abc.scope"
+    with pytest.raises(InvalidArgument, match="cgroupsPath"):
+        cgroup_path("/krat/../../etc", "abc")
 
 
 def test_hierarchies_from_mountinfo():

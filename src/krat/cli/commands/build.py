@@ -66,35 +66,18 @@ def main(ctx, argv: list[str]) -> int:
 
 
 def _build(ctx, args) -> int:
-    from krat.build.builder import Builder
-    from krat.build.source import open_source
-    from krat.build.state import BuildRequest
-    from krat.build.storebackend import StoreBackend
-    from krat.db import open_database
+    from krat.build import build_image
     from krat.oci.reference import parse_reference
 
-    tags = [str(parse_reference(t)) for t in args.tag]
-    source = open_source(args.context, args.file, sys.stdin.buffer, ctx.paths.tmp / "build")
-    try:
-        db = open_database(ctx.paths.db)
-        request = BuildRequest(source.dockerfile, source.context, source.filename, tags,
-                               _pairs(args.build_arg, "--build-arg", True), args.target, args.no_cache,
-                               args.pull, _pairs(args.label, "--label", False), args.network,
-                               remember_digests=source.temp is None)
-        progress = _progress(args, args.explain)
-        try:
-            result = Builder(StoreBackend(ctx.paths, db), db, progress).build(request)
-        finally:
-            progress.close()
-    finally:
-        source.close()
+    image_id = build_image(ctx.paths, args.context, tags=args.tag, dockerfile=args.file,
+                           build_args=_pairs(args.build_arg, "--build-arg", True), target=args.target,
+                           no_cache=args.no_cache, pull=args.pull, labels=_pairs(args.label, "--label", False),
+                           network=args.network, progress=_progress(args, args.explain))
     if args.iidfile:
         with open(args.iidfile, "w") as f:
-            f.write(result.image_id)
+            f.write(image_id)
     if not args.quiet:
-        from krat.oci.reference import parse_reference as ref
-
-        for tag in tags:
-            sys.stderr.write(f"Successfully tagged {ref(tag).familiar}\n")
-    sys.stdout.write(result.image_id + "\n")
+        for tag in args.tag:
+            sys.stderr.write(f"Successfully tagged {parse_reference(tag).familiar}\n")
+    sys.stdout.write(image_id + "\n")
     return 0

@@ -9,8 +9,8 @@ from dataclasses import asdict, dataclass, field
 
 from krat.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
 from krat.oci.runtime import ContainerStatus
+from krat.runtime import DEFAULT_ROOT
 
-DEFAULT_ROOT = "/run/krat-runtime"
 S = ContainerStatus
 
 TRANSITIONS: dict[ContainerStatus, set[ContainerStatus]] = {

@@ -52,6 +52,14 @@ def test_hostile_rootfs_rejected_and_store_unchanged(krat, busybox_image, case, 
     assert not (tmp_path.parent / "escape").exists()
 
 
+def test_truncated_rootfs_file_rejected(krat, busybox_image, busybox_tar, tmp_path):
+    cut = tmp_path / "cut.tar"
+    cut.write_bytes(busybox_tar.read_bytes()[:1_000_000])
+    before = store_state(krat.root)
+    assert "truncated" in krat.fails("import", str(cut), "cut:1")
+    assert store_state(krat.root) == before
+
+
 def test_absolute_paths_are_neutralised(krat):
     krat.ok("import", "-", "abs:1", input=make_tar([entry("/etc/motd", data=b"hi")]))
     (layer,) = [p for p in (krat.root / "layers").iterdir() if len(p.name) == 64]

@@ -138,3 +138,15 @@ def test_info(krat):
     text = krat.ok("info").stdout
     for label in ("Storage driver:", "Cgroup version:", "User namespaces:", "Seccomp:"):
         assert label in text
+
+
+def test_load_gzip_compressed_archive(krat, busybox_image, tmp_path):
+    import gzip
+
+    out = tmp_path / "img.tar"
+    krat.ok("save", "-o", str(out), "busybox")
+    packed = tmp_path / "img.tar.gz"
+    packed.write_bytes(gzip.compress(out.read_bytes()))
+    krat.ok("rmi", "busybox")
+    assert krat.ok("load", "-i", str(packed)).stdout.strip() == "Loaded image: busybox:latest"
+    assert ids(krat) == [busybox_image]
