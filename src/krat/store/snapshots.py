@@ -59,7 +59,24 @@ def overlay_options(lowers: Sequence[Path], upper: Path | None, work: Path | Non
         opts += [f"upperdir={_escape(str(upper))}", f"workdir={_escape(str(work))}"]
     if userxattr:
         opts.append("userxattr")
+    if upper is not None:
+        opts += _diffable_options()
     return ",".join(opts)
+
+
+def _diffable_options() -> list[str]:
+    """diff() reads the upper dir as plain files and whiteouts: turn off the features that
+    would record changes elsewhere (renamed-dir redirects, metadata-only copy-ups) when the
+    kernel enables them by default."""
+    out = []
+    for name in ("redirect_dir", "metacopy"):
+        try:
+            with open(f"/sys/module/overlay/parameters/{name}") as f:
+                if f.read().strip() not in ("N", "off"):
+                    out.append(f"{name}=off")
+        except OSError:
+            continue
+    return out
 
 
 def mount_overlay(lowers: Sequence[Path], target: Path, upper: Path | None = None,
