@@ -11,6 +11,8 @@ Imports engine, store, db, runtime (below it); nothing above. For other front en
 
 `location` is a directory, a tar archive path, or "-" with `stdin` (a tar stream or a
 Dockerfile). Errors are KratError subclasses whose message starts with Dockerfile:LINE.
+For `POST /build`, pass `progress=JsonStreamProgress(emit)` (krat.build.progress): it
+emits Docker's {"stream": ...} messages; then call its finished(id, tags) or error(msg).
 
 The pure parts stand alone: krat.build.dockerfile.parse(text) -> [Instruction];
 krat.build.expand (Dockerfile variable substitution); krat.build.dockerignore;
@@ -26,7 +28,7 @@ from typing import BinaryIO
 def build_image(paths, location: str, *, tags: list[str] | None = None, dockerfile: str | None = None,
                 build_args: dict[str, str] | None = None, target: str | None = None, no_cache: bool = False,
                 pull: bool = False, labels: dict[str, str] | None = None, network: str = "default",
-                progress=None, stdin: BinaryIO | None = None) -> str:
+                progress=None, stdin: BinaryIO | None = None, secrets: dict[str, bytes] | None = None) -> str:
     """Build and tag an image; returns its id. Nothing is left behind on failure."""
     from krat.build.builder import Builder
     from krat.build.progress import QuietProgress
@@ -43,7 +45,7 @@ def build_image(paths, location: str, *, tags: list[str] | None = None, dockerfi
         db = open_database(paths.db)
         request = BuildRequest(source.dockerfile, source.context, source.filename, names, dict(build_args or {}),
                                target, no_cache, pull, dict(labels or {}), network,
-                               remember_digests=source.temp is None)
+                               remember_digests=source.temp is None, secrets=dict(secrets or {}))
         return Builder(StoreBackend(paths, db), db, progress).build(request).image_id
     finally:
         progress.close()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import threading
 import uuid
 from pathlib import Path
 
@@ -22,6 +23,9 @@ from krat.build.backend import Output, RunSpec
 from krat.build.fsview import LayerView
 
 HOSTNAME = "buildkitsandbox"
+# Stages may run RUN steps from several threads; container creation forks, so forks
+# happen one at a time (a fork copies only its own thread; keep the others quiet).
+FORK_LOCK = threading.Lock()
 ETC_FILES = ("/etc/resolv.conf", "/etc/hosts", "/etc/hostname")
 
 
@@ -81,7 +85,9 @@ def run_step(lowers: list[Path], upper: Path, work: Path, spec: RunSpec, output:
     existing = {t for t in bind_targets(spec) if view.exists(view.resolve(t, follow_last=False))}
     cwd = view.resolve(spec.cwd or "/")
     container_id = f"{prefix}-{uuid.uuid4().hex[:12]}"
-    mount_overlay(lowers, rootfs, upper, overlay_work)
+    (work / "container-id").write_text(container_id)  # for the cleanup of a build that gets killed
+    with FORK_LOCK:  # may fork for long option strings
+        mount_overlay(lowers, rootfs, upper, overlay_work)
     try:
         os.makedirs(rootfs / cwd.lstrip("/"), exist_ok=True)
         config = runtime_config(spec, rootfs, container_id, work)
@@ -98,7 +104,8 @@ def _run_container(runtime, container_id: str, bundle: Path, state_root: Path, o
     null = os.open(os.devnull, os.O_RDONLY)
     created = False
     try:
-        pid = runtime.create(container_id, str(bundle), str(state_root), stdio=(null, write_fd, write_fd))
+        with FORK_LOCK:
+            pid = runtime.create(container_id, str(bundle), str(state_root), stdio=(null, write_fd, write_fd))
         created = True
         os.close(write_fd)
         write_fd = -1
@@ -112,6 +119,17 @@ def _run_container(runtime, container_id: str, bundle: Path, state_root: Path, o
                 os.close(fd)
         if created:
             runtime.delete(container_id, force=True, state_root=str(state_root))
+
+
+def forget_container(container_id: str, state_root: Path) -> None:
+    """Kill and delete a build container whose build died (no error if it is gone)."""
+    from krat import runtime
+    from krat.errors import KratError
+
+    try:
+        runtime.delete(container_id, force=True, state_root=str(state_root))
+    except (KratError, OSError):
+        pass
 
 
 def _drop_created_mountpoints(upper: Path, targets: list[str], existing: set[str]) -> None:

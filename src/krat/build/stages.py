@@ -185,6 +185,10 @@ def run_mounts(inst: Instruction, filename: str) -> list[dict[str, str]]:
             if not eq and key in ("ro", "readonly", "rw", "readwrite"):
                 value = "true"
             spec[key] = value
+        if spec["type"] == "secret" and "target" not in spec:
+            spec["target"] = f"/run/secrets/{spec.get('id', '')}"
+        if spec["type"] == "ssh" and "target" not in spec:
+            spec["target"] = "/run/buildkit/ssh_agent.0"
         if "target" not in spec:
             raise StageError(f"{filename}:{inst.line}: --mount needs a target= (in {flag})")
         mounts.append(spec)

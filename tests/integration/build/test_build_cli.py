@@ -250,3 +250,27 @@ def test_builder_prune_filter_keeps_recent_entries(krat, busybox_image, ctx) -> 
     assert "Deleted build cache objects: 0" in krat.ok("builder", "prune", "-f", "--filter", "until=1h").stdout
     proc = krat.ok("build", "--progress", "plain", str(ctx))
     assert "installing flask" not in proc.stderr
+
+
+def test_a_killed_build_is_cleaned_up_by_the_next_one(krat, busybox_image, tmp_path) -> None:
+    import signal
+    import time
+
+    ctx = tmp_path / "killed"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM busybox\nRUN echo started-sleeping && sleep 60\n")
+    proc = subprocess.Popen(krat.argv("build", "--progress", "plain", str(ctx)), env=krat.env,
+                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        seen = b""
+        while b"started-sleeping\n" not in seen and time.monotonic() < deadline:
+            seen += proc.stderr.read1(4096) or b""
+        assert b"started-sleeping" in seen
+        assert leftovers(krat) != []           # a mount, a work dir, a container: all in use
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    (ctx / "Dockerfile").write_text("FROM busybox\nLABEL next=1\n")
+    krat.ok("build", str(ctx))
+    assert leftovers(krat) == []

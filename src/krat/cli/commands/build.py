@@ -25,6 +25,8 @@ def _parser() -> ArgumentParser:
     p.add_argument("--iidfile", help="write the image id to this file")
     p.add_argument("--progress", default="auto", choices=["auto", "plain", "tty", "quiet"])
     p.add_argument("--explain", action="store_true", help="say why each step missed the cache")
+    p.add_argument("--secret", action="append", default=[], metavar="id=ID,src=FILE|env=VAR",
+                   help="a secret for RUN --mount=type=secret (never stored in the image or cache)")
     p.add_argument("--network", default="default", choices=["default", "none", "host"],
                    help="network for RUN steps (RUN --network overrides)")
     return p
@@ -44,6 +46,26 @@ def _pairs(items: list[str], what: str, from_env: bool) -> dict[str, str]:
             else:
                 continue  # docker: a --build-arg KEY not set in the environment is ignored
         out[key] = value
+    return out
+
+
+def _secrets(items: list[str]) -> dict[str, bytes]:
+    out = {}
+    for item in items:
+        fields = dict(f.partition("=")[::2] for f in item.split(","))
+        sid = fields.get("id")
+        src = fields.get("src") or fields.get("source")
+        if not sid or (src is None and "env" not in fields):
+            raise InvalidArgument(f"invalid --secret {item!r}: expected id=ID,src=FILE or id=ID,env=VAR")
+        if src is not None:
+            try:
+                out[sid] = open(src, "rb").read()
+            except OSError as err:
+                raise InvalidArgument(f"--secret {sid}: cannot read {src}: {err.strerror}") from None
+        elif fields["env"] in os.environ:
+            out[sid] = os.environ[fields["env"]].encode()
+        else:
+            raise InvalidArgument(f"--secret {sid}: environment variable {fields['env']} is not set")
     return out
 
 
@@ -72,7 +94,8 @@ def _build(ctx, args) -> int:
     image_id = build_image(ctx.paths, args.context, tags=args.tag, dockerfile=args.file,
                            build_args=_pairs(args.build_arg, "--build-arg", True), target=args.target,
                            no_cache=args.no_cache, pull=args.pull, labels=_pairs(args.label, "--label", False),
-                           network=args.network, progress=_progress(args, args.explain))
+                           network=args.network, progress=_progress(args, args.explain),
+                           secrets=_secrets(args.secret))
     if args.iidfile:
         with open(args.iidfile, "w") as f:
             f.write(image_id)
