@@ -280,9 +280,19 @@ class ContainerService(Lifecycle):
         if c.status in (Status.RUNNING, Status.PAUSED, Status.RESTARTING):
             return None  # docker start on a running container is a no-op
         check(c.name, c.status, Status.RUNNING)
+        self._await_old_monitor(c)
         rows.update_state(self.db, c.id, None, stop_requested=False)
         self.prepare(c)
         return self._spawn_monitor(c, attach)
+
+    def _await_old_monitor(self, c: Container, timeout: float = 30.0) -> None:
+        """The last run's monitor records the exit before it unmounts and detaches: a new
+        start must not mount (or find mounted) what that cleanup is about to take away."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while pid_alive(c.row.monitor_pid, c.row.monitor_start) and time.monotonic() < deadline:
+            time.sleep(0.01)
 
     def _spawn_monitor(self, c: Container, attach: bool):
         """Start the monitor and follow its handshake (see engine/monitor.py)."""
@@ -372,6 +382,11 @@ class ContainerService(Lifecycle):
             self._await_exit(sock, c, 30)
             if sock is not None:
                 sock.close()
+        try:
+            current = self.refresh(c)
+        except NotFound:
+            return c.id  # an --rm container: its monitor removed it meanwhile
+        self._await_old_monitor(current, timeout=10.0)
         cfg = self.monitor_config(c)
         release(cfg)
         remove_container(cfg, self.db, volumes=volumes)
