@@ -42,6 +42,11 @@ def krat(state_dirs: tuple[Path, Path]) -> KratCLI:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent / "src")
     env.pop("KRAT_DEBUG", None)
+    # `run`/`create`/`build` pull missing images, as Docker does: a test's unknown short name
+    # must fail here, never look up or reach Docker Hub. Tests of registries use 127.0.0.1.
+    conf = root.parent / "registries.conf"
+    conf.write_text('[[registry]]\nlocation = "docker.io"\nblocked = true\n')
+    env.setdefault("KRAT_REGISTRIES_CONF", str(conf))
     return KratCLI(root, runroot, env)
 
 
@@ -65,3 +70,15 @@ def busybox_image(krat: KratCLI, busybox_tar: Path) -> str:
 
 # Private dockerd / podman peers for interop tests (see tests/peers.py).
 from peers import dockerd_peer, podman_peer  # noqa: E402,F401
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Test modules are imported by basename (rootdir-relative 'prepend' mode): a second
+    test_x.py anywhere under tests/ would shadow the first, so refuse duplicates early."""
+    seen: dict[str, Path] = {}
+    for path in sorted(Path(__file__).parent.rglob("*.py")):
+        if path.name in ("conftest.py", "__init__.py") or "testdata" in path.parts:
+            continue
+        if path.name in seen:
+            raise pytest.UsageError(f"two test modules named {path.name}: {seen[path.name]} and {path}; rename one")
+        seen[path.name] = path

@@ -14,18 +14,20 @@ from __future__ import annotations
 
 import collections
 import os
-import shutil
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from krat.build import filesteps, metadata, runstep
 from krat.build.backend import Backend, Layer, Mount
+from krat.build.copy import materialize
 from krat.build.cache import StepInputs, explain
 from krat.build.dockerfile import Instruction, parse_file
 from krat.build.fsview import LayerView
 from krat.build.imageconfig import PROXY_ARGS, config_document, from_base
 from krat.build.progress import Progress, Step
+from krat.build.schedule import run_graph
 from krat.build.stages import Stage, plan
 from krat.build.state import BuildError, BuildRequest, StageRun
 from krat.db import build_cache
@@ -45,10 +47,15 @@ def rfc3339(ts: float) -> str:
 
 
 class Builder:
-    def __init__(self, backend: Backend, db, progress: Progress) -> None:
+    def __init__(self, backend: Backend, db, progress: Progress, jobs: int = 0) -> None:
         self.backend = backend
         self.db = db
-        self.progress = progress
+        self.jobs = jobs or min(4, os.cpu_count() or 2)
+        # Stages may run in threads: the database connection, the backend's image lookups
+        # and the progress output are shared, so they are used under this lock.
+        self.lock = threading.RLock()
+        self.progress = _Locked(progress, self.lock)
+        self.cancelled = threading.Event()
 
     def build(self, req: BuildRequest) -> BuildResult:
         self.req = req
@@ -62,8 +69,8 @@ class Builder:
         if req.remember_digests:
             req.context.known = build_cache.file_digests(self.db, str(req.context.root) + "/")
         try:
-            for index in self.plan.order:
-                self.results[index] = self._stage(self.plan.stages[index])
+            deps = {i: self._deps(self.plan.stages[i]) for i in self.plan.order}
+            run_graph(self.plan.order, deps, self._stage_at, self.jobs, self.cancelled)
         finally:
             if req.remember_digests:
                 build_cache.save_file_digests(self.db, req.context.learned)
@@ -74,6 +81,16 @@ class Builder:
 
     # -- stages -------------------------------------------------------------------------
 
+    def _deps(self, stage: Stage) -> set[int]:
+        base = {stage.base_stage} if stage.base_stage is not None else set()
+        return (base | stage.reads) & set(self.plan.order)
+
+    def _stage_at(self, index: int) -> StageRun:
+        run = self._stage(self.plan.stages[index])
+        with self.lock:
+            self.results[index] = run
+        return run
+
     def _stage(self, stage: Stage) -> StageRun:
         step = self._begin(stage, stage.instruction, f"FROM {stage.base}")
         try:
@@ -81,7 +98,10 @@ class Builder:
         except KratError as err:
             raise self._located(stage.instruction, err) from None
         self._end(step, cached=True, reason=None)
-        for trigger in self._onbuild_triggers(run):
+        triggers = self._onbuild_triggers(run)
+        with self.lock:
+            self.total += len(triggers)
+        for trigger in triggers:
             self._instruction(run, trigger)
         for inst in stage.instructions:
             self._instruction(run, inst)
@@ -94,7 +114,8 @@ class Builder:
         elif stage.base.lower() == "scratch":
             run = StageRun(stage, from_base(None), [], "scratch", self.escape)
         else:
-            image = self.backend.image(stage.base, self.req.pull)
+            with self.lock:
+                image = self.backend.image(stage.base, self.req.pull)
             run = StageRun(stage, from_base(image.config_doc), list(image.layers), image.id, self.escape)
             run.onbuild = list((image.config_doc.get("config") or {}).get("OnBuild") or [])
         run.scope = run.state.env()
@@ -115,7 +136,13 @@ class Builder:
     # -- one instruction ----------------------------------------------------------------
 
     def _instruction(self, run: StageRun, inst: Instruction) -> None:
+        if self.cancelled.is_set():
+            raise BuildError(f"{self.req.filename}:{inst.line}: not run: another stage failed")
         step = self._begin(run.stage, inst, inst.original)
+        if inst.keyword in ("RUN", "CMD", "ENTRYPOINT") and not inst.json and inst.args \
+                and inst.args[0].lstrip().startswith("["):
+            self.progress.warn(f"{self.req.filename}:{inst.line}: {inst.keyword} is not a valid JSON array, so it "
+                               f"runs as a shell command (as in Docker): {_short(inst.args[0])}")
         try:
             self._dispatch(run, inst, step)
         except BuildError:
@@ -169,7 +196,8 @@ class Builder:
                 built = self.results[index]
                 return filesteps.FromSource(other.label, built.key, [layer.dir for layer in built.layers])
         try:
-            image = self.backend.image(ref, self.req.pull)
+            with self.lock:
+                image = self.backend.image(ref, self.req.pull)
         except NotFound:
             raise BuildError(f"{where}: COPY --from={ref}: no build stage or image named {ref!r}") from None
         return filesteps.FromSource(ref, image.id, [layer.dir for layer in image.layers])
@@ -180,21 +208,24 @@ class Builder:
         """(record, None) on a hit; (None, why) on a miss."""
         if self.req.no_cache:
             return None, "--no-cache"
-        record = build_cache.get(self.db, inputs.key)
+        with self.lock:
+            record = build_cache.get(self.db, inputs.key)
         if record is not None:
             diff_id = record.result.get("diff_id")
             if diff_id and self.backend.layer(diff_id) is None:
                 return None, "its cached layer was removed"
             return record, None
-        siblings = [StepInputs(r.parent, r.instruction, r.args, r.sources)
-                    for r in build_cache.children(self.db, inputs.parent)]
+        with self.lock:
+            siblings = [StepInputs(r.parent, r.instruction, r.args, r.sources)
+                        for r in build_cache.children(self.db, inputs.parent)]
         first = run.steps_done == 0
         return None, explain(inputs, siblings, run.rebuilt, first=first)
 
     def _record(self, inputs: StepInputs, result: dict, created: float) -> None:
         rec = build_cache.CacheRecord(inputs.key, inputs.parent, inputs.instruction, inputs.args,
                                       inputs.sources, result, created, created)
-        build_cache.put(self.db, rec)
+        with self.lock:
+            build_cache.put(self.db, rec)
 
     def _advance(self, run: StageRun, inputs: StepInputs, created_by: str, created: float,
                  layer: Layer | None) -> None:
@@ -212,7 +243,8 @@ class Builder:
             run.rebuilt = run.rebuilt or reason != "--no-cache"
         else:
             created = record.created_at
-            build_cache.touch(self.db, inputs.key)
+            with self.lock:
+                build_cache.touch(self.db, inputs.key)
         self._advance(run, inputs, created_by, created, None)
         self._end(step, cached=record is not None, reason=reason)
 
@@ -228,7 +260,8 @@ class Builder:
         if record is not None:
             diff_id = record.result.get("diff_id")
             layer = self.backend.layer(diff_id) if diff_id else None
-            build_cache.touch(self.db, inputs.key)
+            with self.lock:
+                build_cache.touch(self.db, inputs.key)
             self._advance(run, inputs, created_by, record.created_at, layer)
             self._end(step, cached=True, reason=None)
             return
@@ -277,7 +310,8 @@ class Builder:
             if other.name == ref.lower() or str(index) == ref:
                 built = self.results[index]
                 return built.key, [layer.dir for layer in built.layers]
-        image = self.backend.image(ref, self.req.pull)
+        with self.lock:
+            image = self.backend.image(ref, self.req.pull)
         return image.id, [layer.dir for layer in image.layers]
 
     def _execute(self, run: StageRun, rp: runstep.RunPlan, upper: Path, step: Step, where: str,
@@ -316,17 +350,36 @@ class Builder:
             os.chmod(script, 0o755)
             mounts.append(Mount("bind", str(script), "/dev/.krat-heredoc", True))
         for i, spec in enumerate(rp.mounts):
+            if spec["type"] in ("secret", "ssh"):
+                mount = self._secret_mount(spec, scratch / f"secret{i}", where)
+                if mount is not None:
+                    mounts.append(mount)
+                continue
             if spec["type"] == "cache":
-                source = str(self.backend.cache_dir(spec.get("id") or spec["target"]))
+                source = str(_cache_dir(self.backend, spec))
             elif spec["type"] == "tmpfs":
                 source = "tmpfs"
             elif "from" in spec:
                 _, layers = self._bind_source(run, spec, where)
-                source = str(_materialize(LayerView(layers), spec.get("source", "/"), scratch / f"bind{i}"))
+                source = str(materialize(LayerView(layers), spec.get("source", "/"), scratch / f"bind{i}"))
             else:
                 source = str(self._context_path(spec.get("source", "."), where))
             mounts.append(runstep.mount_for(spec, source))
         return mounts
+
+    def _secret_mount(self, spec: dict[str, str], path: Path, where: str) -> Mount | None:
+        """A secret as a private read-only file (mode 0400 unless mode=); absent and optional: none."""
+        required = spec.get("required", "false") == "true"
+        value = self.req.secrets.get(spec.get("id", "")) if spec["type"] == "secret" else None
+        if value is None:
+            if required:
+                what = f"secret {spec.get('id', '')!r}" if spec["type"] == "secret" else "an ssh agent"
+                raise BuildError(f"{where}: RUN needs {what}, which was not given (krat build --secret id=ID,src=FILE)")
+            return None
+        path.write_bytes(value)
+        os.chmod(path, int(spec.get("mode", "0400"), 8))
+        os.chown(path, int(spec.get("uid", "0")), int(spec.get("gid", "0")))
+        return Mount("bind", str(path), spec["target"], True)
 
     def _context_path(self, source: str, where: str) -> Path:
         ctx = self.req.context
@@ -357,15 +410,46 @@ class Builder:
     # -- progress --------------------------------------------------------------------------
 
     def _begin(self, stage: Stage, inst: Instruction, text: str) -> Step:
-        step = Step(len(self.steps) + 1, stage.title, inst.line, text, self.total)
-        self.steps.append(step)
-        self.progress.begin(step)
+        with self.lock:
+            step = Step(len(self.steps) + 1, stage.title, inst.line, text, self.total)
+            self.steps.append(step)
+            self.progress.begin(step)
         return step
 
     def _end(self, step: Step, cached: bool, reason: str | None) -> None:
         step.cached = cached
         step.reason = reason
-        self.progress.end(step)
+        with self.lock:
+            self.progress.end(step)
+
+
+class _Locked:
+    """Every call of the wrapped progress under one lock (stages may report from threads)."""
+
+    def __init__(self, inner, lock) -> None:
+        self._inner, self._lock = inner, lock
+
+    def __getattr__(self, name: str):
+        method = getattr(self._inner, name)
+
+        def call(*args, **kwargs):
+            with self._lock:
+                return method(*args, **kwargs)
+
+        return call
+
+
+def _cache_dir(backend: Backend, spec: dict[str, str]) -> Path:
+    """A RUN --mount=type=cache directory, with BuildKit's uid/gid/mode options applied."""
+    path = backend.cache_dir(spec.get("id") or spec["target"])
+    try:
+        if "mode" in spec:
+            os.chmod(path, int(spec["mode"], 8))
+        if "uid" in spec or "gid" in spec:
+            os.chown(path, int(spec.get("uid", "0")), int(spec.get("gid", "0")))
+    except ValueError:
+        raise InvalidArgument(f"invalid cache mount options {spec}: uid, gid and mode are numbers") from None
+    return path
 
 
 def _canonical(inst: Instruction) -> str:
@@ -378,25 +462,6 @@ def _canonical(inst: Instruction) -> str:
 def _short(text: str, limit: int = 60) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _materialize(view: LayerView, source: str, target: Path) -> Path:
-    """A private copy of a path from another stage, for RUN --mount=type=bind,from=."""
-    from krat.build.copy import Ownership, Writer
-
-    target.mkdir(parents=True)
-    writer = Writer(target, [], Ownership(keep_source_owner=True))
-    resolved = view.resolve(source).lstrip("/")
-    real = view.real(resolved)
-    if real is None:
-        raise NotFound(f"--mount source {source!r} not found")
-    if not real.is_dir():
-        dest = target / "file"
-        shutil.copy2(real, dest)
-        return dest
-    for rel in view.walk(resolved):
-        writer.copy_entry("/" + rel, view.real(f"{resolved}/{rel}" if resolved else rel))
-    return target
 
 
 __all__ = ["Builder", "BuildRequest", "BuildResult", "BuildError", "InvalidArgument"]

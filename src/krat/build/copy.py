@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from krat.build.fsview import LayerView
-from krat.errors import InvalidArgument
+from krat.errors import InvalidArgument, NotFound
 
 
 @dataclass(frozen=True)
@@ -181,3 +181,20 @@ def _lookup(view: LayerView, db: str, name: str, where: str) -> tuple[int, int |
 def _entries(view: LayerView, db: str) -> list[list[str]]:
     text = view.read_text(db) or ""
     return [line.split(":") for line in text.splitlines() if line and not line.startswith("#") and line.count(":") >= 2]
+
+
+def materialize(view: LayerView, source: str, target: Path) -> Path:
+    """A private copy of a path from another stage, for RUN --mount=type=bind,from=."""
+    target.mkdir(parents=True)
+    writer = Writer(target, [], Ownership(keep_source_owner=True))
+    resolved = view.resolve(source).lstrip("/")
+    real = view.real(resolved)
+    if real is None:
+        raise NotFound(f"--mount source {source!r} not found")
+    if not real.is_dir():
+        dest = target / "file"
+        shutil.copy2(real, dest)
+        return dest
+    for rel in view.walk(resolved):
+        writer.copy_entry("/" + rel, view.real(f"{resolved}/{rel}" if resolved else rel))
+    return target

@@ -183,3 +183,48 @@ class TtyProgress(PlainProgress):
 
     def warn(self, message: str) -> None:
         self._write(f"\r\x1b[KWARNING: {message}\n")
+
+
+class JsonStreamProgress:
+    """Docker Engine API `POST /build` messages (the classic builder's), one JSON object each.
+
+    `emit(obj)` receives {"stream": ...} objects as steps run; the caller adds
+    {"aux": {"ID": id}} and the "Successfully built/tagged" lines (see `finished`) or
+    {"errorDetail": ..., "error": ...} (see `error`). docker-py and compose read these.
+    """
+
+    def __init__(self, emit, explain: bool = False) -> None:
+        self.emit = emit
+        self.explain = explain
+
+    def begin(self, step: Step) -> None:
+        step.started = time.monotonic()
+        self.emit({"stream": f"Step {step.number}/{step.total} : {_one_line(step.text, 1000)}\n"})
+
+    def output(self, step: Step, data: bytes) -> None:
+        self.emit({"stream": data.decode(errors="replace")})
+
+    def end(self, step: Step) -> None:
+        step.seconds = time.monotonic() - step.started
+        if step.cached and not step.text.startswith("FROM "):
+            self.emit({"stream": " ---> Using cache\n"})
+        elif self.explain and step.reason:
+            self.emit({"stream": f" ---> Cache miss: {step.reason}\n"})
+
+    def failed(self, step: Step, tail: list[str]) -> None:
+        pass
+
+    def warn(self, message: str) -> None:
+        self.emit({"stream": f"[Warning] {message}\n"})
+
+    def close(self) -> None:
+        pass
+
+    def finished(self, image_id: str, tags: list[str]) -> None:
+        self.emit({"aux": {"ID": image_id}})
+        self.emit({"stream": f"Successfully built {image_id.split(':', 1)[-1][:12]}\n"})
+        for tag in tags:
+            self.emit({"stream": f"Successfully tagged {tag}\n"})
+
+    def error(self, message: str, code: int = 1) -> None:
+        self.emit({"errorDetail": {"code": code, "message": message}, "error": message})

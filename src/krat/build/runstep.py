@@ -70,8 +70,9 @@ def prepare(run: StageRun, inst: Instruction, filename: str, default_network: st
     mounts = []
     for spec in run_mounts(inst, filename):
         spec = {k: run.word(v) for k, v in spec.items()}
-        if spec["type"] not in ("bind", "cache", "tmpfs"):
-            raise InvalidArgument(f"RUN --mount=type={spec['type']} is not supported (bind, cache, tmpfs are)")
+        if spec["type"] not in ("bind", "cache", "tmpfs", "secret", "ssh"):
+            raise InvalidArgument(f"RUN --mount=type={spec['type']} is not supported "
+                                  "(bind, cache, tmpfs, secret are)")
         mounts.append(spec)
     args = run.run_args()
     env = list(run.state.config.get("Env") or [])
@@ -87,7 +88,7 @@ def prepare(run: StageRun, inst: Instruction, filename: str, default_network: st
 
 
 def mount_for(spec: dict[str, str], source: str) -> Mount:
-    readonly = spec["type"] == "bind" and spec.get("rw", spec.get("readwrite", "")) != "true"
+    readonly = spec["type"] in ("bind", "secret") and spec.get("rw", spec.get("readwrite", "")) != "true"
     if spec.get("readonly", spec.get("ro", "")) == "true":
         readonly = True
     return Mount("tmpfs" if spec["type"] == "tmpfs" else "bind", source, spec["target"], readonly)

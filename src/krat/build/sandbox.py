@@ -1,103 +1,77 @@
 """Running one RUN step: an OCI bundle over an overlay rootfs, through krat's runtime.
 
-The container gets Docker's defaults (its 14 capabilities, masked and read-only
-paths, default seccomp profile); `--network=none` gets its own network namespace,
-`default`/`host` share the host's (as BuildKit's default worker does) with the
-host's resolv.conf and hosts. Output goes through a pipe to the caller, line by
-line as it comes. Mount points the runtime had to create for bind mounts are
-removed from the upper directory afterwards so they do not land in the layer.
-
-TODO(engine): when the container engine offers a one-off run over a given rootfs
-(`ContainerService`), call it here so RUN and `krat run` share one spec generator.
+The config.json comes from the engine's one spec generator (krat.engine.ocigen), as
+for `krat run`: Docker's 14 capabilities, masked and read-only paths, default mounts
+and seccomp profile, the user resolved from the image's /etc/passwd. `--network=none`
+gets its own network namespace; `default`/`host` share the host's (as BuildKit's
+default worker does) with the host's resolv.conf. The process runs in-process through
+krat.runtime (no monitor: a build step is neither listed nor restarted) and its output
+comes through a pipe, as it is written. Mount points the runtime had to create for
+bind mounts are removed from the upper directory so they do not land in the layer.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import socket
+import threading
 import uuid
 from pathlib import Path
 
 from krat.build.backend import Output, RunSpec
-from krat.build.copy import parse_chown
 from krat.build.fsview import LayerView
 
-DOCKER_CAPS = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
-               "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
-               "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"]
-MASKED = ["/proc/acpi", "/proc/asound", "/proc/interrupts", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-          "/proc/sched_debug", "/proc/scsi", "/proc/timer_list", "/proc/timer_stats",
-          "/sys/devices/virtual/powercap", "/sys/firmware"]
-READONLY = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
 HOSTNAME = "buildkitsandbox"
-
-
-def _base_mounts() -> list[dict]:
-    return [
-        {"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]},
-        {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
-         "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
-        {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
-         "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
-        {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
-        {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]},
-        {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
-         "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=67108864"]},
-    ]
+# Stages may run RUN steps from several threads; container creation forks, so forks
+# happen one at a time (a fork copies only its own thread; keep the others quiet).
+FORK_LOCK = threading.Lock()
+ETC_FILES = ("/etc/resolv.conf", "/etc/hosts", "/etc/hostname")
 
 
 def bind_targets(spec: RunSpec) -> list[str]:
-    targets = [m.target for m in spec.mounts if m.type == "bind"]
-    if spec.network != "none":
-        targets += ["/etc/resolv.conf", "/etc/hosts"]
-    return targets
+    return [m.target for m in spec.mounts if m.type == "bind"] + list(ETC_FILES)
 
 
-def runtime_config(spec: RunSpec, rootfs: Path, view: LayerView, cgroup: str) -> dict:
-    """The config.json of a build step (pure)."""
-    from krat.engine.profiles import default_seccomp
-
-    uid, gid = parse_chown(spec.user, view, "USER") if spec.user else (0, 0)
-    mounts = _base_mounts()
-    for m in spec.mounts:
-        if m.type == "tmpfs":
-            mounts.append({"destination": m.target, "type": "tmpfs", "source": "tmpfs",
-                           "options": ["nosuid", "nodev", "mode=1777"]})
-        else:
-            opts = ["rbind", "ro" if m.readonly else "rw"]
-            mounts.append({"destination": m.target, "type": "bind", "source": m.source, "options": opts})
-    namespaces = ["pid", "ipc", "uts", "mount"]
-    if spec.network == "none":
-        namespaces.append("network")
-    else:
-        for name in ("/etc/resolv.conf", "/etc/hosts"):
-            if os.path.exists(name):
-                mounts.append({"destination": name, "type": "bind", "source": name, "options": ["rbind", "ro"]})
-    env = list(spec.env)
-    if not any(e.startswith("HOSTNAME=") for e in env):
-        env.append(f"HOSTNAME={HOSTNAME}")
-    return {
-        "ociVersion": "1.0.2",
-        "process": {
-            "terminal": False, "user": {"uid": uid, "gid": gid}, "args": list(spec.argv), "env": env,
-            "cwd": spec.cwd or "/",
-            "capabilities": {s: list(DOCKER_CAPS) for s in ("bounding", "effective", "permitted")},
-        },
-        "root": {"path": str(rootfs), "readonly": False},
-        "hostname": HOSTNAME,
-        "mounts": mounts,
-        "linux": {
-            "namespaces": [{"type": t} for t in namespaces],
-            "cgroupsPath": cgroup,
-            "resources": {"devices": [{"allow": False, "access": "rwm"}]},
-            "maskedPaths": list(MASKED),
-            "readonlyPaths": list(READONLY),
-            "seccomp": default_seccomp(DOCKER_CAPS),
-        },
-    }
+def _etc_files(spec: RunSpec, work: Path) -> tuple[tuple[str, str], ...]:
+    hosts = f"127.0.0.1\tlocalhost {HOSTNAME}\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+    if spec.network != "none" and os.path.exists("/etc/hosts"):
+        hosts = Path("/etc/hosts").read_text() + f"127.0.1.1\t{HOSTNAME}\n"
+    files = {"hosts": hosts, "hostname": HOSTNAME + "\n", "resolv.conf": ""}
+    if spec.network != "none" and os.path.exists("/etc/resolv.conf"):
+        files["resolv.conf"] = Path("/etc/resolv.conf").read_text()
+    for name, text in files.items():
+        (work / name).write_text(text)
+    return tuple((f"/etc/{name}", str(work / name)) for name in ("resolv.conf", "hosts", "hostname"))
 
 
-def run_step(lowers: list[Path], upper: Path, work: Path, spec: RunSpec, output: Output, state_root: Path) -> int:
+def runtime_config(spec: RunSpec, rootfs: Path, container_id: str, work: Path) -> dict:
+    """config.json of a build step, made by the engine's generator (the same as `krat run`)."""
+    from krat.engine import bundle, ocigen
+    from krat.engine.spec import ContainerSpec, Mount
+
+    mounts = tuple(Mount("tmpfs", m.target, options=("exec",)) if m.type == "tmpfs"
+                   else Mount("bind", m.target, m.source, rw=not m.readonly) for m in spec.mounts)
+    container = ContainerSpec(image="", entrypoint=tuple(spec.argv), env=tuple(spec.env),
+                              working_dir=spec.cwd or "/", user=spec.user, hostname=HOSTNAME,
+                              network_mode="none" if spec.network == "none" else "host", mounts=mounts)
+    ctx = ocigen.RunContext(
+        container_id=container_id, rootfs=str(rootfs), user=bundle.resolve_user(str(rootfs), spec.user),
+        cgroups_path=f"/krat-build/{container_id}", etc_files=_etc_files(spec, work),
+        host_caps=bundle.host_capabilities(), host_hostname=socket.gethostname(),
+        cgroup_v2=bundle.cgroup_v2(), swap_accounting=bundle.swap_accounting())
+    return ocigen.generate(container, {}, ctx)
+
+
+def container_prefix(storage_root: Path) -> str:
+    """Build containers are named per storage root, so concurrent krat roots never mix them up."""
+    import hashlib
+
+    return "krat-build-" + hashlib.sha256(str(storage_root).encode()).hexdigest()[:8]
+
+
+def run_step(lowers: list[Path], upper: Path, work: Path, spec: RunSpec, output: Output, state_root: Path,
+             prefix: str = "krat-build") -> int:
     """Mount, run, unmount; returns the exit code. Leaves no mount, container or cgroup."""
     from krat import runtime
     from krat.store.snapshots import mount_overlay, unmount
@@ -110,11 +84,13 @@ def run_step(lowers: list[Path], upper: Path, work: Path, spec: RunSpec, output:
     view = LayerView([*lowers, upper])
     existing = {t for t in bind_targets(spec) if view.exists(view.resolve(t, follow_last=False))}
     cwd = view.resolve(spec.cwd or "/")
-    container_id = f"krat-build-{uuid.uuid4().hex[:12]}"
-    mount_overlay(lowers, rootfs, upper, overlay_work)
+    container_id = f"{prefix}-{uuid.uuid4().hex[:12]}"
+    (work / "container-id").write_text(container_id)  # for the cleanup of a build that gets killed
+    with FORK_LOCK:  # may fork for long option strings
+        mount_overlay(lowers, rootfs, upper, overlay_work)
     try:
         os.makedirs(rootfs / cwd.lstrip("/"), exist_ok=True)
-        config = runtime_config(spec, rootfs, view, f"krat-build/{container_id}")
+        config = runtime_config(spec, rootfs, container_id, work)
         (bundle / "config.json").write_text(json.dumps(config))
         return _run_container(runtime, container_id, bundle, state_root, output)
     finally:
@@ -128,7 +104,8 @@ def _run_container(runtime, container_id: str, bundle: Path, state_root: Path, o
     null = os.open(os.devnull, os.O_RDONLY)
     created = False
     try:
-        pid = runtime.create(container_id, str(bundle), str(state_root), stdio=(null, write_fd, write_fd))
+        with FORK_LOCK:
+            pid = runtime.create(container_id, str(bundle), str(state_root), stdio=(null, write_fd, write_fd))
         created = True
         os.close(write_fd)
         write_fd = -1
@@ -142,6 +119,17 @@ def _run_container(runtime, container_id: str, bundle: Path, state_root: Path, o
                 os.close(fd)
         if created:
             runtime.delete(container_id, force=True, state_root=str(state_root))
+
+
+def forget_container(container_id: str, state_root: Path) -> None:
+    """Kill and delete a build container whose build died (no error if it is gone)."""
+    from krat import runtime
+    from krat.errors import KratError
+
+    try:
+        runtime.delete(container_id, force=True, state_root=str(state_root))
+    except (KratError, OSError):
+        pass
 
 
 def _drop_created_mountpoints(upper: Path, targets: list[str], existing: set[str]) -> None:

@@ -51,9 +51,26 @@ class Plan:
     target: int
 
 
+_ARCHES = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386", "ppc64le": "ppc64le",
+           "s390x": "s390x", "riscv64": "riscv64"}
+
+
+def platform_args(build_args: dict[str, str]) -> dict[str, str]:
+    """BuildKit's automatic platform ARGs (this host builds for itself)."""
+    import platform
+
+    arch = _ARCHES.get(platform.machine(), platform.machine())
+    out = {}
+    for side in ("BUILD", "TARGET"):
+        out.update({f"{side}PLATFORM": f"linux/{arch}", f"{side}OS": "linux", f"{side}ARCH": arch,
+                    f"{side}VARIANT": ""})
+    out.update({k: v for k, v in build_args.items() if k in out})
+    return out
+
+
 def meta_arg_values(meta_args: list[Instruction], build_args: dict[str, str], escape: str) -> dict[str, str]:
-    """Values of ARGs declared before the first FROM (usable in FROM lines)."""
-    env: dict[str, str] = {}
+    """Values of ARGs declared before the first FROM (usable in FROM lines), and the platform ARGs."""
+    env: dict[str, str] = platform_args(build_args)
     lexer = Lexer(escape)
     for inst in meta_args:
         for word in inst.args:
@@ -168,6 +185,10 @@ def run_mounts(inst: Instruction, filename: str) -> list[dict[str, str]]:
             if not eq and key in ("ro", "readonly", "rw", "readwrite"):
                 value = "true"
             spec[key] = value
+        if spec["type"] == "secret" and "target" not in spec:
+            spec["target"] = f"/run/secrets/{spec.get('id', '')}"
+        if spec["type"] == "ssh" and "target" not in spec:
+            spec["target"] = "/run/buildkit/ssh_agent.0"
         if "target" not in spec:
             raise StageError(f"{filename}:{inst.line}: --mount needs a target= (in {flag})")
         mounts.append(spec)

@@ -30,6 +30,7 @@ class BuildRequest:
     labels: dict[str, str] = field(default_factory=dict)
     network: str = "default"
     remember_digests: bool = False   # keep context file digests across builds (not for temp contexts)
+    secrets: dict[str, bytes] = field(default_factory=dict)   # --secret id -> value (never cached)
 
 
 @dataclass

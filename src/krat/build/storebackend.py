@@ -4,11 +4,14 @@ Layers a build makes are stored as uncompressed blobs (blob digest = diff_id) an
 unpacked once into the shared layer directories, so a later build's cache hit reuses
 them without copying; the final image is registered from blobs already in the store.
 Working directories live under <root>/tmp/build so overlay upper/work dirs share a
-filesystem with the layers; a killed build's leftovers there are removed by the next.
+filesystem with the layers. Each is paired with a `<dir>.lock` held (flock) while the
+build lives; a later build that can take a lock knows its owner died and removes what
+it left: the RUN container (killed and deleted), mounts below the directory, the files.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
@@ -30,16 +33,55 @@ class StoreBackend:
         self.images = ImageService(paths, db)
         self.tmp = paths.tmp / "build"
         self.tmp.mkdir(parents=True, exist_ok=True)
+        self._locks: dict[Path, int] = {}
         self._sweep()
 
     def _sweep(self) -> None:
+        """Remove what builds that died left behind (their locks are free)."""
         cutoff = time.time() - STALE_S
         for entry in os.scandir(self.tmp):
-            try:
-                if entry.stat(follow_symlinks=False).st_mtime < cutoff:
-                    shutil.rmtree(entry.path, ignore_errors=True)
-            except OSError:
-                pass
+            path = Path(entry.path)
+            if entry.name.endswith(".lock"):
+                self._reap(path)
+            elif not Path(entry.path + ".lock").exists():
+                try:  # no lock: a half-written temp file, or older than locks
+                    if entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                        self._remove(path)
+                except OSError:
+                    pass
+
+    def _reap(self, lock: Path) -> None:
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CLOEXEC)
+        except OSError:
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return  # its build is alive
+        try:
+            self._remove(Path(str(lock)[: -len(".lock")]))
+            lock.unlink(missing_ok=True)
+        finally:
+            os.close(fd)
+
+    def _remove(self, path: Path) -> None:
+        from krat.build.sandbox import forget_container
+        from krat.store.snapshots import unmount
+
+        marker = path / "container-id"
+        if marker.is_file():
+            forget_container(marker.read_text().strip(), self.paths.runroot / "build-runtime")
+        prefix = str(path.resolve()) + "/"
+        with open("/proc/self/mountinfo") as f:
+            below = [line.split()[4] for line in f if line.split()[4].startswith(prefix)]
+        for target in sorted(below, key=len, reverse=True):
+            unmount(Path(target), lazy=True)
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
 
     # -- images and layers ------------------------------------------------------------------
 
@@ -80,11 +122,18 @@ class StoreBackend:
 
     def workdir(self, name: str) -> Path:
         path = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=self.tmp))
+        fd = os.open(str(path) + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        self._locks[path] = fd
         os.chmod(path, 0o755)  # an overlay's root takes its upper dir's mode: users must traverse /
         return path
 
     def release(self, path: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
+        fd = self._locks.pop(path, None)
+        if fd is not None:
+            os.unlink(str(path) + ".lock")
+            os.close(fd)
 
     def commit(self, upper: Path) -> Layer | None:
         from krat.store.diff import diff
@@ -111,11 +160,12 @@ class StoreBackend:
     # -- running ----------------------------------------------------------------------------
 
     def run(self, lowers: list[Path], upper: Path, spec: RunSpec, output: Output) -> int:
-        from krat.build.sandbox import run_step
+        from krat.build.sandbox import container_prefix, run_step
 
         work = self.workdir("run")
         try:
-            return run_step(lowers, upper, work, spec, output, self.paths.runroot / "build-runtime")
+            return run_step(lowers, upper, work, spec, output, self.paths.runroot / "build-runtime",
+                            container_prefix(self.paths.root))
         finally:
             self.release(work)
 

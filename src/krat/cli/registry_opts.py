@@ -52,3 +52,35 @@ def access_from(args):
             password = getpass.getpass("Password: ")
     return Access(tls_verify=args.tls_verify, cert_dir=args.cert_dir, username=user, password=password,
                   platform=getattr(args, "platform", None))
+
+
+def add_pull_options(parser) -> None:
+    """`run`/`create`: --pull missing|always|never and --platform, as Docker has them."""
+    parser.add_argument("--pull", default="missing", metavar="POLICY",
+                        help="pull the image before running: missing (default), always, never")
+    parser.add_argument("--platform", default=None, metavar="OS/ARCH[/VARIANT]",
+                        help="the platform to pull if the image is a multi-platform one")
+
+
+def pull_for_run(ctx, image: str, args) -> None:
+    """Pull `image` as the policy says, with progress on stderr like `docker run` (quiet
+    until a pull really starts, so a failure stays one line)."""
+    import sys
+
+    from krat.cli.progress import ProgressPrinter
+    from krat.engine.registries import Access, PullPolicy, ensure_image
+
+    policy = PullPolicy.parse(args.pull)
+    printer = ProgressPrinter(sys.stderr)
+    started = []
+
+    def listener(event) -> None:
+        if not started:
+            started.append(True)
+            sys.stderr.write(f"Unable to find image '{image}' locally\n" if policy is PullPolicy.MISSING
+                             else f"Pulling {image}\n")
+        printer(event)
+
+    ensure_image(ctx.paths, image, policy, Access(platform=args.platform), listener=listener)
+    if started:
+        printer.finish()

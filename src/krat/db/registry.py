@@ -47,7 +47,3 @@ def blob_in_use(db: "Database", digest: str) -> bool:
         (digest, digest, digest, digest))
     return row is not None
 
-
-def layer_in_use(db: "Database", diff_id: str) -> bool:
-    """Whether an image row uses the unpacked layer `diff_id`; read-only."""
-    return db.query_one("SELECT 1 FROM image_layers WHERE diff_id = ? LIMIT 1", (diff_id,)) is not None

@@ -77,6 +77,8 @@ def run_exec(svc: "ContainerService", c: "Container", spec: ExecSpec) -> int:
     else:
         process = process_document(config["process"], spec, user)
     cfg = svc.monitor_config(c)
+    if cfg["runtime"] in ("", "krat"):
+        return exec_in_process(cfg["runtime_root"], c.id, process, spec, run_dir)
     runtime = open_runtime(cfg["runtime"], str(svc.paths.runroot))
     r, w = os.pipe()
     os.write(w, json.dumps(process).encode())  # a process.json fits a pipe's buffer
@@ -108,3 +110,116 @@ def finish(code: int, log: str) -> int:
         mapped = classify(message)
         return 126 if mapped == 125 else mapped
     return code
+
+
+# --- krat's own runtime, in this process ---------------------------------------------------
+
+def exec_in_process(state_root: str, cid: str, document: dict, spec: ExecSpec, run_dir) -> int:
+    import krat.runtime as rt
+    from krat.oci.process import Process
+
+    process = Process.from_json(document)
+    if spec.tty and not spec.detach:
+        return _exec_tty(rt, state_root, cid, process, spec, run_dir)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    try:
+        if spec.detach:
+            stdio = (devnull, devnull, devnull)
+        else:
+            stdio = (0 if spec.interactive else devnull, 1, 2)
+        pid = rt.exec_process(cid, process, state_root, stdio=stdio)
+    finally:
+        os.close(devnull)
+    if spec.detach:
+        return 0
+    _forward_signals(pid)
+    return rt.wait(pid)
+
+
+def _forward_signals(pid: int) -> None:
+    def forward(signum, _frame):
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+        signal.signal(s, forward)
+
+
+def _exec_tty(rt, state_root: str, cid: str, process, spec: ExecSpec, run_dir) -> int:
+    """exec -t: receive the pty master over a console socket and proxy our terminal to it."""
+    import socket
+
+    from krat.engine.monitor import recv_fd
+
+    name = f"exec-{os.getpid()}.sock"
+    dirfd = os.open(run_dir, os.O_PATH | os.O_DIRECTORY)
+    path = f"/proc/self/fd/{dirfd}/{name}"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        listener.bind(path)
+        listener.listen(1)
+        pid = rt.exec_process(cid, process, state_root, stdio=None, console_socket=path)
+        listener.settimeout(10)
+        conn, _ = listener.accept()
+        with conn:
+            master = recv_fd(conn)
+    finally:
+        listener.close()
+        try:
+            os.unlink(os.path.join(str(run_dir), name))
+        except OSError:
+            pass
+        os.close(dirfd)
+    _forward_signals(pid)
+    proxy_terminal(master, spec.interactive)
+    return rt.wait(pid)
+
+
+def proxy_terminal(master: int, interactive: bool) -> None:
+    """Copy our stdin to the pty master and the master to our stdout until it closes."""
+    import fcntl
+    import select
+    import termios
+
+    restore = None
+    if os.isatty(0):
+        import tty
+
+        saved = termios.tcgetattr(0)
+        tty.setraw(0)
+        restore = saved
+
+        def resize(*_):
+            try:
+                size = fcntl.ioctl(0, termios.TIOCGWINSZ, b"\0" * 8)
+                fcntl.ioctl(master, termios.TIOCSWINSZ, size)
+            except OSError:
+                pass
+        resize()
+        signal.signal(signal.SIGWINCH, resize)
+    watch = [master] + ([0] if interactive else [])
+    try:
+        while True:
+            try:
+                ready, _, _ = select.select(watch, [], [])
+            except InterruptedError:
+                continue
+            if master in ready:
+                try:
+                    data = os.read(master, 65536)
+                except OSError:
+                    data = b""
+                if not data:
+                    return
+                os.write(1, data)
+            if 0 in ready:
+                data = os.read(0, 65536)
+                if not data:
+                    watch.remove(0)
+                    continue
+                os.write(master, data)
+    finally:
+        os.close(master)
+        if restore is not None:
+            termios.tcsetattr(0, termios.TCSADRAIN, restore)

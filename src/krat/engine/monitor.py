@@ -39,6 +39,16 @@ BACKOFF_START, BACKOFF_MAX, BACKOFF_RESET_AFTER = 0.1, 60.0, 10.0
 ACK_TIMEOUT = 30.0
 
 
+TRACE = bool(os.environ.get("KRAT_TRACE"))
+T0 = time.monotonic()
+
+
+def trace(what: str) -> None:
+    """KRAT_TRACE=1: phase times of this monitor, on its stderr (monitor.log)."""
+    if TRACE:
+        os.write(2, f"{(time.monotonic() - T0) * 1000:8.1f} ms  {what}\n".encode())
+
+
 def frame(kind: int, payload: bytes) -> bytes:
     return bytes((kind,)) + len(payload).to_bytes(4, "big") + payload
 
@@ -436,22 +446,30 @@ def wait_ack(fd: int) -> None:
 
 def start_container(mon: Monitor, sync_fd: int, attach: bool) -> bool:
     """create + start; report on the sync socket. False when the container did not start."""
+    trace("create")
     try:
         mon.create()
     except Exception as err:  # the runtime's own reason goes to the CLI verbatim
-        sync_send(sync_fd, '{"error": %s}' % quote(getattr(err, "message", str(err))))
+        sync_send(sync_fd, error_message(err))
         return False
     sync_send(sync_fd, '{"created": %d}' % mon.pid)
     if attach:
         mon.accept(timeout=10)
+    trace("start")
     try:
         mon.runtime.start(mon.id)
     except Exception as err:
-        sync_send(sync_fd, '{"error": %s}' % quote(getattr(err, "message", str(err))))
+        sync_send(sync_fd, error_message(err))
         mon.drop_outputs()
         return False
     mon.started = time.monotonic()
+    trace("started")
     return True
+
+
+def error_message(err: BaseException) -> str:
+    code = getattr(err, "exit_code", 0) or 0
+    return '{"error": %s, "code": %d}' % (quote(getattr(err, "message", None) or str(err)), code)
 
 
 def quote(text: str) -> str:
@@ -475,11 +493,13 @@ def serve(mon: Monitor, sync_fd: int) -> int:
             wait_ack(sync_fd)
             os.close(sync_fd)
             sync_fd = -1
+        trace("exited")
         code = exit_code_of(mon.exit_status)
         oom = code == 137 and mon.oom_killed()
         fields = dict(status="exited", pid=0, exit_code=code, oom_killed=oom, finished_at=timestamp())
         if policy in ("", "no"):
             record(mon.cfg, **fields)
+            trace("recorded")
             return code
         stop = record_in_child(mon.cfg, **fields)
         mon.broadcast(EXIT, exit_payload(code, False), streaming_only=False)
@@ -520,10 +540,11 @@ def cleanup(mon: Monitor) -> None:
     from krat.engine.cleanup import release, remove_container
 
     release(mon.cfg, runtime=mon.runtime)
+    trace("released")
     if mon.cfg.get("auto_remove"):
         db = open_db(mon.cfg)
         try:
-            remove_container(mon.cfg, db)
+            remove_container(mon.cfg, db, volumes=True)
         finally:
             db.close()
 
@@ -550,16 +571,19 @@ def setup_signals(mon: Monitor) -> None:
 
 
 def main(argv: list[str]) -> int:
+    trace("python started")
     cfg = marshal.loads(bytes.fromhex(argv[0]))
     sync_fd = cfg.get("sync_fd", -1)
+    if sync_fd >= 0:
+        os.set_inheritable(sync_fd, False)  # the container must not hold the CLI's socket
     daemonize()
     set_subreaper()
     mon = Monitor(cfg)
     from krat.engine.logs import LogWriter
-    from krat.engine.runtimes import OCIRuntimeCLI
+    from krat.engine.runtimes import make_runtime
 
     mon.log = LogWriter(cfg["log_path"], cfg.get("max_size", 10 << 20), cfg.get("max_file", 3))
-    mon.runtime = OCIRuntimeCLI(cfg["runtime"], cfg["runtime_root"])
+    mon.runtime = make_runtime(cfg["runtime"], cfg["runtime_root"])
     setup_signals(mon)
     mon.listen()
     code = -1
@@ -570,6 +594,7 @@ def main(argv: list[str]) -> int:
         try:
             cleanup(mon)
         finally:
+            trace("cleaned up")
             if code >= 0:
                 mon.broadcast(EXIT, exit_payload(code, True), streaming_only=False)
             for fd in list(mon.clients):

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from krat.engine.registries import Access, open_client
 from krat.engine.transfers import Event, Listener, Status, ignore
 from krat.errors import InvalidArgument
+from krat.oci.image import DOCKER_LAYER, DOCKER_LAYER_GZIP, OCI_LAYER, OCI_LAYER_GZIP
 from krat.oci.reference import Reference, parse_reference
 
 if TYPE_CHECKING:
@@ -30,10 +31,7 @@ if TYPE_CHECKING:
     from krat.registry.media import Descriptor, Manifest
 
 PARALLEL_UPLOADS = 5  # Docker's max-concurrent-uploads default
-UNCOMPRESSED = {
-    "application/vnd.oci.image.layer.v1.tar": "application/vnd.oci.image.layer.v1.tar+gzip",
-    "application/vnd.docker.image.rootfs.diff.tar": "application/vnd.docker.image.rootfs.diff.tar.gzip",
-}
+UNCOMPRESSED = {OCI_LAYER: OCI_LAYER_GZIP, DOCKER_LAYER: DOCKER_LAYER_GZIP}  # what a plain layer is pushed as
 
 
 @dataclass(frozen=True)
@@ -104,7 +102,16 @@ class Pusher:
             if desc.digest != layer.local.digest:
                 q.set_compressed(self.images.db, layer.diff_id, desc.media_type, str(desc.digest), desc.size)
         q.add_sources(self.images.db, [str(d.digest) for d in (config, *pushed)], self.ref.domain, self.repo)
+        self._remember_digest(image, str(final.digest))
         return PushResult(self.ref, str(final.digest), len(final.raw))
+
+    def _remember_digest(self, image: "Image", digest: str) -> None:
+        """RepoDigests gains repository@digest, as after `docker push` (unless rmi raced us)."""
+        from krat.db import images as image_rows
+
+        with self.images.db.transaction():
+            if image_rows.get_image(self.images.db, image.id) is not None:
+                image_rows.add_repo_digest(self.images.db, self.ref.repository, digest, image.id)
 
     def _sources(self, desc: "Descriptor") -> tuple[str, ...]:
         from krat.db import registry as q

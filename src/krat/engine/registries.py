@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from krat.errors import InvalidArgument, NotFound
+from krat.errors import InvalidArgument, KratError, NotFound
 from krat.oci.reference import DEFAULT_DOMAIN, Reference, parse_reference
 
 if TYPE_CHECKING:
@@ -134,6 +134,9 @@ def search(term: str, limit: int = 25, access: Access = Access()) -> list[str]:
         host, needle = first, rest
     else:
         host, needle = DEFAULT_DOMAIN, term
+    if host == DEFAULT_DOMAIN:
+        raise InvalidArgument(f"cannot search {term!r}: krat searches a registry's catalog (/v2/_catalog), "
+                              "which Docker Hub does not offer; name one, as in 'krat search HOST[:PORT]/TERM'")
     with open_client(host, access) as client:
         names = client.catalog(what=f"catalog of {host}")
     return [f"{host}/{n}" for n in names if needle.lower() in n.lower()][:limit]
@@ -154,5 +157,11 @@ def ensure_image(paths: "Paths", ref: str, policy: PullPolicy | str = PullPolicy
             return images.resolve(ref)
         except NotFound:
             pass
-    results = pull(paths, ref, access=access, listener=listener)
+    try:
+        results = pull(paths, ref, access=access, listener=listener)
+    except KratError as err:
+        if policy is not PullPolicy.MISSING:
+            raise
+        # Docker: "Unable to find image locally", then why the pull failed; one line here.
+        raise NotFound(f"No such image: {ref} (not found locally; pulling it failed: {err.message})") from err
     return images.get(results[-1].image_id)

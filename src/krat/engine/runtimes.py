@@ -11,37 +11,22 @@ container's.
 from __future__ import annotations
 
 import os
-from typing import Protocol
+TYPE_CHECKING = False  # typing itself is too heavy for the monitor
 
-DEFAULT_BINARY = "runc"
+if TYPE_CHECKING:
+    from krat.engine.runtime_api import Runtime
+
+DEFAULT_BINARY = "krat"  # krat.runtime in-process; KRAT_RUNTIME or --runtime PATH pick another
 
 
 class RuntimeError_(Exception):
     """The runtime refused; `message` is its own one-line reason."""
 
+    exit_code = 0  # Docker's code when the runtime knows it (127 not found, 126 cannot run)
+
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
-
-
-class Runtime(Protocol):
-    def create(self, container_id: str, bundle: str, *, stdio: tuple[int, int, int],
-               console_socket: str | None = None) -> int: ...
-
-    def start(self, container_id: str) -> None: ...
-
-    def state(self, container_id: str) -> dict | None: ...
-
-    def kill(self, container_id: str, signal: int, all_processes: bool = False) -> None: ...
-
-    def delete(self, container_id: str, force: bool = False) -> None: ...
-
-    def pause(self, container_id: str) -> None: ...
-
-    def resume(self, container_id: str) -> None: ...
-
-    def exec_argv(self, container_id: str, process_file: str, *, tty: bool, detach: bool,
-                  log: str | None = None) -> list[str]: ...
 
 
 def spawn_wait(argv: list[str], stdio: tuple[int, int, int] | None = None) -> int:
@@ -164,7 +149,215 @@ def classify(message: str) -> int:
     return 125
 
 
+def make_runtime(binary: str, state_root: str) -> Runtime:
+    if binary in ("", "krat"):
+        return KratRuntime(state_root)
+    return OCIRuntimeCLI(binary, state_root)
+
+
+def state_root(binary: str, runroot: str) -> str:
+    return os.path.join(runroot, "runtime", "krat" if binary in ("", "krat") else os.path.basename(binary))
+
+
 def open_runtime(binary: str, runroot: str) -> Runtime:
-    """The runtime named by a container's spec: a path or name of an OCI runtime binary."""
-    binary = binary or DEFAULT_BINARY
-    return OCIRuntimeCLI(binary, os.path.join(runroot, "runtime", os.path.basename(binary)))
+    """The runtime named by a container's spec: "" or "krat" for krat's own (in-process), else
+    the path or name of an OCI runtime binary with runc's CLI."""
+    return make_runtime(binary, state_root(binary, runroot))
+
+
+class KratRuntime:
+    """krat's own runtime (krat.runtime), called in-process: no second interpreter starts.
+
+    create and start run in a forked child of the caller: the monitor stays small
+    (krat.runtime is never imported into it), the container's process is re-parented
+    to the monitor (a subreaper) when that child exits, and the child's error comes
+    back through a pipe as "exit-code<TAB>message".
+    """
+
+    name = "krat"
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self._pending: tuple[int, int, int] | None = None   # (child pid, go fd, answer fd)
+
+    def create(self, container_id: str, bundle: str, *, stdio: tuple[int, int, int],
+               console_socket: str | None = None) -> int:
+        """Create in a forked child that then waits to start it: krat.runtime is imported once."""
+        go_r, go_w = os.pipe()
+        ans_r, ans_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(go_w)
+            os.close(ans_r)
+            _create_then_start(container_id, bundle, self.root, stdio, console_socket, go_r, ans_w)
+        os.close(go_r)
+        os.close(ans_w)
+        self._pending = (pid, go_w, ans_r)
+        try:
+            return int(_answer(ans_r))
+        except BaseException:
+            self._finish_child()
+            raise
+
+    def start(self, container_id: str) -> None:
+        if self._pending is None:
+            def act() -> str:
+                import krat.runtime as rt
+
+                rt.start(container_id, self.root)
+                return ""
+            in_child(act)
+            return
+        os.write(self._pending[1], b"s")
+        try:
+            _answer(self._pending[2])
+        finally:
+            self._finish_child()
+
+    def _finish_child(self) -> None:
+        """Let the create/start child go (EOF on its go pipe) and reap it."""
+        if self._pending is None:
+            return
+        pid, go_w, ans_r = self._pending
+        self._pending = None
+        os.close(go_w)
+        os.close(ans_r)
+        while True:
+            try:
+                os.waitpid(pid, 0)
+                return
+            except InterruptedError:
+                continue
+            except ChildProcessError:
+                return
+
+    def state(self, container_id: str) -> dict | None:
+        import krat.runtime as rt
+        from krat.errors import KratError
+
+        try:
+            return rt.state(container_id, self.root).to_json()
+        except KratError:
+            return None
+
+    def _call(self, op: str, *args) -> None:
+        import krat.runtime as rt
+        from krat.errors import KratError
+
+        try:
+            getattr(rt, op)(*args)
+        except KratError as err:
+            raise RuntimeError_(err.message) from None
+
+    def kill(self, container_id: str, signal: int, all_processes: bool = False) -> None:
+        self._call("kill", container_id, signal, all_processes, self.root)
+
+    def delete(self, container_id: str, force: bool = False) -> None:
+        self._finish_child()
+        self._call("delete", container_id, force, self.root)
+
+    def pause(self, container_id: str) -> None:
+        self._call("pause", container_id, self.root)
+
+    def resume(self, container_id: str) -> None:
+        self._call("resume", container_id, self.root)
+
+    def exec_argv(self, container_id: str, process_file: str, *, tty: bool, detach: bool,
+                  log: str | None = None) -> list[str]:
+        import sys
+
+        argv = [sys.executable, "-m", "krat.runtime.cli", "--root", self.root]
+        if log:
+            argv += ["--log", log, "--log-format", "json"]
+        return argv + ["exec", "--process", process_file] + (["--detach"] if detach else []) + [container_id]
+
+
+def _create_then_start(cid: str, bundle: str, root: str, stdio, console_socket, go_r: int, ans_w: int) -> None:
+    """The forked child of KratRuntime.create: create, answer, wait for b"s", start, answer."""
+    code = 0
+    try:
+        import krat.runtime as rt
+
+        try:
+            os.write(ans_w, _line("0", str(rt.create(cid, bundle, root, stdio=stdio, console_socket=console_socket))))
+        except BaseException as err:
+            os.write(ans_w, _line(str(getattr(err, "exit_code", 125)), getattr(err, "message", None) or str(err)))
+            code = 1
+            return
+        if os.read(go_r, 1) != b"s":
+            return  # the monitor gave up before starting: delete() cleans up
+        try:
+            rt.start(cid, root)
+            os.write(ans_w, _line("0", ""))
+        except BaseException as err:
+            os.write(ans_w, _line(str(getattr(err, "exit_code", 125)), getattr(err, "message", None) or str(err)))
+            code = 1
+    finally:
+        os._exit(code)
+
+
+def _line(code: str, text: str) -> bytes:
+    return f"{code}\t{text.replace(chr(10), ' ')}\n".encode()
+
+
+def _answer(fd: int) -> str:
+    """One answer line from the child. Not EOF: the container's process holds the pipe too."""
+    buf = b""
+    while not buf.endswith(b"\n"):
+        try:
+            data = os.read(fd, 4096)
+        except InterruptedError:
+            continue
+        if not data:
+            break
+        buf += data
+    code, _, text = buf.decode(errors="replace").rstrip("\n").partition("\t")
+    if code != "0":
+        err = RuntimeError_(text or "the runtime's helper exited without an answer")
+        err.exit_code = int(code) if code.isdigit() else 125
+        raise err
+    return text
+
+
+def in_child(act) -> str:
+    """Run act() in a forked child; its string result, or RuntimeError_ with its error."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        code = 0
+        try:
+            out = "0\t" + act()
+        except BaseException as err:  # everything goes back to the parent as text
+            out = f"{getattr(err, 'exit_code', 125)}\t{getattr(err, 'message', None) or err}"
+            code = 1
+        try:
+            os.write(w, out.encode())
+        finally:
+            os._exit(code)
+    os.close(w)
+    # Wait for the child, not for EOF: the container's process (forked by the child) holds
+    # the write end until it execs. The answer is small; it waits in the pipe's buffer.
+    while True:
+        try:
+            os.waitpid(pid, 0)
+            break
+        except InterruptedError:
+            continue
+    os.set_blocking(r, False)
+    chunks = []
+    while True:
+        try:
+            data = os.read(r, 65536)
+        except BlockingIOError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(r)
+    code, _, text = b"".join(chunks).decode(errors="replace").partition("\t")
+    if code != "0":
+        err = RuntimeError_(text or "the runtime failed without a message")
+        err.exit_code = int(code) if code.isdigit() else 125
+        raise err
+    return text

@@ -71,9 +71,11 @@ def check_header(head: bytes, name: str) -> None:
         interpreter = words[0].decode(errors="replace")
         if interpreter.endswith("\r") and not os.path.exists(interpreter):
             raise CommandNotFound(f"{name}: its #! line ends with CRLF (Windows line endings), so the "
-                                  f"interpreter would be {interpreter!r}: convert the file to LF endings")
+                                  f"interpreter {interpreter!r} has no such file or directory: "
+                                  "convert the file to LF endings")
         if not os.path.exists(interpreter):
-            raise CommandNotFound(f"{name}: interpreter {interpreter} (from its #! line) not found in the container")
+            raise CommandNotFound(f"{name}: interpreter {interpreter} (from its #! line): no such file or directory "
+                                  "in the container")
         return
     if head.startswith(b"\x7fELF") and len(head) >= 20:
         little = head[5] == 1

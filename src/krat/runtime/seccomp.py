@@ -187,6 +187,18 @@ class Filter:
             raise OSError(err, f"cannot load the seccomp filter: {os.strerror(err)}")
 
 
+def default_cache_dir() -> str:
+    """Compiled filters are derived data keyed by content: one cache per user, on tmpfs.
+
+    Not under the state root: that holds containers only (callers check it empties).
+    """
+    if os.environ.get("KRAT_RUNTIME_CACHE_DIR"):
+        return os.environ["KRAT_RUNTIME_CACHE_DIR"]
+    if os.geteuid() == 0:
+        return "/run/krat-runtime-cache"
+    return os.path.join(os.environ.get("XDG_RUNTIME_DIR") or f"/tmp/krat-runtime-{os.geteuid()}", "krat-runtime-cache")
+
+
 def _cached(spec: Seccomp, cache_dir: str | None) -> bytes:
     if not cache_dir:
         return compile_bpf(plan(spec))
@@ -203,9 +215,12 @@ def _cached(spec: Seccomp, cache_dir: str | None) -> bytes:
     except FileNotFoundError:
         pass
     bpf = compile_bpf(plan(spec))
-    os.makedirs(cache_dir, mode=0o700, exist_ok=True)
     tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "wb") as f:
-        f.write(bpf)
-    os.rename(tmp, path)
+    try:
+        os.makedirs(cache_dir, mode=0o700, exist_ok=True)
+        with open(tmp, "wb") as f:
+            f.write(bpf)
+        os.rename(tmp, path)
+    except OSError:
+        pass  # a cache that cannot be written only costs time
     return bpf

@@ -58,9 +58,11 @@ def decompressed(stream: BinaryIO) -> BinaryIO:
     """A reader of the uncompressed bytes of `stream`, whatever its compression."""
     kind, stream = sniff(stream)
     if kind == "gzip":
-        import gzip
-
-        return gzip.GzipFile(fileobj=stream, mode="rb")
+        try:  # ISA-L inflates ~4x faster than zlib (a pinned dependency; absent on some arches)
+            from isal.igzip import IGzipFile as GzipFile
+        except ImportError:
+            from gzip import GzipFile
+        return GzipFile(fileobj=stream, mode="rb")
     if kind == "zstd":
         import zstandard
 

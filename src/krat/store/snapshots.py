@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Sequence
 
 from krat.errors import InvalidArgument, PermissionDenied
-from krat.store.layers import LINKS, short_name
 
 PAGE_LIMIT = 4000  # options page (4096) minus room for the kernel's own additions
 MNT_DETACH = 2
@@ -49,6 +48,9 @@ def overlay_options(lowers: Sequence[Path], upper: Path | None, work: Path | Non
                     short: bool = False, userxattr: bool = False) -> str:
     """The overlay option string; lowers are given bottom-most first, overlay wants top first."""
     if short:
+        # imported here: layers.py pulls in tarfile, which `krat run` must not pay for
+        from krat.store.layers import LINKS, short_name
+
         names = [f"{LINKS}/{short_name(Path(p).parent.name)}" for p in reversed(lowers)]
     else:
         names = [_escape(str(p)) for p in reversed(lowers)]

@@ -80,14 +80,15 @@ class Runtime:
     env: dict[str, str]
     created: list[str] = field(default_factory=list)
 
-    def argv(self, *args: str) -> list[str]:
-        if self.name == "krat":
-            return [sys.executable, "-m", "krat.runtime.cli", "--root", str(self.root), *args]
-        return ["runc", "--root", str(self.root), *args]
+    def argv(self, *args: str, log: str | None = None) -> list[str]:
+        head = [sys.executable, "-m", "krat.runtime.cli"] if self.name == "krat" else ["runc"]
+        if log:
+            head += ["--log", log, "--log-format", "json"]
+        return [*head, "--root", str(self.root), *args]
 
-    def __call__(self, *args: str, timeout: float = 60, **kwargs) -> subprocess.CompletedProcess:
+    def __call__(self, *args: str, timeout: float = 60, log: str | None = None, **kwargs) -> subprocess.CompletedProcess:
         kwargs.setdefault("capture_output", True)
-        return subprocess.run(self.argv(*args), env=self.env, timeout=timeout, text=True, **kwargs)
+        return subprocess.run(self.argv(*args, log=log), env=self.env, timeout=timeout, text=True, **kwargs)
 
     def new_id(self) -> str:
         container_id = f"kc-{uuid.uuid4().hex[:12]}"
@@ -172,6 +173,16 @@ def _runtime(name: str, tmp_path: Path):
                 d.rmdir()
             except OSError:
                 pass
+    remove_empty_cgroups(CGROUP_PARENT)
+
+
+def remove_empty_cgroups(parent: str) -> None:
+    """The parent cgroup of the tests' containers, where no other test still has one."""
+    for d in list(Path("/sys/fs/cgroup").glob(f"*/{parent}")) + list(Path("/sys/fs/cgroup").glob(parent)):
+        try:
+            d.rmdir()
+        except OSError:
+            pass  # busy: another test's container is still in it
 
 
 @pytest.fixture(params=["krat", pytest.param("runc", marks=pytest.mark.interop)])

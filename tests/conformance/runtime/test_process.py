@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+
 import pytest
 
-from runtime_bundles import run
+from runtime_bundles import configure, run
 from runtime_bundles import bundle, krat_runtime, rootfs_template, runtime  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.root
@@ -53,7 +57,7 @@ def test_script_errors_name_the_interpreter_or_crlf(krat_runtime, bundle):
 def test_binary_for_another_architecture(krat_runtime, bundle):
     runtime = krat_runtime
     fake = bundle.rootfs / "bin" / "foreign"
-    machine = 183 if __import__("os").uname().machine != "aarch64" else 62
+    machine = 183 if os.uname().machine != "aarch64" else 62
     fake.write_bytes(b"\x7fELF\x02\x01\x01" + b"\0" * 11 + machine.to_bytes(2, "little") + b"\0" * 100)
     fake.chmod(0o755)
     proc = run(runtime, bundle, ["/bin/foreign"])
@@ -64,3 +68,19 @@ def test_hostname(runtime, bundle):
     bundle.config["hostname"] = "inside-box"
     proc = run(runtime, bundle, ["hostname"])
     assert proc.stdout.strip() == "inside-box", proc.stderr
+
+
+def test_errors_go_to_the_json_log(runtime, bundle, tmp_path):
+    log = tmp_path / "runtime.log"
+    container_id, path = configure(runtime, bundle, ["no-such-program"])
+    proc = runtime("run", "--bundle", path, container_id, log=str(log), stdin=subprocess.DEVNULL)
+    assert proc.returncode != 0
+    errors = [json.loads(line) for line in log.read_text().splitlines() if '"error"' in line]
+    assert errors and "no-such-program" in errors[-1]["msg"] and "not found" in errors[-1]["msg"], log.read_text()
+
+
+def test_umask_is_0022_unless_the_spec_says(runtime, bundle):
+    proc = run(runtime, bundle, ["sh", "-c", "umask"])
+    assert proc.stdout.strip() == "0022", proc.stderr
+    proc = run(runtime, bundle, ["sh", "-c", "umask"], user={"uid": 0, "gid": 0, "umask": 0o077})
+    assert proc.stdout.strip() == "0077", proc.stderr

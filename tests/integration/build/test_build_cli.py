@@ -55,8 +55,11 @@ def leftovers(krat) -> list[str]:
         found += [str(p) for p in build_tmp.iterdir()]
     state = krat.runroot / "build-runtime"
     if state.is_dir():
-        found += [str(p) for p in state.iterdir()]
-    found += [str(p) for p in Path("/sys/fs/cgroup").glob("*/krat-build/krat-build-*") if p.is_dir()]
+        found += [str(p) for p in state.iterdir() if not p.name.startswith(".")]  # runtime caches
+    from krat.build.sandbox import container_prefix
+
+    mine = container_prefix(krat.root.absolute())
+    found += [str(p) for p in Path("/sys/fs/cgroup").glob(f"*/krat-build/{mine}-*") if p.is_dir()]
     return found
 
 
@@ -233,3 +236,41 @@ def test_bad_dockerfiles_fail_cleanly(krat, busybox_image, tmp_path, dockerfile:
 def test_unknown_target_fails(krat, busybox_image, ctx) -> None:
     err = krat.fails("build", "--target", "nope", str(ctx), code=1)
     assert err == "Error: target stage 'nope' could not be found in Dockerfile"
+
+
+def test_pull_asks_the_registry_and_fails_cleanly_when_it_cannot(krat, busybox_image, ctx) -> None:
+    err = krat.fails("build", "--pull", "-t", "pulled:1", str(ctx), code=1)
+    assert err.splitlines()[-1].startswith("Error: Dockerfile:1: ")
+    assert "docker.io is blocked" in err
+    assert "pulled" not in krat.ok("images").stdout
+
+
+def test_builder_prune_filter_keeps_recent_entries(krat, busybox_image, ctx) -> None:
+    krat.ok("build", str(ctx))
+    assert "Deleted build cache objects: 0" in krat.ok("builder", "prune", "-f", "--filter", "until=1h").stdout
+    proc = krat.ok("build", "--progress", "plain", str(ctx))
+    assert "installing flask" not in proc.stderr
+
+
+def test_a_killed_build_is_cleaned_up_by_the_next_one(krat, busybox_image, tmp_path) -> None:
+    import signal
+    import time
+
+    ctx = tmp_path / "killed"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM busybox\nRUN echo started-sleeping && sleep 60\n")
+    proc = subprocess.Popen(krat.argv("build", "--progress", "plain", str(ctx)), env=krat.env,
+                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        seen = b""
+        while b"started-sleeping\n" not in seen and time.monotonic() < deadline:
+            seen += proc.stderr.read1(4096) or b""
+        assert b"started-sleeping" in seen
+        assert leftovers(krat) != []           # a mount, a work dir, a container: all in use
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    (ctx / "Dockerfile").write_text("FROM busybox\nLABEL next=1\n")
+    krat.ok("build", str(ctx))
+    assert leftovers(krat) == []

@@ -152,3 +152,39 @@ COPY f.txt /link/
 CMD ["sh", "-c", "cat /real/f.txt; test -L /link && echo still-a-link"]
 """, {"f.txt": "through the link\n"})
     assert run_image(krat, "feat:1") == "through the link\nstill-a-link\n"
+
+
+def test_secret_mounts_are_readable_in_run_but_never_stored(krat, busybox_image, tmp_path) -> None:
+    secret = tmp_path / "token"
+    secret.write_text("s3cr3t-value\n")
+    dockerfile = """FROM busybox
+RUN --mount=type=secret,id=token wc -c < /run/secrets/token > /len && ls -l /run/secrets/token | cut -c1-10 > /mode
+RUN --mount=type=secret,id=optional test ! -e /run/secrets/optional && echo absent > /optional
+CMD ["sh", "-c", "cat /len /mode /optional; ls /run/secrets 2>/dev/null | wc -l"]
+"""
+    build(krat, tmp_path, dockerfile, {}, "--secret", f"id=token,src={secret}")
+    assert run_image(krat, "feat:1") == "13\n-r--------\nabsent\n0\n"
+    archive = tmp_path / "img.tar"
+    krat.ok("save", "-o", str(archive), "feat:1")
+    assert b"s3cr3t-value" not in archive.read_bytes()
+    (tmp_path / "ctx" / "Dockerfile").write_text("FROM busybox\nRUN --mount=type=secret,id=need,required=true true\n")
+    err = krat.fails("build", str(tmp_path / "ctx"), code=1)
+    assert "Dockerfile:2: RUN needs secret 'need', which was not given" in err
+
+
+def test_independent_stages_run_concurrently_in_real_containers(krat, busybox_image, tmp_path) -> None:
+    # Each stage waits (up to 30 s) for the other's marker in a shared cache mount: run one
+    # after the other, the first would give up and fail the build.
+    meet = ("touch /r/{me} && i=0; while [ ! -e /r/{other} ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done; "
+            "test -e /r/{other} && echo {me} > /{me}")
+    build(krat, tmp_path, f"""FROM busybox AS left
+RUN --mount=type=cache,id=rendezvous,target=/r {meet.format(me="left", other="right")}
+FROM busybox AS right
+RUN --mount=type=cache,id=rendezvous,target=/r {meet.format(me="right", other="left")}
+FROM busybox
+COPY --from=left /left /left
+COPY --from=right /right /right
+CMD ["cat", "/left", "/right"]
+""")
+    assert run_image(krat, "feat:1") == "left\nright\n"
+    assert leftovers(krat) == []

@@ -21,7 +21,7 @@ def krat_runtime_available() -> bool:
 
 
 if krat_runtime_available():
-    RUNTIMES.append("krat-runtime")
+    RUNTIMES.append("krat")
 
 
 @pytest.fixture(params=RUNTIMES)
@@ -38,7 +38,7 @@ def kr(krat, busybox_image, request):
     """The krat CLI with busybox:latest; removes every container of the test afterwards."""
     if "runtime" in request.fixturenames:
         name = request.getfixturevalue("runtime")
-        if name == "krat-runtime":
+        if name == "krat":
             krat.env.pop("KRAT_RUNTIME", None)
         else:
             krat.env["KRAT_RUNTIME"] = name

@@ -31,7 +31,7 @@ def private_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def kratenv(krat, private_config):
     """The krat CLI fixture with the private HOME/XDG_CONFIG_HOME of private_config."""
     krat.env.update(HOME=str(private_config), XDG_CONFIG_HOME=str(private_config / ".config"))
-    for var in ("REGISTRY_AUTH_FILE", "DOCKER_CONFIG", "KRAT_REGISTRIES_CONF"):
+    for var in ("REGISTRY_AUTH_FILE", "DOCKER_CONFIG"):
         krat.env.pop(var, None)
     return krat
 

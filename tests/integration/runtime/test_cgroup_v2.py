@@ -36,6 +36,10 @@ def cgroup():
     for pid in cg.procs():
         os.kill(pid, 9)
     cg.destroy()
+    try:
+        os.rmdir(os.path.dirname(cg.dirs[""]))
+    except OSError:
+        pass  # another test's cgroup is still there
 
 
 def test_join_freeze_thaw_destroy(cgroup):

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "conformance" / "runtime"))
-from runtime_bundles import base_config  # noqa: E402
+from runtime_bundles import base_config, remove_empty_cgroups  # noqa: E402
 
 import krat.runtime as rt  # noqa: E402
 from krat.errors import CommandNotFound, Conflict, InvalidArgument  # noqa: E402
@@ -46,6 +46,7 @@ def env(busybox_tar, tmp_path):
             pass
         for d in Path("/sys/fs/cgroup").glob(f"*/krat-api-test/{container_id}"):
             d.rmdir()
+    remove_empty_cgroups("krat-api-test")
 
 
 def test_create_start_wait_with_pipes(env):

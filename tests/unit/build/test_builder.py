@@ -294,3 +294,62 @@ def test_failing_onbuild_trigger_points_at_the_from_line(env) -> None:
     with pytest.raises(KratError) as err:
         build(env, "# comment\nFROM parent2\n")
     assert err.value.message.startswith("Dockerfile:2: ")
+
+
+def test_platform_args_are_predefined(env) -> None:
+    dockerfile = "FROM --platform=$BUILDPLATFORM busybox\nARG TARGETOS TARGETARCH\nRUN echo $TARGETOS/$TARGETARCH\n"
+    build(env, dockerfile)
+    import platform
+
+    arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+    assert f"TARGETARCH={arch}" in env[0].runs[-1].env and "TARGETOS=linux" in env[0].runs[-1].env
+
+
+def test_broken_json_form_runs_as_shell_with_a_warning(env) -> None:
+    _, doc, _, out = build(env, 'FROM busybox\nCMD ["python", "app.py",]\n')
+    assert doc["config"]["Cmd"] == ["/bin/sh", "-c", '["python", "app.py",]']
+    assert "WARNING: Dockerfile:2: CMD is not a valid JSON array, so it runs as a shell command" in out
+
+
+def test_cache_mount_options(env) -> None:
+    build(env, "FROM busybox\nRUN --mount=type=cache,target=/c,id=shared,mode=0700,uid=0,gid=0 true\n")
+    spec = env[0].runs[-1]
+    assert spec.mounts[0].target == "/c" and not spec.mounts[0].readonly
+    assert os.stat(spec.mounts[0].source).st_mode & 0o777 == 0o700
+
+
+PARALLEL = """FROM busybox AS left
+RUN meet left
+FROM busybox AS right
+RUN meet right
+FROM scratch
+COPY --from=left /out/left /left
+COPY --from=right /out/right /right
+"""
+
+
+def test_independent_stages_run_at_the_same_time(env) -> None:
+    import threading
+
+    barrier = threading.Barrier(2, timeout=20)
+
+    def on_run_named(spec, upper, output):
+        name = spec.argv[-1].split()[-1]
+        barrier.wait()
+        (upper / "out").mkdir()
+        (upper / "out" / name).write_text(name)
+        return 0
+
+    env[0].on_run = on_run_named
+    _, _, layers, _ = build(env, PARALLEL)
+    assert files_of(layers) == {"left": "left", "right": "right"}
+
+
+def test_a_failing_stage_stops_the_build(env) -> None:
+    def on_run(spec, upper, output):
+        return 7
+
+    env[0].on_run = on_run
+    with pytest.raises(KratError, match="failed with exit code 7"):
+        build(env, PARALLEL)
+    assert env[0].created == {}

@@ -95,3 +95,18 @@ def test_source_errors(tmp_path: Path) -> None:
     (tmp_path / "plain.txt").write_text("not a tar")
     with pytest.raises(InvalidArgument, match="neither a directory nor a tar archive"):
         open_source(str(tmp_path / "plain.txt"), None, io.BytesIO(), tmp_path / "tmp")
+
+
+def test_json_stream_progress_speaks_the_engine_api() -> None:
+    from krat.build.progress import JsonStreamProgress
+
+    messages: list[dict] = []
+    progress = JsonStreamProgress(messages.append)
+    run_steps(progress)
+    progress.finished("sha256:" + "ab" * 32, ["app:1"])
+    progress.error("Dockerfile:2: boom")
+    assert messages[0] == {"stream": "Step 1/2 : RUN make\n"}
+    assert {"stream": "compiling\npart"} in messages and {"stream": " ---> Using cache\n"} in messages
+    assert {"aux": {"ID": "sha256:" + "ab" * 32}} in messages
+    assert {"stream": "Successfully built abababababab\n"} in messages
+    assert messages[-1] == {"errorDetail": {"code": 1, "message": "Dockerfile:2: boom"}, "error": "Dockerfile:2: boom"}

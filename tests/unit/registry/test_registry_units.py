@@ -137,3 +137,54 @@ def test_401_with_bad_credentials_is_one_clear_error():
     client.auth.credentials = Credentials("u", "bad")
     with pytest.raises(PermissionDenied, match="x:1: unauthorized: incorrect username or password"):
         client.get_manifest("x", "1", what="x:1")
+
+
+def test_credential_helper_is_asked(tmp_path, monkeypatch):
+    helper = tmp_path / "bin" / "docker-credential-kratfake"
+    helper.parent.mkdir()
+    helper.write_text('#!/bin/sh\nread server\necho "{\\"Username\\": \\"helper-user\\", \\"Secret\\": \\"s-$server\\"}"\n')
+    helper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{helper.parent}:{os.environ['PATH']}")
+    monkeypatch.setenv("REGISTRY_AUTH_FILE", str(tmp_path / "auth.json"))
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker"))
+    (tmp_path / "docker").mkdir()
+    (tmp_path / "docker" / "config.json").write_text(json.dumps({"credHelpers": {"reg.example:5000": "kratfake"}}))
+    assert credentials.lookup("reg.example:5000") == Credentials("helper-user", "s-reg.example:5000")
+    assert credentials.lookup("other.example") is None
+
+
+def test_search_of_docker_hub_is_a_clear_error():
+    from krat.engine.registries import search
+
+    with pytest.raises(InvalidArgument, match="Docker Hub does not offer"):
+        search("busybox")
+
+
+def test_short_names_follow_the_search_list(tmp_path, monkeypatch):
+    from krat.engine.registries import candidates, registry_host
+
+    monkeypatch.delenv("KRAT_REGISTRIES_CONF", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    assert [str(r) for r in candidates("busybox")] == ["docker.io/library/busybox:latest"]
+    conf = tmp_path / "r.conf"
+    conf.write_text('unqualified-search-registries = ["quay.example", "docker.io"]\n')
+    monkeypatch.setenv("KRAT_REGISTRIES_CONF", str(conf))
+    assert [str(r) for r in candidates("busybox:1")] == ["quay.example/busybox:1", "docker.io/library/busybox:1"]
+    assert [str(r) for r in candidates("localhost:5000/a")] == ["localhost:5000/a:latest"]
+    assert registry_host(None) == "docker.io"
+    assert registry_host("https://index.docker.io/v1/") == "docker.io"
+    assert registry_host("http://127.0.0.1:5000/v2/") == "127.0.0.1:5000"
+    with pytest.raises(InvalidArgument):
+        registry_host("bad host@x")
+
+
+def test_registries_conf_errors_name_the_file(tmp_path):
+    from krat.registry.hosts import load_config
+
+    bad = tmp_path / "registries.conf"
+    bad.write_text("[[registry]]\ninsecure = true\n")
+    with pytest.raises(InvalidArgument, match="registries.conf: every \\[\\[registry\\]\\] needs a location"):
+        load_config(bad)
+    bad.write_text("this is = = not toml")
+    with pytest.raises(InvalidArgument, match=str(bad)):
+        load_config(bad)

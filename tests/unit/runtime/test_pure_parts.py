@@ -12,7 +12,7 @@ from krat.oci.runtime import ContainerStatus as S
 from krat.runtime import command, mounts
 from krat.runtime import syscalls as sc
 from krat.runtime.container import parse_signal
-from krat.runtime.state import check_operation, check_transition, validate_id
+from krat.runtime.records import check_operation, check_transition, validate_id
 
 
 def test_plan_bind_with_flags_needs_a_remount():

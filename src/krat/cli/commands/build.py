@@ -25,6 +25,8 @@ def _parser() -> ArgumentParser:
     p.add_argument("--iidfile", help="write the image id to this file")
     p.add_argument("--progress", default="auto", choices=["auto", "plain", "tty", "quiet"])
     p.add_argument("--explain", action="store_true", help="say why each step missed the cache")
+    p.add_argument("--secret", action="append", default=[], metavar="id=ID,src=FILE|env=VAR",
+                   help="a secret for RUN --mount=type=secret (never stored in the image or cache)")
     p.add_argument("--network", default="default", choices=["default", "none", "host"],
                    help="network for RUN steps (RUN --network overrides)")
     return p
@@ -47,6 +49,26 @@ def _pairs(items: list[str], what: str, from_env: bool) -> dict[str, str]:
     return out
 
 
+def _secrets(items: list[str]) -> dict[str, bytes]:
+    out = {}
+    for item in items:
+        fields = dict(f.partition("=")[::2] for f in item.split(","))
+        sid = fields.get("id")
+        src = fields.get("src") or fields.get("source")
+        if not sid or (src is None and "env" not in fields):
+            raise InvalidArgument(f"invalid --secret {item!r}: expected id=ID,src=FILE or id=ID,env=VAR")
+        if src is not None:
+            try:
+                out[sid] = open(src, "rb").read()
+            except OSError as err:
+                raise InvalidArgument(f"--secret {sid}: cannot read {src}: {err.strerror}") from None
+        elif fields["env"] in os.environ:
+            out[sid] = os.environ[fields["env"]].encode()
+        else:
+            raise InvalidArgument(f"--secret {sid}: environment variable {fields['env']} is not set")
+    return out
+
+
 def _progress(args, explain: bool):
     from krat.build.progress import PlainProgress, QuietProgress, TtyProgress
 
@@ -66,35 +88,19 @@ def main(ctx, argv: list[str]) -> int:
 
 
 def _build(ctx, args) -> int:
-    from krat.build.builder import Builder
-    from krat.build.source import open_source
-    from krat.build.state import BuildRequest
-    from krat.build.storebackend import StoreBackend
-    from krat.db import open_database
+    from krat.build import build_image
     from krat.oci.reference import parse_reference
 
-    tags = [str(parse_reference(t)) for t in args.tag]
-    source = open_source(args.context, args.file, sys.stdin.buffer, ctx.paths.tmp / "build")
-    try:
-        db = open_database(ctx.paths.db)
-        request = BuildRequest(source.dockerfile, source.context, source.filename, tags,
-                               _pairs(args.build_arg, "--build-arg", True), args.target, args.no_cache,
-                               args.pull, _pairs(args.label, "--label", False), args.network,
-                               remember_digests=source.temp is None)
-        progress = _progress(args, args.explain)
-        try:
-            result = Builder(StoreBackend(ctx.paths, db), db, progress).build(request)
-        finally:
-            progress.close()
-    finally:
-        source.close()
+    image_id = build_image(ctx.paths, args.context, tags=args.tag, dockerfile=args.file,
+                           build_args=_pairs(args.build_arg, "--build-arg", True), target=args.target,
+                           no_cache=args.no_cache, pull=args.pull, labels=_pairs(args.label, "--label", False),
+                           network=args.network, progress=_progress(args, args.explain),
+                           secrets=_secrets(args.secret))
     if args.iidfile:
         with open(args.iidfile, "w") as f:
-            f.write(result.image_id)
+            f.write(image_id)
     if not args.quiet:
-        from krat.oci.reference import parse_reference as ref
-
-        for tag in tags:
-            sys.stderr.write(f"Successfully tagged {ref(tag).familiar}\n")
-    sys.stdout.write(result.image_id + "\n")
+        for tag in args.tag:
+            sys.stderr.write(f"Successfully tagged {parse_reference(tag).familiar}\n")
+    sys.stdout.write(image_id + "\n")
     return 0
