@@ -1,6 +1,7 @@
 """The builder: Dockerfile + context -> image, step by step, through the layer cache.
 
-For each stage the target needs (krat.build.stages), each instruction is expanded
+For each stage the target needs (krat.build.stages; independent stages at the same
+time, krat.build.schedule), each instruction is expanded
 where Docker expands it, turned into a cache key (krat.build.cache) and either
 taken from the cache or executed: metadata instructions change the config only;
 COPY/ADD/WORKDIR write into a fresh upper directory; RUN runs in a container over
