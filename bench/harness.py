@@ -49,6 +49,7 @@ class Workload:
     before_each: Callable[["Engine", "Context"], None] = _noop
     repeat: int = 5
     target_s: float | None = None          # krat's goal, shown in the report
+    parallel: int = 1                      # >1: that many processes at once ("{i}" in args: 0..n-1)
     engines: tuple[str, ...] = ("krat", "docker", "podman")
 
 
@@ -159,12 +160,23 @@ def time_workload(engine: Engine, workload: Workload, ctx: Context, repeat: int)
         workload.before_each(engine, ctx)
         args = workload.command(engine, ctx)
         start = time.perf_counter()
-        engine.run(*args)
+        if workload.parallel > 1:
+            _run_parallel(engine, args, workload.parallel)
+        else:
+            engine.run(*args)
         times.append(time.perf_counter() - start)
         if times[-1] > SLOW_RUN_S and len(times) >= 1 + (repeat > 2):
             print(f"  ({engine.name}: {len(times)} of {repeat} runs; each takes over {SLOW_RUN_S:.0f} s)")
             break
     return times
+
+
+def _run_parallel(engine: Engine, args: list[str], n: int) -> None:
+    procs = [subprocess.Popen(engine.argv(*[a.replace("{i}", str(i)) for a in args]), env=engine.env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for i in range(n)]
+    failed = [p.communicate()[1].decode(errors="replace")[-300:] for p in procs if p.wait() != 0]
+    if failed:
+        raise RuntimeError(f"{engine.name}: {len(failed)} of {n} failed: {failed[0]}")
 
 
 def _fmt(seconds: float | None) -> str:

@@ -3,7 +3,7 @@
 # and imports it into krat:
 #
 #   scripts/debian-image.sh                  -> debian:bookworm (and debian:12)
-#   scripts/debian-image.sh --with-python    -> also python:3-bookworm (python3, pip, venv)
+#   scripts/debian-image.sh --with-python    -> also python:3-bookworm (python, pip, venv)
 #
 # Options: --suite SUITE (default bookworm), --mirror URL (default: from apt's sources),
 # --keep DIR (leave the root filesystem there). Needs root (debootstrap); downloads ~100 MB.
@@ -78,7 +78,10 @@ echo "debian:$suite $id"
 
 if [ "$with_python" -eq 1 ]; then
   prootfs="$work/python-rootfs"
-  build "$prootfs" "python3,python3-pip,python3-venv,ca-certificates"
+  build "$prootfs" "python3,python3-pip,python3-venv,python-is-python3,ca-certificates"
+  # An image is its own environment (as the official python images): let `pip install`
+  # write to it without --break-system-packages.
+  rm -f "$prootfs"/usr/lib/python3*/EXTERNALLY-MANAGED
   id=$(import "$prootfs" "python:3-$suite" '["python3"]')
   echo "python:3-$suite $id"
 fi

@@ -27,12 +27,9 @@ def add_flags(p: ArgumentParser) -> None:
     a("--restart", default="no")
     a("--stop-signal", default="")
     a("--stop-timeout", type=int, default=None)
-    a("--tmpfs", action="append", default=[])
     a("--shm-size", default="")
     a("--ulimit", action="append", default=[])
     a("--device", action="append", default=[])
-    a("--add-host", action="append", default=[])
-    a("--network", "--net", default="default")
     a("--pid", default="")
     a("--ipc", default="private")
     a("-m", "--memory", default="")
@@ -48,6 +45,12 @@ def add_flags(p: ArgumentParser) -> None:
     a("--runtime", default="")
     a("--log-opt", action="append", default=[])
     a("--log-driver", default="json-file")
+    a("--network", "--net", default="bridge")
+    a("--add-host", action="append", default=[])
+    a("--tmpfs", action="append", default=[])
+    from krat.cli import netflags
+
+    netflags.add_arguments(p)   # -p -P --dns -v --mount --volumes-from ... (the net area's)
     a("image")
     a("command", nargs="...")
 
@@ -125,8 +128,11 @@ def _resources(args) -> S.Resources:
                        cpu_shares=args.cpu_shares, pids_limit=max(args.pids_limit, 0))
 
 
-def build_spec(args) -> tuple[S.ContainerSpec, str]:
-    """(spec, name) from parsed flags; raises InvalidArgument naming the bad value."""
+def build_spec(args) -> tuple[S.ContainerSpec, str, object]:
+    """(spec, name, networks-and-mounts request) from parsed flags; InvalidArgument names the bad value."""
+    from krat.cli import netflags
+
+    netvol = netflags.request_from(args)
     name = S.parse_name(args.name) if args.name else ""
     if args.log_driver != "json-file":
         raise InvalidArgument(f"unsupported log driver {args.log_driver!r}: krat writes json-file logs")
@@ -140,12 +146,12 @@ def build_spec(args) -> tuple[S.ContainerSpec, str]:
         working_dir=args.workdir, user=args.user, hostname=args.hostname, tty=args.tty,
         open_stdin=args.interactive, labels=S.parse_labels(args.label), restart=S.parse_restart(args.restart),
         stop_signal=args.stop_signal, stop_timeout=args.stop_timeout,
-        mounts=tuple(S.parse_tmpfs(t) for t in args.tmpfs),
         shm_size=S.parse_size(args.shm_size, "--shm-size") if args.shm_size else 64 << 20,
         ulimits=tuple(S.parse_ulimit(u) for u in args.ulimit),
         devices=tuple(S.parse_device(d) for d in args.device),
-        extra_hosts=tuple(S.parse_add_host(h) for h in args.add_host),
         network_mode=S.parse_network(args.network), pid_mode=args.pid, ipc_mode=args.ipc,
+        mounts=tuple(S.parse_tmpfs(t) for t in args.tmpfs),
+        extra_hosts=tuple(S.parse_add_host(h) for h in args.add_host),
         resources=_resources(args), security=_security(args), init=args.init, auto_remove=args.rm,
         log=S.parse_log_opts(args.log_opt), runtime=args.runtime,
     )
@@ -153,4 +159,4 @@ def build_spec(args) -> tuple[S.ContainerSpec, str]:
         from krat.engine.containers import signal_number
 
         signal_number(spec.stop_signal)
-    return spec, name
+    return spec, name, netvol

@@ -56,13 +56,17 @@ def request_from(args: argparse.Namespace, tmpfs: bool = False):
     mounts = [parse_volume(t) for t in args.volume] + [parse_mount(t) for t in args.mount]
     if tmpfs:
         mounts += [parse_tmpfs(t) for t in getattr(args, "tmpfs", ())]
-    return NetVolRequest(network, tuple(mounts), tuple(args.volumes_from))
+    return NetVolRequest(network, tuple(mounts), tuple(args.volumes_from), exposed_from(args))
 
 
-def exposed_from(args: argparse.Namespace) -> dict:
-    """`--expose` as ExposedPorts keys, to merge into the image's before create."""
-    out = {}
+def exposed_from(args: argparse.Namespace) -> tuple[str, ...]:
+    """`--expose` as ExposedPorts keys ('80/tcp', '8000-8010/udp'), checked."""
+    from krat.net import ports
+
+    out = []
     for text in args.expose:
         spec, _, proto = text.partition("/")
-        out[f"{spec}/{proto or 'tcp'}"] = {}
-    return out
+        key = f"{spec}/{(proto or 'tcp').lower()}"
+        ports.parse_exposed(key)
+        out.append(key)
+    return tuple(out)

@@ -43,6 +43,7 @@ class ProgressPrinter:
         with self.lock:
             if event.id not in self.lines:
                 self.order.append(event.id)
+                self.started[event.id] = time.monotonic()  # speed counts from the first event
             changed = self.last_status.get(event.id) is not event.status
             self.last_status[event.id] = event.status
             self.lines[event.id] = self._line(event)
@@ -58,7 +59,7 @@ class ProgressPrinter:
         if event.status is Status.MOUNTED and event.detail:
             return f"{text} {event.detail}"
         if event.status in _MOVING and event.total:
-            start = self.started.setdefault(event.id, time.monotonic())
+            start = self.started.get(event.id, time.monotonic())
             filled = int(BAR_WIDTH * min(event.current, event.total) / event.total)
             bar = "=" * max(filled - 1, 0) + (">" if filled else "") + " " * (BAR_WIDTH - filled)
             elapsed = max(time.monotonic() - start, 1e-3)

@@ -7,7 +7,7 @@ branches (one number range per area) apply independently of each other.
 from __future__ import annotations
 
 import sqlite3
-from importlib import resources
+import os
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -16,10 +16,20 @@ if TYPE_CHECKING:
 _CREATE = "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY)"
 
 
+# a plain directory listing: importlib.resources costs start-up time on every command
+_FOLDER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations")
+
+
+def names() -> list[str]:
+    return sorted(n for n in os.listdir(_FOLDER) if n.endswith(".sql"))
+
+
 def available() -> list[tuple[str, str]]:
-    folder = resources.files("krat.db") / "migrations"
-    found = [(item.name, item.read_text()) for item in folder.iterdir() if item.name.endswith(".sql")]
-    return sorted(found)
+    found = []
+    for name in names():
+        with open(os.path.join(_FOLDER, name), encoding="utf-8") as f:
+            found.append((name, f.read()))
+    return found
 
 
 def migrate(db: "Database") -> None:
@@ -29,9 +39,9 @@ def migrate(db: "Database") -> None:
         done = {row[0] for row in conn.execute("SELECT name FROM schema_migrations")}
     except sqlite3.OperationalError:
         done = set()
-    wanted = available()
-    if all(name in done for name, _ in wanted):
+    if all(name in done for name in names()):
         return
+    wanted = available()
     with db.transaction():
         conn.execute(_CREATE)
         done = {row[0] for row in conn.execute("SELECT name FROM schema_migrations")}

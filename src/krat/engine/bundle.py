@@ -207,3 +207,16 @@ def write_config(bundle: Path, document: dict) -> None:
     tmp = bundle / "config.json.tmp"
     tmp.write_text(json.dumps(document, indent=1))
     os.replace(tmp, bundle / "config.json")
+
+
+def plug(document: dict, namespace: dict | None, mounts: list[dict]) -> None:
+    """Put what the network and volume step made into config.json (pure, in place):
+    its network namespace entry (None: the host's), and its mounts, which replace the
+    engine's own /etc/hosts and /etc/resolv.conf when it brings its own."""
+    linux = document["linux"]
+    spaces = [ns for ns in linux["namespaces"] if ns["type"] != "network"]
+    if namespace is not None:
+        spaces.insert(1, namespace)
+    linux["namespaces"] = spaces
+    theirs = {m["destination"] for m in mounts}
+    document["mounts"] = [m for m in document["mounts"] if m["destination"] not in theirs] + list(mounts)

@@ -7,8 +7,10 @@ them when no monitor is left. Every step is idempotent: a second call finds noth
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import sys
 
 
 def release(cfg: dict, runtime=None) -> None:
@@ -22,6 +24,9 @@ def release(cfg: dict, runtime=None) -> None:
     except Exception:
         pass  # already gone: `delete` of an unknown id fails, which is what we want
     remove_cgroups(cfg.get("cgroups_path", ""))
+    with _networking(cfg) as net:
+        if net is not None:
+            net.stop(cfg["id"])
     rootfs = cfg.get("rootfs")
     if rootfs:
         from krat.store.snapshots import unmount
@@ -57,12 +62,38 @@ def remove_cgroups(path: str) -> None:
             pass
 
 
-def remove_container(cfg: dict, db) -> None:
-    """Forget the container: its row, its storage directory and its runtime directory."""
+def remove_container(cfg: dict, db, volumes: bool = False) -> None:
+    """Forget the container: its networks and mounts (-v: anonymous volumes), its row, its dirs."""
     from krat.db import containers
 
+    with _networking(cfg, db) as net:
+        if net is not None:
+            net.remove(cfg["id"], volumes=volumes)
     containers.delete(db, cfg["id"])
     for key in ("storage_dir", "dir"):
         path = cfg.get(key)
         if path:
             shutil.rmtree(path, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _networking(cfg: dict, db=None):
+    """The network area's ContainerNet for this container; cleanup goes on if it fails."""
+    if "root" not in cfg:
+        yield None
+        return
+    from pathlib import Path
+
+    from krat.db import open_database
+    from krat.engine.config import Paths
+    from krat.engine.containernet import ContainerNet
+
+    own = db is None
+    db = db or open_database(Path(cfg["db"]))
+    try:
+        yield ContainerNet(db, Paths(Path(cfg["root"]), Path(cfg["runroot"])))
+    except Exception as err:  # a leftover is reported, and the rest of the cleanup still runs
+        sys.stderr.write(f"krat: network cleanup of {cfg['id'][:12]} failed: {err}\n")
+    finally:
+        if own:
+            db.close()

@@ -35,6 +35,7 @@ class NetVolRequest:
     network: NetworkingRequest = field(default_factory=NetworkingRequest)
     mounts: tuple[MountRequest, ...] = ()
     volumes_from: tuple[str, ...] = ()   # container refs, each optionally ':ro' / ':rw'
+    expose: tuple[str, ...] = ()         # --expose PORT[/PROTO][-END], added to the image's ExposedPorts
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ class ContainerNet:
     def create(self, cid: str, name: str, request: NetVolRequest, image_config: dict | None = None) -> None:
         """Validate and record; on any error nothing is left (rows, volumes)."""
         image_config = image_config or {}
-        exposed = tuple((image_config.get("ExposedPorts") or {}).keys())
+        exposed = tuple(dict.fromkeys([*(image_config.get("ExposedPorts") or {}), *request.expose]))
         image_volumes = list((image_config.get("Volumes") or {}).keys())
         volumes_from = [self._volumes_from(ref) for ref in request.volumes_from]
         self.networks.configure(cid, name, request.network, exposed)

@@ -126,6 +126,15 @@ def spawn_monitor(cfg: dict, errlog: Path) -> None:
     os.waitpid(pid, 0)  # the first fork exits at once; the monitor lives on, reparented
 
 
+def default_netvol(spec: ContainerSpec):
+    """The request of a container made without CLI flags (API, tests): its network mode only."""
+    from krat.engine.containernet import NetVolRequest
+    from krat.engine.netattach import NetworkingRequest
+
+    mode = "bridge" if spec.network_mode == "default" else spec.network_mode
+    return NetVolRequest(NetworkingRequest(mode))
+
+
 class ContainerService:
     def __init__(self, paths: "Paths", db: "Database | None" = None) -> None:
         self.paths = paths
@@ -194,7 +203,13 @@ class ContainerService:
         return self.refresh(c)
 
     # --- create -------------------------------------------------------------------------------
-    def create(self, spec: ContainerSpec, name: str = "") -> Container:
+    def networking(self):
+        """The network and volume area's seam for one container (engine/containernet.py)."""
+        from krat.engine.containernet import ContainerNet
+
+        return ContainerNet(self.db, self.paths)
+
+    def create(self, spec: ContainerSpec, name: str = "", netvol=None) -> Container:
         from krat.engine.images import ImageService
         from krat.engine.ocigen import process_args
 
@@ -204,8 +219,6 @@ class ContainerService:
             raise InvalidArgument("conflicting options: --restart and --rm")
         image = ImageService(self.paths, self.db).resolve(spec.image)
         process_args(spec, image.config)  # an empty command fails now, before anything exists
-        if spec.network_mode.startswith("container:"):
-            self.get(spec.network_mode.partition(":")[2])
         cid = new_id()
         row = rows.ContainerRow(id=cid, name=name, image_id=image.id, image_ref=spec.image,
                                 created=now_rfc3339(), spec=json.dumps(spec.to_json()), status="created",
@@ -213,6 +226,12 @@ class ContainerService:
                                 started_at="", finished_at="", oom_killed=False, restart_count=0,
                                 stop_requested=False)
         self._insert(row, explicit=bool(name))
+        try:
+            self.networking().create(cid, rows.get(self.db, cid).name, netvol or default_netvol(spec),
+                                     image.config)
+        except BaseException:
+            rows.delete(self.db, cid)
+            raise
         try:
             storage = self.storage_dir(cid)
             for sub in ("diff", "work", "rootfs"):
@@ -244,6 +263,7 @@ class ContainerService:
         binary = c.spec.runtime or "krat"
         return {
             "id": c.id, "dir": str(self.run_dir(c.id)), "db": str(self.paths.db),
+            "root": str(self.paths.root), "runroot": str(self.paths.runroot),
             "log_path": str(self.log_path(c.id)), "runtime": binary,
             "runtime_root": state_root(binary, str(self.paths.runroot)),
             "tty": c.spec.tty, "open_stdin": c.spec.open_stdin,
@@ -266,20 +286,26 @@ class ContainerService:
         rootfs.mkdir(parents=True, exist_ok=True)
         if not is_mounted(rootfs):
             mount_overlay(image.layer_dirs, rootfs, storage / "diff", storage / "work")
+        net = None
         try:
             ctx = bundle.build_context(c.id, c.spec, str(rootfs), storage, self.namespace_paths(c),
                                        bundle.NetworkAttachment(), image.config.get("User") or "")
             document = ocigen.generate(c.spec, image.config, ctx)
+            net = self.networking()
+            started = net.start(c.id, document["hostname"], rootfs, ctx.user.uid, ctx.user.gid)
+            bundle.plug(document, started.namespace, started.mounts)
             bundle.write_config(self.run_dir(c.id), document)
         except BaseException:
             from krat.store.snapshots import unmount
 
+            if net is not None:
+                net.stop(c.id)
             unmount(rootfs)
             raise
 
     def namespace_paths(self, c: Container) -> tuple[tuple[str, str], ...]:
         out = []
-        for kind, mode in (("network", c.spec.network_mode), ("ipc", c.spec.ipc_mode)):
+        for kind, mode in (("ipc", c.spec.ipc_mode),):
             if mode.startswith("container:"):
                 other = self.get(mode.partition(":")[2])
                 if other.status is not Status.RUNNING or not other.row.pid:
@@ -480,7 +506,7 @@ class ContainerService:
         return self.refresh(c)
 
     # --- remove, rename ------------------------------------------------------------------------
-    def remove(self, ref: str | Container, force: bool = False) -> str:
+    def remove(self, ref: str | Container, force: bool = False, volumes: bool = False) -> str:
         from krat.engine.cleanup import release, remove_container
 
         c = ref if isinstance(ref, Container) else self.get(ref)
@@ -504,7 +530,7 @@ class ContainerService:
                 sock.close()
         cfg = self.monitor_config(c)
         release(cfg)
-        remove_container(cfg, self.db)
+        remove_container(cfg, self.db, volumes=volumes)
         return c.id
 
     def rename(self, ref: str, new_name: str) -> None:

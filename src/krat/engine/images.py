@@ -12,6 +12,18 @@ How other areas use it:
     images.tag("busybox", "mybox:1"); images.untag("mybox:1")
     images.remove("mybox:1", force=False) -> list[(action, what)]   # rmi
     images.list() -> list[ImageListing]             # DB only, no blob reads (`krat images`)
+    images.load(stream_or_dir) / images.save(refs, out, fmt) / images.import_rootfs(stream, ref)
+
+A container's root filesystem (engine) and a build step's (build):
+
+    from krat.store import snapshots
+    snapshots.mount_overlay(img.layer_dirs, rootfs, upper, work)   # upper/work: per container
+    snapshots.unmount(rootfs)
+    from krat.store.layers import diff
+    diff(upper, out_stream)                         # upper dir -> layer tar, for create_image
+
+`rmi` refuses while a row of the containers area's `containers` table has
+`image_id` = the image id (checked only if that table and column exist).
 
 Crash safety: blobs and layer directories are written (verified, renamed into place)
 before the one transaction that adds rows; a failure removes what this call added and

@@ -39,6 +39,16 @@ BACKOFF_START, BACKOFF_MAX, BACKOFF_RESET_AFTER = 0.1, 60.0, 10.0
 ACK_TIMEOUT = 30.0
 
 
+TRACE = bool(os.environ.get("KRAT_TRACE"))
+T0 = time.monotonic()
+
+
+def trace(what: str) -> None:
+    """KRAT_TRACE=1: phase times of this monitor, on its stderr (monitor.log)."""
+    if TRACE:
+        os.write(2, f"{(time.monotonic() - T0) * 1000:8.1f} ms  {what}\n".encode())
+
+
 def frame(kind: int, payload: bytes) -> bytes:
     return bytes((kind,)) + len(payload).to_bytes(4, "big") + payload
 
@@ -436,6 +446,7 @@ def wait_ack(fd: int) -> None:
 
 def start_container(mon: Monitor, sync_fd: int, attach: bool) -> bool:
     """create + start; report on the sync socket. False when the container did not start."""
+    trace("create")
     try:
         mon.create()
     except Exception as err:  # the runtime's own reason goes to the CLI verbatim
@@ -444,6 +455,7 @@ def start_container(mon: Monitor, sync_fd: int, attach: bool) -> bool:
     sync_send(sync_fd, '{"created": %d}' % mon.pid)
     if attach:
         mon.accept(timeout=10)
+    trace("start")
     try:
         mon.runtime.start(mon.id)
     except Exception as err:
@@ -451,6 +463,7 @@ def start_container(mon: Monitor, sync_fd: int, attach: bool) -> bool:
         mon.drop_outputs()
         return False
     mon.started = time.monotonic()
+    trace("started")
     return True
 
 
@@ -480,11 +493,13 @@ def serve(mon: Monitor, sync_fd: int) -> int:
             wait_ack(sync_fd)
             os.close(sync_fd)
             sync_fd = -1
+        trace("exited")
         code = exit_code_of(mon.exit_status)
         oom = code == 137 and mon.oom_killed()
         fields = dict(status="exited", pid=0, exit_code=code, oom_killed=oom, finished_at=timestamp())
         if policy in ("", "no"):
             record(mon.cfg, **fields)
+            trace("recorded")
             return code
         stop = record_in_child(mon.cfg, **fields)
         mon.broadcast(EXIT, exit_payload(code, False), streaming_only=False)
@@ -525,10 +540,11 @@ def cleanup(mon: Monitor) -> None:
     from krat.engine.cleanup import release, remove_container
 
     release(mon.cfg, runtime=mon.runtime)
+    trace("released")
     if mon.cfg.get("auto_remove"):
         db = open_db(mon.cfg)
         try:
-            remove_container(mon.cfg, db)
+            remove_container(mon.cfg, db, volumes=True)
         finally:
             db.close()
 
@@ -555,6 +571,7 @@ def setup_signals(mon: Monitor) -> None:
 
 
 def main(argv: list[str]) -> int:
+    trace("python started")
     cfg = marshal.loads(bytes.fromhex(argv[0]))
     sync_fd = cfg.get("sync_fd", -1)
     if sync_fd >= 0:
@@ -577,6 +594,7 @@ def main(argv: list[str]) -> int:
         try:
             cleanup(mon)
         finally:
+            trace("cleaned up")
             if code >= 0:
                 mon.broadcast(EXIT, exit_payload(code, True), streaming_only=False)
             for fd in list(mon.clients):

@@ -227,3 +227,8 @@ class _WriterSink:
     def restart(self) -> None:
         self.writer.abort()
         self.writer = self.content.writer()
+
+    @property
+    def digest(self):
+        """What the writer hashed so far (the download verifies against it)."""
+        return self.writer.digest

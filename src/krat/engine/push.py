@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from krat.engine.registries import Access, open_client
 from krat.engine.transfers import Event, Listener, Status, ignore
 from krat.errors import InvalidArgument
+from krat.oci.image import DOCKER_LAYER, DOCKER_LAYER_GZIP, OCI_LAYER, OCI_LAYER_GZIP
 from krat.oci.reference import Reference, parse_reference
 
 if TYPE_CHECKING:
@@ -30,10 +31,7 @@ if TYPE_CHECKING:
     from krat.registry.media import Descriptor, Manifest
 
 PARALLEL_UPLOADS = 5  # Docker's max-concurrent-uploads default
-UNCOMPRESSED = {
-    "application/vnd.oci.image.layer.v1.tar": "application/vnd.oci.image.layer.v1.tar+gzip",
-    "application/vnd.docker.image.rootfs.diff.tar": "application/vnd.docker.image.rootfs.diff.tar.gzip",
-}
+UNCOMPRESSED = {OCI_LAYER: OCI_LAYER_GZIP, DOCKER_LAYER: DOCKER_LAYER_GZIP}  # what a plain layer is pushed as
 
 
 @dataclass(frozen=True)

@@ -134,6 +134,9 @@ def search(term: str, limit: int = 25, access: Access = Access()) -> list[str]:
         host, needle = first, rest
     else:
         host, needle = DEFAULT_DOMAIN, term
+    if host == DEFAULT_DOMAIN:
+        raise InvalidArgument(f"cannot search {term!r}: krat searches a registry's catalog (/v2/_catalog), "
+                              "which Docker Hub does not offer; name one, as in 'krat search HOST[:PORT]/TERM'")
     with open_client(host, access) as client:
         names = client.catalog(what=f"catalog of {host}")
     return [f"{host}/{n}" for n in names if needle.lower() in n.lower()][:limit]

@@ -178,22 +178,58 @@ class KratRuntime:
 
     def __init__(self, root: str) -> None:
         self.root = root
+        self._pending: tuple[int, int, int] | None = None   # (child pid, go fd, answer fd)
 
     def create(self, container_id: str, bundle: str, *, stdio: tuple[int, int, int],
                console_socket: str | None = None) -> int:
-        def act() -> str:
-            import krat.runtime as rt
-
-            return str(rt.create(container_id, bundle, self.root, stdio=stdio, console_socket=console_socket))
-        return int(in_child(act))
+        """Create in a forked child that then waits to start it: krat.runtime is imported once."""
+        go_r, go_w = os.pipe()
+        ans_r, ans_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(go_w)
+            os.close(ans_r)
+            _create_then_start(container_id, bundle, self.root, stdio, console_socket, go_r, ans_w)
+        os.close(go_r)
+        os.close(ans_w)
+        self._pending = (pid, go_w, ans_r)
+        try:
+            return int(_answer(ans_r))
+        except BaseException:
+            self._finish_child()
+            raise
 
     def start(self, container_id: str) -> None:
-        def act() -> str:
-            import krat.runtime as rt
+        if self._pending is None:
+            def act() -> str:
+                import krat.runtime as rt
 
-            rt.start(container_id, self.root)
-            return ""
-        in_child(act)
+                rt.start(container_id, self.root)
+                return ""
+            in_child(act)
+            return
+        os.write(self._pending[1], b"s")
+        try:
+            _answer(self._pending[2])
+        finally:
+            self._finish_child()
+
+    def _finish_child(self) -> None:
+        """Let the create/start child go (EOF on its go pipe) and reap it."""
+        if self._pending is None:
+            return
+        pid, go_w, ans_r = self._pending
+        self._pending = None
+        os.close(go_w)
+        os.close(ans_r)
+        while True:
+            try:
+                os.waitpid(pid, 0)
+                return
+            except InterruptedError:
+                continue
+            except ChildProcessError:
+                return
 
     def state(self, container_id: str) -> dict | None:
         import krat.runtime as rt
@@ -217,6 +253,7 @@ class KratRuntime:
         self._call("kill", container_id, signal, all_processes, self.root)
 
     def delete(self, container_id: str, force: bool = False) -> None:
+        self._finish_child()
         self._call("delete", container_id, force, self.root)
 
     def pause(self, container_id: str) -> None:
@@ -233,6 +270,53 @@ class KratRuntime:
         if log:
             argv += ["--log", log, "--log-format", "json"]
         return argv + ["exec", "--process", process_file] + (["--detach"] if detach else []) + [container_id]
+
+
+def _create_then_start(cid: str, bundle: str, root: str, stdio, console_socket, go_r: int, ans_w: int) -> None:
+    """The forked child of KratRuntime.create: create, answer, wait for b"s", start, answer."""
+    code = 0
+    try:
+        import krat.runtime as rt
+
+        try:
+            os.write(ans_w, _line("0", str(rt.create(cid, bundle, root, stdio=stdio, console_socket=console_socket))))
+        except BaseException as err:
+            os.write(ans_w, _line(str(getattr(err, "exit_code", 125)), getattr(err, "message", None) or str(err)))
+            code = 1
+            return
+        if os.read(go_r, 1) != b"s":
+            return  # the monitor gave up before starting: delete() cleans up
+        try:
+            rt.start(cid, root)
+            os.write(ans_w, _line("0", ""))
+        except BaseException as err:
+            os.write(ans_w, _line(str(getattr(err, "exit_code", 125)), getattr(err, "message", None) or str(err)))
+            code = 1
+    finally:
+        os._exit(code)
+
+
+def _line(code: str, text: str) -> bytes:
+    return f"{code}\t{text.replace(chr(10), ' ')}\n".encode()
+
+
+def _answer(fd: int) -> str:
+    """One answer line from the child. Not EOF: the container's process holds the pipe too."""
+    buf = b""
+    while not buf.endswith(b"\n"):
+        try:
+            data = os.read(fd, 4096)
+        except InterruptedError:
+            continue
+        if not data:
+            break
+        buf += data
+    code, _, text = buf.decode(errors="replace").rstrip("\n").partition("\t")
+    if code != "0":
+        err = RuntimeError_(text or "the runtime's helper exited without an answer")
+        err.exit_code = int(code) if code.isdigit() else 125
+        raise err
+    return text
 
 
 def in_child(act) -> str:

@@ -147,12 +147,13 @@ def quote_command(args: list[str], truncate: bool) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
-def ps_row(c: "Container", image_config: dict, truncate: bool = True, now: float | None = None) -> PsRow:
+def ps_row(c: "Container", image_config: dict, truncate: bool = True, now: float | None = None,
+           ports: str = "") -> PsRow:
     now = time.time() if now is None else now
     created = human_duration(now - epoch(c.row.created)) + " ago"
     return PsRow(id=c.id[:12] if truncate else c.id, image=c.spec.image,
                  command=quote_command(command_line(c, image_config), truncate), created=created,
-                 status=status_string(state_view(c), now), state=c.row.status, ports="", names=c.name,
+                 status=status_string(state_view(c), now), state=c.row.status, ports=ports, names=c.name,
                  labels=dict(c.spec.labels))
 
 

@@ -177,3 +177,51 @@ class Root:
 
     def to_json(self) -> dict:
         return {"path": self.path, "readonly": self.readonly}
+
+
+HOOK_KINDS = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop")
+
+
+@dataclass(frozen=True)
+class Hook:
+    """One entry of hooks.<kind>: a program run at a point of the lifecycle, state JSON on stdin."""
+
+    path: str
+    args: tuple[str, ...] = ()
+    env: tuple[str, ...] = ()
+    timeout: int | None = None
+
+    @classmethod
+    def from_json(cls, d: Any, where: str) -> "Hook":
+        d = _obj(d, where)
+        path = _str(d.get("path"), f"{where}.path")
+        if not path.startswith("/"):
+            raise _fail(f"{where}.path", f"must be an absolute path, not {path!r}")
+        timeout = _int(d.get("timeout"), f"{where}.timeout")
+        if timeout is not None and timeout <= 0:
+            raise _fail(f"{where}.timeout", "must be more than 0 seconds")
+        return cls(path, _strs(d.get("args"), f"{where}.args"), _strs(d.get("env"), f"{where}.env"), timeout)
+
+    def to_json(self) -> dict:
+        out: dict = {"path": self.path}
+        if self.args:
+            out["args"] = list(self.args)
+        if self.env:
+            out["env"] = list(self.env)
+        if self.timeout is not None:
+            out["timeout"] = self.timeout
+        return out
+
+
+def hooks_from_json(d: Any, where: str = "hooks") -> tuple[tuple[str, tuple[Hook, ...]], ...]:
+    """hooks as ((kind, (Hook, ...)), ...) in HOOK_KINDS order, leaving out empty kinds."""
+    d = _obj(d, where)
+    for kind in d:
+        if kind not in HOOK_KINDS:
+            raise _fail(f"{where}.{kind}", f"unknown hook kind (expected one of {', '.join(HOOK_KINDS)})")
+    out = []
+    for kind in HOOK_KINDS:
+        hooks = tuple(Hook.from_json(h, f"{where}.{kind}[{i}]") for i, h in enumerate(_list(d.get(kind), where)))
+        if hooks:
+            out.append((kind, hooks))
+    return tuple(out)

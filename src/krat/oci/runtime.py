@@ -9,7 +9,6 @@ oci/process.py (process, root, mounts) and oci/linux.py (the linux section).
 
 from __future__ import annotations
 
-import enum
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,23 +17,12 @@ from krat.errors import InvalidArgument
 from krat.oci._json import _fail, _list, _obj, _str
 from krat.oci.linux import (Device, DeviceRule, IdMapping, Linux, Namespace, Resources, Seccomp, SeccompArg,
                             SeccompRule)
-from krat.oci.process import Capabilities, Mount, Process, Rlimit, Root, User
+from krat.oci.process import Capabilities, Hook, Mount, Process, Rlimit, Root, User, hooks_from_json
+from krat.oci.state import OCI_VERSION, ContainerStatus, State
 
-OCI_VERSION = "1.0.2"
-
-__all__ = ["OCI_VERSION", "Capabilities", "ContainerStatus", "Device", "DeviceRule", "IdMapping", "Linux",
+__all__ = ["OCI_VERSION", "Capabilities", "ContainerStatus", "Device", "DeviceRule", "Hook", "IdMapping", "Linux",
            "Mount", "Namespace", "Process", "Resources", "Rlimit", "Root", "Seccomp", "SeccompArg",
            "SeccompRule", "Spec", "State", "User", "load_spec"]
-
-
-class ContainerStatus(str, enum.Enum):
-    """The spec's statuses plus runc's `paused`."""
-
-    CREATING = "creating"
-    CREATED = "created"
-    RUNNING = "running"
-    PAUSED = "paused"
-    STOPPED = "stopped"
 
 
 @dataclass(frozen=True)
@@ -48,6 +36,10 @@ class Spec:
     mounts: tuple[Mount, ...] = ()
     linux: Linux = field(default_factory=Linux)
     annotations: tuple[tuple[str, str], ...] = ()
+    hooks: tuple[tuple[str, tuple[Hook, ...]], ...] = ()
+
+    def hooks_of(self, kind: str) -> tuple[Hook, ...]:
+        return next((hooks for k, hooks in self.hooks if k == kind), ())
 
     @classmethod
     def from_json(cls, d: Any) -> "Spec":
@@ -64,7 +56,8 @@ class Spec:
             hostname=_str(d.get("hostname"), "hostname"),
             mounts=tuple(Mount.from_json(m, f"mounts[{i}]") for i, m in enumerate(_list(d.get("mounts"), "mounts"))),
             linux=Linux.from_json(d.get("linux")),
-            annotations=tuple((k, _str(v, f"annotations.{k}")) for k, v in annotations.items()))
+            annotations=tuple((k, _str(v, f"annotations.{k}")) for k, v in annotations.items()),
+            hooks=hooks_from_json(d.get("hooks")))
 
     def to_json(self) -> dict:
         out: dict = {"ociVersion": self.oci_version, "process": self.process.to_json(), "root": self.root.to_json()}
@@ -74,6 +67,8 @@ class Spec:
         out["linux"] = self.linux.to_json()
         if self.annotations:
             out["annotations"] = dict(self.annotations)
+        if self.hooks:
+            out["hooks"] = {kind: [h.to_json() for h in hooks] for kind, hooks in self.hooks}
         return out
 
 
@@ -90,40 +85,3 @@ def load_spec(path: str) -> Spec:
         return Spec.from_json(data)
     except InvalidArgument as err:
         raise InvalidArgument(f"{path}: {err.message}") from err
-
-
-@dataclass(frozen=True)
-class State:
-    """The runtime's state document (`state ID`), with runc's extra keys."""
-
-    id: str
-    status: ContainerStatus
-    pid: int
-    bundle: str
-    oci_version: str = OCI_VERSION
-    rootfs: str = ""
-    created: str = ""
-    annotations: tuple[tuple[str, str], ...] = ()
-
-    def to_json(self) -> dict:
-        out: dict = {"ociVersion": self.oci_version, "id": self.id, "status": self.status.value,
-                     "pid": self.pid if self.status is not ContainerStatus.STOPPED else 0,
-                     "bundle": self.bundle}
-        if self.rootfs:
-            out["rootfs"] = self.rootfs
-        if self.created:
-            out["created"] = self.created
-        out["annotations"] = dict(self.annotations)
-        return out
-
-    @classmethod
-    def from_json(cls, d: Any) -> "State":
-        d = _obj(d, "state")
-        try:
-            status = ContainerStatus(d.get("status"))
-        except ValueError as err:
-            raise _fail("state.status", f"unknown status {d.get('status')!r}") from err
-        return cls(_str(d.get("id"), "state.id"), status, int(d.get("pid") or 0), _str(d.get("bundle"), "state.bundle"),
-                   _str(d.get("ociVersion"), "state.ociVersion", OCI_VERSION), _str(d.get("rootfs"), "state.rootfs"),
-                   _str(d.get("created"), "state.created"),
-                   tuple(_obj(d.get("annotations"), "state.annotations").items()))

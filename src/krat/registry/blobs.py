@@ -77,23 +77,26 @@ class _Download:
     def __init__(self, desc: Descriptor, out: Sink) -> None:
         self.desc = desc
         self.out = out
-        self.hasher = desc.digest.hasher()
-        self.written = 0
+        # A sink that hashes already (the content store's writer) saves a second pass.
+        self.own_hash = not (desc.digest.algorithm == "sha256" and hasattr(out, "digest"))
+        self.restart(first=True)
 
-    def restart(self) -> None:
-        self.out.restart()
-        self.hasher = self.desc.digest.hasher()
+    def restart(self, first: bool = False) -> None:
+        if not first:
+            self.out.restart()
+        self.hasher = self.desc.digest.hasher() if self.own_hash else None
         self.written = 0
 
     def add(self, chunk: bytes, what: str) -> None:
         if self.written + len(chunk) > self.desc.size:
             raise Unavailable(f"{what}: the registry sent more than the {self.desc.size} bytes its manifest lists")
         self.out.write(chunk)
-        self.hasher.update(chunk)
+        if self.hasher is not None:
+            self.hasher.update(chunk)
         self.written += len(chunk)
 
     def verify(self, what: str) -> None:
-        got = self.hasher.hexdigest()
+        got = self.hasher.hexdigest() if self.hasher is not None else self.out.digest.hex  # type: ignore[attr-defined]
         if got != self.desc.digest.hex:
             raise Unavailable(f"{what}: digest mismatch: the registry sent content with digest "
                               f"{self.desc.digest.algorithm}:{got}")

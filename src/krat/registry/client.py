@@ -344,6 +344,9 @@ def transport_error(host: str, err: Exception | None) -> Unavailable:
                           f"(put its CA in certs.d/{host}/ca.crt, or use --tls-verify=false)")
         return out
     lowered = text.lower()
+    if "wrong_version_number" in lowered or "record layer failure" in lowered or "packet length too long" in lowered:
+        return Unavailable(f"registry {host} does not speak TLS (plain HTTP? use --tls-verify=false, "
+                           f"or mark it insecure in registries.conf)")
     if "name or service not known" in lowered or "temporary failure in name resolution" in lowered \
             or "no address associated" in lowered or "nodename nor servname" in lowered:
         return Unavailable(f"cannot resolve registry host {host}: no such host")

@@ -5,7 +5,8 @@ nothing of images, names or networks by name. Imports only krat.oci and krat.err
 
 In-process API (what the engine's monitor calls, so no second interpreter starts):
 
-    pid = create(container_id, bundle, state_root, stdio=(0, 1, 2), console_socket=None, pid_file=None)
+    pid = create(container_id, bundle, state_root, stdio=(0, 1, 2), console_socket=None, pid_file=None,
+                 preserve_fds=0)
         Sets the container up from bundle/config.json and leaves its process waiting
         (exec.fifo) until start(). The caller becomes a child subreaper, so `pid` is
         re-parented to it and wait(pid) gives the exit status. stdio: the caller's fds that
@@ -28,6 +29,12 @@ In-process API (what the engine's monitor calls, so no second interpreter starts
         the container's seccomp profile and the process's own user/caps/env/cwd.
     wait(pid) -> int                             exit code, or 128+N when killed by signal N
 
+Notes for callers: the cgroup is linux.cgroupsPath below every hierarchy root (default
+/krat/<id>); linux.seccomp is compiled once per distinct profile and cached under
+/run/krat-runtime-cache (KRAT_RUNTIME_CACHE_DIR overrides); errors are krat.errors classes
+with one-line messages naming the config field. Statuses come from the kernel (live pid,
+exec.fifo, freezer), so a caller killed halfway never leaves a wrong one.
+
 The OCI command line on top is `krat-runtime` (krat.runtime.cli), with runc's verbs and flags.
 """
 
@@ -40,9 +47,13 @@ __all__ = ["DEFAULT_ROOT", "create", "delete", "exec_process", "kill", "list_sta
 def __getattr__(name: str) -> object:
     """The operations load on first use: `import krat.runtime` itself costs nothing."""
     if name in __all__:
-        from krat.runtime import container
-
-        value = getattr(container, name)
+        if name == "exec_process":
+            from krat.runtime import tenant as module
+        elif name == "create":
+            from krat.runtime import creation as module
+        else:
+            from krat.runtime import container as module
+        value = getattr(module, name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'krat.runtime' has no attribute {name!r}")

@@ -15,7 +15,9 @@ import time
 from typing import NamedTuple
 
 from krat.errors import Conflict, InvalidArgument
-from krat.oci.linux import DeviceRule, Resources
+TYPE_CHECKING = False  # typing is not imported for this: `krat-runtime state` stays light
+if TYPE_CHECKING:
+    from krat.oci.linux import DeviceRule, Resources
 
 CGROUP_ROOT = "/sys/fs/cgroup"
 UNLIMITED = -1
@@ -41,18 +43,21 @@ def _device_line(rule: DeviceRule) -> str:
 
 # Devices every container may use whatever its rules say (the spec's default devices,
 # /dev/console, ptmx and pts), and mknod of any node: runc appends the same list.
-ALWAYS_ALLOWED = (DeviceRule(True, "c", None, None, "m"), DeviceRule(True, "b", None, None, "m"),
-                  DeviceRule(True, "c", 1, 3), DeviceRule(True, "c", 1, 5), DeviceRule(True, "c", 1, 7),
-                  DeviceRule(True, "c", 1, 8), DeviceRule(True, "c", 1, 9), DeviceRule(True, "c", 5, 0),
-                  DeviceRule(True, "c", 5, 1), DeviceRule(True, "c", 5, 2), DeviceRule(True, "c", 136, None),
-                  DeviceRule(True, "c", 10, 200))
+def always_allowed() -> tuple[DeviceRule, ...]:
+    from krat.oci.linux import DeviceRule
+
+    return (DeviceRule(True, "c", None, None, "m"), DeviceRule(True, "b", None, None, "m"),
+            DeviceRule(True, "c", 1, 3), DeviceRule(True, "c", 1, 5), DeviceRule(True, "c", 1, 7),
+            DeviceRule(True, "c", 1, 8), DeviceRule(True, "c", 1, 9), DeviceRule(True, "c", 5, 0),
+            DeviceRule(True, "c", 5, 1), DeviceRule(True, "c", 5, 2), DeviceRule(True, "c", 136, None),
+            DeviceRule(True, "c", 10, 200))
 
 
 def v1_values(res: Resources, has_memsw: bool = True) -> list[tuple[str, str, str]]:
     """(controller, file, value) in the order they must be written."""
     out: list[tuple[str, str, str]] = []
     if res.devices:
-        for rule in res.devices + ALWAYS_ALLOWED:
+        for rule in res.devices + always_allowed():
             out.append(("devices", "devices.allow" if rule.allow else "devices.deny", _device_line(rule)))
     if res.memory_limit is not None:
         out.append(("memory", "memory.limit_in_bytes", str(res.memory_limit)))
@@ -145,6 +150,16 @@ def is_v2(root: str = CGROUP_ROOT) -> bool:
     return os.path.exists(os.path.join(root, "cgroup.controllers"))
 
 
+def _makedirs(d: str) -> None:
+    for _ in range(3):  # an empty parent may be removed by someone else between our two mkdirs
+        try:
+            os.makedirs(d, exist_ok=True)
+            return
+        except FileNotFoundError:
+            continue
+    os.makedirs(d, exist_ok=True)
+
+
 def _write(path: str, value: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_CLOEXEC)
     try:
@@ -184,7 +199,7 @@ class Cgroup:
         for key, d in self.dirs.items():
             if self.v2:
                 self._enable_v2_controllers(d)
-            os.makedirs(d, exist_ok=True)
+            _makedirs(d)
             if "cpuset" in key.split(","):
                 self._fill_cpuset(d)
 
@@ -223,7 +238,7 @@ class Cgroup:
             if res.devices:
                 from krat.runtime import devices_bpf  # v2 has no devices.allow: an eBPF program does it
 
-                devices_bpf.attach(self.dirs[""], res.devices + ALWAYS_ALLOWED)
+                devices_bpf.attach(self.dirs[""], res.devices + always_allowed())
             return
         memory = self.dir_for("memory")
         has_memsw = bool(memory) and os.path.exists(os.path.join(memory, "memory.memsw.limit_in_bytes"))

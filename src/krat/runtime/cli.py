@@ -117,6 +117,13 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as err:  # noqa: BLE001 - the one boundary where a bug becomes a message
+        if args.debug:
+            import traceback
+
+            traceback.print_exc()
+        _log_error(args, f"internal error: {type(err).__name__}: {err}")
+        return 1
 
 
 def _log_error(args: argparse.Namespace, message: str) -> None:
@@ -138,7 +145,9 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     root = args.root
     if args.verb == "create":
-        c.create(args.id, args.bundle, root, console_socket=args.console_socket, pid_file=args.pid_file,
+        from krat.runtime.creation import create
+
+        create(args.id, args.bundle, root, console_socket=args.console_socket, pid_file=args.pid_file,
                  preserve_fds=args.preserve_fds)
     elif args.verb == "run":
         return _run(args)
@@ -170,7 +179,9 @@ def _run(args: argparse.Namespace) -> int:
 
     from krat.runtime import container as c
 
-    pid = c.create(args.id, args.bundle, args.root, console_socket=args.console_socket, pid_file=args.pid_file,
+    from krat.runtime.creation import create
+
+    pid = create(args.id, args.bundle, args.root, console_socket=args.console_socket, pid_file=args.pid_file,
                    preserve_fds=args.preserve_fds)
     try:
         c.start(args.id, args.root)
@@ -199,14 +210,16 @@ def _exec(args: argparse.Namespace) -> int:
         except (OSError, ValueError) as err:
             raise InvalidArgument(f"--process {args.process}: {err}") from err
     else:
-        process = _process_from_flags(args, c)
-    pid = c.exec_process(args.id, process, args.root, console_socket=args.console_socket, pid_file=args.pid_file)
+        process = _process_from_flags(args)
+    from krat.runtime.tenant import exec_process
+
+    pid = exec_process(args.id, process, args.root, console_socket=args.console_socket, pid_file=args.pid_file)
     if args.detach:
         return 0
     return c.wait(pid)
 
 
-def _process_from_flags(args: argparse.Namespace, c) -> "object":
+def _process_from_flags(args: argparse.Namespace) -> "object":
     import dataclasses
 
     from krat.oci.process import Process, User
@@ -214,7 +227,9 @@ def _process_from_flags(args: argparse.Namespace, c) -> "object":
 
     if not args.args:
         raise InvalidArgument("exec needs a command (or --process FILE)")
-    with open(os.path.join(c.Store(args.root).dir(args.id), "config.json")) as f:
+    from krat.runtime.records import Store
+
+    with open(os.path.join(Store(args.root).dir(args.id), "config.json")) as f:
         base: Process = Spec.from_json(json.load(f)).process
     user = base.user
     if args.user:

@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 from krat.oci.runtime import Spec
 from krat.runtime import capabilities as caps
-from krat.runtime import command, mounts
+from krat.runtime import command, hooks, mounts
 from krat.runtime import syscalls as sc
 from krat.runtime.cgroups import Hierarchy
 
@@ -47,6 +47,8 @@ class InitContext:
     cgroupns: bool = False
     slave: str = ""                      # the pty slave, as a path inside the container
     executable: str = ""
+    reply: int = -1                      # pipe from the caller (id maps done, hook state)
+    hook_state: dict | None = None       # the state document hooks get, from the caller
     preserve_fds: int = 0                # --preserve-fds: 3..3+N-1 stay open in the container
     ready: bool = False                  # the caller stopped listening: later errors go to stderr
 
@@ -137,6 +139,24 @@ def open_console(ctx: InitContext) -> None:
     os.close(master)
 
 
+def run_create_hooks(ctx: InitContext) -> None:
+    """Mounts are in place: the caller runs prestart/createRuntime, then createContainer runs here."""
+    spec = ctx.spec
+    if not any(spec.hooks_of(k) for k in ("prestart", "createRuntime", "createContainer", "startContainer")):
+        return
+    report(ctx, {"hooks": "create"})
+    line = b""
+    while not line.endswith(b"\n"):
+        chunk = os.read(ctx.reply, 65536)
+        if not chunk:
+            break
+        line += chunk
+    if not line.startswith(b"ok "):
+        os._exit(1)  # the caller has the hook's error already
+    ctx.hook_state = json.loads(line[3:])
+    hooks.run_hooks("createContainer", spec.hooks_of("createContainer"), json.dumps(ctx.hook_state).encode())
+
+
 def pivot_root(ctx: InitContext) -> None:
     """pivot_root(".", ".") then detach the old root stacked on top (runc's way; no temp dir)."""
     ctx.sys.chdir(ctx.rootfs)
@@ -147,7 +167,7 @@ def pivot_root(ctx: InitContext) -> None:
 
 
 BEFORE_PIVOT: list[Callable[[InitContext], None]] = [make_root_private, bind_rootfs, mount_all, make_devices,
-                                                     open_console, pivot_root]
+                                                     open_console, run_create_hooks, pivot_root]
 
 
 # --- after pivot_root: paths are the container's own ------------------------------------
@@ -232,8 +252,7 @@ def drop_bounding(ctx: InitContext) -> None:
 
 def switch_user(ctx: InitContext) -> None:
     user = ctx.spec.process.user
-    if user.umask is not None:
-        os.umask(user.umask)
+    os.umask(user.umask if user.umask is not None else 0o022)  # not the caller's: runc's default
     ctx.sys.prctl(sc.PR_SET_KEEPCAPS, 1)
     ctx.sys.set_user(user.uid, user.gid, user.additional_gids)
     ctx.sys.prctl(sc.PR_SET_KEEPCAPS, 0)
@@ -292,6 +311,8 @@ def exec_process(ctx: InitContext) -> None:
     report(ctx, {"ready": True})
     ctx.ready = True
     wait_for_start(ctx)
+    if ctx.hook_state is not None and ctx.spec.hooks_of("startContainer"):
+        hooks.run_hooks("startContainer", ctx.spec.hooks_of("startContainer"), json.dumps(ctx.hook_state).encode())
     for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_DFL)  # Python ignores SIGPIPE; exec keeps ignored signals ignored
     signal.pthread_sigmask(signal.SIG_SETMASK, [])

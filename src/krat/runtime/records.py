@@ -8,7 +8,7 @@ import re
 from dataclasses import asdict, dataclass, field
 
 from krat.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
-from krat.oci.runtime import ContainerStatus
+from krat.oci.state import ContainerStatus
 from krat.runtime import DEFAULT_ROOT
 
 S = ContainerStatus
@@ -60,6 +60,7 @@ class Record:
     created: str = ""
     cgroup: str = ""
     annotations: dict = field(default_factory=dict)
+    hooks: dict = field(default_factory=dict)  # poststart/poststop, as in config.json, run by start/delete
 
 
 class Store:

@@ -122,7 +122,7 @@ def write_id_maps(pid: int, launch: Launch) -> None:
 
 
 def spawn(launch: Launch, ctx: InitContext, steps: list[Callable[[InitContext], None]],
-          on_pid: Callable[[int], None] | None = None) -> int:
+          on_hooks: Callable[[int], bytes] | None = None) -> int:
     """Start the process; return its pid once it is ready (waiting for start, or exec'd)."""
     global _DEBUG
     _DEBUG = bool(os.environ.get("KRAT_DEBUG"))
@@ -132,6 +132,7 @@ def spawn(launch: Launch, ctx: InitContext, steps: list[Callable[[InitContext], 
     sync_r, sync_w = os.pipe()
     reply_r, reply_w = os.pipe()
     ctx.sync = sync_w
+    ctx.reply = reply_r
     first = os.fork()
     if first == 0:
         try:
@@ -145,7 +146,7 @@ def spawn(launch: Launch, ctx: InitContext, steps: list[Callable[[InitContext], 
     os.close(sync_w)
     os.close(reply_r)
     try:
-        pid, error = _converse(sync_r, reply_w, launch, on_pid)
+        pid, error = _converse(sync_r, reply_w, launch, on_hooks)
     finally:
         os.close(sync_r)
         os.close(reply_w)
@@ -158,9 +159,9 @@ def spawn(launch: Launch, ctx: InitContext, steps: list[Callable[[InitContext], 
 
 
 def _converse(sync_r: int, reply_w: int, launch: Launch,
-              on_pid: Callable[[int], None] | None) -> tuple[int, KratError | None]:
+              on_hooks: Callable[[int], bytes] | None) -> tuple[int, KratError | None]:
     """Read the children's messages until the init is ready (the pid and ready may come in any order)."""
-    pid, ready, error = 0, False, None
+    pid, ready, hooks_asked, error = 0, False, False, None
     with os.fdopen(os.dup(sync_r), "rb") as stream:
         for line in stream:
             msg = json.loads(line)
@@ -169,15 +170,29 @@ def _converse(sync_r: int, reply_w: int, launch: Launch,
                 os.write(reply_w, b"ok")
             elif "pid" in msg:
                 pid = msg["pid"]
-                if on_pid:
-                    on_pid(pid)
+            elif "hooks" in msg:
+                hooks_asked = True
             elif "ready" in msg:
                 ready = True
             elif "error" in msg:
                 error = _error(msg)  # read on to EOF: the pid may still come, to be reaped
+            if hooks_asked and pid and error is None:
+                hooks_asked = False
+                error = _answer_hooks(pid, reply_w, on_hooks)
             if pid and ready and error is None:
                 return pid, None
     return pid, error or Internal("the container's init process died before it was ready")
+
+
+def _answer_hooks(pid: int, reply_w: int, on_hooks: Callable[[int], bytes] | None) -> KratError | None:
+    """Run the caller's hooks (prestart, createRuntime); the init waits for "ok <state>" or "fail"."""
+    try:
+        state = on_hooks(pid) if on_hooks else b"{}"
+    except KratError as err:
+        os.write(reply_w, b"fail\n")
+        return err
+    os.write(reply_w, b"ok " + state + b"\n")
+    return None
 
 
 def _reap(pid: int) -> None:

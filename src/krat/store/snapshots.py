@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Sequence
 
 from krat.errors import InvalidArgument, PermissionDenied
-from krat.store.layers import LINKS, short_name
 
 PAGE_LIMIT = 4000  # options page (4096) minus room for the kernel's own additions
 MNT_DETACH = 2
@@ -49,6 +48,9 @@ def overlay_options(lowers: Sequence[Path], upper: Path | None, work: Path | Non
                     short: bool = False, userxattr: bool = False) -> str:
     """The overlay option string; lowers are given bottom-most first, overlay wants top first."""
     if short:
+        # imported here: layers.py pulls in tarfile, which `krat run` must not pay for
+        from krat.store.layers import LINKS, short_name
+
         names = [f"{LINKS}/{short_name(Path(p).parent.name)}" for p in reversed(lowers)]
     else:
         names = [_escape(str(p)) for p in reversed(lowers)]
@@ -57,7 +59,24 @@ def overlay_options(lowers: Sequence[Path], upper: Path | None, work: Path | Non
         opts += [f"upperdir={_escape(str(upper))}", f"workdir={_escape(str(work))}"]
     if userxattr:
         opts.append("userxattr")
+    if upper is not None:
+        opts += _diffable_options()
     return ",".join(opts)
+
+
+def _diffable_options() -> list[str]:
+    """diff() reads the upper dir as plain files and whiteouts: turn off the features that
+    would record changes elsewhere (renamed-dir redirects, metadata-only copy-ups) when the
+    kernel enables them by default."""
+    out = []
+    for name in ("redirect_dir", "metacopy"):
+        try:
+            with open(f"/sys/module/overlay/parameters/{name}") as f:
+                if f.read().strip() not in ("N", "off"):
+                    out.append(f"{name}=off")
+        except OSError:
+            continue
+    return out
 
 
 def mount_overlay(lowers: Sequence[Path], target: Path, upper: Path | None = None,

@@ -77,3 +77,10 @@ def test_errors_go_to_the_json_log(runtime, bundle, tmp_path):
     assert proc.returncode != 0
     errors = [json.loads(line) for line in log.read_text().splitlines() if '"error"' in line]
     assert errors and "no-such-program" in errors[-1]["msg"] and "not found" in errors[-1]["msg"], log.read_text()
+
+
+def test_umask_is_0022_unless_the_spec_says(runtime, bundle):
+    proc = run(runtime, bundle, ["sh", "-c", "umask"])
+    assert proc.stdout.strip() == "0022", proc.stderr
+    proc = run(runtime, bundle, ["sh", "-c", "umask"], user={"uid": 0, "gid": 0, "umask": 0o077})
+    assert proc.stdout.strip() == "0077", proc.stderr

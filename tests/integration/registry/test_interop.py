@@ -96,6 +96,8 @@ def test_krat_pulls_what_podman_pushed(registry, kratenv, podman, busybox_tar):
     kratenv.ok("pull", name)
     image = images_of(kratenv).resolve(name)
     assert (image.layer_dirs[0] / "bin" / "busybox").exists()
+    out = kratenv.ok("run", "--rm", "--network", "none", name, "/bin/busybox", "echo", "from-podman").stdout
+    assert out.strip() == "from-podman"
     # the same image again, converted by skopeo to Docker schema 2 media types
     docker_name = f"{registry.host}/skopeo/busybox:v2s2"
     skopeo("copy", "--src-tls-verify=false", "--dest-tls-verify=false", "--format", "v2s2",
@@ -108,3 +110,21 @@ def test_krat_pulls_what_podman_pushed(registry, kratenv, podman, busybox_tar):
     assert converted.id == image.id and converted.diff_ids == image.diff_ids
     digest = out.split("Digest: ")[1].split()[0]
     assert any(d.endswith(f"skopeo/busybox@{digest}") for d in converted.repo_digests)
+
+
+def test_docker_pulls_and_runs_what_krat_pushed(pushed, dockerd_peer):
+    name, digest = pushed
+    dockerd_peer.ok("pull", name)  # dockerd trusts 127.0.0.0/8 over plain HTTP by default
+    out = dockerd_peer.text("run", "--rm", "--network", "none", name, "/bin/busybox", "echo", "from-krat")
+    assert out.strip() == "from-krat"
+    assert digest in dockerd_peer.text("image", "inspect", "--format", "{{json .RepoDigests}}", name)
+
+
+def test_krat_pulls_and_runs_what_docker_pushed(registry, kratenv, dockerd_peer, busybox_tar):
+    name = f"{registry.host}/docker/busybox:v1"
+    dockerd_peer.ok("import", str(busybox_tar), name)
+    dockerd_peer.ok("push", name)
+    out = kratenv.ok("run", "--rm", "--network", "none", name, "/bin/busybox", "echo", "from-docker")
+    assert out.stdout.strip() == "from-docker"
+    image = images_of(kratenv).resolve(name)
+    assert (image.layer_dirs[0] / "bin" / "busybox").exists()

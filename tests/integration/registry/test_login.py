@@ -61,3 +61,23 @@ def test_login_reads_docker_config_for_pulls_and_unreachable_is_clear(basic_regi
     assert "from/docker" in kratenv.ok("search", f"{basic_registry.host}/docker").stdout
     err = kratenv.fails("login", "-u", "x", "--password-stdin", "127.0.0.1:1", input="pw\n")
     assert "cannot connect to registry 127.0.0.1:1" in err
+
+
+def test_anonymous_pull_with_bearer_tokens_like_docker_hub(token_registry, kratenv, busybox_tar):
+    """Public images: an anonymous token grants pull only; pushing needs a login."""
+    from krat.engine.config import Paths
+    from krat.engine.images import ImageService
+
+    token_registry.tokens.anonymous_pull = True
+    img = make_image((1000,))
+    from krat.registry.auth import Credentials
+
+    push_raw(token_registry.host, "public/app", img, creds=Credentials(USER, PASSWORD))
+    kratenv.ok("pull", f"{token_registry.host}/public/app:v1")
+    anonymous = [t for t in token_registry.tokens.issued if t["user"] is None]
+    assert anonymous and all(a["actions"] == ["pull"] for t in anonymous for a in t["access"])
+    ImageService(Paths(kratenv.root, kratenv.runroot)).tag(f"{token_registry.host}/public/app:v1", "mine:1")
+    err = kratenv.fails("push", "mine:1", f"{token_registry.host}/public/app:v2")
+    assert ("unauthorized" in err or "denied" in err) and len(err.splitlines()) == 1, err
+    kratenv.ok("login", "-u", USER, "--password-stdin", token_registry.host, input=PASSWORD)
+    kratenv.ok("push", "mine:1", f"{token_registry.host}/public/app:v2")

@@ -105,3 +105,12 @@ def test_manifest_unknown_and_unauthorized(registry, basic_registry, seeded):
     err = seeded.fails("pull", "--creds", "kratuser:wrong", f"{basic_registry.host}/lib/app:v1")
     assert "incorrect username or password" in err
     assert store_state(seeded.root) == before
+
+
+def test_plain_http_registry_needs_insecure_unless_loopback(registry, kratenv, tmp_path):
+    """--tls-verify=true makes a loopback registry TLS-only, as any other: a plain-HTTP one
+    then fails with a hint; by default loopback may use plain HTTP."""
+    push_raw(registry.host, "lib/app", make_image((100,)))
+    err = kratenv.fails("pull", "--tls-verify=true", f"{registry.host}/lib/app:v1")
+    assert "does not speak TLS" in err and len(err.splitlines()) == 1
+    kratenv.ok("pull", f"{registry.host}/lib/app:v1")

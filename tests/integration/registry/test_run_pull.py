@@ -37,3 +37,16 @@ def test_run_pulls_missing_image_and_honours_policies(registry, kratenv, busybox
 def test_unknown_short_name_never_reaches_docker_hub(kratenv):
     err = kratenv.fails("run", "--rm", "nosuchimage-krat", "true")
     assert "No such image: nosuchimage-krat" in err and "blocked" in err and len(err.splitlines()) == 1
+
+
+def test_build_push_rmi_run(registry, kratenv, busybox_tar, tmp_path):
+    kratenv.ok("import", str(busybox_tar), "local/base:1")
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM local/base:1\nRUN echo built-by-krat > /hello\nCMD [\"/bin/busybox\", \"cat\", \"/hello\"]\n")
+    name = f"{registry.host}/krat/built:v1"
+    kratenv.ok("build", "-t", name, str(ctx), timeout=300)
+    kratenv.ok("push", name)
+    kratenv.ok("rmi", name)
+    proc = kratenv.ok("run", "--rm", "--network", "none", name)
+    assert proc.stdout.strip() == "built-by-krat"

@@ -150,3 +150,11 @@ def test_load_gzip_compressed_archive(krat, busybox_image, tmp_path):
     krat.ok("rmi", "busybox")
     assert krat.ok("load", "-i", str(packed)).stdout.strip() == "Loaded image: busybox:latest"
     assert ids(krat) == [busybox_image]
+
+
+@pytest.mark.root
+def test_rmi_refuses_while_a_real_container_exists(krat, busybox_image):
+    cid = krat.ok("create", "--name", "holder", "busybox", "true").stdout.strip()
+    assert f"container {cid[:12]} is using its referenced image" in krat.fails("rmi", "busybox")
+    krat.ok("rm", "holder")
+    assert f"Deleted: {busybox_image}" in krat.ok("rmi", "busybox").stdout

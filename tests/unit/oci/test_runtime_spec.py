@@ -80,3 +80,18 @@ def test_state_document():
                    "annotations": {"a": "b"}}
     assert State.from_json(doc) == state
     assert State("c1", ContainerStatus.STOPPED, 42, "/b").to_json()["pid"] == 0
+
+
+def test_hooks_parse_in_spec_order_and_name_bad_fields():
+    doc = json.loads(json.dumps(RUNC_TEMPLATE))
+    doc["hooks"] = {"poststop": [{"path": "/bin/true"}], "prestart": [{"path": "/bin/x", "args": ["x", "1"], "timeout": 5}]}
+    spec = Spec.from_json(doc)
+    assert [kind for kind, _ in spec.hooks] == ["prestart", "poststop"]
+    assert spec.hooks_of("prestart")[0].timeout == 5 and spec.hooks_of("poststart") == ()
+    assert Spec.from_json(spec.to_json()) == spec
+    for hooks, message in (({"prestart": [{"path": "rel"}]}, r"hooks.prestart\[0\].path: must be an absolute path"),
+                           ({"onBoot": []}, "hooks.onBoot: unknown hook kind"),
+                           ({"poststop": [{"path": "/x", "timeout": 0}]}, r"hooks.poststop\[0\].timeout")):
+        doc["hooks"] = hooks
+        with pytest.raises(InvalidArgument, match=message):
+            Spec.from_json(doc)

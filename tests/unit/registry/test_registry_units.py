@@ -137,3 +137,24 @@ def test_401_with_bad_credentials_is_one_clear_error():
     client.auth.credentials = Credentials("u", "bad")
     with pytest.raises(PermissionDenied, match="x:1: unauthorized: incorrect username or password"):
         client.get_manifest("x", "1", what="x:1")
+
+
+def test_credential_helper_is_asked(tmp_path, monkeypatch):
+    helper = tmp_path / "bin" / "docker-credential-kratfake"
+    helper.parent.mkdir()
+    helper.write_text('#!/bin/sh\nread server\necho "{\\"Username\\": \\"helper-user\\", \\"Secret\\": \\"s-$server\\"}"\n')
+    helper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{helper.parent}:{os.environ['PATH']}")
+    monkeypatch.setenv("REGISTRY_AUTH_FILE", str(tmp_path / "auth.json"))
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker"))
+    (tmp_path / "docker").mkdir()
+    (tmp_path / "docker" / "config.json").write_text(json.dumps({"credHelpers": {"reg.example:5000": "kratfake"}}))
+    assert credentials.lookup("reg.example:5000") == Credentials("helper-user", "s-reg.example:5000")
+    assert credentials.lookup("other.example") is None
+
+
+def test_search_of_docker_hub_is_a_clear_error():
+    from krat.engine.registries import search
+
+    with pytest.raises(InvalidArgument, match="Docker Hub does not offer"):
+        search("busybox")

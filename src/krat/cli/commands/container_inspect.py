@@ -29,7 +29,12 @@ def inspect_containers(ctx, refs: list[str], fmt: str, size: bool = False) -> in
             config = images.get(c.row.image_id).config
         except KratError:
             config = {}
-        docs.append(inspect_document(svc, c, config))
+        doc = inspect_document(svc, c, config)
+        try:
+            doc.update(svc.networking().inspect(c.id))   # NetworkSettings and Mounts, from the net area
+        except KratError:
+            pass
+        docs.append(doc)
     if fmt:
         for d in docs:
             print(render(fmt, d))

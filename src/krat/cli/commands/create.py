@@ -14,8 +14,16 @@ def main(ctx, argv: list[str]) -> int:
     parser = new_parser("create")
     add_pull_options(parser)
     args = parser.parse_args(argv)
-    spec, name = build_spec(args)
-    pull_for_run(ctx, spec.image, args)  # --pull missing|always|never, as Docker
-    c = ContainerService(ctx.paths).create(spec, name)
+    spec, name, netvol = build_spec(args)
+    if args.pull != "missing" or not image_present(ctx, spec.image):
+        pull_for_run(ctx, spec.image, args)  # --pull missing|always|never, as Docker
+    c = ContainerService(ctx.paths).create(spec, name, netvol)
     print(c.id)
     return 0
+
+
+def image_present(ctx, ref: str) -> bool:
+    """The common case of `--pull missing` without loading the registry code (the hot path)."""
+    from krat.engine.images import ImageService
+
+    return ImageService(ctx.paths).exists(ref)

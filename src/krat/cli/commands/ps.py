@@ -44,7 +44,7 @@ def main(ctx, argv: list[str]) -> int:
     configs = image_configs(svc, found)
     rows = []
     for c in found:
-        r = ps_row(c, configs.get(c.row.image_id, {}), truncate=not args.no_trunc)
+        r = ps_row(c, configs.get(c.row.image_id, {}), truncate=not args.no_trunc, ports=ports_text(svc, c))
         fields = {"ID": r.id, "Image": r.image, "Command": r.command, "RunningFor": r.created,
                   "Status": r.status, "State": r.state, "Ports": r.ports, "Names": r.names,
                   "Labels": ",".join(f"{k}={v}" for k, v in r.labels.items()), "CreatedAt": c.row.created,
@@ -85,3 +85,14 @@ def size_text(svc, c) -> str:
             except OSError:
                 pass
     return f"{human_size(total)} (virtual {human_size(total)})"
+
+
+def ports_text(svc, c) -> str:
+    from krat.errors import KratError
+
+    if c.row.status not in ("running", "paused", "restarting"):
+        return ""
+    try:
+        return svc.networking().ports_text(c.id)
+    except KratError:
+        return ""

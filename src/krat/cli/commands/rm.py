@@ -15,4 +15,4 @@ def main(ctx, argv: list[str]) -> int:
     p.add_argument("containers", nargs="+")
     args = p.parse_args(argv)
     svc = ContainerService(ctx.paths)
-    return for_each(args.containers, lambda ref: svc.remove(ref, force=args.force))
+    return for_each(args.containers, lambda ref: svc.remove(ref, force=args.force, volumes=args.volumes))

@@ -14,10 +14,11 @@ def main(ctx, argv: list[str]) -> int:
     parser = new_parser("run")
     add_pull_options(parser)
     args = parser.parse_args(argv)
-    spec, name = build_spec(args)
-    pull_for_run(ctx, spec.image, args)  # --pull missing|always|never, as Docker
+    spec, name, netvol = build_spec(args)
+    if args.pull != "missing" or not image_present(ctx, spec.image):
+        pull_for_run(ctx, spec.image, args)  # --pull missing|always|never, as Docker
     svc = ContainerService(ctx.paths)
-    c = svc.create(spec, name)
+    c = svc.create(spec, name, netvol)
     try:
         sock = svc.start(c, attach=not args.detach)
     except BaseException as err:
@@ -37,3 +38,10 @@ def main(ctx, argv: list[str]) -> int:
     code = attach_session(sock, pid, stdin=spec.open_stdin, tty=spec.tty,
                           wait_final=spec.restart.name == "no")
     return 0 if code is None else code
+
+
+def image_present(ctx, ref: str) -> bool:
+    """The common case of `--pull missing` without loading the registry code (the hot path)."""
+    from krat.engine.images import ImageService
+
+    return ImageService(ctx.paths).exists(ref)

@@ -1,0 +1,195 @@
+"""A container's filesystem from outside: diff, export, cp (both ways), commit.
+
+Works on the overlay: the upper directory holds the container's changes; the merged
+root (mounted while the container runs, or for the duration of the call when it does
+not) is what the container sees. Paths given by the user are resolved inside the root,
+never through a symlink that points out of it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import tarfile
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO, Iterator
+
+from krat.errors import InvalidArgument, NotFound
+
+if TYPE_CHECKING:
+    from krat.engine.containers import Container, ContainerService
+
+
+@contextlib.contextmanager
+def mounted_root(svc: "ContainerService", c: "Container") -> Iterator[Path]:
+    """The merged root: mounted already (running), else mounted for the block."""
+    from krat.engine.images import ImageService
+    from krat.store.snapshots import is_mounted, mount_overlay, unmount
+
+    rootfs = svc.rootfs(c.id)
+    if is_mounted(rootfs):
+        yield rootfs
+        return
+    image = ImageService(svc.paths, svc.db).get(c.row.image_id)
+    storage = svc.storage_dir(c.id)
+    rootfs.mkdir(parents=True, exist_ok=True)
+    mount_overlay(image.layer_dirs, rootfs, storage / "diff", storage / "work")
+    try:
+        yield rootfs
+    finally:
+        if not is_running(svc, c):
+            unmount(rootfs)
+
+
+def is_running(svc: "ContainerService", c: "Container") -> bool:
+    return svc.refresh(c).row.status in ("running", "paused", "restarting")
+
+
+# --- diff ----------------------------------------------------------------------------------
+
+def changes(upper: Path, in_lower) -> list[tuple[str, str]]:
+    """Docker's `diff`: (kind, path), A added, C changed, D deleted, sorted by path (pure but
+    for reading `upper`). A whiteout (0/0 character device) is a deletion; `in_lower(path)`
+    tells a change from an addition."""
+    out: list[tuple[str, str]] = []
+    for dirpath, dirnames, filenames in os.walk(upper):
+        rel = os.path.relpath(dirpath, upper)
+        base = "" if rel == "." else "/" + rel
+        for name in dirnames + filenames:
+            st = os.lstat(os.path.join(dirpath, name))
+            path = f"{base}/{name}"
+            if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
+                out.append(("D", path))
+            else:
+                out.append(("C" if in_lower(path) else "A", path))
+    return sorted(out, key=lambda kv: kv[1])
+
+
+def diff(svc: "ContainerService", c: "Container") -> list[tuple[str, str]]:
+    from krat.engine.images import ImageService
+
+    image = ImageService(svc.paths, svc.db).get(c.row.image_id)
+    lowers = [str(p) for p in image.layer_dirs]
+    found = changes(svc.storage_dir(c.id) / "diff", lambda path: any(os.path.lexists(l + path) for l in lowers))
+    return [(k, p) for k, p in found if p not in ENGINE_FILES]
+
+
+# Mount points the engine binds over (Docker leaves them out of `diff` too).
+ENGINE_FILES = ("/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/sbin/krat-init")
+
+
+# --- cp ------------------------------------------------------------------------------------
+
+def inside(root: Path, path: str) -> str:
+    from krat.engine.bundle import resolve_in_root
+
+    if not path.startswith("/"):
+        path = "/" + path
+    return resolve_in_root(str(root), path)
+
+
+def copy_out(svc: "ContainerService", c: "Container", src: str, out: BinaryIO) -> None:
+    """A tar stream of `src` in the container (Docker's `cp CONTAINER:SRC -`)."""
+    with mounted_root(svc, c) as root:
+        host = inside(root, src)
+        if not os.path.lexists(host):
+            raise NotFound(f"no such file or directory in container {c.name}: {src}")
+        with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+            tar.add(host, arcname=os.path.basename(src.rstrip("/")) or ".", recursive=True)
+
+
+def copy_out_to(svc: "ContainerService", c: "Container", src: str, dest: Path) -> None:
+    """`cp CONTAINER:SRC DEST`: a file to a file or into a directory; a directory recursively."""
+    import shutil
+
+    with mounted_root(svc, c) as root:
+        host = inside(root, src)
+        if not os.path.lexists(host):
+            raise NotFound(f"no such file or directory in container {c.name}: {src}")
+        target = dest / os.path.basename(host) if dest.is_dir() else dest
+        if os.path.isdir(host) and not os.path.islink(host):
+            shutil.copytree(host, target, symlinks=True, dirs_exist_ok=True)
+        else:
+            shutil.copy2(host, target, follow_symlinks=False)
+
+
+def copy_in(svc: "ContainerService", c: "Container", src: Path | None, stream: BinaryIO | None, dest: str) -> None:
+    """`cp SRC CONTAINER:DEST` (or a tar stream from `-`): never writes outside the root."""
+    from krat.store.apply import apply_tar
+
+    with mounted_root(svc, c) as root:
+        target = inside(root, dest)
+        if stream is not None:
+            if not os.path.isdir(target):
+                raise InvalidArgument(f"destination {dest} in container {c.name} must be a directory for a tar stream")
+            apply_tar(stream, Path(target))
+            return
+        assert src is not None
+        if not src.exists():
+            raise NotFound(f"no such file or directory: {src}")
+        into = os.path.isdir(target)
+        final = os.path.join(target, src.name) if into else target
+        import shutil
+
+        if src.is_dir():
+            shutil.copytree(src, final, symlinks=True, dirs_exist_ok=True)
+        else:
+            shutil.copy2(src, final, follow_symlinks=False)
+
+
+# --- export and commit ----------------------------------------------------------------------
+
+def export(svc: "ContainerService", c: "Container", out: BinaryIO) -> None:
+    with mounted_root(svc, c) as root:
+        with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+            for name in sorted(os.listdir(root)):
+                tar.add(os.path.join(root, name), arcname=name, recursive=True)
+
+
+def commit(svc: "ContainerService", c: "Container", tags: list[str], changes_: list[str],
+           author: str = "", message: str = "", pause: bool = True):
+    """A new image: the container's image plus one layer made of its upper directory."""
+    import tempfile
+
+    from krat.engine.changes import apply_changes
+    from krat.engine.images import ImageService, now_rfc3339
+    from krat.engine.ocigen import container_env
+    from krat.store.diff import diff as layer_diff
+
+    images = ImageService(svc.paths, svc.db)
+    base = images.get(c.row.image_id)
+    config = dict(base.config)
+    spec = c.spec
+    if spec.env:
+        from krat.engine.ocigen import merge_env
+
+        config["Env"] = merge_env(list(config.get("Env") or []), list(spec.env))
+    if spec.command:
+        config["Cmd"] = list(spec.command)
+    if spec.entrypoint is not None:
+        config["Entrypoint"] = list(spec.entrypoint) or None
+    if spec.working_dir:
+        config["WorkingDir"] = spec.working_dir
+    if spec.user:
+        config["User"] = spec.user
+    if spec.labels:
+        config["Labels"] = {**(config.get("Labels") or {}), **dict(spec.labels)}
+    config = apply_changes(config, changes_) if changes_ else config
+    paused = False
+    if pause and svc.refresh(c).row.status == "running":
+        svc.pause(c.id)
+        paused = True
+    try:
+        svc.paths.tmp.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=svc.paths.tmp) as layer:
+            layer_diff(svc.storage_dir(c.id) / "diff", layer)
+            layer.seek(0)
+            doc = {"config": config, "created": now_rfc3339(), "author": author,
+                   "architecture": base.architecture, "os": base.os}
+            history = [{"created": doc["created"], "created_by": f"krat commit {c.name}",
+                        "comment": message, **({"author": author} if author else {})}]
+            return images.create_image(doc, [layer], tags, history, base=base)
+    finally:
+        if paused:
+            svc.unpause(c.id)

@@ -1,0 +1,104 @@
+"""Processes and resource usage of a container, read from its cgroup (v1 or v2)."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from krat.engine.containers import Container
+
+V2 = os.path.exists("/sys/fs/cgroup/cgroup.controllers")
+
+
+def cgroup_dir(cid: str, controller: str) -> str:
+    return f"/sys/fs/cgroup/krat/{cid}" if V2 else f"/sys/fs/cgroup/{controller}/krat/{cid}"
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        return 0
+
+
+def pids(cid: str) -> list[int]:
+    text = _read(os.path.join(cgroup_dir(cid, "pids"), "cgroup.procs"))
+    return sorted(int(p) for p in text.split()) if text else []
+
+
+@dataclass(frozen=True)
+class Usage:
+    cpu_ns: int
+    memory: int
+    memory_limit: int
+    pids: int
+    net_rx: int = 0
+    net_tx: int = 0
+    block_read: int = 0
+    block_write: int = 0
+
+
+def usage(c: "Container") -> Usage:
+    cid = c.id
+    if V2:
+        base = cgroup_dir(cid, "")
+        stat = dict(line.split() for line in _read(f"{base}/cpu.stat").splitlines() if line)
+        cpu = _int(stat.get("usage_usec", "0")) * 1000
+        mem_stat = dict(line.split() for line in _read(f"{base}/memory.stat").splitlines() if line)
+        memory = _int(_read(f"{base}/memory.current")) - _int(mem_stat.get("inactive_file", "0"))
+        limit = _read(f"{base}/memory.max")
+        limit_n = _int(limit) if limit != "max" else 0
+        npids = _int(_read(f"{base}/pids.current"))
+    else:
+        cpu = _int(_read(f"{cgroup_dir(cid, 'cpuacct')}/cpuacct.usage"))
+        mem = cgroup_dir(cid, "memory")
+        mem_stat = dict(line.split() for line in _read(f"{mem}/memory.stat").splitlines() if line)
+        memory = _int(_read(f"{mem}/memory.usage_in_bytes")) - _int(mem_stat.get("total_inactive_file", "0"))
+        limit_n = _int(_read(f"{mem}/memory.limit_in_bytes"))
+        npids = _int(_read(f"{cgroup_dir(cid, 'pids')}/pids.current"))
+    host = _host_memory()
+    if not limit_n or limit_n > host:
+        limit_n = host
+    rx, tx = _net(c.row.pid)
+    return Usage(cpu, max(memory, 0), limit_n, npids, rx, tx)
+
+
+def _host_memory() -> int:
+    for line in _read("/proc/meminfo").splitlines():
+        if line.startswith("MemTotal:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def _net(pid: int) -> tuple[int, int]:
+    rx = tx = 0
+    for line in _read(f"/proc/{pid}/net/dev").splitlines()[2:]:
+        name, _, rest = line.partition(":")
+        if name.strip() == "lo":
+            continue
+        fields = rest.split()
+        if len(fields) >= 9:
+            rx += int(fields[0])
+            tx += int(fields[8])
+    return rx, tx
+
+
+def cpu_percent(c: "Container", interval: float = 0.5) -> tuple[float, Usage]:
+    first = usage(c)
+    t0 = time.monotonic()
+    time.sleep(interval)
+    second = usage(c)
+    elapsed = time.monotonic() - t0
+    percent = (second.cpu_ns - first.cpu_ns) / (elapsed * 1e9) * 100 if elapsed > 0 else 0.0
+    return max(percent, 0.0), second

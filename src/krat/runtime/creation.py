@@ -1,0 +1,155 @@
+"""create: from a bundle to an init process waiting on exec.fifo (the costly path, kept apart
+so the other operations do not import the init machinery)."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from krat.errors import InvalidArgument
+from krat.oci.runtime import ContainerStatus, Spec, load_spec
+from krat.runtime import capabilities as caps
+from krat.runtime import syscalls as sc
+from krat.runtime.cgroups import Cgroup, cgroup_path, hierarchies
+from krat.runtime.container import _kill_cgroup, _now
+from krat.runtime.init import INIT_STEPS, InitContext
+from krat.runtime.records import DEFAULT_ROOT, Record, Store, proc_start
+from krat.runtime.spawn import Launch, spawn
+
+S = ContainerStatus
+
+
+def _prepare_context(spec: Spec, rootfs: str, cgroup: Cgroup, console_socket: str | None) -> InitContext:
+    ctx = InitContext(spec=spec, rootfs=rootfs, sys=sc.LinuxSyscalls())
+    if spec.process.capabilities is not None:
+        ctx.cap_masks = caps.masks(spec.process.capabilities, caps.held())
+        ctx.cap_top = caps.last_cap()
+    if spec.linux.seccomp is not None:
+        from krat.runtime import seccomp
+
+        ctx.filter = seccomp.Filter(spec.linux.seccomp, seccomp.default_cache_dir())
+    if spec.process.terminal:
+        if not console_socket:
+            raise InvalidArgument("process.terminal is true: --console-socket is required")
+        ctx.console = _connect(console_socket)
+    elif console_socket:
+        raise InvalidArgument("--console-socket needs process.terminal: true")
+    ctx.cgroup_dirs = dict(cgroup.dirs)
+    ctx.hierarchies = [h for h in hierarchies() if h.controllers] if not cgroup.v2 else []
+    ctx.cgroupns = spec.linux.namespace("cgroup") is not None
+    return ctx
+
+
+def _connect(path: str):
+    import socket
+
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(path)
+    except OSError as err:
+        sock.close()
+        raise InvalidArgument(f"--console-socket {path}: {err.strerror}") from err
+    return sock
+
+
+def _launch(spec: Spec, cgroup: Cgroup, stdio: tuple[int, int, int] | None) -> Launch:
+    launch = Launch(stdio=stdio, cgroup_dirs=list(cgroup.dirs.values()),
+                    uid_mappings=spec.linux.uid_mappings, gid_mappings=spec.linux.gid_mappings)
+    if spec.linux.namespace("mount") is None:
+        raise InvalidArgument("linux.namespaces: a mount namespace is required")
+    for ns in spec.linux.namespaces:
+        if ns.path:
+            try:
+                launch.join.append((ns.type, os.open(ns.path, os.O_RDONLY | os.O_CLOEXEC)))
+            except OSError as err:
+                raise InvalidArgument(f"linux.namespaces: {ns.type} namespace {ns.path}: {err.strerror}") from err
+        elif ns.type == "user":
+            launch.new_user = True
+        else:
+            launch.unshare_flags |= sc.NAMESPACE_FLAGS[ns.type]
+    return launch
+
+
+def create(container_id: str, bundle: str, state_root: str = DEFAULT_ROOT,
+           stdio: tuple[int, int, int] | None = (0, 1, 2), console_socket: str | None = None,
+           pid_file: str | None = None, preserve_fds: int = 0) -> int:
+    """Set the container up and leave its process waiting for `start`; return its pid."""
+    bundle = os.path.abspath(bundle)
+    spec = load_spec(os.path.join(bundle, "config.json"))
+    rootfs = os.path.normpath(os.path.join(bundle, spec.root.path))
+    if not os.path.isdir(rootfs):
+        raise InvalidArgument(f"root.path: {rootfs} is not a directory")
+    store = Store(state_root)
+    record = Record(container_id, bundle, rootfs, created=_now(),
+                    cgroup=cgroup_path(spec.linux.cgroups_path, container_id),
+                    annotations=dict(spec.annotations),
+                    hooks={k: [h.to_json() for h in spec.hooks_of(k)] for k in ("poststart", "poststop")
+                           if spec.hooks_of(k)})
+    directory = store.reserve(record)
+    cgroup = Cgroup(record.cgroup)
+    try:
+        with open(os.path.join(directory, "config.json"), "w") as f:
+            f.write(json.dumps(spec.to_json()))  # dumps: json.dump would take the pure-Python encoder
+        cgroup.create()
+        cgroup.apply(spec.linux.resources)
+        ctx = _prepare_context(spec, rootfs, cgroup, console_socket)
+        ctx.preserve_fds = preserve_fds
+        pid = _spawn_init(spec, ctx, cgroup, stdio, _make_fifo(directory, spec), record)
+        record.pid, record.pid_start, record.status = pid, proc_start(pid) or "", S.CREATED.value
+        store.save(record)
+        if pid_file:
+            _write_pid_file(pid_file, pid)
+        return pid
+    except BaseException:
+        _kill_cgroup(cgroup)
+        cgroup.destroy()
+        store.remove(container_id)
+        raise
+
+
+def _make_fifo(directory: str, spec: Spec) -> str:
+    """exec.fifo: the init blocks opening it for writing until `start` opens it for reading."""
+    fifo = os.path.join(directory, "exec.fifo")
+    os.mkfifo(fifo, 0o622)
+    os.chown(fifo, _host_id(spec.linux.uid_mappings, spec.process.user.uid),
+             _host_id(spec.linux.gid_mappings, spec.process.user.gid))  # reopened by the container's user
+    return fifo
+
+
+def _spawn_init(spec: Spec, ctx: InitContext, cgroup: Cgroup, stdio: tuple[int, int, int] | None,
+                fifo: str, record: Record) -> int:
+    ctx.fifo = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
+    launch = Launch(stdio=None, cgroup_dirs=[])
+
+    def create_hooks(pid: int) -> bytes:
+        from krat.runtime import hooks
+
+        state = json.dumps(hooks.state_document(record.id, "creating", pid, record.bundle,
+                                                record.annotations)).encode()
+        for kind in ("prestart", "createRuntime"):
+            hooks.run_hooks(kind, spec.hooks_of(kind), state)
+        return state
+
+    try:
+        launch = _launch(spec, cgroup, stdio)
+        return spawn(launch, ctx, INIT_STEPS, create_hooks)
+    finally:
+        os.close(ctx.fifo)
+        if ctx.console is not None:
+            ctx.console.close()
+        for _, fd in launch.join:
+            os.close(fd)
+
+
+def _host_id(mappings, container_id: int) -> int:
+    for m in mappings:
+        if m.container_id <= container_id < m.container_id + m.size:
+            return m.host_id + container_id - m.container_id
+    return container_id
+
+
+def _write_pid_file(path: str, pid: int) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(str(pid))
+    os.rename(tmp, path)

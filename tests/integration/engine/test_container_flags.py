@@ -1,0 +1,58 @@
+"""run flags by group: devices, tmpfs and shm, namespaces (--network/--pid/--ipc), stop
+signal, labels and ps filters, --rm with a restart policy refused, --env-file."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytestmark = pytest.mark.root
+
+
+def test_devices_tmpfs_shm(kr, runtime):
+    out = kr.ok("run", "--rm", "--device", "/dev/zero:/dev/myzero", "--tmpfs", "/scratch:size=1m",
+                "--shm-size", "8m", "busybox", "sh", "-c",
+                "head -c 3 /dev/myzero | wc -c; grep -E ' /scratch | /dev/shm ' /proc/mounts").stdout
+    lines = out.splitlines()
+    assert lines[0].strip() == "3"
+    scratch = next(line for line in lines if " /scratch " in line)
+    shm = next(line for line in lines if " /dev/shm " in line)
+    assert "size=1024k" in scratch and "noexec" in scratch
+    assert "size=8192k" in shm
+    err = kr.fails("run", "--rm", "--device", "/dev/nonexistent-krat", "busybox", "true")
+    assert "/dev/nonexistent-krat" in err
+
+
+def test_namespace_modes(kr, runtime):
+    assert "eth0" not in kr.ok("run", "--rm", "--network", "none", "busybox", "ip", "link").stdout
+    host_pids = kr.ok("run", "--rm", "--pid", "host", "busybox", "sh", "-c", "ls /proc | grep -c '^[0-9]'").stdout
+    assert int(host_pids) > 20
+    kr.ok("run", "-d", "--name", "netowner", "--network", "none", "--cap-add", "NET_ADMIN", "busybox", "sleep", "100")
+    kr.ok("exec", "netowner", "sh", "-c", "ip link set lo down")
+    joined = kr.ok("run", "--rm", "--network", "container:netowner", "busybox", "ip", "link", "show", "lo").stdout
+    assert ",UP" not in joined.split("\n")[0]          # the same namespace: lo is down there too
+
+
+def test_stop_signal_and_labels_and_filters(kr, runtime):
+    kr.ok("run", "-d", "--name", "graceful", "--stop-signal", "USR1", "-l", "tier=web", "busybox", "sh", "-c",
+          "trap 'exit 11' USR1; while true; do sleep 0.1; done")
+    kr.ok("run", "-d", "--name", "other", "-l", "tier=db", "busybox", "sleep", "100")
+    assert kr.ok("ps", "--filter", "label=tier=web", "--format", "{{.Names}}").stdout == "graceful\n"
+    assert kr.ok("ps", "--filter", "name=oth", "--format", "{{.Names}}").stdout == "other\n"
+    kr.ok("stop", "graceful")
+    assert kr.ok("inspect", "-f", "{{.State.ExitCode}} {{.Config.StopSignal}}", "graceful").stdout == "11 USR1\n"
+    assert kr.ok("ps", "-a", "--filter", "exited=11", "--format", "{{.Names}}").stdout == "graceful\n"
+    assert kr.ok("ps", "-a", "--filter", "status=running", "-q").stdout.count("\n") == 1
+    rows = [json.loads(line) for line in kr.ok("ps", "-a", "--format", "json").stdout.splitlines()]
+    assert {r["Names"] for r in rows} == {"graceful", "other"} and all(len(r["ID"]) == 12 for r in rows)
+    assert "invalid filter" in kr.fails("ps", "--filter", "colour=red")
+
+
+def test_env_file_and_entrypoint(kr, runtime, tmp_path):
+    env = tmp_path / "app.env"
+    env.write_text("# comment\nA=from-file\nB=2\n")
+    out = kr.ok("run", "--rm", "--env-file", str(env), "-e", "B=flag", "--entrypoint", "/bin/sh", "busybox",
+                "-c", "echo $A $B").stdout
+    assert out == "from-file flag\n"
+    assert kr.ok("run", "--rm", "--entrypoint", "", "busybox", "echo", "plain").stdout == "plain\n"
