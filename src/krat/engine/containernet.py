@@ -90,9 +90,15 @@ class ContainerNet:
         return self.volumes.release(cid, remove_anonymous=volumes)
 
     def rename(self, cid: str, name: str) -> None:
+        """A renamed container answers to its new name on its networks at once."""
         from krat.db import networks as rows
+        from krat.engine import netdns
 
         rows.rename_container(self.networks.db, cid, name)
+        for ep in rows.endpoints_of_container(self.networks.db, cid):
+            rec = rows.get_network(self.networks.db, ep.network_id)
+            if ep.ip and rec is not None and rec.dns:
+                netdns.refresh(self.networks, rec)
 
     def ports_text(self, cid: str) -> str:
         return self.networks.ports_text(cid)
