@@ -9,6 +9,7 @@ after a failure half-way.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import ipaddress
 import os
@@ -358,7 +359,9 @@ def host_port_free(host_ip: str, port: int, proto: str) -> bool:
     with socket.socket(socket.AF_INET, kind) as probe:
         try:
             probe.bind((host_ip or "0.0.0.0", port))
-        except OSError:
+        except OSError as err:
+            if err.errno == errno.EADDRNOTAVAIL:
+                raise InvalidArgument(f"cannot publish on {host_ip}: not an address of this host") from None
             return False
     return True
 
