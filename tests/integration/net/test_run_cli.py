@@ -296,3 +296,14 @@ def test_a_renamed_container_answers_to_its_new_name(kr):
     out = kr("run", "--rm", "--network", "renet", "--dns", "127.0.0.1", "busybox", "sh", "-c",
              "nslookup after; nslookup before")
     assert out.stdout.count("Name:") == 1 and "after" in out.stdout.split("Name:")[1]
+
+
+def test_network_container_mode_shares_the_namespace(kr, tmp_path):
+    www = serve_dir(tmp_path, "same namespace\n")
+    kr.ok("run", "-d", "--name", "host1", "-v", f"{www}:/www:ro", "busybox", "httpd", "-f", "-p", "80",
+          "-h", "/www")
+    script = "for i in $(seq 30); do wget -q -O - http://127.0.0.1/ && break; sleep 0.2; done"
+    out = kr.ok("run", "--rm", "--network", "container:host1", "busybox", "sh", "-c", script)
+    assert out.stdout == "same namespace\n"
+    err = kr.fails("run", "--rm", "--network", "container:host1", "-p", "80", "busybox", "true")
+    assert "conflicting options" in err
