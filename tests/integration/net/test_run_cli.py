@@ -307,3 +307,30 @@ def test_network_container_mode_shares_the_namespace(kr, tmp_path):
     assert out.stdout == "same namespace\n"
     err = kr.fails("run", "--rm", "--network", "container:host1", "-p", "80", "busybox", "true")
     assert "conflicting options" in err
+
+
+def test_hosts_dns_mac_and_host_network_flags(kr):
+    kr.ok("network", "create", "--subnet", "10.77.80.0/24", "flagnet")
+    out = kr.ok("run", "--rm", "--network", "flagnet", "--ip", "10.77.80.40", "--mac-address", "02:42:0a:4d:50:99",
+                "-h", "myhost", "--add-host", "db:10.1.2.3", "--add-host", "gw:host-gateway",
+                "--dns-search", "example.internal", "busybox", "sh", "-c",
+                "cat /sys/class/net/eth0/address /etc/hosts /etc/resolv.conf").stdout
+    assert "02:42:0a:4d:50:99" in out and "10.77.80.40\tmyhost" in out
+    assert "10.1.2.3\tdb" in out and "10.77.80.1\tgw" in out
+    assert "nameserver 10.77.80.1" in out and "search example.internal" in out
+    host_links = kr.ok("run", "--rm", "--network", "host", "busybox", "ls", "/sys/class/net").stdout.split()
+    assert sorted(host_links) == sorted(p.name for p in Path("/sys/class/net").iterdir() if p.name in host_links)
+    assert "lo" in host_links and len(host_links) > 1
+
+
+def test_volumes_from_and_chown_to_the_container_user(kr, tmp_path):
+    kr.ok("run", "--name", "source", "-v", "shared:/shared", "busybox", "sh", "-c", "echo from-source > /shared/f")
+    assert kr.ok("run", "--rm", "--volumes-from", "source:ro", "busybox", "cat", "/shared/f").stdout == "from-source\n"
+    err = kr("run", "--rm", "--volumes-from", "source:ro", "busybox", "sh", "-c", "echo x > /shared/g")
+    assert err.returncode != 0 and "Read-only" in err.stderr
+    owned = tmp_path / "owned"
+    owned.mkdir()
+    out = kr("run", "--rm", "-u", "1234:2345", "-v", f"{owned}:/data:U", "busybox", "sh", "-c",
+             "echo mine > /data/f && stat -c '%u:%g' /data")
+    assert out.stdout.strip() == "1234:2345", out.stderr
+    assert (owned / "f").stat().st_uid == 1234
