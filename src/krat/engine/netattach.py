@@ -233,29 +233,39 @@ class Attacher:
         self._plug(cid, eps[index], self.netns_path(cid), index)
 
     def _plug(self, cid: str, ep: rows.EndpointRecord, path: Path, index: int) -> str:
-        with self._lock(self.network_dir(ep.network_id).with_suffix(".lock")):
+        """Lease an address and plug a veth in. The network lock covers bring-up, the lease
+        and the DNS table, not the device work: once our lease is committed no concurrent
+        last-detach can remove the bridge, so parallel runs make their veths in parallel."""
+        lock = self.network_dir(ep.network_id).with_suffix(".lock")
+        with self._lock(lock):
             rec = self._bring_up(rows.get_network(self.db, ep.network_id))
-            subnet = ipam.IPv4Network(rec.subnet)
-            veth = bridge.veth_name(cid)
-            with self.db.transaction():
-                used = {ipam.IPv4Address(a) for a in rows.used_ips(self.db, rec.id) if a != ep.requested_ip}
-                used.add(ipam.IPv4Address(rec.gateway))
-                ip = ipam.IPv4Address(ep.requested_ip) if ep.requested_ip else ipam.allocate(subnet, used)
-                if ip in used:
-                    raise Conflict(f"address {ip} is already in use on network {rec.name}")
-                mac = ep.requested_mac or ipam.mac_for(ip)
-                rows.lease(self.db, cid, rec.id, str(ip), mac, veth)
-            gateway = None if rec.internal or index else rec.gateway
-            mtu = int(rec.options.get("com.docker.network.driver.mtu", bridge.DEFAULT_MTU))
-            iface = bridge.Interface(bridge.bridge_name(rec.id), veth, f"eth{index}", str(ip),
-                                     subnet.prefixlen, mac, gateway, mtu)
-            if path.exists():
-                bridge.attach(path, iface)
-            else:
-                bridge.create_attached(path, iface)  # the namespace is made with its first interface
-            if rec.dns:
+            ip, mac, veth = self._lease(cid, ep, rec)
+        subnet = ipam.IPv4Network(rec.subnet)
+        gateway = None if rec.internal or index else rec.gateway
+        mtu = int(rec.options.get("com.docker.network.driver.mtu", bridge.DEFAULT_MTU))
+        iface = bridge.Interface(bridge.bridge_name(rec.id), veth, f"eth{index}", ip, subnet.prefixlen, mac,
+                                 gateway, mtu)
+        if path.exists():
+            bridge.attach(path, iface)
+        else:
+            bridge.create_attached(path, iface)  # the namespace is made with its first interface
+        if rec.dns:
+            with self._lock(lock):
                 netdns.refresh(self, rec)
-        return str(ip)
+        return ip
+
+    def _lease(self, cid: str, ep: rows.EndpointRecord, rec: rows.NetworkRecord) -> tuple[str, str, str]:
+        subnet = ipam.IPv4Network(rec.subnet)
+        veth = bridge.veth_name(cid)
+        with self.db.transaction():
+            used = {ipam.IPv4Address(a) for a in rows.used_ips(self.db, rec.id) if a != ep.requested_ip}
+            used.add(ipam.IPv4Address(rec.gateway))
+            ip = ipam.IPv4Address(ep.requested_ip) if ep.requested_ip else ipam.allocate(subnet, used)
+            if ip in used:
+                raise Conflict(f"address {ip} is already in use on network {rec.name}")
+            mac = ep.requested_mac or ipam.mac_for(ip)
+            rows.lease(self.db, cid, rec.id, str(ip), mac, veth)  # recorded before the device exists
+        return str(ip), mac, veth
 
     def _bring_up(self, rec: rows.NetworkRecord) -> rows.NetworkRecord:
         name = bridge.bridge_name(rec.id)
@@ -327,10 +337,10 @@ class Attacher:
         shutil.rmtree(self.files_dir(cid), ignore_errors=True)
 
     def detach_endpoint(self, cid: str, network_id: str) -> None:
+        ep = next((e for e in rows.endpoints_of_container(self.db, cid) if e.network_id == network_id), None)
+        if ep is not None and ep.host_veth:
+            bridge.delete_link(ep.host_veth)  # our own device: no lock needed, and it is the slow part
         with self._lock(self.network_dir(network_id).with_suffix(".lock")):
-            ep = next((e for e in rows.endpoints_of_container(self.db, cid) if e.network_id == network_id), None)
-            if ep is not None and ep.host_veth:
-                bridge.delete_link(ep.host_veth)
             rows.release(self.db, cid, network_id)
             rec = rows.get_network(self.db, network_id)
             if rec is None:
