@@ -102,7 +102,16 @@ class Pusher:
             if desc.digest != layer.local.digest:
                 q.set_compressed(self.images.db, layer.diff_id, desc.media_type, str(desc.digest), desc.size)
         q.add_sources(self.images.db, [str(d.digest) for d in (config, *pushed)], self.ref.domain, self.repo)
+        self._remember_digest(image, str(final.digest))
         return PushResult(self.ref, str(final.digest), len(final.raw))
+
+    def _remember_digest(self, image: "Image", digest: str) -> None:
+        """RepoDigests gains repository@digest, as after `docker push` (unless rmi raced us)."""
+        from krat.db import images as image_rows
+
+        with self.images.db.transaction():
+            if image_rows.get_image(self.images.db, image.id) is not None:
+                image_rows.add_repo_digest(self.images.db, self.ref.repository, digest, image.id)
 
     def _sources(self, desc: "Descriptor") -> tuple[str, ...]:
         from krat.db import registry as q

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 
 import pytest
@@ -98,7 +99,9 @@ def test_resource_limits_reach_the_cgroup(kr, runtime):
         assert cgroup_file(cid, "cpu", "cpu.cfs_quota_us") == "150000"
         assert cgroup_file(cid, "cpu", "cpu.shares") == "512"
         assert cgroup_file(cid, "pids", "pids.max") == "30"
-    assert kr.ok("exec", cid, "sh", "-c", "ulimit -n; ulimit -Hn").stdout.split() == ["100", "200"]
+    # PID 1's limits: an exec'd shell under runc 1.1 may get Go's raised soft NOFILE instead
+    limits = kr.ok("exec", cid, "cat", "/proc/1/limits").stdout
+    assert re.search(r"Max open files\s+100\s+200\s", limits), limits
     doc = json.loads(kr.ok("inspect", cid).stdout)[0]["HostConfig"]
     assert (doc["Memory"], doc["NanoCpus"], doc["PidsLimit"]) == (64 << 20, 1_500_000_000, 30)
 

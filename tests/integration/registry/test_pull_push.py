@@ -30,6 +30,7 @@ def test_build_push_rmi_pull_round_trip(registry, kratenv, busybox_tar):
     assert f"The push refers to repository [{registry.host}/krat/busybox]" in out
     assert "Pushed" in out and "v1: digest: sha256:" in out
     pushed_digest = out.split("digest: ")[1].split()[0]
+    assert f"{registry.host}/krat/busybox@{pushed_digest}" in images_of(kratenv).resolve(name).repo_digests
     kratenv.ok("rmi", name)
     assert not images_of(kratenv).exists(name)
     out = kratenv.ok("pull", name).stdout

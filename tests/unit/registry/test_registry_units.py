@@ -158,3 +158,33 @@ def test_search_of_docker_hub_is_a_clear_error():
 
     with pytest.raises(InvalidArgument, match="Docker Hub does not offer"):
         search("busybox")
+
+
+def test_short_names_follow_the_search_list(tmp_path, monkeypatch):
+    from krat.engine.registries import candidates, registry_host
+
+    monkeypatch.delenv("KRAT_REGISTRIES_CONF", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    assert [str(r) for r in candidates("busybox")] == ["docker.io/library/busybox:latest"]
+    conf = tmp_path / "r.conf"
+    conf.write_text('unqualified-search-registries = ["quay.example", "docker.io"]\n')
+    monkeypatch.setenv("KRAT_REGISTRIES_CONF", str(conf))
+    assert [str(r) for r in candidates("busybox:1")] == ["quay.example/busybox:1", "docker.io/library/busybox:1"]
+    assert [str(r) for r in candidates("localhost:5000/a")] == ["localhost:5000/a:latest"]
+    assert registry_host(None) == "docker.io"
+    assert registry_host("https://index.docker.io/v1/") == "docker.io"
+    assert registry_host("http://127.0.0.1:5000/v2/") == "127.0.0.1:5000"
+    with pytest.raises(InvalidArgument):
+        registry_host("bad host@x")
+
+
+def test_registries_conf_errors_name_the_file(tmp_path):
+    from krat.registry.hosts import load_config
+
+    bad = tmp_path / "registries.conf"
+    bad.write_text("[[registry]]\ninsecure = true\n")
+    with pytest.raises(InvalidArgument, match="registries.conf: every \\[\\[registry\\]\\] needs a location"):
+        load_config(bad)
+    bad.write_text("this is = = not toml")
+    with pytest.raises(InvalidArgument, match=str(bad)):
+        load_config(bad)
