@@ -82,8 +82,10 @@ class ContainerNet:
         return Started(att.oci_namespace(), mounts + extra, att.ips, tuple(mounts),
                        Path(att.hosts_path).read_text(), Path(att.resolv_conf_path).read_text())
 
-    def stop(self, cid: str) -> None:
-        self.networks.detach(cid)
+    def stop(self, cid: str, wait: bool = False) -> None:
+        """After the container exited: detach now; an unused network goes moments later
+        (wait=True: before returning)."""
+        self.networks.detach(cid, background=not wait)
 
     def remove(self, cid: str, volumes: bool = False) -> list[str]:
         self.networks.forget(cid)

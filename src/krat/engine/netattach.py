@@ -325,30 +325,66 @@ class Attacher:
 
     # -- stop ----------------------------------------------------------------------------
 
-    def detach(self, cid: str) -> None:
-        """Undo attach; safe to call any number of times and after a partial attach."""
+    def detach(self, cid: str, background: bool = False) -> None:
+        """Undo attach; safe to call any number of times and after a partial attach.
+
+        With `background`, a network left without containers is torn down by a detached
+        child (bridge and table removal wait on the kernel for ~0.1 s), so `run --rm`
+        does not wait for it; it is gone moments later. Failures clean up in the foreground.
+        """
         for network_id in {p.network_id for p in rows.ports_of(self.db, cid)}:
             firewall.unpublish(firewall.table_name(network_id), cid)
         rows.remove_ports(self.db, cid)
         for ep in rows.endpoints_of_container(self.db, cid):
             if ep.ip or ep.host_veth:
-                self.detach_endpoint(cid, ep.network_id)
+                self.detach_endpoint(cid, ep.network_id, background)
         netns.delete(self.netns_path(cid))
         shutil.rmtree(self.files_dir(cid), ignore_errors=True)
 
-    def detach_endpoint(self, cid: str, network_id: str) -> None:
+    def detach_endpoint(self, cid: str, network_id: str, background: bool = False) -> None:
         ep = next((e for e in rows.endpoints_of_container(self.db, cid) if e.network_id == network_id), None)
         if ep is not None and ep.host_veth:
             bridge.delete_link(ep.host_veth)  # our own device: no lock needed, and it is the slow part
-        with self._lock(self.network_dir(network_id).with_suffix(".lock")):
+        lock = self.network_dir(network_id).with_suffix(".lock")
+        with self._lock(lock):
             rows.release(self.db, cid, network_id)
             rec = rows.get_network(self.db, network_id)
             if rec is None:
                 return
-            if rows.attached_count(self.db, network_id) == 0:
+            last = rows.attached_count(self.db, network_id) == 0
+            if last and not background:
                 self.teardown(rec)
-            elif rec.dns:
+            elif not last and rec.dns:
                 netdns.refresh(self, rec)
+        if last and background:
+            self._teardown_later(rec.id)  # after our lock is released: the child takes its own
+
+    def _teardown_later(self, network_id: str) -> None:
+        """Tear a network down from a detached grandchild that re-checks, under the lock,
+        that nobody attached meanwhile (a new run may have come and found the bridge up)."""
+        pid = os.fork()
+        if pid:
+            os.waitpid(pid, 0)
+            return
+        try:
+            os.setsid()
+            if os.fork() == 0:
+                self._teardown_if_unused(network_id)
+        finally:
+            os._exit(0)
+
+    def _teardown_if_unused(self, network_id: str) -> None:
+        from krat.db import open_database
+
+        try:
+            db = open_database(self.paths.db)  # never the parent's connection across fork
+            mine = type(self)(db, self.paths)
+            with mine._lock(self.network_dir(network_id).with_suffix(".lock")):
+                rec = rows.get_network(db, network_id)
+                if rec is not None and rows.attached_count(db, network_id) == 0:
+                    mine.teardown(rec)
+        finally:
+            os._exit(0)
 
     def teardown(self, rec: rows.NetworkRecord) -> None:
         """Remove a network's kernel objects and helper (idempotent)."""
