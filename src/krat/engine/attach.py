@@ -14,7 +14,7 @@ import struct
 import time
 from pathlib import Path
 
-from krat.engine.monitor import EXIT, RESIZE, STDERR, STDIN, STDIN_CLOSE, STDOUT, frame, parse_frames
+from krat.engine.monitorproto import EXIT, RESIZE, STDERR, STDIN, STDIN_CLOSE, STDOUT, frame, parse_frames
 
 DETACH_KEYS = b"\x10\x11"  # ctrl-p ctrl-q
 

@@ -220,3 +220,46 @@ def plug(document: dict, namespace: dict | None, mounts: list[dict]) -> None:
     linux["namespaces"] = spaces
     theirs = {m["destination"] for m in mounts}
     document["mounts"] = [m for m in document["mounts"] if m["destination"] not in theirs] + list(mounts)
+
+
+ELF_MACHINES = {3: "386", 62: "amd64", 40: "arm", 183: "arm64", 8: "mips", 20: "ppc", 21: "ppc64le",
+                22: "s390x", 243: "riscv64"}
+
+
+def diagnose(rootfs: str, args: list[str], env: list[str]) -> str:
+    """Why args[0] cannot be executed in rootfs, in words Docker does not give ('' if unknown):
+    the missing path, a script whose interpreter is missing or ends in CRLF, another architecture."""
+    prog = args[0] if args else ""
+    path = prog
+    if "/" not in prog:
+        dirs = next((e[5:] for e in env if e.startswith("PATH=")), "/usr/local/bin:/usr/bin:/bin").split(":")
+        path = next((f"{d}/{prog}" for d in dirs if os.path.isfile(resolve_in_root(rootfs, f"{d}/{prog}"))), "")
+        if not path:
+            return f"{prog}: executable file not found in $PATH ({':'.join(dirs)}) of the container"
+    host = resolve_in_root(rootfs, path)
+    if not os.path.exists(host):
+        return f"{path}: no such file or directory in the container"
+    if os.path.isdir(host):
+        return f"{path}: is a directory, not a program"
+    try:
+        with open(host, "rb") as f:
+            head = f.read(256)
+    except OSError as err:
+        return f"{path}: {err.strerror}"
+    if head.startswith(b"#!"):
+        line = head[2:].split(b"\n", 1)[0]
+        if line.endswith(b"\r"):
+            return f"{path}: the script has Windows (CRLF) line endings; its interpreter line reads {line.decode(errors='replace')!r}"
+        interp = line.strip().split(b" ", 1)[0].decode(errors="replace")
+        if interp and not os.path.exists(resolve_in_root(rootfs, interp)):
+            return f"{path}: the script's interpreter {interp} does not exist in the container"
+    elif head.startswith(b"\x7fELF") and len(head) >= 20:
+        machine = int.from_bytes(head[18:20], "little" if head[5] == 1 else "big")
+        here = {"x86_64": 62, "aarch64": 183, "armv7l": 40, "i686": 3, "s390x": 22, "ppc64le": 21,
+                "riscv64": 243}.get(os.uname().machine)
+        if here is not None and machine != here and not (here == 62 and machine == 3):
+            return (f"{path}: the program is built for {ELF_MACHINES.get(machine, f'machine {machine}')}, "
+                    f"this host runs {os.uname().machine}")
+    elif not os.access(host, os.X_OK):
+        return f"{path}: permission denied (the file is not executable)"
+    return ""

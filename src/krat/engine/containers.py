@@ -12,16 +12,17 @@ import json
 import os
 import signal as signals
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from krat.db import containers as rows
 from krat.db import open_database
+from krat.engine.lifecycle import Lifecycle
 from krat.engine.names import generate_name, new_id
+from krat.engine.procs import container_pid_alive, pid_alive, signal_number  # noqa: F401  (re-exported)
 from krat.engine.spec import ContainerSpec
-from krat.engine.state import ACTIVE, Status, allowed_from, check
+from krat.engine.state import ACTIVE, Status, check
 from krat.errors import AlreadyExists, Conflict, InvalidArgument, KratError, NotFound
 
 if TYPE_CHECKING:
@@ -62,47 +63,6 @@ def now_rfc3339() -> str:
     return timestamp()
 
 
-def signal_number(text: str | int) -> int:
-    if isinstance(text, int):
-        return text
-    value = text.strip().upper()
-    if value.isdigit():
-        return int(value)
-    name = value if value.startswith("SIG") else "SIG" + value
-    try:
-        return int(getattr(signals.Signals, name))
-    except AttributeError:
-        raise InvalidArgument(f"invalid signal {text!r}") from None
-
-
-def pid_alive(pid: int, start_ticks: int = 0) -> bool:
-    from krat.engine.monitor import proc_start_ticks
-
-    if pid <= 0:
-        return False
-    ticks = proc_start_ticks(pid)
-    if not ticks:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            if f.read().rsplit(")", 1)[1].split()[0] == "Z":
-                return False
-    except (OSError, IndexError):
-        return False
-    return not start_ticks or ticks == start_ticks
-
-
-def container_pid_alive(pid: int, container_id: str) -> bool:
-    """The pid is alive and still the container's (a reused pid is in another cgroup)."""
-    if not pid_alive(pid):
-        return False
-    try:
-        with open(f"/proc/{pid}/cgroup") as f:
-            return container_id in f.read()
-    except OSError:
-        return False
-
-
 def spawn_monitor(cfg: dict, errlog: Path) -> None:
     """`python -S -m krat.engine.monitor` in a new session; returns once it has detached."""
     import marshal
@@ -135,7 +95,7 @@ def default_netvol(spec: ContainerSpec):
     return NetVolRequest(NetworkingRequest(mode))
 
 
-class ContainerService:
+class ContainerService(Lifecycle):
     def __init__(self, paths: "Paths", db: "Database | None" = None) -> None:
         self.paths = paths
         self._db = db
@@ -320,9 +280,19 @@ class ContainerService:
         if c.status in (Status.RUNNING, Status.PAUSED, Status.RESTARTING):
             return None  # docker start on a running container is a no-op
         check(c.name, c.status, Status.RUNNING)
+        self._await_old_monitor(c)
         rows.update_state(self.db, c.id, None, stop_requested=False)
         self.prepare(c)
         return self._spawn_monitor(c, attach)
+
+    def _await_old_monitor(self, c: Container, timeout: float = 30.0) -> None:
+        """The last run's monitor records the exit before it unmounts and detaches: a new
+        start must not mount (or find mounted) what that cleanup is about to take away."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while pid_alive(c.row.monitor_pid, c.row.monitor_start) and time.monotonic() < deadline:
+            time.sleep(0.01)
 
     def _spawn_monitor(self, c: Container, attach: bool):
         """Start the monitor and follow its handshake (see engine/monitor.py)."""
@@ -368,142 +338,26 @@ class ContainerService:
         from krat.engine.runtimes import classify
 
         code = code if code in (126, 127) else classify(message)
+        if code in (126, 127):
+            message = self._diagnose(c) or message
         rows.update_state(self.db, c.id, None, exit_code=code if code != 125 else 128, error=message)
         raise StartError(message, code)
 
-    # --- signals, stop, wait -------------------------------------------------------------------
-    def kill(self, ref: str | Container, sig: str | int = "KILL") -> Container:
-        c = ref if isinstance(ref, Container) else self.get(ref)
-        if c.status not in (Status.RUNNING, Status.PAUSED, Status.RESTARTING):
-            raise Conflict(f"container {c.name} is not running")
-        number = signal_number(sig)
-        if c.status is Status.RESTARTING:
-            rows.update_state(self.db, c.id, None, stop_requested=True)
-            self._nudge_monitor(c)
-            return c
-        try:
-            os.kill(c.row.pid, number)
-        except ProcessLookupError:
-            pass
-        return c
-
-    def _nudge_monitor(self, c: Container) -> None:
-        if pid_alive(c.row.monitor_pid, c.row.monitor_start):
-            os.kill(c.row.monitor_pid, signals.SIGUSR1)
-
-    def stop(self, ref: str | Container, timeout: int | None = None, sig: str | None = None) -> Container:
-        from krat.engine.ocigen import stop_signal
-
-        c = ref if isinstance(ref, Container) else self.get(ref)
-        if c.status not in ACTIVE:
-            return c
-        rows.update_state(self.db, c.id, None, stop_requested=True)
-        if c.status is Status.RESTARTING:
-            self._nudge_monitor(c)
-            self.wait(c, condition="not-running", timeout=10)
-            return self.refresh(c)
-        if c.status is Status.PAUSED:
-            self.unpause(c)
-        if timeout is None:
-            timeout = c.spec.stop_timeout if c.spec.stop_timeout is not None else 10
-        signame = sig or stop_signal(c.spec, self._image_config(c))
-        sock = self._waiter(c)
-        try:
-            if timeout != 0:
-                self._signal(c, signal_number(signame))
-            if not self._await_exit(sock, c, timeout if timeout >= 0 else None):
-                self._signal(c, signals.SIGKILL)
-                self._await_exit(sock, c, None)
-        finally:
-            if sock is not None:
-                sock.close()
-        return self.refresh(c)
-
-    def _signal(self, c: Container, number: int) -> None:
-        try:
-            os.kill(c.row.pid, number)
-        except ProcessLookupError:
-            pass
-
-    def _image_config(self, c: Container) -> dict:
-        try:
-            from krat.engine.images import ImageService
-
-            return ImageService(self.paths, self.db).get(c.row.image_id).config
-        except KratError:
-            return {}
-
-    def _waiter(self, c: Container):
-        from krat.engine.attach import connect
+    def _diagnose(self, c: Container) -> str:
+        """A clearer reason for a command that could not run (see bundle.diagnose)."""
+        from krat.engine.bundle import diagnose
+        from krat.engine.containerfs import mounted_root
+        from krat.engine.ocigen import container_env, process_args
 
         try:
-            return connect(self.run_dir(c.id), stream=False)
-        except OSError:
-            return None
-
-    def _await_exit(self, sock, c: Container, timeout: float | None) -> bool:
-        """Wait until the monitor has finished with the container (final exit or EOF)."""
-        from krat.engine.attach import wait_exit
-
-        if sock is not None:
-            return wait_exit(sock, timeout, final=True) is not None
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while deadline is None or time.monotonic() < deadline:
-            cur = self.reconcile(self.refresh(c))
-            if cur.status not in ACTIVE:
-                return True
-            time.sleep(0.05)
-        return False
-
-    def wait(self, ref: str | Container, condition: str = "not-running", timeout: float | None = None) -> int:
-        c = ref if isinstance(ref, Container) else self.get(ref)
-        if c.status not in ACTIVE:
-            return c.row.exit_code
-        sock = self._waiter(c)
-        if sock is not None:
-            from krat.engine.attach import wait_exit
-
-            with sock:
-                result = wait_exit(sock, timeout, final=False)
-            if result is not None and result >= 0:
-                return result
-        self._await_exit(None, c, timeout)
-        try:
-            return self.refresh(c).row.exit_code
-        except NotFound:
-            return 0
-
-    def restart(self, ref: str, timeout: int | None = None) -> Container:
-        c = self.stop(ref, timeout)
-        self.start(c)
-        return self.refresh(c)
-
-    # --- pause ---------------------------------------------------------------------------------
-    def pause(self, ref: str | Container) -> Container:
-        from krat.engine.runtimes import RuntimeError_, open_runtime
-
-        c = ref if isinstance(ref, Container) else self.get(ref)
-        if c.status is not Status.RUNNING:
-            raise Conflict(f"container {c.name} is {c.status.value}: only a running container can be paused")
-        try:
-            open_runtime(self.monitor_config(c)["runtime"], str(self.paths.runroot)).pause(c.id)
-        except RuntimeError_ as err:
-            raise Conflict(f"cannot pause container {c.name}: {err.message}") from None
-        rows.update_state(self.db, c.id, ("running",), status="paused")
-        return self.refresh(c)
-
-    def unpause(self, ref: str | Container) -> Container:
-        from krat.engine.runtimes import RuntimeError_, open_runtime
-
-        c = ref if isinstance(ref, Container) else self.get(ref)
-        if c.status is not Status.PAUSED:
-            raise Conflict(f"container {c.name} is not paused")
-        try:
-            open_runtime(self.monitor_config(c)["runtime"], str(self.paths.runroot)).resume(c.id)
-        except RuntimeError_ as err:
-            raise Conflict(f"cannot unpause container {c.name}: {err.message}") from None
-        rows.update_state(self.db, c.id, ("paused",), status="running")
-        return self.refresh(c)
+            config = self._image_config(c)
+            args = process_args(c.spec, config)
+            if c.spec.init:
+                return ""
+            with mounted_root(self, c) as root:
+                return diagnose(str(root), args, container_env(c.spec, config, ""))
+        except Exception:  # a diagnosis must never hide the original error
+            return ""
 
     # --- remove, rename ------------------------------------------------------------------------
     def remove(self, ref: str | Container, force: bool = False, volumes: bool = False) -> str:
@@ -528,6 +382,11 @@ class ContainerService:
             self._await_exit(sock, c, 30)
             if sock is not None:
                 sock.close()
+        try:
+            current = self.refresh(c)
+        except NotFound:
+            return c.id  # an --rm container: its monitor removed it meanwhile
+        self._await_old_monitor(current, timeout=10.0)
         cfg = self.monitor_config(c)
         release(cfg)
         remove_container(cfg, self.db, volumes=volumes)

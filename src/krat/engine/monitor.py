@@ -33,9 +33,10 @@ import select
 import sys
 import time
 
-STDIN, STDOUT, STDERR, EXIT, STDIN_CLOSE, RESIZE = 0, 1, 2, 3, 4, 5
-HEADER_SIZE = 5
-BACKOFF_START, BACKOFF_MAX, BACKOFF_RESET_AFTER = 0.1, 60.0, 10.0
+from krat.engine.monitorproto import (EXIT, HEADER_SIZE, RESIZE, STDERR, STDIN, STDIN_CLOSE, STDOUT,  # noqa: F401
+                                      exit_payload, frame, parse_frames, proc_start_ticks)
+from krat.engine.monitorstate import open_db, record, record_in_child, restart_delay  # noqa: F401
+
 ACK_TIMEOUT = 30.0
 
 
@@ -49,52 +50,10 @@ def trace(what: str) -> None:
         os.write(2, f"{(time.monotonic() - T0) * 1000:8.1f} ms  {what}\n".encode())
 
 
-def frame(kind: int, payload: bytes) -> bytes:
-    return bytes((kind,)) + len(payload).to_bytes(4, "big") + payload
-
-
-def parse_frames(buf: bytes) -> tuple[list[tuple[int, bytes]], bytes]:
-    out = []
-    while len(buf) >= HEADER_SIZE:
-        size = int.from_bytes(buf[1:5], "big")
-        if len(buf) < HEADER_SIZE + size:
-            break
-        out.append((buf[0], buf[HEADER_SIZE: HEADER_SIZE + size]))
-        buf = buf[HEADER_SIZE + size:]
-    return out, buf
-
-
-def exit_payload(code: int, final: bool) -> bytes:
-    return ('{"code": %d, "final": %s}' % (code, "true" if final else "false")).encode()
-
-
 def exit_code_of(status: int) -> int:
     if os.WIFSIGNALED(status):
         return 128 + os.WTERMSIG(status)
     return os.WEXITSTATUS(status)
-
-
-def restart_delay(policy: str, max_retries: int, exit_code: int, restart_count: int,
-                  stop_requested: bool, ran_for: float, last_delay: float) -> float | None:
-    """Seconds to wait before restarting, or None to stay down (Docker's restart manager)."""
-    if stop_requested or policy in ("", "no"):
-        return None
-    if policy == "on-failure":
-        if exit_code == 0 or (max_retries and restart_count >= max_retries):
-            return None
-    elif policy not in ("always", "unless-stopped"):
-        return None
-    if ran_for >= BACKOFF_RESET_AFTER or last_delay <= 0:
-        return BACKOFF_START
-    return min(last_delay * 2, BACKOFF_MAX)
-
-
-def proc_start_ticks(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return int(f.read().rsplit(")", 1)[1].split()[19])
-    except (OSError, IndexError, ValueError):
-        return 0
 
 
 def set_subreaper() -> None:
@@ -377,48 +336,6 @@ class Monitor:
         return False
 
 
-# --- the database, away from the idle monitor ---------------------------------------------
-
-def open_db(cfg: dict):
-    from pathlib import Path
-
-    from krat.db import open_database
-
-    return open_database(Path(cfg["db"]))
-
-
-def record(cfg: dict, **fields) -> bool:
-    """Apply state fields; returns the container's stop_requested flag (True if it is gone)."""
-    from krat.db import containers
-
-    db = open_db(cfg)
-    try:
-        if fields:
-            containers.update_state(db, cfg["id"], None, **fields)
-        row = containers.get(db, cfg["id"])
-        return row is None or row.stop_requested
-    finally:
-        db.close()
-
-
-def record_in_child(cfg: dict, **fields) -> bool:
-    """record() in a forked child, so this long-lived process never loads sqlite."""
-    pid = os.fork()
-    if pid == 0:
-        code = 2
-        try:
-            code = 1 if record(cfg, **fields) else 0
-        finally:
-            os._exit(code)
-    while True:
-        try:
-            _, status = os.waitpid(pid, 0)
-            break
-        except InterruptedError:
-            continue
-    return os.waitstatus_to_exitcode(status) != 0
-
-
 def sync_send(fd: int, text: str) -> None:
     if fd >= 0:
         try:
@@ -535,13 +452,14 @@ def restart(mon: Monitor, delay: float) -> bool:
     return True
 
 
-def cleanup(mon: Monitor) -> None:
-    """Release what the container held, then, for --rm, the container itself."""
+def cleanup(mon: Monitor, ran: bool) -> None:
+    """Release what the container held, then, for --rm, the container itself (after a failed
+    start the CLI removes it, once it has said why)."""
     from krat.engine.cleanup import release, remove_container
 
     release(mon.cfg, runtime=mon.runtime)
     trace("released")
-    if mon.cfg.get("auto_remove"):
+    if mon.cfg.get("auto_remove") and ran:
         db = open_db(mon.cfg)
         try:
             remove_container(mon.cfg, db, volumes=True)
@@ -592,7 +510,7 @@ def main(argv: list[str]) -> int:
     finally:
         mon.log.close()
         try:
-            cleanup(mon)
+            cleanup(mon, ran=code >= 0)
         finally:
             trace("cleaned up")
             if code >= 0:

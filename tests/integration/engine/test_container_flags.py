@@ -56,3 +56,34 @@ def test_env_file_and_entrypoint(kr, runtime, tmp_path):
                 "-c", "echo $A $B").stdout
     assert out == "from-file flag\n"
     assert kr.ok("run", "--rm", "--entrypoint", "", "busybox", "echo", "plain").stdout == "plain\n"
+
+
+def test_runtime_flag_selects_an_oci_binary(kr):
+    import shutil
+    import sys
+    from pathlib import Path
+
+    krat_runtime = str(Path(sys.executable).parent / "krat-runtime")
+    for binary in (shutil.which("runc"), krat_runtime):
+        assert binary and Path(binary).exists(), binary
+        cid = kr.ok("run", "-d", "--runtime", binary, "busybox", "sleep", "30").stdout.strip()
+        assert kr.ok("inspect", "-f", "{{.HostConfig.Runtime}}", cid).stdout.strip() == binary
+        assert kr.ok("exec", cid, "echo", "in").stdout == "in\n"
+        assert kr("run", "--rm", "--runtime", binary, "busybox", "nosuchcmd").returncode == 127
+        kr.ok("rm", "-f", cid)
+
+
+def test_ps_size_and_no_trunc(kr):
+    cid = kr.ok("run", "-d", "busybox", "sh", "-c", "head -c 100000 /dev/zero > /big; sleep 30").stdout.strip()
+    from engine_helpers import wait_for
+
+    wait_for(lambda: "A /big" in kr.ok("diff", cid).stdout, what="the file")
+    out = kr.ok("ps", "-s", "--no-trunc").stdout.splitlines()
+    assert out[0].split()[-1] == "SIZE" and cid in out[1] and "virtual" in out[1]
+
+
+def test_init_forwards_signals_and_reaps(kr, runtime):
+    kr.ok("run", "-d", "--init", "--name", "inited", "busybox", "sh", "-c",
+          "(sleep 0.1 &) ; sleep 100")                     # an orphan for tini to reap
+    kr.ok("stop", "-t", "8", "inited")                     # tini passes SIGTERM on: sleep dies of it
+    assert kr.ok("inspect", "-f", "{{.State.ExitCode}}", "inited").stdout.strip() == "143"

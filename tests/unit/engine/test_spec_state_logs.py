@@ -9,7 +9,8 @@ import pytest
 
 from krat.engine import spec as S
 from krat.engine.logs import LogWriter, log_files, parse_entry, timestamp
-from krat.engine.monitor import frame, parse_frames, restart_delay
+from krat.engine.monitorproto import frame, parse_frames
+from krat.engine.monitorstate import restart_delay
 from krat.engine.names import generate_name, new_id
 from krat.engine.state import Status, StateView, check, status_string
 from krat.errors import Conflict, InvalidArgument

@@ -84,7 +84,13 @@ def size_text(svc, c) -> str:
                 total += os.lstat(os.path.join(root, f)).st_size
             except OSError:
                 pass
-    return f"{human_size(total)} (virtual {human_size(total)})"
+    try:
+        from krat.engine.images import ImageService
+
+        image_size = ImageService(svc.paths, svc.db).get(c.row.image_id).size
+    except Exception:
+        image_size = 0
+    return f"{human_size(total)} (virtual {human_size(total + image_size)})"
 
 
 def ports_text(svc, c) -> str:

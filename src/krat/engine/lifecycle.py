@@ -1,0 +1,156 @@
+"""Signals, stop, wait, restart, pause and unpause: ContainerService's lifecycle verbs.
+
+A mixin so containers.py stays readable; it uses the service's db, paths, get/refresh,
+reconcile, start and monitor_config.
+"""
+
+from __future__ import annotations
+
+import os
+import signal as signals
+import time
+from typing import TYPE_CHECKING
+
+from krat.db import containers as rows
+from krat.engine.procs import pid_alive, signal_number
+from krat.engine.state import ACTIVE, Status
+from krat.errors import Conflict, KratError, NotFound
+
+if TYPE_CHECKING:
+    from krat.engine.containers import Container
+
+
+class Lifecycle:
+    def kill(self, ref: "str | Container", sig: str | int = "KILL") -> "Container":
+        c = ref if not isinstance(ref, str) else self.get(ref)
+        if c.status not in (Status.RUNNING, Status.PAUSED, Status.RESTARTING):
+            raise Conflict(f"container {c.name} is not running")
+        number = signal_number(sig)
+        if c.status is Status.RESTARTING:
+            rows.update_state(self.db, c.id, None, stop_requested=True)
+            self._nudge_monitor(c)
+            return c
+        try:
+            os.kill(c.row.pid, number)
+        except ProcessLookupError:
+            pass
+        return c
+
+    def _nudge_monitor(self, c: "Container") -> None:
+        if pid_alive(c.row.monitor_pid, c.row.monitor_start):
+            os.kill(c.row.monitor_pid, signals.SIGUSR1)
+
+    def stop(self, ref: "str | Container", timeout: int | None = None, sig: str | None = None) -> "Container":
+        from krat.engine.ocigen import stop_signal
+
+        c = ref if not isinstance(ref, str) else self.get(ref)
+        if c.status not in ACTIVE:
+            return c
+        rows.update_state(self.db, c.id, None, stop_requested=True)
+        if c.status is Status.RESTARTING:
+            self._nudge_monitor(c)
+            self.wait(c, condition="not-running", timeout=10)
+            return self.refresh(c)
+        if c.status is Status.PAUSED:
+            self.unpause(c)
+        if timeout is None:
+            timeout = c.spec.stop_timeout if c.spec.stop_timeout is not None else 10
+        signame = sig or stop_signal(c.spec, self._image_config(c))
+        sock = self._waiter(c)
+        try:
+            if timeout != 0:
+                self._signal(c, signal_number(signame))
+            if not self._await_exit(sock, c, timeout if timeout >= 0 else None):
+                self._signal(c, signals.SIGKILL)
+                self._await_exit(sock, c, None)
+        finally:
+            if sock is not None:
+                sock.close()
+        return self.refresh(c)
+
+    def _signal(self, c: "Container", number: int) -> None:
+        try:
+            os.kill(c.row.pid, number)
+        except ProcessLookupError:
+            pass
+
+    def _image_config(self, c: "Container") -> dict:
+        try:
+            from krat.engine.images import ImageService
+
+            return ImageService(self.paths, self.db).get(c.row.image_id).config
+        except KratError:
+            return {}
+
+    def _waiter(self, c: "Container"):
+        from krat.engine.attach import connect
+
+        try:
+            return connect(self.run_dir(c.id), stream=False)
+        except OSError:
+            return None
+
+    def _await_exit(self, sock, c: "Container", timeout: float | None) -> bool:
+        """Wait until the monitor has finished with the container (final exit or EOF)."""
+        from krat.engine.attach import wait_exit
+
+        if sock is not None:
+            return wait_exit(sock, timeout, final=True) is not None
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while deadline is None or time.monotonic() < deadline:
+            cur = self.reconcile(self.refresh(c))
+            if cur.status not in ACTIVE:
+                return True
+            time.sleep(0.05)
+        return False
+
+    def wait(self, ref: "str | Container", condition: str = "not-running", timeout: float | None = None) -> int:
+        c = ref if not isinstance(ref, str) else self.get(ref)
+        if c.status not in ACTIVE:
+            return c.row.exit_code
+        sock = self._waiter(c)
+        if sock is not None:
+            from krat.engine.attach import wait_exit
+
+            with sock:
+                result = wait_exit(sock, timeout, final=False)
+            if result is not None and result >= 0:
+                return result
+        self._await_exit(None, c, timeout)
+        try:
+            return self.refresh(c).row.exit_code
+        except NotFound:
+            return 0
+
+    def restart(self, ref: str, timeout: int | None = None) -> "Container":
+        c = self.stop(ref, timeout)
+        self.start(c)
+        return self.refresh(c)
+
+    # --- pause ---------------------------------------------------------------------------------
+    def pause(self, ref: "str | Container") -> "Container":
+        from krat.engine.runtimes import RuntimeError_, open_runtime
+
+        c = ref if not isinstance(ref, str) else self.get(ref)
+        if c.status is not Status.RUNNING:
+            raise Conflict(f"container {c.name} is {c.status.value}: only a running container can be paused")
+        try:
+            open_runtime(self.monitor_config(c)["runtime"], str(self.paths.runroot)).pause(c.id)
+        except RuntimeError_ as err:
+            raise Conflict(f"cannot pause container {c.name}: {err.message}") from None
+        rows.update_state(self.db, c.id, ("running",), status="paused")
+        return self.refresh(c)
+
+    def unpause(self, ref: "str | Container") -> "Container":
+        from krat.engine.runtimes import RuntimeError_, open_runtime
+
+        c = ref if not isinstance(ref, str) else self.get(ref)
+        if c.status is not Status.PAUSED:
+            raise Conflict(f"container {c.name} is not paused")
+        try:
+            open_runtime(self.monitor_config(c)["runtime"], str(self.paths.runroot)).resume(c.id)
+        except RuntimeError_ as err:
+            raise Conflict(f"cannot unpause container {c.name}: {err.message}") from None
+        rows.update_state(self.db, c.id, ("paused",), status="running")
+        return self.refresh(c)
+
