@@ -52,7 +52,11 @@ def create(ctx, argv: list[str]) -> int:
     p.add_argument("--internal", action="store_true")
     p.add_argument("--label", action="append")
     p.add_argument("-o", "--opt", action="append")
+    p.add_argument("--attachable", action="store_true", help="accepted: every krat network is attachable")
+    p.add_argument("--ipv6", action="store_true")
     args = p.parse_args(argv)
+    if args.ipv6:
+        raise InvalidArgument("network create --ipv6: IPv6 networks are not supported by krat")
     rec = service(ctx).create(NetworkCreate(args.name, args.driver, args.subnet, args.gateway, args.internal,
                                             key_values(args.label, "label"), key_values(args.opt, "option")))
     print(rec.id)
