@@ -103,15 +103,22 @@ def range_cost(svc: NetworkService) -> dict:
     """What publishing 1000 ports costs: nftables rules and processes (no proxy)."""
     from krat.net import firewall
 
-    cid = secrets.token_hex(32)
-    svc.configure(cid, "range", NetworkingRequest(publish=("41000-41999:41000-41999",)))
-    svc.attach(cid, "range")
+    from krat.errors import Conflict
+
+    for base in range(20000, 49000, 1000):  # a free range: the host may hold some ports
+        cid = secrets.token_hex(32)
+        svc.configure(cid, "range", NetworkingRequest(publish=(f"{base}-{base + 999}:{base}-{base + 999}",)))
+        try:
+            svc.attach(cid, "range")
+            break
+        except Conflict:
+            svc.forget(cid)
     table = firewall.table_name(svc.get("bridge").id)
     listing = subprocess.run(["nft", "list", "chain", "ip", table, "ports"], capture_output=True, text=True).stdout
     rules = sum(1 for line in listing.splitlines() if f'"c={cid}"' in line)
     mine = [pid for pid in os.listdir("/proc") if pid.isdigit() and _cmdline(pid).find(cid[:12]) >= 0]
     svc.forget(cid)
-    return {"name": "krat -p 41000-41999 (1000 ports)", "nft_rules": rules, "processes": len(mine)}
+    return {"name": f"krat -p {base}-{base + 999} (1000 ports)", "nft_rules": rules, "processes": len(mine)}
 
 
 def _cmdline(pid: str) -> str:

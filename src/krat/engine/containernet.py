@@ -82,17 +82,25 @@ class ContainerNet:
         return Started(att.oci_namespace(), mounts + extra, att.ips, tuple(mounts),
                        Path(att.hosts_path).read_text(), Path(att.resolv_conf_path).read_text())
 
-    def stop(self, cid: str) -> None:
-        self.networks.detach(cid)
+    def stop(self, cid: str, wait: bool = False) -> None:
+        """After the container exited: detach now; an unused network goes moments later
+        (wait=True: before returning)."""
+        self.networks.detach(cid, background=not wait)
 
     def remove(self, cid: str, volumes: bool = False) -> list[str]:
         self.networks.forget(cid)
         return self.volumes.release(cid, remove_anonymous=volumes)
 
     def rename(self, cid: str, name: str) -> None:
+        """A renamed container answers to its new name on its networks at once."""
         from krat.db import networks as rows
+        from krat.engine import netdns
 
         rows.rename_container(self.networks.db, cid, name)
+        for ep in rows.endpoints_of_container(self.networks.db, cid):
+            rec = rows.get_network(self.networks.db, ep.network_id)
+            if ep.ip and rec is not None and rec.dns:
+                netdns.refresh(self.networks, rec)
 
     def ports_text(self, cid: str) -> str:
         return self.networks.ports_text(cid)

@@ -397,3 +397,4 @@ class ContainerService(Lifecycle):
 
         c = self.get(ref)
         rows.rename(self.db, c.id, parse_name(new_name))
+        self.networking().rename(c.id, parse_name(new_name))

@@ -9,6 +9,7 @@ after a failure half-way.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import ipaddress
 import os
@@ -232,29 +233,39 @@ class Attacher:
         self._plug(cid, eps[index], self.netns_path(cid), index)
 
     def _plug(self, cid: str, ep: rows.EndpointRecord, path: Path, index: int) -> str:
-        with self._lock(self.network_dir(ep.network_id).with_suffix(".lock")):
+        """Lease an address and plug a veth in. The network lock covers bring-up, the lease
+        and the DNS table, not the device work: once our lease is committed no concurrent
+        last-detach can remove the bridge, so parallel runs make their veths in parallel."""
+        lock = self.network_dir(ep.network_id).with_suffix(".lock")
+        with self._lock(lock):
             rec = self._bring_up(rows.get_network(self.db, ep.network_id))
-            subnet = ipam.IPv4Network(rec.subnet)
-            veth = bridge.veth_name(cid)
-            with self.db.transaction():
-                used = {ipam.IPv4Address(a) for a in rows.used_ips(self.db, rec.id) if a != ep.requested_ip}
-                used.add(ipam.IPv4Address(rec.gateway))
-                ip = ipam.IPv4Address(ep.requested_ip) if ep.requested_ip else ipam.allocate(subnet, used)
-                if ip in used:
-                    raise Conflict(f"address {ip} is already in use on network {rec.name}")
-                mac = ep.requested_mac or ipam.mac_for(ip)
-                rows.lease(self.db, cid, rec.id, str(ip), mac, veth)
-            gateway = None if rec.internal or index else rec.gateway
-            mtu = int(rec.options.get("com.docker.network.driver.mtu", bridge.DEFAULT_MTU))
-            iface = bridge.Interface(bridge.bridge_name(rec.id), veth, f"eth{index}", str(ip),
-                                     subnet.prefixlen, mac, gateway, mtu)
-            if path.exists():
-                bridge.attach(path, iface)
-            else:
-                bridge.create_attached(path, iface)  # the namespace is made with its first interface
-            if rec.dns:
+            ip, mac, veth = self._lease(cid, ep, rec)
+        subnet = ipam.IPv4Network(rec.subnet)
+        gateway = None if rec.internal or index else rec.gateway
+        mtu = int(rec.options.get("com.docker.network.driver.mtu", bridge.DEFAULT_MTU))
+        iface = bridge.Interface(bridge.bridge_name(rec.id), veth, f"eth{index}", ip, subnet.prefixlen, mac,
+                                 gateway, mtu)
+        if path.exists():
+            bridge.attach(path, iface)
+        else:
+            bridge.create_attached(path, iface)  # the namespace is made with its first interface
+        if rec.dns:
+            with self._lock(lock):
                 netdns.refresh(self, rec)
-        return str(ip)
+        return ip
+
+    def _lease(self, cid: str, ep: rows.EndpointRecord, rec: rows.NetworkRecord) -> tuple[str, str, str]:
+        subnet = ipam.IPv4Network(rec.subnet)
+        veth = bridge.veth_name(cid)
+        with self.db.transaction():
+            used = {ipam.IPv4Address(a) for a in rows.used_ips(self.db, rec.id) if a != ep.requested_ip}
+            used.add(ipam.IPv4Address(rec.gateway))
+            ip = ipam.IPv4Address(ep.requested_ip) if ep.requested_ip else ipam.allocate(subnet, used)
+            if ip in used:
+                raise Conflict(f"address {ip} is already in use on network {rec.name}")
+            mac = ep.requested_mac or ipam.mac_for(ip)
+            rows.lease(self.db, cid, rec.id, str(ip), mac, veth)  # recorded before the device exists
+        return str(ip), mac, veth
 
     def _bring_up(self, rec: rows.NetworkRecord) -> rows.NetworkRecord:
         name = bridge.bridge_name(rec.id)
@@ -314,30 +325,66 @@ class Attacher:
 
     # -- stop ----------------------------------------------------------------------------
 
-    def detach(self, cid: str) -> None:
-        """Undo attach; safe to call any number of times and after a partial attach."""
+    def detach(self, cid: str, background: bool = False) -> None:
+        """Undo attach; safe to call any number of times and after a partial attach.
+
+        With `background`, a network left without containers is torn down by a detached
+        child (bridge and table removal wait on the kernel for ~0.1 s), so `run --rm`
+        does not wait for it; it is gone moments later. Failures clean up in the foreground.
+        """
         for network_id in {p.network_id for p in rows.ports_of(self.db, cid)}:
             firewall.unpublish(firewall.table_name(network_id), cid)
         rows.remove_ports(self.db, cid)
         for ep in rows.endpoints_of_container(self.db, cid):
             if ep.ip or ep.host_veth:
-                self.detach_endpoint(cid, ep.network_id)
+                self.detach_endpoint(cid, ep.network_id, background)
         netns.delete(self.netns_path(cid))
         shutil.rmtree(self.files_dir(cid), ignore_errors=True)
 
-    def detach_endpoint(self, cid: str, network_id: str) -> None:
-        with self._lock(self.network_dir(network_id).with_suffix(".lock")):
-            ep = next((e for e in rows.endpoints_of_container(self.db, cid) if e.network_id == network_id), None)
-            if ep is not None and ep.host_veth:
-                bridge.delete_link(ep.host_veth)
+    def detach_endpoint(self, cid: str, network_id: str, background: bool = False) -> None:
+        ep = next((e for e in rows.endpoints_of_container(self.db, cid) if e.network_id == network_id), None)
+        if ep is not None and ep.host_veth:
+            bridge.delete_link(ep.host_veth)  # our own device: no lock needed, and it is the slow part
+        lock = self.network_dir(network_id).with_suffix(".lock")
+        with self._lock(lock):
             rows.release(self.db, cid, network_id)
             rec = rows.get_network(self.db, network_id)
             if rec is None:
                 return
-            if rows.attached_count(self.db, network_id) == 0:
+            last = rows.attached_count(self.db, network_id) == 0
+            if last and not background:
                 self.teardown(rec)
-            elif rec.dns:
+            elif not last and rec.dns:
                 netdns.refresh(self, rec)
+        if last and background:
+            self._teardown_later(rec.id)  # after our lock is released: the child takes its own
+
+    def _teardown_later(self, network_id: str) -> None:
+        """Tear a network down from a detached grandchild that re-checks, under the lock,
+        that nobody attached meanwhile (a new run may have come and found the bridge up)."""
+        pid = os.fork()
+        if pid:
+            os.waitpid(pid, 0)
+            return
+        try:
+            os.setsid()
+            if os.fork() == 0:
+                self._teardown_if_unused(network_id)
+        finally:
+            os._exit(0)
+
+    def _teardown_if_unused(self, network_id: str) -> None:
+        from krat.db import open_database
+
+        try:
+            db = open_database(self.paths.db)  # never the parent's connection across fork
+            mine = type(self)(db, self.paths)
+            with mine._lock(self.network_dir(network_id).with_suffix(".lock")):
+                rec = rows.get_network(db, network_id)
+                if rec is not None and rows.attached_count(db, network_id) == 0:
+                    mine.teardown(rec)
+        finally:
+            os._exit(0)
 
     def teardown(self, rec: rows.NetworkRecord) -> None:
         """Remove a network's kernel objects and helper (idempotent)."""
@@ -358,7 +405,9 @@ def host_port_free(host_ip: str, port: int, proto: str) -> bool:
     with socket.socket(socket.AF_INET, kind) as probe:
         try:
             probe.bind((host_ip or "0.0.0.0", port))
-        except OSError:
+        except OSError as err:
+            if err.errno == errno.EADDRNOTAVAIL:
+                raise InvalidArgument(f"cannot publish on {host_ip}: not an address of this host") from None
             return False
     return True
 

@@ -148,6 +148,8 @@ def serve(listen: str, records: Records, ready_fd: int | None) -> int:
         os.close(ready_fd)
     while records.reload():
         readable, _, _ = select.select([udp, tcp], [], [], CHECK_EVERY_S)
+        if readable:
+            records.reload()  # a rename or restart may have changed the table while we waited
         for sock in readable:
             if sock is udp:
                 data, peer = udp.recvfrom(65535)

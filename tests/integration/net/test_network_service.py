@@ -216,3 +216,11 @@ def test_gc_cleans_what_a_killed_run_left(svc):
     assert not firewall.table_exists(firewall.table_name(rec.id))
     assert not Path(att.netns_path).exists()
     assert svc.db.query("SELECT * FROM port_mappings") == []
+
+
+def test_publishing_on_a_foreign_address_is_refused(svc):
+    cid = secrets.token_hex(32)
+    svc.configure(cid, "foreign", NetworkingRequest(publish=("192.0.2.250:8080:80",)))
+    with pytest.raises(InvalidArgument, match="not an address of this host"):
+        svc.attach(cid, "h")
+    assert not svc.netns_path(cid).exists()

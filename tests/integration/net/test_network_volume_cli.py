@@ -21,6 +21,8 @@ def test_network_lifecycle(krat):
     names = [line.split()[1] for line in krat.ok("network", "ls").stdout.splitlines()[1:]]
     assert names == ["bridge", "host", "none", "appnet"]
     assert krat.ok("network", "ls", "-q").stdout.split()[-1] == net_id[:12]
+    assert krat.ok("network", "inspect", "-f", "{{.Name}} {{.Internal}}", "appnet").stdout == "appnet true\n"
+    assert krat.ok("network", "ls", "--format", "{{.Name}}:{{.Driver}}").stdout.split()[-1] == "appnet:bridge"
     krat.ok("network", "create", "other")
     assert krat.ok("network", "prune", "-f").stdout.split()[2:] == ["appnet", "other"]
     assert [r[0] for r in rows(krat, "SELECT name FROM networks")] == ["bridge", "host", "none"]
@@ -48,6 +50,7 @@ def test_volume_lifecycle_and_bad_names(krat):
     (info,) = json.loads(krat.ok("volume", "inspect", "data").stdout)
     assert info["Labels"] == {"k": "v"} and info["Mountpoint"].endswith("/volumes/data/_data")
     assert krat.ok("volume", "ls", "-q").stdout.split() == sorted([anon, "data"])
+    assert krat.ok("volume", "inspect", "-f", "{{.Mountpoint}}", "data").stdout.strip() == info["Mountpoint"]
     assert krat.ok("volume", "ls", "-q", "--filter", "label=k=v").stdout.split() == ["data"]
     assert krat.ok("volume", "ls", "-q", "-f", "dangling=true", "-f", "name=dat").stdout.split() == ["data"]
     assert "invalid filter" in krat.fails("volume", "ls", "-f", "bogus=1")

@@ -52,7 +52,11 @@ def create(ctx, argv: list[str]) -> int:
     p.add_argument("--internal", action="store_true")
     p.add_argument("--label", action="append")
     p.add_argument("-o", "--opt", action="append")
+    p.add_argument("--attachable", action="store_true", help="accepted: every krat network is attachable")
+    p.add_argument("--ipv6", action="store_true")
     args = p.parse_args(argv)
+    if args.ipv6:
+        raise InvalidArgument("network create --ipv6: IPv6 networks are not supported by krat")
     rec = service(ctx).create(NetworkCreate(args.name, args.driver, args.subnet, args.gateway, args.internal,
                                             key_values(args.label, "label"), key_values(args.opt, "option")))
     print(rec.id)
@@ -70,9 +74,14 @@ def ls(ctx, argv: list[str]) -> int:
         for n in nets:
             print(n.id if args.no_trunc else n.id[:12])
         return 0
-    if args.format == "json":
-        for n in nets:
-            print(json.dumps({"ID": n.id[:12], "Name": n.name, "Driver": n.driver, "Scope": "local"}))
+    if args.format:
+        from krat.cli.tables import format_rows
+
+        rows = [{"ID": n.id if args.no_trunc else n.id[:12], "Name": n.name, "Driver": n.driver, "Scope": "local",
+                 "Internal": str(n.internal).lower(), "Labels": ",".join(f"{k}={v}" for k, v in n.labels.items()),
+                 "CreatedAt": n.created_at} for n in nets]
+        headers = {"ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE"}
+        print(format_rows(args.format, headers, rows), end="")
         return 0
     rows = [("NETWORK ID", "NAME", "DRIVER", "SCOPE")]
     rows += [(n.id if args.no_trunc else n.id[:12], n.name, n.driver, "local") for n in nets]
@@ -95,7 +104,13 @@ def inspect(ctx, argv: list[str]) -> int:
         except KratError as err:
             sys.stderr.write(f"Error: {err.message}\n")
             code = 1
-    print(json.dumps(out, indent=4))
+    if args.format:
+        from krat.cli.tables import render
+
+        for doc in out:
+            print(render(args.format, doc))
+    else:
+        print(json.dumps(out, indent=4))
     return code
 
 

@@ -56,9 +56,12 @@ def ls(ctx, argv: list[str]) -> int:
         for v in vols:
             print(v.name)
         return 0
-    if args.format == "json":
-        for v in vols:
-            print(json.dumps({"Driver": v.driver, "Name": v.name, "Scope": "local"}))
+    if args.format:
+        from krat.cli.tables import format_rows
+
+        rows = [{"Driver": v.driver, "Name": v.name, "Scope": "local", "Mountpoint": str(svc.mountpoint(v.name)),
+                 "Labels": ",".join(f"{k}={val}" for k, val in v.labels.items())} for v in vols]
+        print(format_rows(args.format, {"Driver": "DRIVER", "Name": "VOLUME NAME"}, rows), end="")
         return 0
     width = max([len("DRIVER")] + [len(v.driver) for v in vols])
     print(f"{'DRIVER'.ljust(width)}   VOLUME NAME")
@@ -97,7 +100,13 @@ def inspect(ctx, argv: list[str]) -> int:
         except KratError as err:
             sys.stderr.write(f"Error: {err.message}\n")
             code = 1
-    print(json.dumps(out, indent=4))
+    if args.format:
+        from krat.cli.tables import render
+
+        for doc in out:
+            print(render(args.format, doc))
+    else:
+        print(json.dumps(out, indent=4))
     return code
 
 
