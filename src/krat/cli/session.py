@@ -10,8 +10,9 @@ PROXIED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.
 
 
 def attach_session(sock, pid: int, stdin: bool, tty: bool, wait_final: bool = True,
-                   sig_proxy: bool = True) -> int | None:
-    """Stream until the container exits (its code) or the user detaches (None)."""
+                   sig_proxy: bool = True, result: dict | None = None) -> int | None:
+    """Stream until the container exits (its code) or the user detaches (None).
+    result["cleanup"]: the monitor handed the container's removal to the caller."""
     from krat.engine.attach import Session, send_resize
 
     session = Session(sock, stdin=stdin, tty=tty, wait_final=wait_final)
@@ -37,7 +38,10 @@ def attach_session(sock, pid: int, stdin: bool, tty: bool, wait_final: bool = Tr
         for sig in PROXIED:
             signal.signal(sig, forward)
     try:
-        return session.run()
+        code = session.run()
+        if result is not None:
+            result["cleanup"] = session.cleanup
+        return code
     finally:
         if restore is not None:
             restore()

@@ -19,14 +19,16 @@ from krat.engine.monitorproto import EXIT, RESIZE, STDERR, STDIN, STDIN_CLOSE, S
 DETACH_KEYS = b"\x10\x11"  # ctrl-p ctrl-q
 
 
-def connect(run_dir: Path, stream: bool) -> socket.socket:
-    """Connect to <run_dir>/attach.sock through a directory fd (sun_path holds 108 bytes)."""
+def connect(run_dir: Path, stream: bool, owner: bool = False) -> socket.socket:
+    """Connect to <run_dir>/attach.sock through a directory fd (sun_path holds 108 bytes).
+    owner: the foreground `run --rm` client, which removes the container itself once it
+    exited (see monitor.handoff) instead of waiting for the monitor's slower teardown."""
     dirfd = os.open(run_dir, os.O_PATH | os.O_DIRECTORY)
     try:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             sock.connect(f"/proc/self/fd/{dirfd}/attach.sock")
-            sock.sendall(b"A" if stream else b"W")
+            sock.sendall(b"R" if owner else b"A" if stream else b"W")
         except OSError:
             sock.close()
             raise
@@ -98,6 +100,7 @@ class Session:
         self.reader = FrameReader(sock)
         self.wake_r = -1
         self.prev = b""
+        self.cleanup = False   # the monitor handed the container's removal to this client
 
     def run(self) -> int | None:
         watch = [self.sock]
@@ -132,6 +135,7 @@ class Session:
                     elif kind == EXIT:
                         msg = json.loads(payload)
                         code = msg["code"]
+                        self.cleanup = bool(msg.get("cleanup"))
                         if msg.get("final") or not self.wait_final:
                             return code
 

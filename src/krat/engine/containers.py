@@ -274,8 +274,10 @@ class ContainerService(Lifecycle):
                 out.append((kind, f"/proc/{other.row.pid}/ns/{short}"))
         return tuple(out)
 
-    def start(self, ref: str | Container, attach: bool = False):
-        """Start through a new monitor; with attach, return a socket attached before the start."""
+    def start(self, ref: str | Container, attach: bool = False, owner: bool = False):
+        """Start through a new monitor; with attach, return a socket attached before the start.
+        owner (with attach, for `run --rm` in the foreground): the caller takes over the removal
+        when the monitor hands it over (see finish_removal)."""
         c = ref if isinstance(ref, Container) else self.get(ref)
         if c.status in (Status.RUNNING, Status.PAUSED, Status.RESTARTING):
             return None  # docker start on a running container is a no-op
@@ -283,7 +285,7 @@ class ContainerService(Lifecycle):
         self._await_old_monitor(c)
         rows.update_state(self.db, c.id, None, stop_requested=False)
         self.prepare(c)
-        return self._spawn_monitor(c, attach)
+        return self._spawn_monitor(c, attach, owner and attach and c.spec.auto_remove)
 
     def _await_old_monitor(self, c: Container, timeout: float = 30.0) -> None:
         """The last run's monitor records the exit before it unmounts and detaches: a new
@@ -294,7 +296,7 @@ class ContainerService(Lifecycle):
         while pid_alive(c.row.monitor_pid, c.row.monitor_start) and time.monotonic() < deadline:
             time.sleep(0.01)
 
-    def _spawn_monitor(self, c: Container, attach: bool):
+    def _spawn_monitor(self, c: Container, attach: bool, owner: bool = False):
         """Start the monitor and follow its handshake (see engine/monitor.py)."""
         import socket
 
@@ -308,16 +310,16 @@ class ContainerService(Lifecycle):
                 spawn_monitor(cfg, self.run_dir(c.id) / "monitor.log")
             finally:
                 theirs.close()
-            return self._handshake(c, ours.makefile("rb"), ours, attach)
+            return self._handshake(c, ours.makefile("rb"), ours, attach, owner)
 
-    def _handshake(self, c: Container, sync, ours, attach: bool):
+    def _handshake(self, c: Container, sync, ours, attach: bool, owner: bool = False):
         from krat.engine.attach import connect
 
         sock = None
         for line in sync:
             msg = json.loads(line)
             if "created" in msg and attach:
-                sock = connect(self.run_dir(c.id), stream=True)
+                sock = connect(self.run_dir(c.id), stream=True, owner=owner)
             elif "started" in msg:
                 rows.update_state(self.db, c.id, None, status=Status.RUNNING.value, pid=msg["started"],
                                   monitor_pid=msg["monitor"], monitor_start=msg["ticks"],
@@ -391,6 +393,23 @@ class ContainerService(Lifecycle):
         release(cfg)
         remove_container(cfg, self.db, volumes=volumes)
         return c.id
+
+    def finish_removal(self, c: Container, sock) -> None:
+        """Remove an exited --rm container whose monitor handed that over to us (the owner
+        client): this process has the database and the modules loaded, a fresh monitor
+        would import them all. Then tell the monitor; if we die first, it removes the
+        container itself (every step is idempotent)."""
+        from krat.engine.cleanup import release, remove_container
+        from krat.engine.monitorproto import REMOVED, frame
+
+        cfg = self.monitor_config(c)
+        release(cfg)
+        remove_container(cfg, self.db, volumes=True)
+        try:
+            sock.sendall(frame(REMOVED, b""))
+        except OSError:
+            pass
+        sock.close()
 
     def rename(self, ref: str, new_name: str) -> None:
         from krat.engine.spec import parse_name

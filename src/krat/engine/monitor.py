@@ -33,11 +33,12 @@ import select
 import sys
 import time
 
-from krat.engine.monitorproto import (EXIT, HEADER_SIZE, RESIZE, STDERR, STDIN, STDIN_CLOSE, STDOUT,  # noqa: F401
+from krat.engine.monitorproto import (EXIT, HEADER_SIZE, REMOVED, RESIZE, STDERR, STDIN, STDIN_CLOSE, STDOUT,  # noqa: F401
                                       exit_payload, frame, parse_frames, proc_start_ticks)
 from krat.engine.monitorstate import open_db, record, record_in_child, restart_delay  # noqa: F401
 
 ACK_TIMEOUT = 30.0
+HANDOFF_TIMEOUT = 120.0  # then the monitor removes the container itself (idempotent steps)
 
 
 TRACE = bool(os.environ.get("KRAT_TRACE"))
@@ -98,6 +99,7 @@ class Monitor:
         self.log = None
         self.runtime = None
         self.listener: _socket.socket | None = None
+        self.owner = -1                           # the client that removes an --rm container
         self.wake_r = -1
 
     def short(self, name: str) -> str:
@@ -202,7 +204,9 @@ class Monitor:
             conn.close()
             return
         conn.settimeout(5)
-        self.clients[fd] = [conn, mode == b"A", b""]
+        if mode == b"R":
+            self.owner = fd
+        self.clients[fd] = [conn, mode in (b"A", b"R"), b""]
         self.watch(fd, "client")
 
     def drop(self, fd: int) -> None:
@@ -467,6 +471,28 @@ def cleanup(mon: Monitor, ran: bool) -> None:
             db.close()
 
 
+def handoff(mon: Monitor, code: int) -> bool:
+    """An exited --rm container whose foreground `run` is still attached: that client removes
+    it (it has the database and the cleanup modules loaded; this process would import them
+    all). Wait for its REMOVED frame; False if it went away first, so we clean up ourselves."""
+    client = mon.clients.get(mon.owner)
+    if not mon.cfg.get("auto_remove") or client is None:
+        return False
+    conn, buf = client[0], client[2]
+    try:
+        conn.sendall(frame(EXIT, exit_payload(code, True, cleanup=True)))
+        conn.settimeout(HANDOFF_TIMEOUT)
+        while data := conn.recv(65536):
+            frames, buf = parse_frames(buf + data)
+            if any(kind == REMOVED for kind, _ in frames):
+                mon.drop(mon.owner)
+                return True
+    except OSError:
+        pass
+    mon.drop(mon.owner)
+    return False
+
+
 def daemonize() -> None:
     if os.fork() > 0:
         os._exit(0)
@@ -510,7 +536,9 @@ def main(argv: list[str]) -> int:
     finally:
         mon.log.close()
         try:
-            cleanup(mon, ran=code >= 0)
+            trace("handing over")
+            if not (code >= 0 and handoff(mon, code)):
+                cleanup(mon, ran=code >= 0)
         finally:
             trace("cleaned up")
             if code >= 0:

@@ -5,7 +5,7 @@ Standard library only, and only `os`: the monitor imports this.
 
 from __future__ import annotations
 
-STDIN, STDOUT, STDERR, EXIT, STDIN_CLOSE, RESIZE = 0, 1, 2, 3, 4, 5
+STDIN, STDOUT, STDERR, EXIT, STDIN_CLOSE, RESIZE, REMOVED = 0, 1, 2, 3, 4, 5, 6
 HEADER_SIZE = 5
 
 
@@ -24,8 +24,9 @@ def parse_frames(buf: bytes) -> tuple[list[tuple[int, bytes]], bytes]:
     return out, buf
 
 
-def exit_payload(code: int, final: bool) -> bytes:
-    return ('{"code": %d, "final": %s}' % (code, "true" if final else "false")).encode()
+def exit_payload(code: int, final: bool, cleanup: bool = False) -> bytes:
+    text = '{"code": %d, "final": %s' % (code, "true" if final else "false")
+    return (text + (', "cleanup": true}' if cleanup else "}")).encode()
 
 
 def proc_start_ticks(pid: int) -> int:

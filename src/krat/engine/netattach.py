@@ -218,7 +218,7 @@ class Attacher:
         netns.delete(path)  # a leftover of a killed run
         endpoints = rows.endpoints_of_container(self.db, cid)
         if not endpoints:
-            netns.create(path, "link set lo up\n")
+            netns.create(path, netns.LO_UP)
         ips = []
         for index, ep in enumerate(endpoints):
             ips.append(self._plug(cid, ep, path, index))

@@ -41,11 +41,63 @@ def create(path: Path, ip_script: str | None = None) -> Path:
     os.close(fd)
     argv = ["unshare", f"--net={path}"] + (["ip", "-batch", "-"] if ip_script else ["true"])
     try:
-        run(argv, input=ip_script, what=f"create network namespace {path.name}")
+        if ip_script in (None, LO_UP):
+            _create_forked(path, lo_up=ip_script == LO_UP)  # the common case, without two execs
+        else:
+            run(argv, input=ip_script, what=f"create network namespace {path.name}")
     except BaseException:
         delete(path)
         raise
     return path
+
+
+LO_UP = "link set lo up\n"
+CLONE_NEWNET = 0x40000000
+MS_BIND = 4096
+IFF_UP = 1
+SIOCGIFFLAGS, SIOCSIFFLAGS = 0x8913, 0x8914
+
+
+def _create_forked(path: Path, lo_up: bool) -> None:
+    """What `unshare --net=PATH [ip link set lo up]` does, in a forked child (~1 ms instead of
+    two execs): unshare(CLONE_NEWNET), bind-mount the new /proc/self/ns/net on `path`."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover (child)
+        os.close(r)
+        err = 0
+        try:
+            if libc.unshare(CLONE_NEWNET) != 0:
+                raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNET)")
+            if libc.mount(b"/proc/self/ns/net", os.fsencode(str(path)), None, MS_BIND, None) != 0:
+                raise OSError(ctypes.get_errno(), "bind mount of the namespace")
+            if lo_up:
+                _link_up(b"lo")
+        except OSError as e:
+            err = e.errno or 1
+            os.write(w, f"{e.strerror or e}".encode()[:512])
+        finally:
+            os._exit(1 if err else 0)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        message = f.read().decode(errors="replace")
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise Internal(f"create network namespace {path.name} failed: {message or 'child failed'}")
+
+
+def _link_up(name: bytes) -> None:
+    import fcntl
+    import socket
+    import struct
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        req = struct.pack("16sH22x", name, 0)
+        flags = struct.unpack("16sH22x", fcntl.ioctl(s.fileno(), SIOCGIFFLAGS, req))[1]
+        fcntl.ioctl(s.fileno(), SIOCSIFFLAGS, struct.pack("16sH22x", name, flags | IFF_UP))
 
 
 def host_netns() -> str:

@@ -12,7 +12,6 @@ chdir happens in a forked child so a threaded caller's cwd never changes.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 from pathlib import Path
 from typing import Sequence
@@ -27,7 +26,8 @@ _libc = None
 def _lib():
     global _libc
     if _libc is None:
-        _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        # the running interpreter already links libc: find_library("c") would fork ldconfig
+        _libc = ctypes.CDLL(None, use_errno=True)
     return _libc
 
 

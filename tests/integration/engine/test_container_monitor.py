@@ -110,3 +110,33 @@ def test_idle_monitor_rss(kr):
     [pid] = monitor_pids(kr.runroot)
     rss_kib = int(open(f"/proc/{pid}/status").read().split("VmRSS:")[1].split()[0])
     assert rss_kib <= 12 * 1024, f"monitor RSS {rss_kib} KiB"
+
+
+def test_rm_handoff_falls_back_to_the_monitor_when_the_client_goes_away(kr):
+    """`run --rm` in the foreground removes its container itself when the monitor hands that
+    over; a client that leaves without doing it must not leave the container behind."""
+    import json as _json
+
+    from krat.engine.attach import FrameReader, connect
+    from krat.engine.monitorproto import EXIT
+
+    cid = kr.ok("run", "-d", "--rm", "--network", "none", "busybox", "sh", "-c", "sleep 2; exit 3").stdout.strip()
+    sock = connect(kr.runroot / "containers" / cid, stream=True, owner=True)
+    reader, exit_msg = FrameReader(sock), None
+    while exit_msg is None:
+        frames = reader.feed()
+        assert frames is not None, "the monitor closed the socket before the exit"
+        exit_msg = next((_json.loads(p) for k, p in frames if k == EXIT), None)
+    assert exit_msg == {"code": 3, "final": True, "cleanup": True}
+    assert kr.ok("ps", "-aq", "--no-trunc").stdout.split() == [cid]   # waiting for us
+    sock.close()                                                        # gone without removing it
+    wait_for(lambda: kr.ok("ps", "-aq").stdout.strip() == "", timeout=20)
+    wait_for(lambda: not monitor_pids(kr.runroot), timeout=20)
+    assert_nothing_left(kr, [cid])
+
+
+def test_foreground_rm_run_leaves_nothing(kr):
+    assert kr("run", "--rm", "--network", "none", "busybox", "sh", "-c", "echo out; exit 4").returncode == 4
+    assert kr.ok("ps", "-aq").stdout.strip() == ""
+    wait_for(lambda: not monitor_pids(kr.runroot), timeout=20)
+    assert_nothing_left(kr)

@@ -20,7 +20,7 @@ def main(ctx, argv: list[str]) -> int:
     svc = ContainerService(ctx.paths)
     c = svc.create(spec, name, netvol)
     try:
-        sock = svc.start(c, attach=not args.detach)
+        sock = svc.start(c, attach=not args.detach, owner=True)
     except BaseException as err:
         try:
             svc.remove(c.id, force=True)
@@ -35,8 +35,11 @@ def main(ctx, argv: list[str]) -> int:
     from krat.cli.session import attach_session
 
     pid = svc.refresh(c).row.pid
+    handed: dict = {}
     code = attach_session(sock, pid, stdin=spec.open_stdin, tty=spec.tty,
-                          wait_final=spec.restart.name == "no")
+                          wait_final=spec.restart.name == "no", result=handed)
+    if handed.get("cleanup"):
+        svc.finish_removal(c, sock)
     return 0 if code is None else code
 
 
