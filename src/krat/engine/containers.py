@@ -63,8 +63,9 @@ def now_rfc3339() -> str:
     return timestamp()
 
 
-def spawn_monitor(cfg: dict, errlog: Path) -> None:
-    """`python -S -m krat.engine.monitor` in a new session; returns once it has detached."""
+def spawn_monitor(cfg: dict, errlog: Path, wait: bool = True) -> int:
+    """`python -S -m krat.engine.monitor` in a new session; returns once it has detached
+    (wait=False: at once, with the pid to reap, so the caller works while it starts)."""
     import marshal
 
     import krat
@@ -83,7 +84,33 @@ def spawn_monitor(cfg: dict, errlog: Path) -> None:
     finally:
         os.close(devnull)
         os.close(errfd)
-    os.waitpid(pid, 0)  # the first fork exits at once; the monitor lives on, reparented
+    if wait:
+        os.waitpid(pid, 0)  # the first fork exits at once; the monitor lives on, reparented
+    return pid
+
+
+@dataclass
+class EarlyMonitor:
+    """A monitor started before its container is prepared (see ContainerService.create's
+    prestart): it starts its interpreter while this process sets the container up, then
+    waits for a "go" line on the sync socket (EOF instead: it exits, touching nothing)."""
+    pid: int
+    sync: object          # our end of the socketpair
+    attach: bool
+    owner: bool
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+def shutil_rmtree(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def default_netvol(spec: ContainerSpec):
@@ -99,6 +126,7 @@ class ContainerService(Lifecycle):
     def __init__(self, paths: "Paths", db: "Database | None" = None) -> None:
         self.paths = paths
         self._db = db
+        self._early: dict[str, EarlyMonitor] = {}
 
     @property
     def db(self) -> "Database":
@@ -169,7 +197,9 @@ class ContainerService(Lifecycle):
 
         return ContainerNet(self.db, self.paths)
 
-    def create(self, spec: ContainerSpec, name: str = "", netvol=None) -> Container:
+    def create(self, spec: ContainerSpec, name: str = "", netvol=None, prestart: dict | None = None) -> Container:
+        """prestart ({"attach": bool, "owner": bool}, for `run`): start the monitor now, so its
+        interpreter starts while the container is set up; start() with the same flags uses it."""
         from krat.engine.images import ImageService
         from krat.engine.ocigen import process_args
 
@@ -186,21 +216,56 @@ class ContainerService(Lifecycle):
                                 started_at="", finished_at="", oom_killed=False, restart_count=0,
                                 stop_requested=False)
         self._insert(row, explicit=bool(name))
-        try:
-            self.networking().create(cid, rows.get(self.db, cid).name, netvol or default_netvol(spec),
-                                     image.config)
-        except BaseException:
-            rows.delete(self.db, cid)
-            raise
+        inserted = rows.get(self.db, cid)
         try:
             storage = self.storage_dir(cid)
             for sub in ("diff", "work", "rootfs"):
                 (storage / sub).mkdir(parents=True, exist_ok=True)
-            self.log_path(cid).touch(mode=0o640)
-        except OSError:
-            self.remove(cid, force=True)
+            self.log_path(cid).touch(mode=0o640)   # before the monitor (prestart) opens it
+            if prestart is not None:
+                self._early[cid] = self._launch_monitor(Container(inserted, spec), **prestart)
+            self.networking().create(cid, inserted.name, netvol or default_netvol(spec), image.config)
+        except BaseException:
+            self._abort_early(cid)
+            rows.delete(self.db, cid)
+            shutil_rmtree(self.run_dir(cid))
+            shutil_rmtree(self.storage_dir(cid))
             raise
         return self.get(cid)
+
+    def _launch_monitor(self, c: Container, attach: bool, owner: bool) -> EarlyMonitor:
+        import socket
+
+        owner = owner and attach and c.spec.auto_remove
+        cfg = self.monitor_config(c)
+        cfg.update(attach=attach, stdin_once=attach and c.spec.open_stdin, go=True)
+        self.run_dir(c.id).mkdir(parents=True, exist_ok=True)
+        ours, theirs = socket.socketpair()
+        cfg["sync_fd"] = theirs.fileno()
+        try:
+            pid = spawn_monitor(cfg, self.run_dir(c.id) / "monitor.log", wait=False)
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        return EarlyMonitor(pid, ours, attach, owner)
+
+    def _abort_early(self, cid: str) -> None:
+        """Send the early monitor away (EOF instead of "go") and wait until it has gone."""
+        early = self._early.pop(cid, None)
+        if early is None:
+            return
+        import socket
+
+        with early.sync as sock:
+            try:
+                sock.shutdown(socket.SHUT_WR)
+                while sock.recv(4096):
+                    pass
+            except OSError:
+                pass
+        _reap(early.pid)
 
     def _insert(self, row: "rows.ContainerRow", explicit: bool) -> None:
         if explicit:
@@ -274,17 +339,34 @@ class ContainerService(Lifecycle):
                 out.append((kind, f"/proc/{other.row.pid}/ns/{short}"))
         return tuple(out)
 
-    def start(self, ref: str | Container, attach: bool = False, owner: bool = False):
+    def start(self, ref: str | Container, attach: bool = False, owner: bool = False):  # noqa: C901
         """Start through a new monitor; with attach, return a socket attached before the start.
         owner (with attach, for `run --rm` in the foreground): the caller takes over the removal
         when the monitor hands it over (see finish_removal)."""
         c = ref if isinstance(ref, Container) else self.get(ref)
-        if c.status in (Status.RUNNING, Status.PAUSED, Status.RESTARTING):
-            return None  # docker start on a running container is a no-op
-        check(c.name, c.status, Status.RUNNING)
-        self._await_old_monitor(c)
-        rows.update_state(self.db, c.id, None, stop_requested=False)
-        self.prepare(c)
+        early = self._early.get(c.id)
+        if early is not None and (early.attach, early.owner) != (attach, owner and attach and c.spec.auto_remove):
+            self._abort_early(c.id)
+        try:
+            if c.status in (Status.RUNNING, Status.PAUSED, Status.RESTARTING):
+                self._abort_early(c.id)
+                return None  # docker start on a running container is a no-op
+            check(c.name, c.status, Status.RUNNING)
+            self._await_old_monitor(c)
+            rows.update_state(self.db, c.id, None, stop_requested=False)
+            self.prepare(c)
+        except BaseException:
+            self._abort_early(c.id)
+            raise
+        early = self._early.pop(c.id, None)
+        if early is not None:
+            with early.sync as ours:
+                try:
+                    ours.sendall(b"go\n")
+                except OSError:
+                    pass  # the monitor died: the handshake reads EOF and says so
+                _reap(early.pid)
+                return self._handshake(c, ours.makefile("rb"), ours, attach, early.owner)
         return self._spawn_monitor(c, attach, owner and attach and c.spec.auto_remove)
 
     def _await_old_monitor(self, c: Container, timeout: float = 30.0) -> None:

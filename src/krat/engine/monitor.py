@@ -100,6 +100,7 @@ class Monitor:
         self.runtime = None
         self.listener: _socket.socket | None = None
         self.owner = -1                           # the client that removes an --rm container
+        self.unrecorded: dict | None = None       # the exit, while that client may remove it
         self.wake_r = -1
 
     def short(self, name: str) -> str:
@@ -348,6 +349,23 @@ def sync_send(fd: int, text: str) -> None:
             pass
 
 
+def await_go(fd: int) -> bool:
+    """A monitor started early (ContainerService.create's prestart) waits for "go": the
+    container is prepared. EOF instead: the CLI gave up."""
+    trace("waiting for go")
+    buf = b""
+    while not buf.endswith(b"\n"):
+        try:
+            data = os.read(fd, 64)
+        except OSError:
+            return False
+        if not data:
+            return False
+        buf += data
+    trace("go")
+    return buf == b"go\n"
+
+
 def wait_ack(fd: int) -> None:
     """Block until the CLI closed its end of the sync socket (it has recorded 'running')."""
     end = time.monotonic() + ACK_TIMEOUT
@@ -419,6 +437,9 @@ def serve(mon: Monitor, sync_fd: int) -> int:
         oom = code == 137 and mon.oom_killed()
         fields = dict(status="exited", pid=0, exit_code=code, oom_killed=oom, finished_at=timestamp())
         if policy in ("", "no"):
+            if mon.cfg.get("auto_remove") and mon.owner in mon.clients:
+                mon.unrecorded = fields  # the owner removes the row; recorded only if it does not
+                return code
             record(mon.cfg, **fields)
             trace("recorded")
             return code
@@ -530,6 +551,9 @@ def main(argv: list[str]) -> int:
     mon.runtime = make_runtime(cfg["runtime"], cfg["runtime_root"])
     setup_signals(mon)
     mon.listen()
+    if cfg.get("go") and not await_go(sync_fd):
+        mon._unlink("attach.sock")   # the CLI gave up before the start: nothing is ours
+        return 0
     code = -1
     try:
         code = serve(mon, sync_fd)
@@ -538,6 +562,8 @@ def main(argv: list[str]) -> int:
         try:
             trace("handing over")
             if not (code >= 0 and handoff(mon, code)):
+                if mon.unrecorded is not None:
+                    record(mon.cfg, **mon.unrecorded)
                 cleanup(mon, ran=code >= 0)
         finally:
             trace("cleaned up")

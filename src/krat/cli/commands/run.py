@@ -18,7 +18,7 @@ def main(ctx, argv: list[str]) -> int:
     if args.pull != "missing" or not image_present(ctx, spec.image):
         pull_for_run(ctx, spec.image, args)  # --pull missing|always|never, as Docker
     svc = ContainerService(ctx.paths)
-    c = svc.create(spec, name, netvol)
+    c = svc.create(spec, name, netvol, prestart={"attach": not args.detach, "owner": True})
     try:
         sock = svc.start(c, attach=not args.detach, owner=True)
     except BaseException as err:
