@@ -73,7 +73,8 @@ class RunSteps:
         try:
             mounts = self._mounts(run, rp, scratch, where)
             spec = rp.spec
-            spec = runstep.RunSpec(spec.argv, spec.env, spec.cwd, spec.user, spec.network, mounts)
+            env = spec.env + [f"{k}={v}" for k, v in self.req.run_env.items()]
+            spec = runstep.RunSpec(spec.argv, env, spec.cwd, spec.user, spec.network, mounts)
             code = self.backend.run([layer.dir for layer in run.layers], upper, spec, output)
         finally:
             self.backend.release(scratch)
@@ -109,6 +110,7 @@ class RunSteps:
             else:
                 source = str(self._context_path(spec.get("source", "."), where))
             mounts.append(runstep.mount_for(spec, source))
+        mounts += [Mount("bind", host, target, readonly) for host, target, readonly in self.req.volumes]
         return mounts
 
     def _secret_mount(self, spec: dict[str, str], path: Path, where: str) -> Mount | None:

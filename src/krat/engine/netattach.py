@@ -360,31 +360,22 @@ class Attacher:
             self._teardown_later(rec.id)  # after our lock is released: the child takes its own
 
     def _teardown_later(self, network_id: str) -> None:
-        """Tear a network down from a detached grandchild that re-checks, under the lock,
-        that nobody attached meanwhile (a new run may have come and found the bridge up)."""
-        pid = os.fork()
-        if pid:
-            os.waitpid(pid, 0)
-            return
-        try:
-            os.setsid()
-            if os.fork() == 0:
-                self._teardown_if_unused(network_id)
-        finally:
-            os._exit(0)
+        """Tear a network down from a detached process (`python -m krat.engine.netattach`)
+        that re-checks, under the lock, that nobody attached meanwhile (a new run may have
+        come and found the bridge up). A new process rather than a fork: a forked monitor
+        would still look like a monitor, and must not hold our locks or database handle."""
+        import subprocess
+        import sys
 
-    def _teardown_if_unused(self, network_id: str) -> None:
-        from krat.db import open_database
+        subprocess.Popen([sys.executable, "-m", "krat.engine.netattach", "teardown", str(self.paths.root),
+                          str(self.paths.runroot), network_id], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/", start_new_session=True)
 
-        try:
-            db = open_database(self.paths.db)  # never the parent's connection across fork
-            mine = type(self)(db, self.paths)
-            with mine._lock(self.network_dir(network_id).with_suffix(".lock")):
-                rec = rows.get_network(db, network_id)
-                if rec is not None and rows.attached_count(db, network_id) == 0:
-                    mine.teardown(rec)
-        finally:
-            os._exit(0)
+    def teardown_if_unused(self, network_id: str) -> None:
+        with self._lock(self.network_dir(network_id).with_suffix(".lock")):
+            rec = rows.get_network(self.db, network_id)
+            if rec is not None and rows.attached_count(self.db, network_id) == 0:
+                self.teardown(rec)
 
     def teardown(self, rec: rows.NetworkRecord) -> None:
         """Remove a network's kernel objects and helper (idempotent)."""
@@ -424,3 +415,21 @@ def _write(path: Path, text: str) -> None:
     tmp.write_text(text)
     os.chmod(tmp, 0o644)
     os.replace(tmp, path)
+
+
+def main(argv: list[str]) -> int:
+    """`python -m krat.engine.netattach teardown ROOT RUNROOT NETWORK_ID` (see _teardown_later)."""
+    from krat.db import open_database
+    from krat.engine.config import Paths
+
+    if len(argv) != 4 or argv[0] != "teardown":
+        return 2
+    paths = Paths(Path(argv[1]), Path(argv[2]))
+    Attacher(open_database(paths.db), paths).teardown_if_unused(argv[3])
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main(sys.argv[1:]))
