@@ -9,11 +9,10 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from krat.engine.runtimes import classify, open_runtime, read_log_error
+from krat.engine.runtimes import classify, open_runtime, read_log_error, state_root
 from krat.engine.state import Status
 from krat.errors import Conflict
 
@@ -76,10 +75,12 @@ def run_exec(svc: "ContainerService", c: "Container", spec: ExecSpec) -> int:
         process["capabilities"] = {k: caps for k in ("bounding", "effective", "permitted")}
     else:
         process = process_document(config["process"], spec, user)
-    cfg = svc.monitor_config(c)
-    if cfg["runtime"] in ("", "krat"):
-        return exec_in_process(cfg["runtime_root"], c.id, process, spec, run_dir)
-    runtime = open_runtime(cfg["runtime"], str(svc.paths.runroot))
+    binary = c.spec.runtime or "krat"   # as monitor_config, without loading bundle.py
+    if binary == "krat":
+        return exec_in_process(state_root(binary, str(svc.paths.runroot)), c.id, process, spec, run_dir)
+    import subprocess  # only for another OCI runtime's CLI: `krat exec` must not pay for it
+
+    runtime = open_runtime(binary, str(svc.paths.runroot))
     r, w = os.pipe()
     os.write(w, json.dumps(process).encode())  # a process.json fits a pipe's buffer
     os.close(w)
