@@ -12,7 +12,6 @@ the database's business (engine/images.py); this module only stores bytes.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -46,6 +45,8 @@ class BlobWriter:
         store.ensure()
         self._fd, name = _mkstemp(store.ingest_dir)
         self.tmp = Path(name)
+        import hashlib  # loads OpenSSL (~3 ms): only writers need it, `krat run` only reads
+
         self._hash = hashlib.sha256()
         self.size = 0
         self._done = False

@@ -23,16 +23,21 @@ import io
 import os
 import shutil
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
 from krat.errors import InvalidArgument
 from krat.oci.digest import Digest
-from krat.store.apply import apply_tar
-from krat.store.compression import HashingReader, decompressed
-from krat.store.diff import diff
+
+
+def __getattr__(name: str):
+    """`diff` (store/diff.py, tarfile) loads on first use: `krat run` reads only paths here."""
+    if name == "diff":
+        from krat.store.diff import diff
+
+        return diff
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = ["LayerStore", "Unpacked", "diff", "short_name"]
 
@@ -120,10 +125,15 @@ class LayerStore:
             verified = expected is not None and _is_plain_file(stream)
             if verified:
                 # a plain tar in a regular file: unpack in place; its digest is checked below
+                from krat.store.apply import apply_tar
+
                 apply_tar(stream, tmp / "diff", seekable=True)
                 size = os.fstat(stream.fileno()).st_size
                 digest = Digest.parse(str(expected)) if verified_digest else _hash_file(stream)
             else:
+                from krat.store.apply import apply_tar
+                from krat.store.compression import HashingReader, decompressed
+
                 reader = HashingReader(decompressed(stream))
                 apply_tar(reader, tmp / "diff")
                 reader.drain()
@@ -144,6 +154,8 @@ class LayerStore:
     def _tmpdir(self) -> Path:
         base = self.root / ".tmp"
         base.mkdir(parents=True, exist_ok=True)
+        import uuid
+
         tmp = base / uuid.uuid4().hex
         tmp.mkdir(mode=0o700)
         return tmp
@@ -176,6 +188,8 @@ class LayerStore:
             return
         trash = self.root / ".trash"
         trash.mkdir(exist_ok=True)
+        import uuid
+
         moved = trash / f"{target.name}-{uuid.uuid4().hex[:8]}"
         os.rename(target, moved)
         shutil.rmtree(moved, ignore_errors=True)
