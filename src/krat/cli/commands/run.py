@@ -15,9 +15,9 @@ def main(ctx, argv: list[str]) -> int:
     add_pull_options(parser)
     args = parser.parse_args(argv)
     spec, name, netvol = build_spec(args)
-    if args.pull != "missing" or not image_present(ctx, spec.image):
-        pull_for_run(ctx, spec.image, args)  # --pull missing|always|never, as Docker
     svc = ContainerService(ctx.paths)
+    if args.pull != "missing" or not image_present(ctx, spec.image, svc.db):
+        pull_for_run(ctx, spec.image, args)  # --pull missing|always|never, as Docker
     c = svc.create(spec, name, netvol, prestart={"attach": not args.detach, "owner": True})
     try:
         sock = svc.start(c, attach=not args.detach, owner=True)
@@ -43,8 +43,9 @@ def main(ctx, argv: list[str]) -> int:
     return 0 if code is None else code
 
 
-def image_present(ctx, ref: str) -> bool:
-    """The common case of `--pull missing` without loading the registry code (the hot path)."""
+def image_present(ctx, ref: str, db=None) -> bool:
+    """The common case of `--pull missing` without loading the registry code (the hot path);
+    db: the caller's open database (one connection per run, not two)."""
     from krat.engine.images import ImageService
 
-    return ImageService(ctx.paths).exists(ref)
+    return ImageService(ctx.paths, db).exists(ref)
