@@ -28,7 +28,8 @@ from typing import BinaryIO
 def build_image(paths, location: str, *, tags: list[str] | None = None, dockerfile: str | None = None,
                 build_args: dict[str, str] | None = None, target: str | None = None, no_cache: bool = False,
                 pull: bool = False, labels: dict[str, str] | None = None, network: str = "default",
-                progress=None, stdin: BinaryIO | None = None, secrets: dict[str, bytes] | None = None) -> str:
+                progress=None, stdin: BinaryIO | None = None, secrets: dict[str, bytes] | None = None,
+                volumes: list[tuple[str, str, bool]] | None = None, run_env: dict[str, str] | None = None) -> str:
     """Build and tag an image; returns its id. Nothing is left behind on failure."""
     from krat.build.builder import Builder
     from krat.build.progress import QuietProgress
@@ -45,7 +46,8 @@ def build_image(paths, location: str, *, tags: list[str] | None = None, dockerfi
         db = open_database(paths.db)
         request = BuildRequest(source.dockerfile, source.context, source.filename, names, dict(build_args or {}),
                                target, no_cache, pull, dict(labels or {}), network,
-                               remember_digests=source.temp is None, secrets=dict(secrets or {}))
+                               remember_digests=source.temp is None, secrets=dict(secrets or {}),
+                               volumes=list(volumes or []), run_env=dict(run_env or {}))
         return Builder(StoreBackend(paths, db), db, progress).build(request).image_id
     finally:
         progress.close()

@@ -1,6 +1,7 @@
 """The builder: Dockerfile + context -> image, step by step, through the layer cache.
 
-For each stage the target needs (krat.build.stages), each instruction is expanded
+For each stage the target needs (krat.build.stages; independent stages at the same
+time, krat.build.schedule), each instruction is expanded
 where Docker expands it, turned into a cache key (krat.build.cache) and either
 taken from the cache or executed: metadata instructions change the config only;
 COPY/ADD/WORKDIR write into a fresh upper directory; RUN runs in a container over
@@ -12,28 +13,24 @@ removed, and no image.
 
 from __future__ import annotations
 
-import collections
 import os
 import threading
 import time
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
-from krat.build import filesteps, metadata, runstep
-from krat.build.backend import Backend, Layer, Mount
-from krat.build.copy import materialize
+from krat.build import filesteps, metadata
+from krat.build.backend import Backend, Layer
 from krat.build.cache import StepInputs, explain
 from krat.build.dockerfile import Instruction, parse_file
-from krat.build.fsview import LayerView
 from krat.build.imageconfig import PROXY_ARGS, config_document, from_base
 from krat.build.progress import Progress, Step
+from krat.build.runexec import RunSteps, short
 from krat.build.schedule import run_graph
 from krat.build.stages import Stage, plan
 from krat.build.state import BuildError, BuildRequest, StageRun
 from krat.db import build_cache
 from krat.errors import InvalidArgument, KratError, NotFound
 
-TAIL_LINES = 10
 
 
 @dataclass
@@ -46,7 +43,7 @@ def rfc3339(ts: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts % 1 * 1e9):09d}Z"
 
 
-class Builder:
+class Builder(RunSteps):
     def __init__(self, backend: Backend, db, progress: Progress, jobs: int = 0) -> None:
         self.backend = backend
         self.db = db
@@ -142,7 +139,7 @@ class Builder:
         if inst.keyword in ("RUN", "CMD", "ENTRYPOINT") and not inst.json and inst.args \
                 and inst.args[0].lstrip().startswith("["):
             self.progress.warn(f"{self.req.filename}:{inst.line}: {inst.keyword} is not a valid JSON array, so it "
-                               f"runs as a shell command (as in Docker): {_short(inst.args[0])}")
+                               f"runs as a shell command (as in Docker): {short(inst.args[0])}")
         try:
             self._dispatch(run, inst, step)
         except BuildError:
@@ -278,117 +275,6 @@ class Builder:
         self._advance(run, inputs, created_by, created, layer)
         self._end(step, cached=False, reason=reason)
 
-    # -- RUN -------------------------------------------------------------------------------
-
-    def _run_step(self, run: StageRun, inst: Instruction, step: Step, where: str) -> None:
-        proxies = runstep.proxy_args(self.req.build_args)
-        rp = runstep.prepare(run, inst, self.req.filename, self.req.network, proxies)
-        self.used_args |= set(rp.args)
-        inputs = StepInputs(run.key, rp.canonical, rp.args, self._mount_sources(run, rp, where))
-
-        def make(upper: Path) -> None:
-            self._execute(run, rp, upper, step, where, inst)
-
-        self._layer_step(run, step, inputs, rp.created_by, make)
-
-    def _mount_sources(self, run: StageRun, rp: runstep.RunPlan, where: str) -> dict[str, str]:
-        sources = {}
-        for spec in rp.mounts:
-            if spec["type"] == "bind" and "from" not in spec:
-                src = spec.get("source", ".")
-                for path, digest in self.req.context.manifest(self.req.context.select(src, where)).items():
-                    sources[f"mount:{path}"] = digest
-            elif spec["type"] == "bind":
-                source = self._bind_source(run, spec, where)
-                sources[f"mount:--from={spec['from']}"] = source[0]
-        return sources
-
-    def _bind_source(self, run: StageRun, spec: dict[str, str], where: str) -> tuple[str, list[Path]]:
-        ref = spec["from"]
-        for index in run.stage.reads:
-            other = self.plan.stages[index]
-            if other.name == ref.lower() or str(index) == ref:
-                built = self.results[index]
-                return built.key, [layer.dir for layer in built.layers]
-        with self.lock:
-            image = self.backend.image(ref, self.req.pull)
-        return image.id, [layer.dir for layer in image.layers]
-
-    def _execute(self, run: StageRun, rp: runstep.RunPlan, upper: Path, step: Step, where: str,
-                 inst: Instruction) -> None:
-        scratch = self.backend.workdir("mounts")
-        tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
-        partial = [b""]
-
-        def output(data: bytes) -> None:
-            self.progress.output(step, data)
-            lines = (partial[0] + data).split(b"\n")
-            partial[0] = lines.pop()
-            tail.extend(line.decode(errors="replace") for line in lines)
-
-        try:
-            mounts = self._mounts(run, rp, scratch, where)
-            spec = rp.spec
-            spec = runstep.RunSpec(spec.argv, spec.env, spec.cwd, spec.user, spec.network, mounts)
-            code = self.backend.run([layer.dir for layer in run.layers], upper, spec, output)
-        finally:
-            self.backend.release(scratch)
-        if partial[0]:
-            tail.append(partial[0].decode(errors="replace"))
-        if code != 0:
-            self.progress.failed(step, list(tail))
-            last = next((line for line in reversed(tail) if line.strip()), "")
-            detail = f": {last.strip()}" if last else ""
-            raise BuildError(f"{where}: RUN {_short(inst.args[0] if inst.args else '')} "
-                             f"failed with exit code {code}{detail}")
-
-    def _mounts(self, run: StageRun, rp: runstep.RunPlan, scratch: Path, where: str) -> list[Mount]:
-        mounts = []
-        if rp.script is not None:
-            script = scratch / "heredoc"
-            script.write_bytes(rp.script)
-            os.chmod(script, 0o755)
-            mounts.append(Mount("bind", str(script), "/dev/.krat-heredoc", True))
-        for i, spec in enumerate(rp.mounts):
-            if spec["type"] in ("secret", "ssh"):
-                mount = self._secret_mount(spec, scratch / f"secret{i}", where)
-                if mount is not None:
-                    mounts.append(mount)
-                continue
-            if spec["type"] == "cache":
-                source = str(_cache_dir(self.backend, spec))
-            elif spec["type"] == "tmpfs":
-                source = "tmpfs"
-            elif "from" in spec:
-                _, layers = self._bind_source(run, spec, where)
-                source = str(materialize(LayerView(layers), spec.get("source", "/"), scratch / f"bind{i}"))
-            else:
-                source = str(self._context_path(spec.get("source", "."), where))
-            mounts.append(runstep.mount_for(spec, source))
-        return mounts
-
-    def _secret_mount(self, spec: dict[str, str], path: Path, where: str) -> Mount | None:
-        """A secret as a private read-only file (mode 0400 unless mode=); absent and optional: none."""
-        required = spec.get("required", "false") == "true"
-        value = self.req.secrets.get(spec.get("id", "")) if spec["type"] == "secret" else None
-        if value is None:
-            if required:
-                what = f"secret {spec.get('id', '')!r}" if spec["type"] == "secret" else "an ssh agent"
-                raise BuildError(f"{where}: RUN needs {what}, which was not given (krat build --secret id=ID,src=FILE)")
-            return None
-        path.write_bytes(value)
-        os.chmod(path, int(spec.get("mode", "0400"), 8))
-        os.chown(path, int(spec.get("uid", "0")), int(spec.get("gid", "0")))
-        return Mount("bind", str(path), spec["target"], True)
-
-    def _context_path(self, source: str, where: str) -> Path:
-        ctx = self.req.context
-        rel = ctx.clean(source, where)
-        path = ctx.root / rel if rel else ctx.root
-        if not path.exists():
-            raise NotFound(f"{where}: --mount source {source!r} not found in the build context")
-        return path
-
     # -- the end -----------------------------------------------------------------------------
 
     def _create_image(self, run: StageRun) -> str:
@@ -439,19 +325,6 @@ class _Locked:
         return call
 
 
-def _cache_dir(backend: Backend, spec: dict[str, str]) -> Path:
-    """A RUN --mount=type=cache directory, with BuildKit's uid/gid/mode options applied."""
-    path = backend.cache_dir(spec.get("id") or spec["target"])
-    try:
-        if "mode" in spec:
-            os.chmod(path, int(spec["mode"], 8))
-        if "uid" in spec or "gid" in spec:
-            os.chown(path, int(spec.get("uid", "0")), int(spec.get("gid", "0")))
-    except ValueError:
-        raise InvalidArgument(f"invalid cache mount options {spec}: uid, gid and mode are numbers") from None
-    return path
-
-
 def _canonical(inst: Instruction) -> str:
     text = " ".join(inst.original.split())
     if inst.heredocs:
@@ -459,9 +332,6 @@ def _canonical(inst: Instruction) -> str:
     return text
 
 
-def _short(text: str, limit: int = 60) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 __all__ = ["Builder", "BuildRequest", "BuildResult", "BuildError", "InvalidArgument"]

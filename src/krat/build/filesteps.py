@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import os
 import posixpath
-import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -198,6 +197,8 @@ def _is_archive(path: Path) -> bool:
 
 def _extract(writer: Writer, archive: Path, dest: str, where: str) -> None:
     """ADD's auto-extraction: entries land under dest; none may leave it."""
+    import tarfile  # only ADD of an archive pays for it
+
     try:
         with tarfile.open(archive, "r:*") as tar:
             for member in tar:
@@ -210,7 +211,7 @@ def _extract(writer: Writer, archive: Path, dest: str, where: str) -> None:
         raise InvalidArgument(f"{where}: cannot extract {archive.name}: {err}") from None
 
 
-def _extract_member(writer: Writer, tar: tarfile.TarFile, member: tarfile.TarInfo, target: str) -> None:
+def _extract_member(writer: Writer, tar, member, target: str) -> None:
     if member.isdir():
         writer.mkdir(target, None)
         path = writer.target(target)

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 T = TypeVar("T")
 
@@ -26,9 +28,9 @@ def run_graph(order: list[int], deps: dict[int, set[int]], work: Callable[[int],
               cancelled: threading.Event) -> dict[int, T]:
     results: dict[int, T] = {}
     pending = list(order)
-    running: dict[Future, int] = {}
+    running: "dict[Future, int]" = {}
     errors: list[BaseException] = []
-    pool: ThreadPoolExecutor | None = None
+    pool = None  # a ThreadPoolExecutor once two stages can run together
     try:
         while pending or running:
             startable = ready(pending, deps, set(results)) if not errors else []
@@ -36,6 +38,8 @@ def run_graph(order: list[int], deps: dict[int, set[int]], work: Callable[[int],
                 pending.remove(startable[0])
                 results[startable[0]] = work(startable[0])  # nothing to overlap with: no thread
                 continue
+            from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait  # only when parallel
+
             for index in startable[: max(jobs - len(running), 0)]:
                 pool = pool or ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="krat-stage")
                 pending.remove(index)

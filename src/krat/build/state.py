@@ -31,6 +31,10 @@ class BuildRequest:
     network: str = "default"
     remember_digests: bool = False   # keep context file digests across builds (not for temp contexts)
     secrets: dict[str, bytes] = field(default_factory=dict)   # --secret id -> value (never cached)
+    # podman build -v: host paths bound into every RUN step, and env only RUN steps see;
+    # neither lands in the image nor in cache keys (like --secret)
+    volumes: list[tuple[str, str, bool]] = field(default_factory=list)   # (host, target, readonly)
+    run_env: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

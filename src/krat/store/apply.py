@@ -277,7 +277,9 @@ def apply_tar(stream: BinaryIO, dest: Path, privileged: bool | None = None, seek
     root_fd = os.open(dest, _DIR_FLAGS)
     applier = Applier(root_fd, privileged, source_fd=stream.fileno() if seekable else None)
     try:
-        with tarfile.open(fileobj=stream, mode="r:" if seekable else "r|", errorlevel=2) as tar:
+        # bufsize: the stream mode otherwise reads 10 KiB at a time through every wrapper
+        with tarfile.open(fileobj=stream, mode="r:" if seekable else "r|", errorlevel=2,
+                          bufsize=1 << 20) as tar:
             for member in tar:
                 try:
                     applier.apply(tar, member)

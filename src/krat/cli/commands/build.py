@@ -27,6 +27,10 @@ def _parser() -> ArgumentParser:
     p.add_argument("--explain", action="store_true", help="say why each step missed the cache")
     p.add_argument("--secret", action="append", default=[], metavar="id=ID,src=FILE|env=VAR",
                    help="a secret for RUN --mount=type=secret (never stored in the image or cache)")
+    p.add_argument("-v", "--volume", action="append", default=[], metavar="HOST:CONTAINER[:ro|rw]",
+                   help="bind a host path into every RUN step (as podman build; not stored in the image)")
+    p.add_argument("--host-ca", nargs="?", const="", default=None, metavar="FILE",
+                   help="RUN steps trust the host's CA bundle (or FILE): for pip/npm/curl behind a TLS proxy")
     p.add_argument("--network", default="default", choices=["default", "none", "host"],
                    help="network for RUN steps (RUN --network overrides)")
     return p
@@ -69,6 +73,29 @@ def _secrets(items: list[str]) -> dict[str, bytes]:
     return out
 
 
+def _volumes(items: list[str]) -> list[tuple[str, str, bool]]:
+    out = []
+    for item in items:
+        parts = item.split(":")
+        if len(parts) not in (2, 3) or not parts[0] or not parts[1].startswith("/"):
+            raise InvalidArgument(f"invalid --volume {item!r}: expected /HOST/PATH:/CONTAINER/PATH[:ro|rw]")
+        mode = parts[2] if len(parts) == 3 else "rw"
+        if mode not in ("ro", "rw"):
+            raise InvalidArgument(f"invalid --volume {item!r}: mode must be ro or rw")
+        if not os.path.exists(parts[0]):
+            raise InvalidArgument(f"--volume {item}: {parts[0]} does not exist")
+        out.append((os.path.abspath(parts[0]), parts[1], mode == "ro"))
+    return out
+
+
+def _host_ca(args) -> tuple[list[tuple[str, str, bool]], dict[str, str]]:
+    if args.host_ca is None:
+        return [], {}
+    from krat.engine import hostca
+
+    return [(hostca.host_bundle(args.host_ca or None), hostca.TARGET, True)], hostca.env()
+
+
 def _progress(args, explain: bool):
     from krat.build.progress import PlainProgress, QuietProgress, TtyProgress
 
@@ -91,11 +118,13 @@ def _build(ctx, args) -> int:
     from krat.build import build_image
     from krat.oci.reference import parse_reference
 
+    ca_volumes, run_env = _host_ca(args)
     image_id = build_image(ctx.paths, args.context, tags=args.tag, dockerfile=args.file,
                            build_args=_pairs(args.build_arg, "--build-arg", True), target=args.target,
                            no_cache=args.no_cache, pull=args.pull, labels=_pairs(args.label, "--label", False),
                            network=args.network, progress=_progress(args, args.explain),
-                           secrets=_secrets(args.secret))
+                           secrets=_secrets(args.secret), volumes=_volumes(args.volume) + ca_volumes,
+                           run_env=run_env)
     if args.iidfile:
         with open(args.iidfile, "w") as f:
             f.write(image_id)
