@@ -96,6 +96,12 @@ class Krat(Engine):
         return [sys.executable, "-m", "krat", "--root", str(self.root), "--runroot", str(self.runroot), *args]
 
     def stop(self) -> None:
+        # Containers a workload left running hold processes, bridges and nftables tables
+        # outside self.dir: remove them through krat before the state goes.
+        ids = self.run("ps", "-aq", "--no-trunc", check=False).stdout.decode().split()
+        if ids:
+            self.run("rm", "-f", "-v", *ids, check=False)
+        self.run("network", "prune", "-f", check=False)
         mounts = Path("/proc/self/mountinfo").read_text().splitlines()
         for target in sorted((m.split()[4] for m in mounts if m.split()[4].startswith(str(self.dir))),
                              key=len, reverse=True):

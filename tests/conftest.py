@@ -20,6 +20,16 @@ import pytest
 from support import STRICT, KratCLI, _unmount_below, is_real_root, require_binary, skip_or_fail  # noqa: F401
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked `online` talk to package mirrors: deselected (not skipped) unless asked for."""
+    if os.environ.get("KRAT_TEST_ONLINE") == "1":
+        return
+    online = [item for item in items if item.get_closest_marker("online")]
+    if online:
+        config.hook.pytest_deselected(items=online)
+        items[:] = [item for item in items if not item.get_closest_marker("online")]
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if item.get_closest_marker("root") and not is_real_root():
         skip_or_fail("needs root on the real kernel")

@@ -8,6 +8,8 @@ import re
 import time
 from datetime import datetime
 
+from krat.engine.state import human_duration  # noqa: F401 - one definition, shared with ps
+
 _UNITS = ["B", "kB", "MB", "GB", "TB", "PB"]
 
 
@@ -21,33 +23,6 @@ def human_size(size: float) -> str:
     if "e" in text:
         text = f"{size:.0f}"
     return f"{text}{_UNITS[i]}"
-
-
-def human_duration(seconds: float) -> str:
-    """go-units HumanDuration: 'Less than a second', 'About an hour', '3 days', ..."""
-    if seconds < 1:
-        return "Less than a second"
-    if seconds < 2:
-        return "1 second"
-    if seconds < 60:
-        return f"{int(seconds)} seconds"
-    minutes = int(seconds / 60)
-    if minutes == 1:
-        return "About a minute"
-    if minutes < 60:
-        return f"{minutes} minutes"
-    hours = int(round(seconds / 3600))
-    if hours == 1:
-        return "About an hour"
-    if hours < 48:
-        return f"{hours} hours"
-    if hours < 24 * 7 * 2:
-        return f"{hours // 24} days"
-    if hours < 24 * 30 * 2:
-        return f"{hours // 24 // 7} weeks"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24 // 30} months"
-    return f"{hours // 24 // 365} years"
 
 
 def parse_rfc3339(text: str) -> float | None:

@@ -60,3 +60,26 @@ def go_value(value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return "<nil>" if value is None else str(value)
+
+
+def print_inspect(refs: list[str], fetch, template: str | None) -> int:
+    """`X inspect [-f TEMPLATE] REF...`: one document per ref that exists, an error line for
+    each that does not (exit 1, as Docker), then a JSON list or one rendered line each."""
+    import json
+    import sys
+
+    from krat.errors import KratError
+
+    docs, code = [], 0
+    for ref in refs:
+        try:
+            docs.append(fetch(ref))
+        except KratError as err:
+            sys.stderr.write(f"Error: {err.message}\n")
+            code = 1
+    if template:
+        for doc in docs:
+            print(render(template, doc))
+    else:
+        print(json.dumps(docs, indent=4))
+    return code

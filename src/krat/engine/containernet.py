@@ -82,10 +82,10 @@ class ContainerNet:
         return Started(att.oci_namespace(), mounts + extra, att.ips, tuple(mounts),
                        Path(att.hosts_path).read_text(), Path(att.resolv_conf_path).read_text())
 
-    def stop(self, cid: str, wait: bool = False) -> None:
-        """After the container exited: detach now; an unused network goes moments later
-        (wait=True: before returning)."""
-        self.networks.detach(cid, background=not wait)
+    def stop(self, cid: str) -> None:
+        """After the container exited (and after a failed start): detach, and remove a
+        network's bridge, table and DNS responder when this was its last container."""
+        self.networks.detach(cid)
 
     def remove(self, cid: str, volumes: bool = False) -> list[str]:
         self.networks.forget(cid)

@@ -284,9 +284,8 @@ class Attacher:
                 raise Conflict(f"subnet {current} of network {rec.name} overlaps with a route on this host ({clash})")
             mtu = int(rec.options.get("com.docker.network.driver.mtu", bridge.DEFAULT_MTU))
             try:
-                bridge.ensure_bridge(name, rec.gateway, current.prefixlen, mtu)
-                firewall.setup_network(firewall.NetworkRules(firewall.table_name(rec.id), name, str(current),
-                                                             rec.internal))
+                rules = firewall.NetworkRules(firewall.table_name(rec.id), name, str(current), rec.internal)
+                bridge.ensure_bridge(name, rec.gateway, current.prefixlen, mtu, firewall.render_network(rules))
             except BaseException:
                 self.teardown(rec)
                 raise
@@ -325,63 +324,35 @@ class Attacher:
 
     # -- stop ----------------------------------------------------------------------------
 
-    def detach(self, cid: str, background: bool = False) -> None:
-        """Undo attach; safe to call any number of times and after a partial attach.
-
-        With `background`, a network left without containers is torn down by a detached
-        child (bridge and table removal wait on the kernel for ~0.1 s), so `run --rm`
-        does not wait for it; it is gone moments later. Failures clean up in the foreground.
-        """
+    def detach(self, cid: str) -> None:
+        """Undo attach; safe to call any number of times and after a partial attach."""
         for network_id in {p.network_id for p in rows.ports_of(self.db, cid)}:
             firewall.unpublish(firewall.table_name(network_id), cid)
         rows.remove_ports(self.db, cid)
         for ep in rows.endpoints_of_container(self.db, cid):
             if ep.ip or ep.host_veth:
-                self.detach_endpoint(cid, ep.network_id, background)
+                self.detach_endpoint(cid, ep.network_id)
         netns.delete(self.netns_path(cid))
         shutil.rmtree(self.files_dir(cid), ignore_errors=True)
 
-    def detach_endpoint(self, cid: str, network_id: str, background: bool = False) -> None:
+    def detach_endpoint(self, cid: str, network_id: str) -> None:
         ep = next((e for e in rows.endpoints_of_container(self.db, cid) if e.network_id == network_id), None)
         if ep is not None and ep.host_veth:
             bridge.delete_link(ep.host_veth)  # our own device: no lock needed, and it is the slow part
-        lock = self.network_dir(network_id).with_suffix(".lock")
-        with self._lock(lock):
+        with self._lock(self.network_dir(network_id).with_suffix(".lock")):
             rows.release(self.db, cid, network_id)
             rec = rows.get_network(self.db, network_id)
             if rec is None:
                 return
-            last = rows.attached_count(self.db, network_id) == 0
-            if last and not background:
+            if rows.attached_count(self.db, network_id) == 0:
                 self.teardown(rec)
-            elif not last and rec.dns:
+            elif rec.dns:
                 netdns.refresh(self, rec)
-        if last and background:
-            self._teardown_later(rec.id)  # after our lock is released: the child takes its own
-
-    def _teardown_later(self, network_id: str) -> None:
-        """Tear a network down from a detached process (`python -m krat.engine.netattach`)
-        that re-checks, under the lock, that nobody attached meanwhile (a new run may have
-        come and found the bridge up). A new process rather than a fork: a forked monitor
-        would still look like a monitor, and must not hold our locks or database handle."""
-        import subprocess
-        import sys
-
-        subprocess.Popen([sys.executable, "-m", "krat.engine.netattach", "teardown", str(self.paths.root),
-                          str(self.paths.runroot), network_id], stdin=subprocess.DEVNULL,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/", start_new_session=True)
-
-    def teardown_if_unused(self, network_id: str) -> None:
-        with self._lock(self.network_dir(network_id).with_suffix(".lock")):
-            rec = rows.get_network(self.db, network_id)
-            if rec is not None and rows.attached_count(self.db, network_id) == 0:
-                self.teardown(rec)
 
     def teardown(self, rec: rows.NetworkRecord) -> None:
         """Remove a network's kernel objects and helper (idempotent)."""
         netdns.stop(self, rec)
-        bridge.delete_link(bridge.bridge_name(rec.id))
-        firewall.teardown_network(firewall.table_name(rec.id))
+        bridge.delete_with(bridge.bridge_name(rec.id), firewall.teardown_script(firewall.table_name(rec.id)))
         shutil.rmtree(self.network_dir(rec.id), ignore_errors=True)
 
     def forget(self, cid: str) -> None:
@@ -415,21 +386,3 @@ def _write(path: Path, text: str) -> None:
     tmp.write_text(text)
     os.chmod(tmp, 0o644)
     os.replace(tmp, path)
-
-
-def main(argv: list[str]) -> int:
-    """`python -m krat.engine.netattach teardown ROOT RUNROOT NETWORK_ID` (see _teardown_later)."""
-    from krat.db import open_database
-    from krat.engine.config import Paths
-
-    if len(argv) != 4 or argv[0] != "teardown":
-        return 2
-    paths = Paths(Path(argv[1]), Path(argv[2]))
-    Attacher(open_database(paths.db), paths).teardown_if_unused(argv[3])
-    return 0
-
-
-if __name__ == "__main__":
-    import sys
-
-    sys.exit(main(sys.argv[1:]))

@@ -94,9 +94,13 @@ def setup_network(rules: NetworkRules) -> None:
     run(["nft", "-f", "-"], input=render_network(rules), what=f"create nftables table {rules.table}")
 
 
+def teardown_script(table: str) -> str:
+    """The nft script removing a network's table (idempotent: add, then delete)."""
+    return f"add table ip {table}\ndelete table ip {table}\n"
+
+
 def teardown_network(table: str) -> None:
-    run(["nft", "-f", "-"], input=f"add table ip {table}\ndelete table ip {table}\n",
-        what=f"delete nftables table {table}")
+    run(["nft", "-f", "-"], input=teardown_script(table), what=f"delete nftables table {table}")
 
 
 def publish(table: str, owner: str, container_ip: str, mappings: Iterable[PortMapping]) -> None:

@@ -175,7 +175,7 @@ def test_containernet_facade_end_to_end(state_dirs, bundles, tmp_path):
     assert len(anonymous) == 1 and [v.name for v in cn.volumes.list()] == ["etcvol"]
     assert (paths.volumes / "etcvol" / "_data" / "passwd").exists()
     name = bridge.bridge_name(cn.networks.get("bridge").id)
-    for _ in range(100):  # the last container's stop removes the bridge in the background
+    for _ in range(100):  # (removed by the stop itself; the loop only tolerates a slow kernel)
         if not bridge.link_exists(name):
             break
         time.sleep(0.05)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 from krat.cli.options import ArgumentParser
@@ -96,22 +95,9 @@ def inspect(ctx, argv: list[str]) -> int:
     p.add_argument("networks", nargs="+")
     p.add_argument("-f", "--format")
     args = p.parse_args(argv)
-    svc = service(ctx)
-    out, code = [], 0
-    for ref in args.networks:
-        try:
-            out.append(svc.inspect(ref))
-        except KratError as err:
-            sys.stderr.write(f"Error: {err.message}\n")
-            code = 1
-    if args.format:
-        from krat.cli.tables import render
+    from krat.cli.tables import print_inspect
 
-        for doc in out:
-            print(render(args.format, doc))
-    else:
-        print(json.dumps(out, indent=4))
-    return code
+    return print_inspect(args.networks, service(ctx).inspect, args.format)
 
 
 def rm(ctx, argv: list[str]) -> int:
