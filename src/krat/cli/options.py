@@ -56,3 +56,21 @@ def for_each(refs: list[str], action) -> int:
             sys.stderr.write(f"Error: {err.message}\n")
             code = 1
     return code
+
+
+def remove_each(refs: list[str], remove) -> int:
+    """`network rm` / `volume rm`: print each removed ref; one ref that fails is the error
+    itself, several report each failure on a line and exit with the last one's code."""
+    from krat.errors import KratError
+
+    failed = None
+    for ref in refs:
+        try:
+            remove(ref)
+            print(ref)
+        except KratError as err:
+            if len(refs) == 1:
+                raise
+            sys.stderr.write(f"Error: {err.message}\n")
+            failed = err
+    return failed.exit_code if failed else 0

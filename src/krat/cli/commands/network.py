@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from krat.cli.options import ArgumentParser
-from krat.errors import InvalidArgument, KratError
+from krat.errors import InvalidArgument
 
 HELP = "Manage networks"
 
@@ -105,18 +105,10 @@ def rm(ctx, argv: list[str]) -> int:
     p.add_argument("networks", nargs="+")
     p.add_argument("-f", "--force", action="store_true")
     args = p.parse_args(argv)
+    from krat.cli.options import remove_each
+
     svc = service(ctx)
-    failed = None
-    for ref in args.networks:
-        try:
-            svc.remove(ref)
-            print(ref)
-        except KratError as err:
-            if len(args.networks) == 1:
-                raise
-            sys.stderr.write(f"Error: {err.message}\n")
-            failed = err
-    return failed.exit_code if failed else 0
+    return remove_each(args.networks, svc.remove)
 
 
 def prune(ctx, argv: list[str]) -> int:

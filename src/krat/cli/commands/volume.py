@@ -6,7 +6,7 @@ import sys
 
 from krat.cli.commands.network import key_values
 from krat.cli.options import ArgumentParser
-from krat.errors import InvalidArgument, KratError
+from krat.errors import InvalidArgument
 
 HELP = "Manage volumes"
 
@@ -101,18 +101,10 @@ def rm(ctx, argv: list[str]) -> int:
     p.add_argument("volumes", nargs="+")
     p.add_argument("-f", "--force", action="store_true")
     args = p.parse_args(argv)
+    from krat.cli.options import remove_each
+
     svc = service(ctx)
-    failed = None
-    for name in args.volumes:
-        try:
-            svc.remove(name, args.force)
-            print(name)
-        except KratError as err:
-            if len(args.volumes) == 1:
-                raise
-            sys.stderr.write(f"Error: {err.message}\n")
-            failed = err
-    return failed.exit_code if failed else 0
+    return remove_each(args.volumes, lambda name: svc.remove(name, args.force))
 
 
 def prune(ctx, argv: list[str]) -> int:
