@@ -4,9 +4,11 @@
 #
 #   scripts/debian-image.sh                  -> debian:bookworm (and debian:12)
 #   scripts/debian-image.sh --with-python    -> also python:3-bookworm (python, pip, venv)
+#   scripts/debian-image.sh --python-only    -> python:3-bookworm alone
 #
 # Options: --suite SUITE (default bookworm), --mirror URL (default: from apt's sources),
-# --keep DIR (leave the root filesystem there). Needs root (debootstrap); downloads ~100 MB.
+# --keep DIR (leave the root filesystem there). Needs root (debootstrap); downloads ~100 MB
+# (about a minute with a fast mirror).
 # krat's own global flags come from the environment: KRAT_ROOT, KRAT_RUNROOT.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,14 +16,16 @@ cd "$(dirname "$0")/.."
 suite=bookworm
 mirror=${DEBIAN_MIRROR:-}
 with_python=0
+plain=1
 keep=
 while [ $# -gt 0 ]; do
   case "$1" in
     --with-python) with_python=1 ;;
+    --python-only) with_python=1; plain=0 ;;
     --suite) suite=$2; shift ;;
     --mirror) mirror=$2; shift ;;
     --keep) keep=$2; shift ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "debian-image: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -70,11 +74,13 @@ import() {  # import ROOTFS REF CMD
         --change "CMD $cmd" -m "debootstrap $suite" - "$ref"
 }
 
-rootfs=${keep:-$work/rootfs}
-build "$rootfs" ""
-id=$(import "$rootfs" "debian:$suite" '["bash"]')
-"${KRAT[@]}" tag "$id" "debian:$(cut -d. -f1 < "$rootfs/etc/debian_version")" 2>/dev/null || true
-echo "debian:$suite $id"
+if [ "$plain" -eq 1 ]; then
+  rootfs=${keep:-$work/rootfs}
+  build "$rootfs" ""
+  id=$(import "$rootfs" "debian:$suite" '["bash"]')
+  "${KRAT[@]}" tag "$id" "debian:$(cut -d. -f1 < "$rootfs/etc/debian_version")" 2>/dev/null || true
+  echo "debian:$suite $id"
+fi
 
 if [ "$with_python" -eq 1 ]; then
   prootfs="$work/python-rootfs"
