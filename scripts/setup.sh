@@ -51,3 +51,12 @@ if [ "$(id -u)" -eq 0 ]; then
   ln -sf "$PWD/.venv/bin/krat" /usr/local/bin/krat
   ln -sf "$PWD/.venv/bin/krat-runtime" /usr/local/bin/krat-runtime
 fi
+
+# The demo's downloads (its base image by debootstrap, its app's wheels), made once into
+# /var/cache/krat-test: the demo then skips debootstrap and its test runs offline. About a
+# minute the first time, instant later. Needs root; without root only say what is missing.
+if [ "$(id -u)" -eq 0 ]; then
+  scripts/demo-assets.sh
+elif ! scripts/demo-assets.sh --check; then
+  echo "setup: run this script as root once to prepare the demo's offline assets" >&2
+fi
