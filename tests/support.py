@@ -5,10 +5,17 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import pty
+import select
 import shutil
+import signal
+import struct
 import subprocess
 import sys
+import termios
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,3 +89,66 @@ def require_binary(name: str) -> str:
     if not path:
         skip_or_fail(f"{name} is not installed (scripts/setup.sh installs it)")
     return path
+
+
+class Terminal:
+    """A krat command on the slave side of a fresh pty; we play the user at the master."""
+
+    def __init__(self, krat, *args: str, rows: int = 30, cols: int = 100) -> None:
+        self.pid, self.fd = pty.fork()
+        if self.pid == 0:
+            try:
+                os.execve(krat.argv()[0], krat.argv(*args), krat.env)
+            finally:
+                os._exit(127)   # never return into a second copy of pytest
+        self.resize(rows, cols)
+        self.out = b""
+
+    def resize(self, rows: int, cols: int) -> None:
+        fcntl.ioctl(self.fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+    def send(self, text: bytes) -> None:
+        os.write(self.fd, text)
+
+    def expect(self, needle: bytes, timeout: float = 10.0) -> bytes:
+        end = time.monotonic() + timeout
+        while needle not in self.out:
+            left = end - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"{needle!r} not seen; got {self.out[-500:]!r}")
+            ready, _, _ = select.select([self.fd], [], [], left)
+            if ready:
+                try:
+                    data = os.read(self.fd, 4096)
+                except OSError:
+                    data = b""
+                if not data:
+                    raise AssertionError(f"EOF before {needle!r}; got {self.out[-500:]!r}")
+                self.out += data
+                for _ in range(data.count(b"\x1b[6n")):   # answer the shell's cursor query, as a terminal does
+                    os.write(self.fd, b"\x1b[1;1R")
+        return self.out
+
+    def wait(self, timeout: float = 20.0) -> int:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                return os.waitstatus_to_exitcode(status)
+            try:
+                if select.select([self.fd], [], [], 0.1)[0]:
+                    self.out += os.read(self.fd, 4096)
+            except OSError:
+                time.sleep(0.05)
+        os.kill(self.pid, signal.SIGKILL)
+        raise AssertionError("krat did not exit")
+
+    def close(self) -> None:
+        """Kill krat if it still runs, reap it and close our side of the pty (for `finally`)."""
+        try:
+            if os.waitpid(self.pid, os.WNOHANG) == (0, 0):
+                os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            pass
+        os.close(self.fd)

@@ -3,68 +3,15 @@ detach with ctrl-p ctrl-q and attach again, exit codes."""
 
 from __future__ import annotations
 
-import fcntl
 import os
-import pty
-import select
 import signal
-import struct
-import termios
 import time
 
 import pytest
 
+from support import Terminal
+
 pytestmark = pytest.mark.root
-
-
-class Terminal:
-    """A krat command on the slave side of a fresh pty; we play the user at the master."""
-
-    def __init__(self, krat, *args: str, rows: int = 30, cols: int = 100) -> None:
-        self.pid, self.fd = pty.fork()
-        if self.pid == 0:
-            os.execve(krat.argv()[0], krat.argv(*args), krat.env)
-        self.resize(rows, cols)
-        self.out = b""
-
-    def resize(self, rows: int, cols: int) -> None:
-        fcntl.ioctl(self.fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-
-    def send(self, text: bytes) -> None:
-        os.write(self.fd, text)
-
-    def expect(self, needle: bytes, timeout: float = 10.0) -> bytes:
-        end = time.monotonic() + timeout
-        while needle not in self.out:
-            left = end - time.monotonic()
-            if left <= 0:
-                raise AssertionError(f"{needle!r} not seen; got {self.out[-500:]!r}")
-            ready, _, _ = select.select([self.fd], [], [], left)
-            if ready:
-                try:
-                    data = os.read(self.fd, 4096)
-                except OSError:
-                    data = b""
-                if not data:
-                    raise AssertionError(f"EOF before {needle!r}; got {self.out[-500:]!r}")
-                self.out += data
-                for _ in range(data.count(b"\x1b[6n")):   # answer the shell's cursor query, as a terminal does
-                    os.write(self.fd, b"\x1b[1;1R")
-        return self.out
-
-    def wait(self, timeout: float = 20.0) -> int:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
-            if pid:
-                return os.waitstatus_to_exitcode(status)
-            try:
-                if select.select([self.fd], [], [], 0.1)[0]:
-                    self.out += os.read(self.fd, 4096)
-            except OSError:
-                time.sleep(0.05)
-        os.kill(self.pid, signal.SIGKILL)
-        raise AssertionError("krat did not exit")
 
 
 def test_run_it_is_a_real_terminal_with_resizes(kr, runtime):
