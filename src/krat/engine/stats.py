@@ -57,6 +57,7 @@ def usage(c: "Container") -> Usage:
         limit = _read(f"{base}/memory.max")
         limit_n = _int(limit) if limit != "max" else 0
         npids = _int(_read(f"{base}/pids.current") or str(len(_read(f"{base}/cgroup.procs").split())))
+        block = io_stat_bytes(_read(f"{base}/io.stat"))
     else:
         cpu = _int(_read(f"{cgroup_dir(cid, 'cpuacct', root)}/cpuacct.usage"))
         mem = cgroup_dir(cid, "memory", root)
@@ -64,11 +65,56 @@ def usage(c: "Container") -> Usage:
         memory = _int(_read(f"{mem}/memory.usage_in_bytes")) - _int(mem_stat.get("total_inactive_file", "0"))
         limit_n = _int(_read(f"{mem}/memory.limit_in_bytes"))
         npids = _int(_read(f"{cgroup_dir(cid, 'pids', root)}/pids.current"))
+        block = blkio_bytes(cgroup_dir(cid, "blkio", root))
     host = _host_memory()
     if not limit_n or limit_n > host:
         limit_n = host
     rx, tx = _net(c.row.pid)
-    return Usage(cpu, max(memory, 0), limit_n, npids, rx, tx)
+    return Usage(cpu, max(memory, 0), limit_n, npids, rx, tx, *block)
+
+
+# v1 keeps byte counts per I/O scheduler (CFQ, BFQ) and in the throttle layer; the first file
+# with device lines wins, as in runc. On recent kernels (6.18 here) a disk's throttle layer starts only
+# when some cgroup sets a throttle rule on it (then until reboot): before, those counters stay 0.
+BLKIO_FILES = ("blkio.io_service_bytes_recursive", "blkio.bfq.io_service_bytes_recursive",
+               "blkio.throttle.io_service_bytes_recursive")
+
+
+def blkio_bytes(directory: str) -> tuple[int, int]:
+    for name in BLKIO_FILES:
+        counts = service_bytes(_read(f"{directory}/{name}"))
+        if counts is not None:
+            return counts
+    return 0, 0
+
+
+def service_bytes(text: str) -> tuple[int, int] | None:
+    """(read, write) bytes summed over devices from a v1 io_service_bytes file; None: no device lines."""
+    read = write = 0
+    seen = False
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) != 3 or ":" not in fields[0]:
+            continue  # the trailing "Total N"
+        seen = True
+        if fields[1].lower() == "read":
+            read += _int(fields[2])
+        elif fields[1].lower() == "write":
+            write += _int(fields[2])
+    return (read, write) if seen else None
+
+
+def io_stat_bytes(text: str) -> tuple[int, int]:
+    """(read, write) bytes summed over devices from v2's io.stat (`MAJ:MIN rbytes=N wbytes=N ...`)."""
+    read = write = 0
+    for line in text.splitlines():
+        for item in line.split()[1:]:
+            key, _, value = item.partition("=")
+            if key == "rbytes":
+                read += _int(value)
+            elif key == "wbytes":
+                write += _int(value)
+    return read, write
 
 
 def _host_memory() -> int:
