@@ -196,6 +196,33 @@ def resolve_devices(spec: ContainerSpec) -> tuple[HostDevice, ...]:
     return tuple(out)
 
 
+# Not device nodes to copy: the container gets its own devpts, shm and mqueue, its console is
+# its terminal, and /dev/ptmx must stay the link to its own pts/ptmx (as runc skips them).
+HOST_DEV_SKIP = frozenset({"/dev/pts", "/dev/shm", "/dev/fd", "/dev/mqueue", "/dev/console", "/dev/ptmx",
+                           "/dev/.lxc", "/dev/.lxd-mounts", "/dev/.udev"})
+
+
+def host_devices(top: str = "/dev") -> tuple[HostDevice, ...]:
+    """Every character and block device node below /dev (not following symlinks), for --privileged."""
+    import stat
+
+    out = []
+    for dirpath, dirnames, filenames in os.walk(top):
+        dirnames[:] = sorted(d for d in dirnames if os.path.join(dirpath, d) not in HOST_DEV_SKIP)
+        for name in sorted(filenames):
+            path = os.path.join(dirpath, name)
+            if path in HOST_DEV_SKIP:
+                continue
+            try:
+                st = os.lstat(path)
+            except OSError:
+                continue  # gone meanwhile
+            if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+                out.append(HostDevice(path, "c" if stat.S_ISCHR(st.st_mode) else "b", os.major(st.st_rdev),
+                                      os.minor(st.st_rdev), stat.S_IMODE(st.st_mode), "rwm", st.st_uid, st.st_gid))
+    return tuple(out)
+
+
 def build_context(container_id: str, spec: ContainerSpec, rootfs: str, storage: Path,
                   namespace_paths: tuple[tuple[str, str], ...], net: NetworkAttachment,
                   image_user: str) -> RunContext:
@@ -207,6 +234,7 @@ def build_context(container_id: str, spec: ContainerSpec, rootfs: str, storage: 
     ctx = RunContext(container_id=container_id, rootfs=rootfs, user=user,
                      cgroups_path=cgroups_path(container_id), namespace_paths=namespace_paths,
                      devices=resolve_devices(spec), host_caps=host_capabilities(),
+                     host_devices=host_devices() if spec.security.privileged else (),
                      host_hostname=socket.gethostname(), extra_masked=thermal_throttle_paths(),
                      cgroup_v2=cgroup_v2(root), swap_accounting=swap_accounting(root))
     hostname = ocigen.hostname_for(spec, ctx)
