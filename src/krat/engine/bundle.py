@@ -30,17 +30,35 @@ class NetworkAttachment:
     resolv_conf: str | None = None                   # None = derived from the host's
 
 
-def cgroup_v2() -> bool:
-    return os.path.exists("/sys/fs/cgroup/cgroup.controllers")
+CGROUP_ROOT = "/sys/fs/cgroup"
+
+
+def cgroup_root(runtime: str = "") -> str:
+    """The hierarchy root of the container's cgroup: krat's runtime honours $KRAT_CGROUP2_ROOT
+    (a cgroup2 directory, for hybrid hosts and tests); other runtimes pick their own."""
+    if os.environ.get("KRAT_CGROUP2_ROOT") and os.path.basename(runtime or "krat") in ("krat", "krat-runtime"):
+        from krat.runtime.cgroups import configured_root
+
+        return configured_root()
+    return CGROUP_ROOT
+
+
+def cgroup_v2(root: str = CGROUP_ROOT) -> bool:
+    return os.path.exists(f"{root}/cgroup.controllers")
 
 
 def cgroups_path(container_id: str) -> str:
     return f"/krat/{container_id}"
 
 
-def memory_cgroup_dir(container_id: str) -> str:
+def cgroup_dir(container_id: str, controller: str, root: str = CGROUP_ROOT) -> str:
+    """The container's directory for `controller` (v1), or its one directory (v2)."""
     rel = cgroups_path(container_id).lstrip("/")
-    return f"/sys/fs/cgroup/{rel}" if cgroup_v2() else f"/sys/fs/cgroup/memory/{rel}"
+    return f"{root}/{rel}" if cgroup_v2(root) else f"{root}/{controller}/{rel}"
+
+
+def memory_cgroup_dir(container_id: str, root: str = CGROUP_ROOT) -> str:
+    return cgroup_dir(container_id, "memory", root)
 
 
 def host_capabilities() -> tuple[str, ...]:
@@ -52,8 +70,8 @@ def host_capabilities() -> tuple[str, ...]:
     return ocigen.ALL_CAPS
 
 
-def swap_accounting() -> bool:
-    return cgroup_v2() or os.path.exists("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes")
+def swap_accounting(root: str = CGROUP_ROOT) -> bool:
+    return cgroup_v2(root) or os.path.exists(f"{root}/memory/memory.memsw.limit_in_bytes")
 
 
 def thermal_throttle_paths() -> tuple[str, ...]:
@@ -178,18 +196,47 @@ def resolve_devices(spec: ContainerSpec) -> tuple[HostDevice, ...]:
     return tuple(out)
 
 
+# Not device nodes to copy: the container gets its own devpts, shm and mqueue, its console is
+# its terminal, and /dev/ptmx must stay the link to its own pts/ptmx (as runc skips them).
+HOST_DEV_SKIP = frozenset({"/dev/pts", "/dev/shm", "/dev/fd", "/dev/mqueue", "/dev/console", "/dev/ptmx",
+                           "/dev/.lxc", "/dev/.lxd-mounts", "/dev/.udev"})
+
+
+def host_devices(top: str = "/dev") -> tuple[HostDevice, ...]:
+    """Every character and block device node below /dev (not following symlinks), for --privileged."""
+    import stat
+
+    out = []
+    for dirpath, dirnames, filenames in os.walk(top):
+        dirnames[:] = sorted(d for d in dirnames if os.path.join(dirpath, d) not in HOST_DEV_SKIP)
+        for name in sorted(filenames):
+            path = os.path.join(dirpath, name)
+            if path in HOST_DEV_SKIP:
+                continue
+            try:
+                st = os.lstat(path)
+            except OSError:
+                continue  # gone meanwhile
+            if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+                out.append(HostDevice(path, "c" if stat.S_ISCHR(st.st_mode) else "b", os.major(st.st_rdev),
+                                      os.minor(st.st_rdev), stat.S_IMODE(st.st_mode), "rwm", st.st_uid, st.st_gid))
+    return tuple(out)
+
+
 def build_context(container_id: str, spec: ContainerSpec, rootfs: str, storage: Path,
                   namespace_paths: tuple[tuple[str, str], ...], net: NetworkAttachment,
                   image_user: str) -> RunContext:
     """Everything ocigen needs, found on this host now; writes the /etc files."""
     user = resolve_user(rootfs, spec.user or image_user)
+    root = cgroup_root(spec.runtime)
     if spec.init and not os.path.exists("/usr/bin/tini-static"):
         raise NotFound("--init needs /usr/bin/tini-static (Debian package tini)")
     ctx = RunContext(container_id=container_id, rootfs=rootfs, user=user,
                      cgroups_path=cgroups_path(container_id), namespace_paths=namespace_paths,
                      devices=resolve_devices(spec), host_caps=host_capabilities(),
+                     host_devices=host_devices() if spec.security.privileged else (),
                      host_hostname=socket.gethostname(), extra_masked=thermal_throttle_paths(),
-                     cgroup_v2=cgroup_v2(), swap_accounting=swap_accounting())
+                     cgroup_v2=cgroup_v2(root), swap_accounting=swap_accounting(root))
     hostname = ocigen.hostname_for(spec, ctx)
     files = {"hostname": hostname + "\n", "hosts": hosts_file(hostname, spec.extra_hosts, net),
              "resolv.conf": resolv_conf(net)}

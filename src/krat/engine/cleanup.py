@@ -23,7 +23,7 @@ def release(cfg: dict, runtime=None) -> None:
         runtime.delete(cfg["id"], force=True)
     except Exception:
         pass  # already gone: `delete` of an unknown id fails, which is what we want
-    remove_cgroups(cfg.get("cgroups_path", ""))
+    remove_cgroups(cfg.get("cgroups_path", ""), cfg.get("cgroup_root", ""))
     with _networking(cfg) as net:
         if net is not None:
             net.stop(cfg["id"])
@@ -44,8 +44,9 @@ def release(cfg: dict, runtime=None) -> None:
                 pass
 
 
-def remove_cgroups(path: str) -> None:
-    """rmdir the container's cgroup in every hierarchy where the runtime left it (v1 and v2)."""
+def remove_cgroups(path: str, root: str = "") -> None:
+    """rmdir the container's cgroup in every hierarchy where the runtime left it (v1 and v2;
+    `root`: a cgroup2 root of $KRAT_CGROUP2_ROOT)."""
     if not path:
         return
     base = "/sys/fs/cgroup"
@@ -55,6 +56,8 @@ def remove_cgroups(path: str) -> None:
         return
     candidates = [os.path.join(base, path.lstrip("/"))]
     candidates += [os.path.join(base, n, path.lstrip("/")) for n in names]
+    if root and root != base:
+        candidates.append(os.path.join(root, path.lstrip("/")))
     for cg in candidates:
         try:
             os.rmdir(cg)

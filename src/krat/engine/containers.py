@@ -282,7 +282,7 @@ class ContainerService(Lifecycle):
 
     # --- start --------------------------------------------------------------------------------
     def monitor_config(self, c: Container) -> dict:
-        from krat.engine.bundle import cgroups_path, memory_cgroup_dir
+        from krat.engine.bundle import cgroup_root, cgroups_path, memory_cgroup_dir
         from krat.engine.runtimes import state_root
 
         binary = c.spec.runtime or "krat"
@@ -296,7 +296,7 @@ class ContainerService(Lifecycle):
             "auto_remove": c.spec.auto_remove, "max_size": c.spec.log.max_size,
             "max_file": c.spec.log.max_file, "rootfs": str(self.rootfs(c.id)),
             "storage_dir": str(self.storage_dir(c.id)), "cgroups_path": cgroups_path(c.id),
-            "cgroup_memory": memory_cgroup_dir(c.id), "restart_count": c.row.restart_count,
+            "cgroup_memory": memory_cgroup_dir(c.id, cgroup_root(binary)), "cgroup_root": cgroup_root(binary), "restart_count": c.row.restart_count,
         }
 
     def prepare(self, c: Container) -> None:

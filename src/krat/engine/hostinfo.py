@@ -29,8 +29,8 @@ def overlay_supported() -> bool:
 
 
 def cgroup_version() -> str:
-    """'2' (unified), '1' (legacy or hybrid), or 'none'."""
-    if Path("/sys/fs/cgroup/cgroup.controllers").exists():
+    """'2' (unified, or $KRAT_CGROUP2_ROOT on a hybrid host), '1' (legacy or hybrid), or 'none'."""
+    if Path(os.environ.get("KRAT_CGROUP2_ROOT") or "/sys/fs/cgroup", "cgroup.controllers").exists():
         return "2"
     if Path("/sys/fs/cgroup").is_dir() and any(Path("/sys/fs/cgroup").iterdir()):
         return "1"

@@ -107,6 +107,8 @@ class Lifecycle:
     def wait(self, ref: "str | Container", condition: str = "not-running", timeout: float | None = None) -> int:
         c = ref if not isinstance(ref, str) else self.get(ref)
         if c.status not in ACTIVE:
+            # As Docker's not-running condition (and Podman): a created, never started container
+            # is not running, so it answers at once with its exit code 0 instead of blocking.
             return c.row.exit_code
         sock = self._waiter(c)
         if sock is not None:

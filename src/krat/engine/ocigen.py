@@ -80,6 +80,8 @@ class HostDevice:
     minor: int
     file_mode: int = 0o666
     permissions: str = "rwm"
+    uid: int = 0
+    gid: int = 0
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,8 @@ class RunContext:
     etc_files: tuple[tuple[str, str], ...] = ()      # (destination, host file): hosts, hostname, resolv.conf
     namespace_paths: tuple[tuple[str, str], ...] = ()  # (type, /proc/<pid>/ns/<x>): joined, not new
     mounts: tuple[Mount, ...] = ()                   # extra mounts resolved by the volume/network areas
-    devices: tuple[HostDevice, ...] = ()
+    devices: tuple[HostDevice, ...] = ()              # --device
+    host_devices: tuple[HostDevice, ...] = ()         # the host's /dev nodes (looked up for --privileged only)
     host_caps: tuple[str, ...] = ALL_CAPS             # capabilities present in the engine's bounding set
     host_hostname: str = ""
     extra_masked: tuple[str, ...] = ()               # e.g. /sys/devices/system/cpu/cpuN/thermal_throttle
@@ -333,6 +336,16 @@ def _device_rules(spec: ContainerSpec, ctx: RunContext) -> list[dict]:
     return rules
 
 
+def container_devices(spec: ContainerSpec, ctx: RunContext) -> list[HostDevice]:
+    """--device nodes, and with --privileged every device node of the host, as Docker; a --device
+    for the same path wins."""
+    out = list(ctx.devices)
+    if spec.security.privileged:
+        taken = {d.path for d in out}
+        out += [d for d in ctx.host_devices if d.path not in taken]
+    return out
+
+
 def _linux(spec: ContainerSpec, ctx: RunContext, caps: list[str]) -> dict:
     linux: dict = {
         "resources": _resources(spec, ctx),
@@ -340,9 +353,10 @@ def _linux(spec: ContainerSpec, ctx: RunContext, caps: list[str]) -> dict:
     }
     if ctx.cgroups_path:
         linux["cgroupsPath"] = ctx.cgroups_path
-    if ctx.devices:
+    devices = container_devices(spec, ctx)
+    if devices:
         linux["devices"] = [{"path": d.path, "type": d.kind, "major": d.major, "minor": d.minor,
-                             "fileMode": d.file_mode, "uid": 0, "gid": 0} for d in ctx.devices]
+                             "fileMode": d.file_mode, "uid": d.uid, "gid": d.gid} for d in devices]
     if not spec.security.privileged:
         linux["maskedPaths"] = list(MASKED_PATHS) + list(ctx.extra_masked)
         linux["readonlyPaths"] = list(READONLY_PATHS)

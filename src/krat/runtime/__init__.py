@@ -30,7 +30,7 @@ In-process API (what the engine's monitor calls, so no second interpreter starts
     wait(pid) -> int                             exit code, or 128+N when killed by signal N
 
 Notes for callers: the cgroup is linux.cgroupsPath below every hierarchy root (default
-/krat/<id>); linux.seccomp is compiled once per distinct profile and cached under
+/krat/<id>; $KRAT_CGROUP2_ROOT at create picks a cgroup2 root, see cgroups.py); linux.seccomp is compiled once per distinct profile and cached under
 /run/krat-runtime-cache (KRAT_RUNTIME_CACHE_DIR overrides); errors are krat.errors classes
 with one-line messages naming the config field. Statuses come from the kernel (live pid,
 exec.fifo, freezer), so a caller killed halfway never leaves a wrong one.

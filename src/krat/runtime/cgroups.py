@@ -4,6 +4,12 @@ v1 (and hybrid hosts, where the unified mount carries no controllers) keeps one
 directory per mounted hierarchy; v2 one directory in /sys/fs/cgroup. The container's
 cgroup is `cgroupsPath` below each hierarchy's root (default /krat/<id>). Device rules
 are files on v1 and an eBPF program on v2 (devices_bpf.py).
+
+$KRAT_CGROUP2_ROOT names a cgroup2 directory (a cgroup2 mount, or a cgroup below one) to
+use as the v2 hierarchy's root instead: on a hybrid host that is systemd's
+/sys/fs/cgroup/unified, whose core files (cgroup.procs, cgroup.freeze, cgroup.kill) work
+even with no controllers enabled. Meant for such hosts and for tests of the v2 path; the
+root is recorded with each container, so later operations need not see the variable.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ if TYPE_CHECKING:
     from krat.oci.linux import DeviceRule, Resources
 
 CGROUP_ROOT = "/sys/fs/cgroup"
+ROOT_ENV = "KRAT_CGROUP2_ROOT"
 UNLIMITED = -1
 
 
@@ -150,6 +157,17 @@ def is_v2(root: str = CGROUP_ROOT) -> bool:
     return os.path.exists(os.path.join(root, "cgroup.controllers"))
 
 
+def configured_root() -> str:
+    """The hierarchy root new containers get: $KRAT_CGROUP2_ROOT when set, else /sys/fs/cgroup."""
+    root = os.environ.get(ROOT_ENV, "")
+    if not root:
+        return CGROUP_ROOT
+    root = os.path.normpath(root)
+    if not os.path.isabs(root) or not is_v2(root):
+        raise InvalidArgument(f"{ROOT_ENV}={root}: not a cgroup2 directory (it has no cgroup.controllers)")
+    return root
+
+
 def _makedirs(d: str) -> None:
     for _ in range(3):  # an empty parent may be removed by someone else between our two mkdirs
         try:
@@ -231,7 +249,9 @@ class Cgroup:
 
     def apply(self, res: Resources) -> None:
         if self.v2:
-            for name, value in v2_values(res):
+            values = v2_values(res)
+            self._check_controllers(name for name, _ in values)
+            for name, value in values:
                 if name == "memory.swap.max" and not os.path.exists(os.path.join(self.dirs[""], name)):
                     continue  # no swap accounting in this kernel: the memory limit alone applies
                 self._set(self.dirs[""], name, value)
@@ -246,6 +266,19 @@ class Cgroup:
             d = self.dir_for(controller)
             if d is not None:
                 self._set(d, name, value)
+
+    def _check_controllers(self, names) -> None:
+        """A limit whose controller the parent does not delegate has no file: say which one is missing."""
+        try:
+            available = _read(os.path.join(self.dirs[""], "cgroup.controllers")).split()
+        except OSError:
+            return
+        for name in names:
+            controller = name.split(".")[0]
+            if controller not in available:
+                raise InvalidArgument(
+                    f"linux.resources: cannot set {name}: the {controller} controller is not enabled in "
+                    f"cgroup2 {self.root} (enabled: {' '.join(available) or 'none'})")
 
     @staticmethod
     def _set(d: str, name: str, value: str) -> None:

@@ -14,7 +14,7 @@ import time
 
 from krat.errors import Conflict, InvalidArgument, NotFound
 from krat.oci.state import ContainerStatus, State
-from krat.runtime.cgroups import Cgroup
+from krat.runtime.cgroups import CGROUP_ROOT, Cgroup
 from krat.runtime.records import DEFAULT_ROOT, Record, Store, alive, check_operation, check_transition
 
 S = ContainerStatus
@@ -26,13 +26,17 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 10**9)) + f".{ns % 10**9:09d}Z"
 
 
+def cgroup_of(record: Record) -> Cgroup:
+    return Cgroup(record.cgroup, record.cgroup_root or CGROUP_ROOT)
+
+
 def status_of(record: Record, state_root: str) -> ContainerStatus:
     """From the kernel's facts, not only the record: a live init, exec.fifo still there, the freezer."""
     if record.status == S.CREATING.value:
         return S.CREATING if record.pid == 0 or alive(record) else S.STOPPED
     if not alive(record):
         return S.STOPPED
-    if Cgroup(record.cgroup).frozen():
+    if cgroup_of(record).frozen():
         return S.PAUSED
     # `start` removes exec.fifo before it records "running": the fifo is the truth if it dies between.
     waiting = os.path.exists(os.path.join(state_root, record.id, "exec.fifo"))
@@ -95,7 +99,7 @@ def kill(container_id: str, sig: str | int = "SIGTERM", all_processes: bool = Fa
     record = Store(state_root).load(container_id)
     check_operation(container_id, "kill", status_of(record, state_root))
     if all_processes:
-        for pid in Cgroup(record.cgroup).procs():
+        for pid in cgroup_of(record).procs():
             _signal(pid, number)
     else:
         _signal(record.pid, number)
@@ -137,7 +141,7 @@ def delete(container_id: str, force: bool = False, state_root: str = DEFAULT_ROO
     status = status_of(record, state_root)
     if status is not S.STOPPED and not force:
         check_operation(container_id, "delete", status)
-    cgroup = Cgroup(record.cgroup)
+    cgroup = cgroup_of(record)
     if alive(record):
         _signal(record.pid, signal.SIGKILL)
     _kill_cgroup(cgroup)
@@ -167,7 +171,7 @@ def _run_late_hooks(record: Record, kind: str, status: ContainerStatus) -> None:
 def pause(container_id: str, state_root: str = DEFAULT_ROOT) -> None:
     record = Store(state_root).load(container_id)
     check_transition(container_id, status_of(record, state_root), S.PAUSED)
-    Cgroup(record.cgroup).freeze(True)
+    cgroup_of(record).freeze(True)
 
 
 def resume(container_id: str, state_root: str = DEFAULT_ROOT) -> None:
@@ -175,18 +179,18 @@ def resume(container_id: str, state_root: str = DEFAULT_ROOT) -> None:
     current = status_of(record, state_root)
     if current is not S.PAUSED:
         raise Conflict(f"container {container_id} is {current.value}: it cannot be resumed (needs paused)")
-    Cgroup(record.cgroup).freeze(False)
+    cgroup_of(record).freeze(False)
 
 
 def processes(container_id: str, state_root: str = DEFAULT_ROOT) -> list[int]:
     record = Store(state_root).load(container_id)
-    return Cgroup(record.cgroup).procs()
+    return cgroup_of(record).procs()
 
 
 def oom_killed(container_id: str, state_root: str = DEFAULT_ROOT) -> bool:
     """Whether the kernel's OOM killer took a process of this container (call before delete)."""
     record = Store(state_root).load(container_id)
-    return Cgroup(record.cgroup).oom_kills() > 0
+    return cgroup_of(record).oom_kills() > 0
 
 
 def list_states(state_root: str = DEFAULT_ROOT) -> list[State]:

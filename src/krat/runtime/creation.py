@@ -10,7 +10,7 @@ from krat.errors import InvalidArgument
 from krat.oci.runtime import ContainerStatus, Spec, load_spec
 from krat.runtime import capabilities as caps
 from krat.runtime import syscalls as sc
-from krat.runtime.cgroups import Cgroup, cgroup_path, hierarchies
+from krat.runtime.cgroups import Cgroup, cgroup_path, configured_root, hierarchies
 from krat.runtime.container import _kill_cgroup, _now
 from krat.runtime.init import INIT_STEPS, InitContext
 from krat.runtime.records import DEFAULT_ROOT, Record, Store, proc_start
@@ -81,12 +81,12 @@ def create(container_id: str, bundle: str, state_root: str = DEFAULT_ROOT,
         raise InvalidArgument(f"root.path: {rootfs} is not a directory")
     store = Store(state_root)
     record = Record(container_id, bundle, rootfs, created=_now(),
-                    cgroup=cgroup_path(spec.linux.cgroups_path, container_id),
+                    cgroup=cgroup_path(spec.linux.cgroups_path, container_id), cgroup_root=configured_root(),
                     annotations=dict(spec.annotations),
                     hooks={k: [h.to_json() for h in spec.hooks_of(k)] for k in ("poststart", "poststop")
                            if spec.hooks_of(k)})
     directory = store.reserve(record)
-    cgroup = Cgroup(record.cgroup)
+    cgroup = Cgroup(record.cgroup, record.cgroup_root)
     try:
         with open(os.path.join(directory, "config.json"), "w") as f:
             f.write(json.dumps(spec.to_json()))  # dumps: json.dump would take the pure-Python encoder

@@ -59,6 +59,7 @@ class Record:
     pid_start: str = ""
     created: str = ""
     cgroup: str = ""
+    cgroup_root: str = ""  # the hierarchy root at create ("" = /sys/fs/cgroup, as before this field)
     annotations: dict = field(default_factory=dict)
     hooks: dict = field(default_factory=dict)  # poststart/poststop, as in config.json, run by start/delete
 

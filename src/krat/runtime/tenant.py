@@ -11,7 +11,7 @@ from krat.oci.process import Process
 from krat.oci.runtime import Spec
 from krat.runtime import syscalls as sc
 from krat.runtime.cgroups import Cgroup
-from krat.runtime.container import status_of
+from krat.runtime.container import cgroup_of, status_of
 from krat.runtime.creation import _prepare_context, _write_pid_file
 from krat.runtime.init import EXEC_STEPS
 from krat.runtime.records import DEFAULT_ROOT, Record, Store, check_operation
@@ -27,7 +27,7 @@ def exec_process(container_id: str, process: Process, state_root: str = DEFAULT_
     check_operation(container_id, "exec", status_of(record, state_root))
     with open(os.path.join(store.dir(container_id), "config.json")) as f:
         spec = dataclasses.replace(Spec.from_json(json.load(f)), process=process)
-    cgroup = Cgroup(record.cgroup)
+    cgroup = cgroup_of(record)
     ctx = _prepare_context(spec, "/", cgroup, console_socket)
     launch = _exec_launch(record, spec, cgroup, stdio)
     try:

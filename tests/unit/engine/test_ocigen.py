@@ -46,7 +46,11 @@ CASES = {
     "privileged-host": (ContainerSpec(image="busybox", security=Security(privileged=True), network_mode="host",
                                       pid_mode="host", ipc_mode="host"),
                         ctx(host_hostname="buildhost", cgroup_v2=True,
-                            host_caps=tuple(c for c in ocigen.ALL_CAPS if c != "CAP_SYS_RESOURCE"))),
+                            host_caps=tuple(c for c in ocigen.ALL_CAPS if c != "CAP_SYS_RESOURCE"),
+                            devices=(HostDevice("/dev/kmsg", "c", 1, 11, 0o600, "r"),),
+                            host_devices=(HostDevice("/dev/kmsg", "c", 1, 11, 0o644),
+                                          HostDevice("/dev/loop0", "b", 7, 0, 0o660, "rwm", 0, 6),
+                                          HostDevice("/dev/net/tun", "c", 10, 200, 0o666)))),
 }
 
 
@@ -130,3 +134,14 @@ def test_spec_json_roundtrip():
     spec = CASES["limits-security"][0].with_(restart=RestartPolicy("on-failure", 3),
                                               mounts=(Mount("bind", "/data", "/srv/data", ("ro",)),))
     assert ContainerSpec.from_json(json.loads(json.dumps(spec.to_json()))) == spec
+
+
+def test_host_devices_only_with_privileged():
+    host = (HostDevice("/dev/loop0", "b", 7, 0, 0o660, "rwm", 0, 6),)
+    plain = ocigen.generate(ContainerSpec(image="busybox"), IMAGE, ctx(host_devices=host))
+    assert "devices" not in plain["linux"]
+    privileged = ocigen.generate(ContainerSpec(image="busybox", security=Security(privileged=True)), IMAGE,
+                                 ctx(host_devices=host))
+    assert privileged["linux"]["devices"] == [{"path": "/dev/loop0", "type": "b", "major": 7, "minor": 0,
+                                               "fileMode": 0o660, "uid": 0, "gid": 6}]
+    assert privileged["linux"]["resources"]["devices"] == [{"allow": True, "access": "rwm"}]

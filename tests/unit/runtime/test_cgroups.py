@@ -6,7 +6,8 @@ import pytest
 
 from krat.errors import InvalidArgument
 from krat.oci.linux import DeviceRule, Resources
-from krat.runtime.cgroups import Cgroup, always_allowed, cgroup_path, cpu_weight, hierarchies, v1_values, v2_values
+from krat.runtime.cgroups import (CGROUP_ROOT, Cgroup, always_allowed, cgroup_path, configured_root, cpu_weight,
+                                  hierarchies, v1_values, v2_values)
 
 MiB = 1024 * 1024
 
@@ -101,3 +102,24 @@ def test_v2_manager_on_a_fake_tree(tmp_path):
     assert cg.oom_kills() == 1
     (leaf / "cgroup.events").write_text("populated 1\nfrozen 0\n")
     assert not cg.frozen()
+
+
+def test_configured_root_names_a_cgroup2_directory(tmp_path, monkeypatch):
+    monkeypatch.delenv("KRAT_CGROUP2_ROOT", raising=False)
+    assert configured_root() == CGROUP_ROOT
+    monkeypatch.setenv("KRAT_CGROUP2_ROOT", str(tmp_path) + "/")
+    with pytest.raises(InvalidArgument, match="not a cgroup2 directory"):
+        configured_root()
+    (tmp_path / "cgroup.controllers").write_text("\n")
+    assert configured_root() == str(tmp_path)
+
+
+def test_v2_limit_without_its_controller_names_the_controller(tmp_path):
+    (tmp_path / "cgroup.controllers").write_text("cpu\n")
+    (tmp_path / "cgroup.subtree_control").write_text("")
+    cg = Cgroup("/krat/c2", root=str(tmp_path))
+    cg.create()
+    (tmp_path / "krat" / "c2" / "cgroup.controllers").write_text("cpu\n")
+    with pytest.raises(InvalidArgument, match=f"the memory controller is not enabled in cgroup2 {tmp_path} "
+                                              r"\(enabled: cpu\)"):
+        cg.apply(Resources(memory_limit=MiB))

@@ -53,7 +53,7 @@ def main(ctx, argv: list[str]) -> int:
             rows.append({"ID": c.id if args.no_trunc else c.id[:12], "Name": c.name, "CPUPerc": f"{cpu:.2f}%",
                          "MemUsage": mem, "MemPerc": f"{(u.memory / u.memory_limit * 100) if u and u.memory_limit else 0:.2f}%",
                          "NetIO": f"{decimal(u.net_rx)} / {decimal(u.net_tx)}" if u else "0B / 0B",
-                         "BlockIO": "0B / 0B", "PIDs": str(u.pids if u else 0), "Container": c.name})
+                         "BlockIO": f"{decimal(u.block_read)} / {decimal(u.block_write)}" if u else "0B / 0B", "PIDs": str(u.pids if u else 0), "Container": c.name})
         out = format_rows(args.format or DEFAULT, HEADERS, rows)
         if args.no_stream:
             sys.stdout.write(out)

@@ -21,7 +21,7 @@ def main(ctx, argv: list[str]) -> int:
     c = svc.get(args.container)
     if c.row.status not in ("running", "paused"):
         raise Conflict(f"container {c.name} is not running")
-    wanted = set(pids(c.id))
+    wanted = set(pids(c.id, c.spec.runtime))
     ps_args = args.ps_args or ["-ef"]
     proc = subprocess.run(["ps", *ps_args], capture_output=True, text=True)
     if proc.returncode != 0:
