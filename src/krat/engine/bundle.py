@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from krat.engine import ocigen
+from krat.engine.names import cgroups_path  # noqa: F401  (re-exported: callers import it from here)
 from krat.engine.ocigen import HostDevice, ProcessUser, RunContext
 from krat.engine.spec import ContainerSpec
 from krat.errors import InvalidArgument, NotFound
@@ -32,10 +33,6 @@ class NetworkAttachment:
 
 def cgroup_v2() -> bool:
     return os.path.exists("/sys/fs/cgroup/cgroup.controllers")
-
-
-def cgroups_path(container_id: str) -> str:
-    return f"/krat/{container_id}"
 
 
 def memory_cgroup_dir(container_id: str) -> str:
