@@ -548,7 +548,7 @@ def main(argv: list[str]) -> int:
     return run(cfg, sync_fd)
 
 
-def spawn_early(container_id: str, cgroups_path: str) -> tuple[int, _socket.socket]:
+def spawn_early(container_id: str, cgroups_path: str, run_dir: str) -> tuple[int, _socket.socket]:
     """`krat run`'s first step: start the container's monitor before the CLI loads the
     engine, so the monitor's interpreter start and its runtime child's import of krat.runtime
     overlap the CLI's own imports and preparation instead of following them. (A fork of the
@@ -568,7 +568,7 @@ def spawn_early(container_id: str, cgroups_path: str) -> tuple[int, _socket.sock
     try:
         os.set_inheritable(theirs.fileno(), True)
         argv = [sys.executable, "-S", "-m", "krat.engine.monitor", "--early", str(theirs.fileno()),
-                container_id, cgroups_path]
+                container_id, cgroups_path, run_dir]   # run_dir: only to tell in `ps` whose it is
         pid = os.posix_spawn(sys.executable, argv, env, setsid=True, file_actions=[
             (os.POSIX_SPAWN_DUP2, devnull, 0), (os.POSIX_SPAWN_DUP2, devnull, 1),
             (os.POSIX_SPAWN_DUP2, devnull, 2)])
@@ -657,6 +657,9 @@ def run(cfg: dict, sync_fd: int, preforked=None) -> int:
     mon.listen()
     if cfg.get("go") and not await_go(sync_fd):
         mon._unlink("attach.sock")   # the CLI gave up before the start: nothing is ours
+        discard = getattr(mon.runtime, "discard", None)
+        if discard is not None:
+            discard()                # a pre-forked runtime child removes its cgroup and exits
         return 0
     code = -1
     try:

@@ -210,6 +210,12 @@ class KratRuntime:
             self._finish_child()
             raise
 
+    def discard(self) -> None:
+        """Let an unused pre-forked create child go and wait until it has (see prefork)."""
+        if self._preforked is not None:
+            _release(*self._preforked)
+            self._preforked = None
+
     def start(self, container_id: str) -> None:
         if self._pending is None:
             def act() -> str:

@@ -10,7 +10,8 @@ def main(ctx, argv: list[str]) -> int:
     from krat.engine.names import cgroups_path, new_id
 
     cid = new_id()
-    forked = spawn_early(cid, cgroups_path(cid))  # first: the monitor starts while we load the engine
+    run_dir = str(ctx.paths.run_containers / cid)
+    forked = spawn_early(cid, cgroups_path(cid), run_dir)  # first: the monitor starts while we load the engine
     try:
         return run(ctx, argv, (cid, *forked))
     finally:
