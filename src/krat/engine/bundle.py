@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from krat.engine import ocigen
+from krat.engine.names import cgroups_path  # noqa: F401  (re-exported: callers import it from here)
 from krat.engine.ocigen import HostDevice, ProcessUser, RunContext
 from krat.engine.spec import ContainerSpec
 from krat.errors import InvalidArgument, NotFound
@@ -45,10 +46,6 @@ def cgroup_root(runtime: str = "") -> str:
 
 def cgroup_v2(root: str = CGROUP_ROOT) -> bool:
     return os.path.exists(f"{root}/cgroup.controllers")
-
-
-def cgroups_path(container_id: str) -> str:
-    return f"/krat/{container_id}"
 
 
 def cgroup_dir(container_id: str, controller: str, root: str = CGROUP_ROOT) -> str:

@@ -209,7 +209,7 @@ class ContainerService(Lifecycle):
             raise InvalidArgument("conflicting options: --restart and --rm")
         image = ImageService(self.paths, self.db).resolve(spec.image)
         process_args(spec, image.config)  # an empty command fails now, before anything exists
-        cid = new_id()
+        cid = prestart["early"][0] if prestart and prestart.get("early") else new_id()
         row = rows.ContainerRow(id=cid, name=name, image_id=image.id, image_ref=spec.image,
                                 created=now_rfc3339(), spec=json.dumps(spec.to_json()), status="created",
                                 pid=0, monitor_pid=0, monitor_start=0, exit_code=0, error="",
@@ -233,13 +233,25 @@ class ContainerService(Lifecycle):
             raise
         return self.get(cid)
 
-    def _launch_monitor(self, c: Container, attach: bool, owner: bool) -> EarlyMonitor:
+    def _launch_monitor(self, c: Container, attach: bool, owner: bool, early=None) -> EarlyMonitor:
+        """early: (id, pid, socket) from `run`'s monitor.spawn_early, a monitor already running
+        for this id that only needs its config; else a monitor process is spawned now."""
         import socket
 
         owner = owner and attach and c.spec.auto_remove
         cfg = self.monitor_config(c)
         cfg.update(attach=attach, stdin_once=attach and c.spec.open_stdin, go=True)
         self.run_dir(c.id).mkdir(parents=True, exist_ok=True)
+        if early is not None:
+            from krat.engine.monitor import send_config
+
+            _, pid, raw = early
+            ours = socket.socket(fileno=raw.detach())
+            try:
+                send_config(ours, cfg)
+            except OSError:
+                pass  # the monitor died: the handshake reads EOF and says so
+            return EarlyMonitor(pid, ours, attach, owner)
         ours, theirs = socket.socketpair()
         cfg["sync_fd"] = theirs.fileno()
         try:
@@ -310,7 +322,8 @@ class ContainerService(Lifecycle):
         rootfs = self.rootfs(c.id)
         rootfs.mkdir(parents=True, exist_ok=True)
         if not is_mounted(rootfs):
-            mount_overlay(image.layer_dirs, rootfs, storage / "diff", storage / "work")
+            mount_overlay(image.layer_dirs, rootfs, storage / "diff", storage / "work",
+                          volatile=c.spec.auto_remove)
         net = None
         try:
             ctx = bundle.build_context(c.id, c.spec, str(rootfs), storage, self.namespace_paths(c),
@@ -361,12 +374,13 @@ class ContainerService(Lifecycle):
         early = self._early.pop(c.id, None)
         if early is not None:
             with early.sync as ours:
+                sock = self._attach_now(c, early.owner) if attach else None
                 try:
                     ours.sendall(b"go\n")
                 except OSError:
                     pass  # the monitor died: the handshake reads EOF and says so
                 _reap(early.pid)
-                return self._handshake(c, ours.makefile("rb"), ours, attach, early.owner)
+                return self._handshake(c, ours.makefile("rb"), ours, attach, early.owner, sock)
         return self._spawn_monitor(c, attach, owner and attach and c.spec.auto_remove)
 
     def _await_old_monitor(self, c: Container, timeout: float = 30.0) -> None:
@@ -394,13 +408,22 @@ class ContainerService(Lifecycle):
                 theirs.close()
             return self._handshake(c, ours.makefile("rb"), ours, attach, owner)
 
-    def _handshake(self, c: Container, sync, ours, attach: bool, owner: bool = False):
+    def _attach_now(self, c: Container, owner: bool):
+        """Attach to an early monitor before "go" (it listens once it has its config), so it
+        need not wait for us between creating and starting; None if it is not listening yet."""
         from krat.engine.attach import connect
 
-        sock = None
+        try:
+            return connect(self.run_dir(c.id), stream=True, owner=owner)
+        except OSError:
+            return None
+
+    def _handshake(self, c: Container, sync, ours, attach: bool, owner: bool = False, sock=None):
+        from krat.engine.attach import connect
+
         for line in sync:
             msg = json.loads(line)
-            if "created" in msg and attach:
+            if "created" in msg and attach and sock is None:
                 sock = connect(self.run_dir(c.id), stream=True, owner=owner)
             elif "started" in msg:
                 rows.update_state(self.db, c.id, None, status=Status.RUNNING.value, pid=msg["started"],

@@ -537,22 +537,129 @@ def setup_signals(mon: Monitor) -> None:
 
 def main(argv: list[str]) -> int:
     trace("python started")
+    if argv[0] == "--early":
+        return main_early(int(argv[1]), argv[2], argv[3])
     cfg = marshal.loads(bytes.fromhex(argv[0]))
     sync_fd = cfg.get("sync_fd", -1)
     if sync_fd >= 0:
         os.set_inheritable(sync_fd, False)  # the container must not hold the CLI's socket
     daemonize()
     set_subreaper()
+    return run(cfg, sync_fd)
+
+
+def spawn_early(container_id: str, cgroups_path: str, run_dir: str) -> tuple[int, _socket.socket]:
+    """`krat run`'s first step: start the container's monitor before the CLI loads the
+    engine, so the monitor's interpreter start and its runtime child's import of krat.runtime
+    overlap the CLI's own imports and preparation instead of following them. (A fork of the
+    CLI would be cheaper to start but costs more: every page either process then writes is
+    copied.) Returns (the pid to reap: it exits once the monitor has detached, the CLI's end
+    of the sync socket). The monitor waits for its config (send_config), then for "go", as a
+    monitor spawned with its config does; EOF first: it exits, having removed what it made
+    (await_early waits for that). container_id: the id the CLI will give the container, so that the
+    runtime's child can enter its cgroup early (see runtimes.prefork)."""
+    import krat
+
+    ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    env = dict(os.environ)
+    src = os.path.dirname(os.path.dirname(os.path.abspath(krat.__file__)))
+    env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    devnull = os.open(os.devnull, os.O_RDWR)
+    try:
+        os.set_inheritable(theirs.fileno(), True)
+        argv = [sys.executable, "-S", "-m", "krat.engine.monitor", "--early", str(theirs.fileno()),
+                container_id, cgroups_path, run_dir]   # run_dir: only to tell in `ps` whose it is
+        pid = os.posix_spawn(sys.executable, argv, env, setsid=True, file_actions=[
+            (os.POSIX_SPAWN_DUP2, devnull, 0), (os.POSIX_SPAWN_DUP2, devnull, 1),
+            (os.POSIX_SPAWN_DUP2, devnull, 2)])
+    finally:
+        os.close(devnull)
+        theirs.close()
+    return pid, ours
+
+
+def await_early(pid: int, sock: _socket.socket) -> None:
+    """The CLI side of spawn_early when `run` fails before it configured the monitor: EOF to
+    it, then wait until it has gone (it removes the cgroup its runtime child entered), so
+    nothing of the failed run outlives the CLI. A configured monitor's socket is detached
+    (fileno -1): ContainerService owns it then."""
+    if sock.fileno() < 0:
+        return
+    try:
+        sock.shutdown(_socket.SHUT_WR)
+        while sock.recv(4096):
+            pass
+    except OSError:
+        pass
+    sock.close()
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+def send_config(sock: _socket.socket, cfg: dict) -> None:
+    """The CLI side of spawn_early: the monitor's config (marshal, length-prefixed)."""
+    blob = marshal.dumps(cfg)
+    sock.sendall(len(blob).to_bytes(4, "big") + blob)
+
+
+def _read_exact(fd: int, size: int) -> bytes | None:
+    buf = b""
+    while len(buf) < size:
+        try:
+            data = os.read(fd, size - len(buf))
+        except InterruptedError:
+            continue
+        if not data:
+            return None
+        buf += data
+    return buf
+
+
+def main_early(sync_fd: int, container_id: str, cgroups_path: str) -> int:
+    """The monitor started by spawn_early: pre-fork the runtime's create child (it imports
+    krat.runtime now), then wait for the config."""
+    os.set_inheritable(sync_fd, False)  # the container must not hold the CLI's socket
+    daemonize()
+    set_subreaper()
+    from krat.engine.runtimes import _release, prefork
+
+    preforked = None
+    if os.environ.get("KRAT_RUNTIME", "krat") == "krat":
+        preforked = prefork(container_id, cgroups_path, close=(sync_fd,))
+    from krat.engine.logs import LogWriter  # noqa: F401  (loaded while the CLI works)
+
+    size = _read_exact(sync_fd, 4)
+    blob = _read_exact(sync_fd, int.from_bytes(size, "big")) if size else None
+    if blob is None:
+        if preforked is not None:
+            _release(*preforked)   # it removes the cgroup it entered; then the CLI sees EOF
+        return 0   # the CLI gave up before creating anything (bad flag, unknown image)
+    trace("config")
+    cfg = marshal.loads(blob)
+    errfd = os.open(os.path.join(cfg["dir"], "monitor.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(errfd, 2)
+    os.close(errfd)
+    cfg["sync_fd"] = sync_fd
+    return run(cfg, sync_fd, preforked)
+
+
+def run(cfg: dict, sync_fd: int, preforked=None) -> int:
+    """Serve one container from its config: start it, follow it, clean up after it."""
     mon = Monitor(cfg)
     from krat.engine.logs import LogWriter
     from krat.engine.runtimes import make_runtime
 
     mon.log = LogWriter(cfg["log_path"], cfg.get("max_size", 10 << 20), cfg.get("max_file", 3))
-    mon.runtime = make_runtime(cfg["runtime"], cfg["runtime_root"])
+    mon.runtime = make_runtime(cfg["runtime"], cfg["runtime_root"], preforked)
     setup_signals(mon)
     mon.listen()
     if cfg.get("go") and not await_go(sync_fd):
         mon._unlink("attach.sock")   # the CLI gave up before the start: nothing is ours
+        discard = getattr(mon.runtime, "discard", None)
+        if discard is not None:
+            discard()                # a pre-forked runtime child removes its cgroup and exits
         return 0
     code = -1
     try:

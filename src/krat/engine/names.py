@@ -35,6 +35,11 @@ SURNAMES = (
 SURNAMES = tuple(s for s in SURNAMES if s.isascii())
 
 
+def cgroups_path(container_id: str) -> str:
+    """linux.cgroupsPath of a container (the runtime puts it under every hierarchy's root)."""
+    return f"/krat/{container_id}"
+
+
 def new_id() -> str:
     """64 lowercase hex; never all digits in the first 12 (they become the hostname)."""
     while True:

@@ -172,6 +172,8 @@ class Attacher:
             self.detach(cid)  # leftovers of a run that was killed before it could clean up
         if self.paths.rootless and mode != "host":
             return self._rootless(cid, hostname, config)
+        if mode == "none":
+            return self._private(cid, hostname, config)
         try:
             if mode == "host":
                 ns_path, ips = None, ()
@@ -200,6 +202,11 @@ class Attacher:
         if config["mode"] != "none" or config["publish"] or config["publish_all"]:
             raise Unavailable(f"network {config['mode']} needs root (krat has no rootless networking yet); "
                               "use --network none or --network host")
+        return self._private(cid, hostname, config)
+
+    def _private(self, cid: str, hostname: str, config: dict) -> Attachment:
+        """`--network none`: a new namespace with only `lo`, made by the runtime itself as the
+        container starts (nothing to create here, nothing to remove after)."""
         files = self.files_dir(cid)
         files.mkdir(parents=True, exist_ok=True)
         _write(files / "hosts", dns.hosts_file(hostname, [], self._extra_hosts(config, None)))
@@ -209,9 +216,19 @@ class Attacher:
     def _join(self, cid: str, other: str) -> Attachment:
         path = self.netns_path(other)
         if not path.exists():
+            path = self._private_netns(other)
+        if path is None:
             raise Conflict(f"cannot join the network of container {self.container_name(other)}: it is not running")
         src = self.files_dir(other)
         return Attachment(str(path), str(src / "hosts"), str(src / "resolv.conf"))
+
+    def _private_netns(self, cid: str) -> "Path | None":
+        """The namespace of a running `--network none` container: its process's own."""
+        got = rows.container_config(self.db, cid)
+        row = self.db.query_one("SELECT status, pid FROM container_states WHERE id = ?", (cid,))
+        if got is None or got[1]["mode"] != "none" or row is None or row[0] not in ("running", "paused") or not row[1]:
+            return None
+        return Path(f"/proc/{row[1]}/ns/net")
 
     def _plug_all(self, cid: str, config: dict) -> tuple[Path, list[str]]:
         path = self.netns_path(cid)

@@ -149,9 +149,12 @@ def classify(message: str) -> int:
     return 125
 
 
-def make_runtime(binary: str, state_root: str) -> Runtime:
+def make_runtime(binary: str, state_root: str, preforked: "tuple[int, int] | None" = None) -> Runtime:
+    """preforked: a create child from prefork(), used by krat's runtime, let go by any other."""
     if binary in ("", "krat"):
-        return KratRuntime(state_root)
+        return KratRuntime(state_root, preforked)
+    if preforked is not None:
+        _release(*preforked)
     return OCIRuntimeCLI(binary, state_root)
 
 
@@ -176,28 +179,42 @@ class KratRuntime:
 
     name = "krat"
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, preforked: tuple[int, int] | None = None) -> None:
         self.root = root
         self._pending: tuple[int, int, int] | None = None   # (child pid, go fd, answer fd)
+        self._preforked = preforked
 
     def create(self, container_id: str, bundle: str, *, stdio: tuple[int, int, int],
                console_socket: str | None = None) -> int:
-        """Create in a forked child that then waits to start it: krat.runtime is imported once."""
-        go_r, go_w = os.pipe()
-        ans_r, ans_w = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            os.close(go_w)
-            os.close(ans_r)
-            _create_then_start(container_id, bundle, self.root, stdio, console_socket, go_r, ans_w)
-        os.close(go_r)
-        os.close(ans_w)
-        self._pending = (pid, go_w, ans_r)
+        """Create in a forked child that then waits to start it: krat.runtime is imported once
+        (a child from prefork() has done so already and gets the request over its socket)."""
+        if self._preforked is not None:
+            pid, fd = self._preforked
+            self._preforked = None
+            self._pending = (pid, os.dup(fd), fd)
+            _send_request(fd, (container_id, bundle, self.root, console_socket), stdio)
+        else:
+            go_r, go_w = os.pipe()
+            ans_r, ans_w = os.pipe()
+            pid = os.fork()
+            if pid == 0:
+                os.close(go_w)
+                os.close(ans_r)
+                _create_then_start(container_id, bundle, self.root, stdio, console_socket, go_r, ans_w)
+            os.close(go_r)
+            os.close(ans_w)
+            self._pending = (pid, go_w, ans_r)
         try:
-            return int(_answer(ans_r))
+            return int(_answer(self._pending[2]))
         except BaseException:
             self._finish_child()
             raise
+
+    def discard(self) -> None:
+        """Let an unused pre-forked create child go and wait until it has (see prefork)."""
+        if self._preforked is not None:
+            _release(*self._preforked)
+            self._preforked = None
 
     def start(self, container_id: str) -> None:
         if self._pending is None:
@@ -294,6 +311,84 @@ def _create_then_start(cid: str, bundle: str, root: str, stdio, console_socket, 
             code = 1
     finally:
         os._exit(code)
+
+
+def prefork(container_id: str, cgroups_path: str, close: tuple[int, ...] = ()) -> tuple[int, int]:
+    """Fork KratRuntime.create's child ahead of the request: it imports krat.runtime and
+    enters the container's cgroup while the caller waits for the container to be prepared.
+    Returns (pid, the caller's socket fd); the request arrives with its stdio fds
+    (SCM_RIGHTS); EOF instead: the child leaves and removes the cgroup, and exits.
+    close: the caller's fds the child must not hold."""
+    import _socket
+
+    ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    pid = os.fork()
+    if pid == 0:
+        ours.close()
+        for fd in close:
+            os.close(fd)
+        _serve_request(theirs.detach(), container_id, cgroups_path)
+    theirs.close()
+    return pid, ours.detach()
+
+
+def _send_request(fd: int, request: tuple, stdio: tuple[int, int, int]) -> None:
+    import _socket
+    import marshal
+    import struct
+
+    sock = _socket.socket(fileno=os.dup(fd))
+    try:
+        sock.sendmsg([marshal.dumps(request)],
+                     [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, struct.pack("3i", *stdio))])
+    finally:
+        sock.close()
+
+
+def _serve_request(fd: int, container_id: str, cgroups_path: str) -> None:
+    """The pre-forked child: import krat.runtime, enter the cgroup, receive one request,
+    create and start."""
+    code = 1
+    try:
+        import _socket
+        import marshal
+        import struct
+
+        import krat.runtime as rt
+        from krat.runtime import creation
+
+        rt.start  # noqa: B018  (loads krat.runtime's modules now, not on request)
+        joined = creation.enter_cgroup(container_id, cgroups_path)
+        sock = _socket.socket(fileno=fd)
+        data, anc, _, _ = sock.recvmsg(65536, _socket.CMSG_SPACE(3 * 4))
+        sock.detach()
+        if not data:
+            if joined:
+                creation.leave_cgroup(container_id, cgroups_path)
+            code = 0
+            return   # the monitor gave up (its CLI failed before creating anything)
+        cid, bundle, root, console_socket = marshal.loads(data)
+        stdio = struct.unpack("3i", anc[0][2][:12])
+        if os.environ.get("KRAT_PROF"):
+            import cProfile
+            prof = cProfile.Profile(); prof.enable()
+            import atexit
+            _orig = os._exit
+            def _ex(c):
+                prof.disable(); prof.dump_stats("/tmp/rtprof.out"); _orig(c)
+            os._exit = _ex
+        _create_then_start(cid, bundle, root, stdio, console_socket, fd, fd)
+    finally:
+        os._exit(code)
+
+
+def _release(pid: int, fd: int) -> None:
+    """Let an unused pre-forked child go (EOF) and reap it."""
+    os.close(fd)
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
 
 
 def _line(code: str, text: str) -> bytes:

@@ -52,8 +52,63 @@ def _connect(path: str):
     return sock
 
 
-def _launch(spec: Spec, cgroup: Cgroup, stdio: tuple[int, int, int] | None) -> Launch:
-    launch = Launch(stdio=stdio, cgroup_dirs=list(cgroup.dirs.values()),
+def enter_cgroup(container_id: str, cgroups_path: str) -> bool:
+    """Create the container's cgroup and move the calling process into it ahead of create(),
+    whose processes are then born there instead of being moved: the first move into a v1
+    cgroup waits for an RCU grace period (10-20 ms here), which a caller that does this
+    early overlaps with other work. False (and nothing left) if that failed: create() then
+    does it all and reports the reason. Undo with leave_cgroup if create() never comes."""
+    try:
+        cgroup = Cgroup(cgroup_path(cgroups_path, container_id), configured_root())
+    except InvalidArgument:
+        return False   # create() names the bad setting
+    try:
+        cgroup.create()
+        cgroup.join(os.getpid())
+        return True
+    except OSError:
+        _leave(cgroup)
+        return False
+
+
+def leave_cgroup(container_id: str, cgroups_path: str) -> None:
+    _leave(Cgroup(cgroup_path(cgroups_path, container_id), configured_root()))
+
+
+def _leave(cgroup: Cgroup, destroy: bool = True) -> None:
+    """Move the calling process back to the top of each hierarchy; then remove the cgroup."""
+    if _inside(cgroup):
+        for d in cgroup.dirs.values():
+            try:
+                with open(os.path.join(d[: -len(cgroup.path)], "cgroup.procs"), "w") as f:
+                    f.write(str(os.getpid()))
+            except OSError:
+                pass
+    if destroy:
+        try:
+            cgroup.destroy()
+        except OSError:
+            pass
+
+
+def _inside(cgroup: Cgroup) -> bool:
+    """Is the calling process in every directory of `cgroup` already (enter_cgroup)?"""
+    try:
+        with open("/proc/self/cgroup") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return False
+    mine = {}
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        mine[controllers] = path
+    if cgroup.v2:
+        return mine.get("") == cgroup.path
+    return all(mine.get(key, mine.get(f"name={key}")) == cgroup.path for key in cgroup.dirs)
+
+
+def _launch(spec: Spec, cgroup: Cgroup, stdio: tuple[int, int, int] | None, joined: bool = False) -> Launch:
+    launch = Launch(stdio=stdio, cgroup_dirs=[] if joined else list(cgroup.dirs.values()),
                     uid_mappings=spec.linux.uid_mappings, gid_mappings=spec.linux.gid_mappings)
     if spec.linux.namespace("mount") is None:
         raise InvalidArgument("linux.namespaces: a mount namespace is required")
@@ -87,20 +142,26 @@ def create(container_id: str, bundle: str, state_root: str = DEFAULT_ROOT,
                            if spec.hooks_of(k)})
     directory = store.reserve(record)
     cgroup = Cgroup(record.cgroup, record.cgroup_root)
+    joined = _inside(cgroup)
     try:
         with open(os.path.join(directory, "config.json"), "w") as f:
             f.write(json.dumps(spec.to_json()))  # dumps: json.dump would take the pure-Python encoder
+        if joined and 0 < (spec.linux.resources.pids_limit or 0) < 8:
+            _leave(cgroup)  # this process and the intermediate would count against a tiny pids limit
+            joined = False
         cgroup.create()
         cgroup.apply(spec.linux.resources)
         ctx = _prepare_context(spec, rootfs, cgroup, console_socket)
         ctx.preserve_fds = preserve_fds
-        pid = _spawn_init(spec, ctx, cgroup, stdio, _make_fifo(directory, spec), record)
+        pid = _spawn_init(spec, ctx, cgroup, stdio, _make_fifo(directory, spec), record, joined)
         record.pid, record.pid_start, record.status = pid, proc_start(pid) or "", S.CREATED.value
         store.save(record)
         if pid_file:
             _write_pid_file(pid_file, pid)
         return pid
     except BaseException:
+        if joined:
+            _leave(cgroup, destroy=False)
         _kill_cgroup(cgroup)
         cgroup.destroy()
         store.remove(container_id)
@@ -117,7 +178,7 @@ def _make_fifo(directory: str, spec: Spec) -> str:
 
 
 def _spawn_init(spec: Spec, ctx: InitContext, cgroup: Cgroup, stdio: tuple[int, int, int] | None,
-                fifo: str, record: Record) -> int:
+                fifo: str, record: Record, joined: bool = False) -> int:
     ctx.fifo = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
     launch = Launch(stdio=None, cgroup_dirs=[])
 
@@ -131,7 +192,7 @@ def _spawn_init(spec: Spec, ctx: InitContext, cgroup: Cgroup, stdio: tuple[int, 
         return state
 
     try:
-        launch = _launch(spec, cgroup, stdio)
+        launch = _launch(spec, cgroup, stdio, joined)
         return spawn(launch, ctx, INIT_STEPS, create_hooks)
     finally:
         os.close(ctx.fifo)

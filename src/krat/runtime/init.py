@@ -199,6 +199,13 @@ def readonly_root(ctx: InitContext) -> None:
         ctx.sys.mount("", "/", "", sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | keep)
 
 
+def loopback_up(ctx: InitContext) -> None:
+    """A network namespace the runtime made itself (no path) gets `lo` up, as runc does:
+    `--network none` still has a working 127.0.0.1."""
+    if any(ns.type == "network" and not ns.path for ns in ctx.spec.linux.namespaces):
+        ctx.sys.link_up("lo")
+
+
 def set_hostname(ctx: InitContext) -> None:
     if ctx.spec.hostname:
         ctx.sys.sethostname(ctx.spec.hostname)
@@ -281,7 +288,7 @@ def find_command(ctx: InitContext) -> None:
 
 
 AFTER_PIVOT: list[Callable[[InitContext], None]] = [
-    set_propagation, write_sysctls, mask_paths, readonly_paths, readonly_root, set_hostname, set_rlimits,
+    set_propagation, write_sysctls, mask_paths, readonly_paths, readonly_root, set_hostname, loopback_up, set_rlimits,
     set_oom_score_adj, attach_console, seccomp_before_caps, drop_bounding, switch_user, set_capabilities, set_no_new_privs,
     enter_cwd, find_command]
 INIT_STEPS = BEFORE_PIVOT + AFTER_PIVOT

@@ -8,9 +8,12 @@ decision (stat, exists) are not routed here; writes and mounts are.
 
 from __future__ import annotations
 
+import _socket
 import ctypes
+import fcntl
 import os
 import resource as _resource  # imported here: after pivot_root nothing can be imported
+import struct
 from typing import Protocol
 
 CLONE_NEWTIME = 0x00000080
@@ -83,6 +86,7 @@ class Syscalls(Protocol):
     def umount(self, target: str, flags: int = 0) -> None: ...
     def pivot_root(self, new_root: str, put_old: str) -> None: ...
     def sethostname(self, name: str) -> None: ...
+    def link_up(self, name: str) -> None: ...
     def mknod(self, path: str, mode: int, device: int) -> None: ...
     def symlink(self, target: str, path: str) -> None: ...
     def mkdir(self, path: str, mode: int = 0o755) -> None: ...
@@ -128,6 +132,17 @@ class LinuxSyscalls:
     def sethostname(self, name: str) -> None:
         raw = name.encode()
         self._check(self.libc.sethostname(raw, len(raw)), "sethostname")
+
+    def link_up(self, name: str) -> None:
+        """Set IFF_UP on a network interface of this network namespace (SIOCSIFFLAGS)."""
+        SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 1
+        s = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
+        try:
+            got = fcntl.ioctl(s.fileno(), SIOCGIFFLAGS, struct.pack("16sH22x", name.encode(), 0))
+            flags = struct.unpack("16sH22x", got)[1]
+            fcntl.ioctl(s.fileno(), SIOCSIFFLAGS, struct.pack("16sH22x", name.encode(), flags | IFF_UP))
+        finally:
+            s.close()
 
     def mknod(self, path: str, mode: int, device: int) -> None:
         os.mknod(path, mode, device)

@@ -24,6 +24,9 @@ def monitor_pids(runroot: Path) -> list[int]:
 def _monitor_of(cmdline: bytes, runroot: Path) -> bool:
     import marshal
 
+    args = cmdline.split(b"\0")
+    if b"--early" in args:   # `run`'s monitor, started before its config: its run dir is last
+        return args[-2].decode().startswith(str(runroot))
     try:
         cfg = marshal.loads(bytes.fromhex(cmdline.split(b"\0")[-2].decode()))
     except (ValueError, EOFError, IndexError):

@@ -6,6 +6,19 @@ HELP = "Create and run a new container from an image"
 
 
 def main(ctx, argv: list[str]) -> int:
+    from krat.engine.monitor import await_early, spawn_early
+    from krat.engine.names import cgroups_path, new_id
+
+    cid = new_id()
+    run_dir = str(ctx.paths.run_containers / cid)
+    forked = spawn_early(cid, cgroups_path(cid), run_dir)  # first: the monitor starts while we load the engine
+    try:
+        return run(ctx, argv, (cid, *forked))
+    finally:
+        await_early(*forked)  # a monitor never configured: wait until it has gone
+
+
+def run(ctx, argv: list[str], early) -> int:
     from krat.cli.container_flags import build_spec, new_parser
     from krat.engine.containers import ContainerService, StartError
 
@@ -18,7 +31,8 @@ def main(ctx, argv: list[str]) -> int:
     svc = ContainerService(ctx.paths)
     if args.pull != "missing" or not image_present(ctx, spec.image, svc.db):
         pull_for_run(ctx, spec.image, args)  # --pull missing|always|never, as Docker
-    c = svc.create(spec, name, netvol, prestart={"attach": not args.detach, "owner": True})
+    c = svc.create(spec, name, netvol, prestart={"attach": not args.detach, "owner": True,
+                                                       "early": early})
     try:
         sock = svc.start(c, attach=not args.detach, owner=True)
     except BaseException as err:
