@@ -114,13 +114,15 @@ def _signal(pid: int, number: int) -> None:
 
 def _kill_cgroup(cgroup: Cgroup, timeout: float = 10.0) -> None:
     """SIGKILL every process of the cgroup (thawing it first) and wait until it is empty."""
+    me = os.getpid()   # a create child that entered the cgroup early (creation.enter_cgroup)
     if cgroup.frozen():
         for pid in cgroup.procs():
-            _signal(pid, signal.SIGKILL)
+            if pid != me:
+                _signal(pid, signal.SIGKILL)
         cgroup.freeze(False)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        pids = cgroup.procs()
+        pids = [pid for pid in cgroup.procs() if pid != me]
         if not pids:
             return
         for pid in pids:

@@ -76,11 +76,16 @@ def leave_cgroup(container_id: str, cgroups_path: str) -> None:
 
 
 def _leave(cgroup: Cgroup, destroy: bool = True) -> None:
-    """Move the calling process back to the top of each hierarchy; then remove the cgroup."""
+    """Move the calling process to the top of each hierarchy (the one cgroup that may always
+    hold processes, v2 included); then remove the cgroup."""
     if _inside(cgroup):
+        mounts = _cgroup_mounts()
         for d in cgroup.dirs.values():
+            top = max((m for m in mounts if d.startswith(m + "/")), key=len, default=None)
+            if top is None:
+                continue
             try:
-                with open(os.path.join(d[: -len(cgroup.path)], "cgroup.procs"), "w") as f:
+                with open(os.path.join(top, "cgroup.procs"), "w") as f:
                     f.write(str(os.getpid()))
             except OSError:
                 pass
@@ -91,20 +96,22 @@ def _leave(cgroup: Cgroup, destroy: bool = True) -> None:
             pass
 
 
+def _cgroup_mounts() -> list[str]:
+    with open("/proc/self/mounts") as f:
+        return [line.split()[1] for line in f if line.split()[2] in ("cgroup", "cgroup2")]
+
+
 def _inside(cgroup: Cgroup) -> bool:
     """Is the calling process in every directory of `cgroup` already (enter_cgroup)?"""
+    me = str(os.getpid())
     try:
-        with open("/proc/self/cgroup") as f:
-            lines = f.read().splitlines()
+        for d in cgroup.dirs.values():
+            with open(os.path.join(d, "cgroup.procs")) as f:
+                if me not in f.read().split():
+                    return False
     except OSError:
         return False
-    mine = {}
-    for line in lines:
-        _, controllers, path = line.split(":", 2)
-        mine[controllers] = path
-    if cgroup.v2:
-        return mine.get("") == cgroup.path
-    return all(mine.get(key, mine.get(f"name={key}")) == cgroup.path for key in cgroup.dirs)
+    return bool(cgroup.dirs)
 
 
 def _launch(spec: Spec, cgroup: Cgroup, stdio: tuple[int, int, int] | None, joined: bool = False) -> Launch:
