@@ -322,6 +322,10 @@ class ContainerService(Lifecycle):
         rootfs = self.rootfs(c.id)
         rootfs.mkdir(parents=True, exist_ok=True)
         if not is_mounted(rootfs):
+            if c.spec.auto_remove:
+                # overlayfs refuses an upper dir once mounted volatile (it may have lost writes
+                # in a crash); ours was unmounted cleanly when `restart` kept the container.
+                shutil_rmtree(storage / "work" / "work" / "incompat")
             mount_overlay(image.layer_dirs, rootfs, storage / "diff", storage / "work",
                           volatile=c.spec.auto_remove)
         net = None

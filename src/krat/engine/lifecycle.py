@@ -66,7 +66,14 @@ class Lifecycle:
         finally:
             if sock is not None:
                 sock.close()
-        return self.refresh(c)
+        return self._after_stop(c)
+
+    def _after_stop(self, c: "Container") -> "Container":
+        """The stopped container; an --rm one may be gone already (its monitor removed it)."""
+        try:
+            return self.refresh(c)
+        except NotFound:
+            return c
 
     def _signal(self, c: "Container", number: int) -> None:
         try:
@@ -125,8 +132,18 @@ class Lifecycle:
             return 0
 
     def restart(self, ref: str, timeout: int | None = None) -> "Container":
-        c = self.stop(ref, timeout)
-        self.start(c)
+        """stop + start; an --rm container is kept through it, as Docker does."""
+        from krat.engine.monitor import KEEP
+
+        c = self.get(ref)
+        keep = self.run_dir(c.id) / KEEP
+        if c.spec.auto_remove and c.status in ACTIVE:
+            keep.touch()
+        try:
+            c = self.stop(c, timeout)
+            self.start(c)
+        finally:
+            keep.unlink(missing_ok=True)
         return self.refresh(c)
 
     # --- pause ---------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from krat.engine.monitorproto import (EXIT, HEADER_SIZE, REMOVED, RESIZE, STDERR
 from krat.engine.monitorstate import open_db, record, record_in_child, restart_delay  # noqa: F401
 
 ACK_TIMEOUT = 30.0
+KEEP = "keep"
 HANDOFF_TIMEOUT = 120.0  # then the monitor removes the container itself (idempotent steps)
 
 
@@ -437,7 +438,7 @@ def serve(mon: Monitor, sync_fd: int) -> int:
         oom = code == 137 and mon.oom_killed()
         fields = dict(status="exited", pid=0, exit_code=code, oom_killed=oom, finished_at=timestamp())
         if policy in ("", "no"):
-            if mon.cfg.get("auto_remove") and mon.owner in mon.clients:
+            if removes(mon) and mon.owner in mon.clients:
                 mon.unrecorded = fields  # the owner removes the row; recorded only if it does not
                 return code
             record(mon.cfg, **fields)
@@ -477,6 +478,12 @@ def restart(mon: Monitor, delay: float) -> bool:
     return True
 
 
+def removes(mon: Monitor) -> bool:
+    """--rm: the container goes with its exit, unless `restart` asked to keep it (a file
+    KEEP in the run dir, as Docker suspends AutoRemove while it restarts a container)."""
+    return bool(mon.cfg.get("auto_remove")) and not os.path.exists(os.path.join(mon.dir, KEEP))
+
+
 def cleanup(mon: Monitor, ran: bool) -> None:
     """Release what the container held, then, for --rm, the container itself (after a failed
     start the CLI removes it, once it has said why)."""
@@ -484,7 +491,7 @@ def cleanup(mon: Monitor, ran: bool) -> None:
 
     release(mon.cfg, runtime=mon.runtime)
     trace("released")
-    if mon.cfg.get("auto_remove") and ran:
+    if removes(mon) and ran:
         db = open_db(mon.cfg)
         try:
             remove_container(mon.cfg, db, volumes=True)
@@ -497,7 +504,7 @@ def handoff(mon: Monitor, code: int) -> bool:
     it (it has the database and the cleanup modules loaded; this process would import them
     all). Wait for its REMOVED frame; False if it went away first, so we clean up ourselves."""
     client = mon.clients.get(mon.owner)
-    if not mon.cfg.get("auto_remove") or client is None:
+    if not removes(mon) or client is None:
         return False
     conn, buf = client[0], client[2]
     try:

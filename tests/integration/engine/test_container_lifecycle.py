@@ -117,6 +117,20 @@ def test_restart_and_rename(kr, runtime):
     assert "already in use" in kr.fails("rename", "two", "three", code=125)
 
 
+def test_rm_container_survives_restart_and_goes_with_stop(kr, runtime):
+    """As Docker: `restart` keeps an --rm container (it suspends the auto-removal), a later
+    `stop` removes it and still prints the name with exit 0."""
+    cid = kr.ok("run", "-d", "--rm", "--name", "rr", "busybox", "sleep", "300").stdout.strip()
+    first = kr.ok("inspect", "-f", "{{.State.Pid}}", "rr").stdout.strip()
+    assert kr.ok("restart", "-t", "1", "rr").stdout.strip() == "rr"
+    assert kr.ok("inspect", "-f", "{{.State.Status}}", "rr").stdout.strip() == "running"
+    assert kr.ok("inspect", "-f", "{{.State.Pid}}", "rr").stdout.strip() != first
+    assert kr.ok("exec", "rr", "true").returncode == 0
+    assert kr.ok("stop", "-t", "1", "rr").stdout.strip() == "rr"
+    wait_for(lambda: kr.ok("ps", "-aq").stdout.strip() == "", timeout=20)
+    assert_nothing_left(kr, [cid])
+
+
 def test_pause_and_unpause(kr, runtime):
     kr.ok("run", "-d", "--name", "pz", "busybox", "sh", "-c", "while true; do date +%s%N > /tmp/t; sleep 0.05; done")
     kr.ok("pause", "pz")
