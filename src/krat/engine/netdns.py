@@ -98,7 +98,11 @@ def _running(folder: Path) -> int | None:
 
 
 def stop(att: "Attacher", rec: rows.NetworkRecord) -> None:
-    folder = att.network_dir(rec.id)
+    stop_folder(att.network_dir(rec.id))
+
+
+def stop_folder(folder: Path) -> None:
+    """End the responder serving from `folder` (if one does) and drop its name table."""
     pid = _running(folder)
     (folder / "records.json").unlink(missing_ok=True)
     if pid is None:

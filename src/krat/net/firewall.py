@@ -109,6 +109,20 @@ def publish(table: str, owner: str, container_ip: str, mappings: Iterable[PortMa
         run(["nft", "-f", "-"], input=script, what="publish ports")
 
 
+def rule_owners(listing: str) -> set[str]:
+    """The containers (`c=<id>` comments) with rules in `nft -j list chain` output, pure."""
+    doc = json.loads(listing or '{"nftables": []}')
+    return {item["rule"]["comment"][2:] for item in doc.get("nftables", [])
+            if "rule" in item and str(item["rule"].get("comment", "")).startswith("c=")}
+
+
+def port_owners(table: str) -> set[str]:
+    """Containers with published-port rules in a network's table (none if it is missing)."""
+    if not table_exists(table):
+        return set()
+    return rule_owners(run(["nft", "-j", "list", "chain", "ip", table, "ports"], what="list published ports"))
+
+
 def owned_handles(listing: str, owner: str) -> list[int]:
     """Handles of the rules commented `c=<owner>` in `nft -j -a list chain` output, pure."""
     doc = json.loads(listing or '{"nftables": []}')
