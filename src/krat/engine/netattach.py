@@ -311,6 +311,10 @@ class Attacher:
             rows.add_ports(self.db, [rows.PortRow(cid, network_id, m.host_ip, m.host_port, m.container_port,
                                                   m.proto) for m in mapped])
         firewall.publish(firewall.table_name(network_id), cid, ip, mapped)
+        if any(m.proto == "udp" for m in mapped):
+            from krat.net import conntrack  # only runs that publish UDP pay for it
+
+            conntrack.flush_udp(mapped)
 
     def _extra_hosts(self, config: dict, gateway: str | None) -> list[dns.HostEntry]:
         return [dns.parse_add_host(t) for t in config["add_hosts"]]
