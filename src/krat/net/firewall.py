@@ -90,6 +90,24 @@ def render_ports(table: str, owner: str, container_ip: str, mappings: Iterable[P
     return "".join(f'add rule ip {table} ports {line} comment "c={owner}"\n' for line in lines)
 
 
+def render_dns_redirect(table: str, bridge: str, gateway: str, port: int | None) -> str:
+    """Send the containers' DNS queries to the gateway's port 53 on to `port`, where the
+    network's responder listens when a host DNS server holds 0.0.0.0:53 (None: no
+    redirect), pure. Its own chain, ahead of published ports (priority -110 < -100): a
+    container publishing port 53 on the host must not take its network's DNS queries."""
+    lines = [f"add chain ip {table} dns {{ type nat hook prerouting priority -110; policy accept; }}",
+             f"flush chain ip {table} dns"]
+    if port is not None:
+        lines += [f'add rule ip {table} dns iifname "{bridge}" ip daddr {gateway} {proto} dport 53 '
+                  f"dnat to {gateway}:{port}" for proto in ("udp", "tcp")]
+    return "".join(line + "\n" for line in lines)
+
+
+def redirect_dns(table: str, bridge: str, gateway: str, port: int | None) -> None:
+    run(["nft", "-f", "-"], input=render_dns_redirect(table, bridge, gateway, port),
+        what=f"redirect DNS of {bridge}")
+
+
 def setup_network(rules: NetworkRules) -> None:
     run(["nft", "-f", "-"], input=render_network(rules), what=f"create nftables table {rules.table}")
 
