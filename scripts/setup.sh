@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   python3 python3-venv ca-certificates
   busybox-static tini debootstrap          # offline base images; --init
-  iproute2 iptables nftables               # networks, NAT, published ports
+  iproute2 iptables nftables conntrack     # networks, NAT, published ports (UDP: stale flows)
   uidmap slirp4netns libseccomp2           # rootless; seccomp
   runc docker.io podman skopeo docker-registry   # peers for interop tests
   openssl apache2-utils tmux curl          # test helpers: TLS certs, htpasswd, pty driving

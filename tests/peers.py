@@ -13,6 +13,9 @@ and a unique cgroup parent, podman gets its own storage.conf and containers.conf
 default_ulimits = [] because root here lacks CAP_SYS_RESOURCE). On exit, containers are
 stopped, the daemon is terminated (only the process started here), mounts below the temp
 dir are detached and the dir is removed. Run containers with `--network none`.
+Podman's networks live in its own config dir too; what its network backend leaves on the
+host anyway (iptables chains and tables, bridges, CNI address files) is removed when it
+stops, and only that (tests/podman_net.py).
 
 A peer that cannot start FAILS the test with its log's tail: interop tests must run in CI.
 """
@@ -29,6 +32,8 @@ import uuid
 from pathlib import Path
 
 import pytest
+
+import podman_net
 
 DOCKER = "/usr/local/bin/docker" if Path("/usr/local/bin/docker").exists() else (shutil.which("docker") or "docker")
 START_TIMEOUT_S = 60
@@ -166,6 +171,8 @@ CONTAINERS_CONF = """\
 [containers]
 default_ulimits = []
 netns = "none"
+[network]
+network_config_dir = "{dir}/networks"
 [engine]
 runtime = "runc"
 cgroup_manager = "cgroupfs"
@@ -182,7 +189,10 @@ class Podman(Peer):
         super().__init__()
         self.binary = shutil.which("podman")
         root, runroot = self.dir / "root", self.dir / "runroot"
-        (self.dir / "containers.conf").write_text(CONTAINERS_CONF)
+        (self.dir / "containers.conf").write_text(CONTAINERS_CONF.format(dir=self.dir))
+        (self.dir / "networks").mkdir()
+        self.host_net = podman_net.snapshot()
+        self.cni_state = podman_net.cni_state()
         (self.dir / "storage.conf").write_text(
             f'[storage]\ndriver = "overlay"\ngraphroot = "{root}"\nrunroot = "{runroot}"\n')
         self.env["CONTAINERS_CONF"] = str(self.dir / "containers.conf")
@@ -206,6 +216,8 @@ class Podman(Peer):
     def stop(self) -> None:
         if self.binary:
             self("rm", "-af", "-t", "0", timeout=120)
+        self.network_problems = podman_net.remove_podman_leftovers(self.host_net)
+        podman_net.remove_cni_state(self.cni_state, self.dir / "networks")
         _unmount_below(self.dir)
         shutil.rmtree(self.dir, ignore_errors=True)
 

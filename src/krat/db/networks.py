@@ -173,6 +173,14 @@ def attached_count(db: "Database", network_id: str) -> int:
     return int(row[0])
 
 
+def holders(db: "Database") -> set[str]:
+    """Containers that hold something of the kernel by the rows: an address lease, a veth
+    name or a published port (each is released when the container stops)."""
+    found = db.query("SELECT container_id FROM endpoints WHERE ip IS NOT NULL OR host_veth IS NOT NULL"
+                     " UNION SELECT container_id FROM port_mappings")
+    return {row[0] for row in found}
+
+
 def connected_count(db: "Database", network_id: str) -> int:
     return int(db.query_one("SELECT count(*) FROM endpoints WHERE network_id = ?", (network_id,))[0])
 

@@ -26,6 +26,9 @@ from krat.engine.networks import NetworkService
 from krat.engine.volumes import VolumeService
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from contextlib import AbstractContextManager as ContextManager
+
     from krat.db import Database
     from krat.engine.config import Paths
 
@@ -108,21 +111,54 @@ class ContainerNet:
     def inspect(self, cid: str) -> dict:
         return {"NetworkSettings": self.networks.network_settings(cid), "Mounts": self.volumes.inspect_mounts(cid)}
 
-    def gc(self, running: set[str]) -> None:
-        """Clean what killed krat processes left: attachments of containers that are not
-        running, and kernel objects of networks nobody is attached to (`system prune`,
-        and the engine's reconcile after a crash)."""
+    def gc(self, claim_idle: Callable[[str], ContextManager[bool]]) -> list[str]:
+        """Remove what crashed containers and killed krat processes left in the kernel:
+        a container's addresses, veths, namespace pin, files and published-port rules once
+        `claim_idle(cid)` says it is neither running nor starting (and holds it so while we
+        clean), then the bridge, table and DNS responder of every network nobody is attached
+        to. Only objects this storage root recorded are touched, never another root's.
+        Returns the ids of the containers that had leftovers (`system prune`, `network prune`)."""
         from krat.db import networks as rows
-        from krat.net import bridge, netns
+        from krat.net import firewall
 
-        for (cid,) in self.networks.db.query("SELECT DISTINCT container_id FROM endpoints WHERE ip IS NOT NULL"):
-            if cid not in running:
-                self.networks.detach(cid)
-        folder = self.networks.paths.runroot / "netns"
-        for path in folder.glob("*") if folder.exists() else ():
-            if path.name not in running:
-                netns.delete(path)
-        for rec in self.networks.list():
-            if rec.driver == "bridge" and rows.attached_count(self.networks.db, rec.id) == 0 \
-                    and bridge.link_exists(bridge.bridge_name(rec.id)):
-                self.networks.teardown(rec)
+        nets = self.networks
+        bridges = [rec for rec in nets.list() if rec.driver == "bridge"]
+        owners = {rec.id: firewall.port_owners(firewall.table_name(rec.id)) for rec in bridges}
+        suspects = rows.holders(nets.db).union(*owners.values())
+        for folder in (nets.paths.runroot / "netns", nets.paths.runroot / "netfiles"):
+            if folder.is_dir():
+                suspects.update(p.name for p in folder.iterdir())
+        cleaned = []
+        for cid in sorted(suspects):
+            with claim_idle(cid) as idle:
+                if not idle:
+                    continue
+                nets.detach(cid)  # rows say what to undo: ports, veths, leases, namespace, files
+                for network_id, found in owners.items():
+                    if cid in found:  # a rule whose row is gone
+                        firewall.unpublish(firewall.table_name(network_id), cid)
+                cleaned.append(cid)
+        for rec in bridges:
+            with nets.network_lock(rec.id):  # a concurrent first attach brings it up under this lock
+                if rows.attached_count(nets.db, rec.id) == 0 and self._has_kernel_objects(rec):
+                    nets.teardown(rec)
+        self._gc_unknown_networks({rec.id for rec in nets.list()})
+        return cleaned
+
+    def _has_kernel_objects(self, rec) -> bool:
+        from krat.net import bridge, firewall
+
+        return (bridge.link_exists(bridge.bridge_name(rec.id)) or self.networks.network_dir(rec.id).exists()
+                or firewall.table_exists(firewall.table_name(rec.id)))
+
+    def _gc_unknown_networks(self, known: set[str]) -> None:
+        """State folders (and DNS responders) of networks removed while krat was killed."""
+        import shutil
+
+        from krat.engine import netdns
+
+        folder = self.networks.paths.runroot / "networks"
+        for path in folder.iterdir() if folder.is_dir() else ():
+            if path.is_dir() and path.name not in known:
+                netdns.stop_folder(path)
+                shutil.rmtree(path, ignore_errors=True)

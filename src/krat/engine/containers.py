@@ -8,10 +8,12 @@ without telling anyone (kill -9).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal as signals
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -120,6 +122,9 @@ def default_netvol(spec: ContainerSpec):
 
     mode = "bridge" if spec.network_mode == "default" else spec.network_mode
     return NetVolRequest(NetworkingRequest(mode))
+
+
+STOPPED = (Status.CREATED, Status.EXITED, Status.DEAD)
 
 
 class ContainerService(Lifecycle):
@@ -361,6 +366,81 @@ class ContainerService(Lifecycle):
         owner (with attach, for `run --rm` in the foreground): the caller takes over the removal
         when the monitor hands it over (see finish_removal)."""
         c = ref if isinstance(ref, Container) else self.get(ref)
+        lock = self._start_lock(c.id)
+        try:
+            return self._start_locked(c, attach, owner)
+        finally:
+            os.close(lock)
+
+    def _start_lock(self, cid: str, wait: bool = True) -> int:
+        """An fd holding the container's start lock, or -1 (wait=False) when another process
+        holds it. A start holds it from before the network is plugged in until the status
+        is running (or the start failed and cleaned up): the network garbage collector
+        (`claim_idle`) must not mistake a container that is starting for a crashed one."""
+        import fcntl
+
+        folder = self.run_dir(cid)
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(folder / "start.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return -1
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    @contextlib.contextmanager
+    def _not_starting(self, cid: str) -> Iterator[bool]:
+        """True, holding its start lock meanwhile, unless a `start` of the container is under
+        way; unknown ids are never starting."""
+        if rows.get(self.db, cid) is None:
+            yield True
+            return
+        lock = self._start_lock(cid, wait=False)
+        try:
+            yield lock >= 0
+        finally:
+            if lock >= 0:
+                os.close(lock)
+
+    @contextlib.contextmanager
+    def claim_idle(self, cid: str) -> Iterator[bool]:
+        """True (holding its start lock meanwhile) when the container is neither running, nor
+        being started, nor looked after by a live monitor (one that restarts it, or is
+        releasing it): what it holds of the kernel is then a leftover. Unknown ids are idle."""
+        with self._not_starting(cid) as free:
+            row = rows.get(self.db, cid) if free else None
+            if row is not None:
+                row = self.reconcile(self._wrap(row)).row
+            yield free and (row is None or (Status(row.status) not in ACTIVE
+                                            and not pid_alive(row.monitor_pid, row.monitor_start)))
+
+    def prune(self, keep=None) -> list[str]:
+        """Remove every container that is not running (`keep(c, everyone)`: spare it);
+        one that a concurrent `start` is bringing up is spared."""
+        everyone = self.list()
+        removed = []
+        for c in everyone:
+            if c.status not in STOPPED or (keep is not None and keep(c, everyone)):
+                continue
+            with self._not_starting(c.id) as free:
+                try:
+                    if not free or self.refresh(c).status not in STOPPED:
+                        continue
+                    self.remove(c)  # waits for a monitor that is still releasing it, as `rm` does
+                except NotFound:
+                    continue
+            removed.append(c.id)
+        return removed
+
+    def collect_network_garbage(self) -> list[str]:
+        """Kernel leftovers of crashed containers and killed krat processes (containernet.gc)."""
+        return self.networking().gc(self.claim_idle)
+
+    def _start_locked(self, c: Container, attach: bool, owner: bool):
         early = self._early.get(c.id)
         if early is not None and (early.attach, early.owner) != (attach, owner and attach and c.spec.auto_remove):
             self._abort_early(c.id)

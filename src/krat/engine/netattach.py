@@ -86,6 +86,10 @@ class Attacher:
     def network_dir(self, network_id: str) -> Path:
         return self.paths.runroot / "networks" / network_id
 
+    def network_lock(self, network_id: str) -> contextlib.AbstractContextManager[None]:
+        """Held while a network's kernel objects are brought up or torn down."""
+        return self._lock(self.network_dir(network_id).with_suffix(".lock"))
+
     @contextlib.contextmanager
     def _lock(self, path: Path) -> Iterator[None]:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -324,6 +328,10 @@ class Attacher:
             rows.add_ports(self.db, [rows.PortRow(cid, network_id, m.host_ip, m.host_port, m.container_port,
                                                   m.proto) for m in mapped])
         firewall.publish(firewall.table_name(network_id), cid, ip, mapped)
+        if any(m.proto == "udp" for m in mapped):
+            from krat.net import conntrack  # only runs that publish UDP pay for it
+
+            conntrack.flush_udp(mapped)
 
     def _extra_hosts(self, config: dict, gateway: str | None) -> list[dns.HostEntry]:
         return [dns.parse_add_host(t) for t in config["add_hosts"]]
@@ -356,7 +364,7 @@ class Attacher:
         ep = next((e for e in rows.endpoints_of_container(self.db, cid) if e.network_id == network_id), None)
         if ep is not None and ep.host_veth:
             bridge.delete_link(ep.host_veth)  # our own device: no lock needed, and it is the slow part
-        with self._lock(self.network_dir(network_id).with_suffix(".lock")):
+        with self.network_lock(network_id):
             rows.release(self.db, cid, network_id)
             rec = rows.get_network(self.db, network_id)
             if rec is None:

@@ -67,22 +67,41 @@ def _start(folder: Path, rec: rows.NetworkRecord) -> None:
     finally:
         os.close(write_fd)
         log.close()
-    ready = _wait_ready(read_fd)
-    if not ready:
+    port = _wait_ready(read_fd)
+    if port is None:
         proc.kill()
         proc.wait()
         detail = (folder / "dns.log").read_text(errors="replace").strip().splitlines()
         raise Unavailable(f"DNS responder for network {rec.name} did not start"
                           + (f": {detail[-1]}" if detail else ""))
     (folder / "dns.pid").write_text(str(proc.pid))
+    _redirect(folder, rec, port)
 
 
-def _wait_ready(fd: int) -> bool:
+def _redirect(folder: Path, rec: rows.NetworkRecord, port: int) -> None:
+    """Port 53 of the gateway was taken (see dnsserver.bind): redirect it to the responder's
+    port; a redirect of an earlier responder is dropped (the marker file says one exists)."""
+    from krat.net import bridge, firewall
+
+    marker = folder / "dns.redirect"
+    if port == 53 and not marker.exists():
+        return  # the usual case: no nft call at all
+    firewall.redirect_dns(firewall.table_name(rec.id), bridge.bridge_name(rec.id), rec.gateway,
+                          None if port == 53 else port)
+    if port == 53:
+        marker.unlink(missing_ok=True)
+    else:
+        marker.write_text(str(port))
+
+
+def _wait_ready(fd: int) -> int | None:
+    """The port the responder listens on, once it does; None if it failed."""
     import select
 
     try:
         readable, _, _ = select.select([fd], [], [], READY_TIMEOUT_S)
-        return bool(readable) and os.read(fd, 1) == b"1"
+        text = os.read(fd, 16).decode(errors="replace").strip() if readable else ""
+        return int(text) if text.isdigit() else None
     finally:
         os.close(fd)
 
@@ -98,7 +117,11 @@ def _running(folder: Path) -> int | None:
 
 
 def stop(att: "Attacher", rec: rows.NetworkRecord) -> None:
-    folder = att.network_dir(rec.id)
+    stop_folder(att.network_dir(rec.id))
+
+
+def stop_folder(folder: Path) -> None:
+    """End the responder serving from `folder` (if one does) and drop its name table."""
     pid = _running(folder)
     (folder / "records.json").unlink(missing_ok=True)
     if pid is None:

@@ -1,8 +1,9 @@
 """A user network's DNS responder: `python -m krat.net.dnsserver --listen GATEWAY --records FILE`.
 
 One process per user-defined network, started by the engine when the network's first
-container starts. It listens on the network's gateway address, UDP and TCP port 53, in
-the host's namespace (like Podman's aardvark-dns, and unlike Docker's per-container
+container starts. It listens on the network's gateway address, UDP and TCP port 53 (or,
+when a host DNS server holds 0.0.0.0:53, another port that the network's port 53 is
+redirected to: see `bind`), in the host's namespace (like Podman's aardvark-dns, and unlike Docker's per-container
 127.0.0.11: one process and no per-container NAT rule serve the whole network, and it can
 reach host resolvers on loopback such as systemd-resolved's 127.0.0.53).
 
@@ -16,6 +17,7 @@ containers, and on SIGTERM.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import select
@@ -131,20 +133,59 @@ def _recv_exact(conn: socket.socket, size: int) -> bytes:
     return buf
 
 
-def serve(listen: str, records: Records, ready_fd: int | None) -> int:
+def _bind_pair(listen: str, port: int) -> tuple[socket.socket, socket.socket]:
     udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT of a last run, not sharing
     try:
-        udp.bind((listen, 53))
-        tcp.bind((listen, 53))
+        udp.bind((listen, port))
+        tcp.bind((listen, udp.getsockname()[1]))
         tcp.listen(64)
+    except BaseException:
+        udp.close()
+        tcp.close()
+        raise
+    return udp, tcp
+
+
+def bind(listen: str) -> tuple[socket.socket, socket.socket, int]:
+    """UDP and TCP sockets on `listen`, port 53 if it is free.
+
+    A host DNS server bound to the wildcard address 0.0.0.0:53 takes port 53 of every
+    address, the gateway's too: Linux refuses a specific-address bind on a port that a
+    wildcard socket holds (EADDRINUSE), unless both sockets set SO_REUSEADDR (UDP only)
+    or SO_REUSEPORT (same user), which such a server does not do for us. Then the
+    responder takes one free port for both protocols and the engine redirects the
+    gateway's port 53 there (firewall.render_dns_redirect) for traffic from the bridge."""
+    try:
+        udp, tcp = _bind_pair(listen, 53)
+        return udp, tcp, 53
+    except OSError as err:
+        if err.errno != errno.EADDRINUSE:
+            raise
+    for _ in range(20):  # the UDP port the kernel picks may be taken for TCP
+        try:
+            udp, tcp = _bind_pair(listen, 0)
+        except OSError as err:
+            if err.errno != errno.EADDRINUSE:
+                raise
+            continue
+        port = udp.getsockname()[1]
+        sys.stderr.write(f"krat dns: {listen}:53 is taken (a host DNS server on 0.0.0.0:53?); "
+                         f"listening on port {port}, where the network's port 53 is redirected\n")
+        return udp, tcp, port
+    raise OSError(errno.EADDRINUSE, "no free port for both UDP and TCP")
+
+
+def serve(listen: str, records: Records, ready_fd: int | None) -> int:
+    try:
+        udp, tcp, port = bind(listen)
     except OSError as err:
         sys.stderr.write(f"krat dns: cannot listen on {listen}:53: {err.strerror}\n")
         return 1
     records.reload()
     if ready_fd is not None:
-        os.write(ready_fd, b"1")
+        os.write(ready_fd, f"{port}\n".encode())  # the engine redirects 53 there unless it is 53
         os.close(ready_fd)
     while records.reload():
         readable, _, _ = select.select([udp, tcp], [], [], CHECK_EVERY_S)

@@ -90,6 +90,24 @@ def render_ports(table: str, owner: str, container_ip: str, mappings: Iterable[P
     return "".join(f'add rule ip {table} ports {line} comment "c={owner}"\n' for line in lines)
 
 
+def render_dns_redirect(table: str, bridge: str, gateway: str, port: int | None) -> str:
+    """Send the containers' DNS queries to the gateway's port 53 on to `port`, where the
+    network's responder listens when a host DNS server holds 0.0.0.0:53 (None: no
+    redirect), pure. Its own chain, ahead of published ports (priority -110 < -100): a
+    container publishing port 53 on the host must not take its network's DNS queries."""
+    lines = [f"add chain ip {table} dns {{ type nat hook prerouting priority -110; policy accept; }}",
+             f"flush chain ip {table} dns"]
+    if port is not None:
+        lines += [f'add rule ip {table} dns iifname "{bridge}" ip daddr {gateway} {proto} dport 53 '
+                  f"dnat to {gateway}:{port}" for proto in ("udp", "tcp")]
+    return "".join(line + "\n" for line in lines)
+
+
+def redirect_dns(table: str, bridge: str, gateway: str, port: int | None) -> None:
+    run(["nft", "-f", "-"], input=render_dns_redirect(table, bridge, gateway, port),
+        what=f"redirect DNS of {bridge}")
+
+
 def setup_network(rules: NetworkRules) -> None:
     run(["nft", "-f", "-"], input=render_network(rules), what=f"create nftables table {rules.table}")
 
@@ -107,6 +125,20 @@ def publish(table: str, owner: str, container_ip: str, mappings: Iterable[PortMa
     script = render_ports(table, owner, container_ip, mappings)
     if script:
         run(["nft", "-f", "-"], input=script, what="publish ports")
+
+
+def rule_owners(listing: str) -> set[str]:
+    """The containers (`c=<id>` comments) with rules in `nft -j list chain` output, pure."""
+    doc = json.loads(listing or '{"nftables": []}')
+    return {item["rule"]["comment"][2:] for item in doc.get("nftables", [])
+            if "rule" in item and str(item["rule"].get("comment", "")).startswith("c=")}
+
+
+def port_owners(table: str) -> set[str]:
+    """Containers with published-port rules in a network's table (none if it is missing)."""
+    if not table_exists(table):
+        return set()
+    return rule_owners(run(["nft", "-j", "list", "chain", "ip", table, "ports"], what="list published ports"))
 
 
 def owned_handles(listing: str, owner: str) -> list[int]:

@@ -28,10 +28,16 @@ def podman(tmp_path: Path):
     """podman with a private store and a containers.conf that works on this machine."""
     binary = require_binary("podman")
     conf = tmp_path / "containers.conf"
+    (tmp_path / "podman-networks").mkdir()
     conf.write_text('[containers]\ndefault_ulimits = []\n[engine]\nruntime = "runc"\n'
-                    'cgroup_manager = "cgroupfs"\nevents_logger = "file"\n')
+                    'cgroup_manager = "cgroupfs"\nevents_logger = "file"\n'
+                    f'[network]\nnetwork_config_dir = "{tmp_path / "podman-networks"}"\n')
     import shutil
     import tempfile
+
+    import podman_net
+
+    host_net, cni_state = podman_net.snapshot(), podman_net.cni_state()
 
     runroot = tempfile.mkdtemp(prefix="krat-pm-", dir="/tmp")  # podman wants a runroot under 50 chars
     base = [binary, "--root", str(tmp_path / "podman-root"), "--runroot", runroot,
@@ -47,6 +53,8 @@ def podman(tmp_path: Path):
     yield run
     run("rm", "-af", check=False)
     run("rmi", "-af", check=False)
+    podman_net.remove_podman_leftovers(host_net)  # what its network backend left on the host
+    podman_net.remove_cni_state(cni_state, tmp_path / "podman-networks")
     for mnt in (tmp_path / "podman-root" / "overlay", Path(runroot)):
         subprocess.run(["umount", "-R", str(mnt)], capture_output=True)
     shutil.rmtree(runroot, ignore_errors=True)

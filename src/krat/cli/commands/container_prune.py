@@ -22,12 +22,9 @@ def main(ctx, argv: list[str]) -> int:
         sys.stdout.flush()
         if sys.stdin.readline().strip().lower() not in ("y", "yes"):
             return 0
-    svc = ContainerService(ctx.paths)
-    everyone = svc.list()
+    removed = ContainerService(ctx.paths).prune(keep=lambda c, everyone: not filt.matches(c, everyone))
     print("Deleted Containers:")
-    for c in everyone:
-        if c.row.status in ("exited", "created", "dead") and filt.matches(c, everyone):
-            svc.remove(c)
-            print(c.id)
+    for cid in removed:
+        print(cid)
     print("\nTotal reclaimed space: 0B")
     return 0

@@ -115,7 +115,11 @@ def prune(ctx, argv: list[str]) -> int:
     p = ArgumentParser("network prune")
     p.add_argument("-f", "--force", action="store_true")
     p.parse_args(argv)
-    removed = service(ctx).prune()
+    from krat.engine.containers import ContainerService
+
+    svc = service(ctx)
+    ContainerService(ctx.paths, svc.db).collect_network_garbage()  # crashed containers' leftovers first
+    removed = svc.prune()
     if removed:
         print("Deleted Networks:")
         for name in removed:
