@@ -34,6 +34,11 @@ def _cmdlines() -> dict[int, bytes]:
 def monitor_pid(runroot: Path, cid: str) -> int:
     for pid, cmd in _cmdlines().items():
         if b"krat.engine.monitor" in cmd:
+            args = cmd.split(b"\0")
+            if b"--early" in args:   # `run`'s monitor: ... --early FD ID CGROUPS RUNDIR
+                if args[-4].decode() == cid and args[-2].decode().startswith(str(runroot)):
+                    return pid
+                continue
             try:
                 cfg = marshal.loads(bytes.fromhex(cmd.split(b"\0")[-2].decode()))
             except (ValueError, EOFError, IndexError):

@@ -170,6 +170,9 @@ def test_internal_network_and_none(kr):
     out = kr.ok("run", "--rm", "--network", "closed", "busybox", "ip", "route").stdout
     assert "default" not in out and "dev eth0" in out
     assert kr.ok("run", "--rm", "--network", "none", "busybox", "ls", "/sys/class/net").stdout.split() == ["lo"]
+    # lo is up (the runtime's own namespace, as runc brings it up): 127.0.0.1 answers
+    script = "httpd -p 127.0.0.1:8080 -h /etc && wget -q -O - http://127.0.0.1:8080/hostname"
+    assert kr.ok("run", "--rm", "--network", "none", "--hostname", "solo", "busybox", "sh", "-c", script).stdout == "solo\n"
 
 
 def test_named_volume_survives_is_shared_and_prepopulated(kr):
