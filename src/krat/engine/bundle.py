@@ -12,16 +12,16 @@ from __future__ import annotations
 import json
 import os
 import socket
-from dataclasses import dataclass
 from pathlib import Path
 
 from krat.engine import ocigen
 from krat.engine.ocigen import HostDevice, ProcessUser, RunContext
 from krat.engine.spec import ContainerSpec
 from krat.errors import InvalidArgument, NotFound
+from krat.oci.records import record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class NetworkAttachment:
     """What a network attach step provides (the network area's seam): joined netns and files."""
 

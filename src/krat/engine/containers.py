@@ -12,7 +12,6 @@ import json
 import os
 import signal as signals
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,6 +23,7 @@ from krat.engine.procs import container_pid_alive, pid_alive, signal_number  # n
 from krat.engine.spec import ContainerSpec
 from krat.engine.state import ACTIVE, Status, check
 from krat.errors import AlreadyExists, Conflict, InvalidArgument, KratError, NotFound
+from krat.oci.records import record
 
 if TYPE_CHECKING:
     from krat.db import Database
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from krat.engine.config import Paths
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Container:
     row: "ContainerRow"
     spec: ContainerSpec
@@ -89,7 +89,7 @@ def spawn_monitor(cfg: dict, errlog: Path, wait: bool = True) -> int:
     return pid
 
 
-@dataclass
+@record
 class EarlyMonitor:
     """A monitor started before its container is prepared (see ContainerService.create's
     prestart): it starts its interpreter while this process sets the container up, then

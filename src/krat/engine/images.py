@@ -34,11 +34,11 @@ a concurrent import either sees the rows or sees the files gone, never a half st
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Iterable, Sequence, Union
 
 from krat.errors import InvalidArgument, NotFound
+from krat.oci.records import field, record
 from krat.oci.reference import parse_reference
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ LayerSource = Union[str, Path, BinaryIO]
 DEFAULT_ARCH = "amd64"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Image:
     id: str                                   # sha256:<hex> of the config blob
     manifest_digest: str

@@ -16,7 +16,6 @@ import os
 import shutil
 import socket
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,6 +23,7 @@ from krat.db import networks as rows
 from krat.engine import netdns
 from krat.errors import Conflict, InvalidArgument, NotFound, Unavailable
 from krat.net import bridge, dns, firewall, ipam, netns, ports
+from krat.oci.records import field, record
 
 if TYPE_CHECKING:
     from krat.db import Database
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 HOST_LOCK = Path("/run/lock/krat-network.lock")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class NetworkingRequest:
     """What `krat run`/`create` flags ask of the network (all strings as typed)."""
 
@@ -48,7 +48,7 @@ class NetworkingRequest:
     add_hosts: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Attachment:
     """What the engine puts into config.json for a started container."""
 

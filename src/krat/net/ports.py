@@ -9,16 +9,16 @@ from __future__ import annotations
 import ipaddress
 import random
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
 from krat.errors import Conflict, InvalidArgument
+from krat.oci.records import record
 
 PROTOCOLS = ("tcp", "udp", "sctp")
 # Linux's default ip_local_port_range upper part, as Docker uses for random host ports.
 RANDOM_RANGE = (49153, 60999)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class PublishRequest:
     """One `-p` flag: host ports may be a range or 0 (random); container ports a range."""
 
@@ -30,7 +30,7 @@ class PublishRequest:
     proto: str = "tcp"
 
 
-@dataclass(frozen=True, order=True)
+@record(frozen=True, order=True)
 class PortMapping:
     """One published port: host_ip '' means every address of the host (0.0.0.0)."""
 

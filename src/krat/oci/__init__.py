@@ -9,8 +9,9 @@ path) does not pay for hashlib and the reference grammar.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 _LAZY = {"Digest": "krat.oci.digest", "sha256_bytes": "krat.oci.digest",
          "Reference": "krat.oci.reference", "parse_reference": "krat.oci.reference"}
@@ -22,6 +23,6 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'krat.oci' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    value = getattr(__import__(module, fromlist=[name]), name)
     globals()[name] = value
     return value

@@ -6,10 +6,10 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 from typing import Any
 
 from krat.oci._json import _fail, _obj, _str
+from krat.oci.records import record
 
 OCI_VERSION = "1.0.2"
 
@@ -24,7 +24,7 @@ class ContainerStatus(str, enum.Enum):
     STOPPED = "stopped"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class State:
     """The runtime's state document (`state ID`), with runc's extra keys."""
 

@@ -14,9 +14,9 @@ import os
 import resource as _resource
 import signal
 import struct
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from krat.oci.records import field, record
 from krat.oci.runtime import Spec
 from krat.runtime import capabilities as caps
 from krat.runtime import command, hooks, mounts
@@ -29,7 +29,7 @@ RLIMITS = {"RLIMIT_CPU": 0, "RLIMIT_FSIZE": 1, "RLIMIT_DATA": 2, "RLIMIT_STACK":
            "RLIMIT_RTPRIO": 14, "RLIMIT_RTTIME": 15}
 
 
-@dataclass
+@record
 class InitContext:
     """What the init steps share: the spec, the kernel seam, and fds from the caller."""
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import asdict, dataclass, field
 
 from krat.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
+from krat.oci.records import asdict, field, record
 from krat.oci.state import ContainerStatus
 from krat.runtime import DEFAULT_ROOT
 
@@ -47,7 +47,7 @@ def validate_id(container_id: str) -> None:
         raise InvalidArgument(f"invalid container id {container_id!r}: use letters, digits, _ . + -")
 
 
-@dataclass
+@record
 class Record:
     """What the runtime remembers of one container (state.json)."""
 

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
 from typing import Callable
 
 from krat.errors import CommandCannotRun, CommandNotFound, ContainerCommandError, Internal, InvalidArgument, KratError
 from krat.oci.linux import IdMapping
+from krat.oci.records import field, record
 from krat.runtime import syscalls as sc
 from krat.runtime.init import InitContext, exec_process, report, run_steps
 
@@ -26,7 +26,7 @@ from krat.runtime.init import InitContext, exec_process, report, run_steps
 _DEBUG = False
 
 
-@dataclass
+@record
 class Launch:
     """What the intermediate process does before forking the init."""
 

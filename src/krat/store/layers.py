@@ -23,12 +23,12 @@ import io
 import os
 import shutil
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
 from krat.errors import InvalidArgument
 from krat.oci.digest import Digest
+from krat.oci.records import record
 
 
 def __getattr__(name: str):
@@ -53,7 +53,7 @@ def short_name(diff_id: Digest | str) -> str:
     return base64.b32encode(bytes.fromhex(hex_)[:17]).decode()[:26]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Unpacked:
     diff_id: Digest
     size: int
