@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from krat.oci._json import _bool, _fail, _int, _list, _obj, _str, _strs
 from krat.oci.records import field, record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 # --- process ---------------------------------------------------------------------------
