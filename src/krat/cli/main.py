@@ -10,11 +10,11 @@ import importlib
 import keyword
 import os
 import sys
-from typing import TYPE_CHECKING
 
 from krat.errors import KratError
 from krat.oci.records import field, record
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from krat.engine.config import Paths
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
 
 from krat.db.connection import unique
 from krat.oci.records import field, record
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from krat.db.connection import Database
 

@@ -17,7 +17,6 @@ HostConfig/NetworkingConfig).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from krat.engine.mountspec import MountRequest
 from krat.engine.netattach import NetworkingRequest
@@ -25,6 +24,7 @@ from krat.engine.networks import NetworkService
 from krat.engine.volumes import VolumeService
 from krat.oci.records import field, record
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from krat.db import Database
     from krat.engine.config import Paths

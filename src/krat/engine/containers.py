@@ -13,7 +13,6 @@ import os
 import signal as signals
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from krat.db import containers as rows
 from krat.db import open_database
@@ -25,6 +24,7 @@ from krat.engine.state import ACTIVE, Status, check
 from krat.errors import AlreadyExists, Conflict, InvalidArgument, KratError, NotFound
 from krat.oci.records import record
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from krat.db import Database
     from krat.db.containers import ContainerRow

@@ -20,7 +20,6 @@ from __future__ import annotations
 import datetime
 import os
 import re
-from typing import TYPE_CHECKING
 
 from krat.db import networks as rows
 from krat.engine.netattach import Attacher, Attachment, NetworkingRequest
@@ -28,6 +27,7 @@ from krat.errors import Conflict, InvalidArgument, NotFound
 from krat.net import ipam, ports
 from krat.oci.records import asdict, field, record
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from krat.db import Database
     from krat.engine.config import Paths

@@ -17,11 +17,14 @@ import os
 import shutil
 import time
 from pathlib import Path
-from typing import BinaryIO, Iterator
 
 from krat.errors import InvalidArgument, NotFound
 from krat.oci.digest import Digest
 from krat.oci.records import record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import BinaryIO, Iterator
 
 CHUNK = 1 << 20
 HASH_CHUNK = 8 << 20

@@ -24,11 +24,14 @@ import os
 import shutil
 import time
 from pathlib import Path
-from typing import BinaryIO, Iterator
 
 from krat.errors import InvalidArgument
 from krat.oci.digest import Digest
 from krat.oci.records import record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import BinaryIO, Iterator
 
 
 def __getattr__(name: str):
