@@ -1,7 +1,9 @@
 """The two OCI specifications as typed data: digests, references, image and runtime documents.
 
-Owns: parsing, validation and (de)serialisation of spec documents. Imports only the
-standard library and krat.errors.
+Owns: parsing, validation and (de)serialisation of spec documents, and the two light
+helpers every layer above may use on start-up paths: records.py (typed records, in place
+of dataclasses) and jsoncodec.py (json.loads/dumps without importing json). Imports only
+the standard library and krat.errors.
 
 The names below load on first use, so `import krat.oci.runtime` (the container start
 path) does not pay for hashlib and the reference grammar.
