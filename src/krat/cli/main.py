@@ -10,11 +10,11 @@ import importlib
 import keyword
 import os
 import sys
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from krat.errors import KratError
+from krat.oci.records import field, record
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from krat.engine.config import Paths
 
@@ -51,7 +51,7 @@ Commands:
 """
 
 
-@dataclass
+@record
 class Context:
     """What every verb receives: where state lives and how to talk to the user."""
 

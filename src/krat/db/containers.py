@@ -8,10 +8,10 @@ monitor) never both act on one transition.
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
 
 from krat.db.connection import Database, unique
 from krat.errors import AlreadyExists
+from krat.oci.records import record
 
 STATE_FIELDS = ("status", "pid", "monitor_pid", "monitor_start", "exit_code", "error", "started_at",
                 "finished_at", "oom_killed", "restart_count", "stop_requested")
@@ -21,7 +21,7 @@ _SELECT = ("SELECT c.id, c.name, c.image_id, c.image_ref, c.created, c.spec, "
            + " FROM containers c JOIN container_states s ON s.id = c.id")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ContainerRow:
     id: str
     name: str

@@ -7,12 +7,12 @@ commit on their own. Layer counts move only together with image_layers rows.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 from krat.db.connection import Database
+from krat.oci.records import record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ImageRow:
     id: str
     manifest_digest: str
@@ -24,13 +24,13 @@ class ImageRow:
     added: float
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LayerRef:
     diff_id: str
     blob_digest: str
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ImageListing:
     """What `krat images` shows, from one query: the image and its names."""
 

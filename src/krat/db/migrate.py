@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import sqlite3
 import os
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from krat.db.connection import Database
 

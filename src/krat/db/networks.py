@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from krat.db.connection import unique
+from krat.oci.records import field, record
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from krat.db.connection import Database
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class NetworkRecord:
     id: str
     name: str
@@ -27,7 +27,7 @@ class NetworkRecord:
     created_at: str = ""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class EndpointRecord:
     container_id: str
     network_id: str
@@ -40,7 +40,7 @@ class EndpointRecord:
     host_veth: str | None = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class PortRow:
     container_id: str
     network_id: str

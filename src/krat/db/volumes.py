@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from krat.db.connection import unique
+from krat.oci.records import field, record
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from krat.db.connection import Database
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class VolumeRecord:
     name: str
     driver: str = "local"

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-from dataclasses import dataclass
 from pathlib import Path
 
 from krat.engine import ocigen
@@ -20,9 +19,10 @@ from krat.engine.names import cgroups_path  # noqa: F401  (re-exported: callers 
 from krat.engine.ocigen import HostDevice, ProcessUser, RunContext
 from krat.engine.spec import ContainerSpec
 from krat.errors import InvalidArgument, NotFound
+from krat.oci.records import record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class NetworkAttachment:
     """What a network attach step provides (the network area's seam): joined netns and files."""
 

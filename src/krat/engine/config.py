@@ -8,11 +8,12 @@ $KRAT_RUNROOT, else /run/krat (root) or $XDG_RUNTIME_DIR/krat.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
+from krat.oci.records import record
 
-@dataclass(frozen=True)
+
+@record(frozen=True)
 class Paths:
     root: Path
     runroot: Path

@@ -16,15 +16,15 @@ HostConfig/NetworkingConfig).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from krat.engine.mountspec import MountRequest
 from krat.engine.netattach import NetworkingRequest
 from krat.engine.networks import NetworkService
 from krat.engine.volumes import VolumeService
+from krat.oci.records import field, record
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
     from contextlib import AbstractContextManager as ContextManager
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from krat.engine.config import Paths
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class NetVolRequest:
     network: NetworkingRequest = field(default_factory=NetworkingRequest)
     mounts: tuple[MountRequest, ...] = ()
@@ -41,7 +41,7 @@ class NetVolRequest:
     expose: tuple[str, ...] = ()         # --expose PORT[/PROTO][-END], added to the image's ExposedPorts
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Started:
     namespace: dict | None               # linux.namespaces network entry; None = host network
     mounts: list[dict]                   # config.json mounts: volumes, binds, tmpfs, /etc/hosts, resolv.conf

@@ -13,10 +13,7 @@ import json
 import os
 import signal as signals
 import sys
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from krat.db import containers as rows
 from krat.db import open_database
@@ -26,14 +23,18 @@ from krat.engine.procs import container_pid_alive, pid_alive, signal_number  # n
 from krat.engine.spec import ContainerSpec
 from krat.engine.state import ACTIVE, Status, check
 from krat.errors import AlreadyExists, Conflict, InvalidArgument, KratError, NotFound
+from krat.oci.records import record
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from krat.db import Database
     from krat.db.containers import ContainerRow
     from krat.engine.config import Paths
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Container:
     row: "ContainerRow"
     spec: ContainerSpec
@@ -91,7 +92,7 @@ def spawn_monitor(cfg: dict, errlog: Path, wait: bool = True) -> int:
     return pid
 
 
-@dataclass
+@record
 class EarlyMonitor:
     """A monitor started before its container is prepared (see ContainerService.create's
     prestart): it starts its interpreter while this process sets the container up, then

@@ -34,25 +34,26 @@ a concurrent import either sees the rows or sees the files gone, never a half st
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Iterable, Sequence, Union
 
 from krat.errors import InvalidArgument, NotFound
+from krat.oci.records import field, record
 from krat.oci.reference import parse_reference
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import BinaryIO, Iterable, Sequence, Union
     from krat.db import Database
     from krat.db.images import ImageListing
     from krat.engine.config import Paths
     from krat.store.content import ContentStore
     from krat.store.layers import LayerStore
 
-LayerSource = Union[str, Path, BinaryIO]
+    LayerSource = Union[str, Path, BinaryIO]
 DEFAULT_ARCH = "amd64"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Image:
     id: str                                   # sha256:<hex> of the config blob
     manifest_digest: str

@@ -9,13 +9,13 @@ from __future__ import annotations
 import os
 import signal as signals
 import time
-from typing import TYPE_CHECKING
 
 from krat.db import containers as rows
 from krat.engine.procs import pid_alive, signal_number
 from krat.engine.state import ACTIVE, Status
 from krat.errors import Conflict, KratError, NotFound
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from krat.engine.containers import Container
 

@@ -7,15 +7,15 @@ Docker's syntax. One deliberate difference: `-v /missing/host/dir:/path` is an e
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
 
 from krat.errors import InvalidArgument
+from krat.oci.records import record, replace
 
 VOLUME_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 PROPAGATIONS = ("private", "rprivate", "shared", "rshared", "slave", "rslave")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class MountRequest:
     type: str                 # volume | bind | tmpfs
     target: str

@@ -7,7 +7,11 @@ computing, systems and mathematics.
 from __future__ import annotations
 
 import os
-import random
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import random
+    from collections.abc import Sequence
 
 ADJECTIVES = (
     "able", "agile", "amber", "ample", "ardent", "astute", "balmy", "bold", "brave", "breezy",
@@ -49,8 +53,13 @@ def new_id() -> str:
 
 
 def generate_name(retry: int = 0, rng: random.Random | None = None) -> str:
-    r = rng or random.SystemRandom()
-    name = f"{r.choice(ADJECTIVES)}_{r.choice(SURNAMES)}"
+    pick = rng.choice if rng is not None else _urandom_choice
+    name = f"{pick(ADJECTIVES)}_{pick(SURNAMES)}"
     if retry:
-        name += str(r.randint(0, 9))
+        name += pick("0123456789")
     return name
+
+
+def _urandom_choice(seq: Sequence[str]) -> str:
+    """random.SystemRandom().choice without importing random (krat run names every container)."""
+    return seq[int.from_bytes(os.urandom(8), "big") % len(seq)]

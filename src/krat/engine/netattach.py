@@ -11,28 +11,29 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import ipaddress
 import os
 import shutil
-import socket
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from krat.db import networks as rows
-from krat.engine import netdns
 from krat.errors import Conflict, InvalidArgument, NotFound, Unavailable
-from krat.net import bridge, dns, firewall, ipam, netns, ports
+from krat.net import dns, ipam, netns, ports
+from krat.oci.records import field, record
 
+# bridge, firewall, netdns and socket load where a bridge network or a published port needs
+# them: `--network none` and `host` (and `container:`) never do.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import ipaddress
+
     from krat.db import Database
     from krat.engine.config import Paths
 
 HOST_LOCK = Path("/run/lock/krat-network.lock")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class NetworkingRequest:
     """What `krat run`/`create` flags ask of the network (all strings as typed)."""
 
@@ -48,7 +49,7 @@ class NetworkingRequest:
     add_hosts: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Attachment:
     """What the engine puts into config.json for a started container."""
 
@@ -98,6 +99,8 @@ class Attacher:
             yield
 
     def host_routes(self) -> list[ipaddress.IPv4Network]:
+        from krat.net import bridge
+
         return bridge.host_routes()
 
     # -- containers ----------------------------------------------------------------------
@@ -257,6 +260,9 @@ class Attacher:
         """Lease an address and plug a veth in. The network lock covers bring-up, the lease
         and the DNS table, not the device work: once our lease is committed no concurrent
         last-detach can remove the bridge, so parallel runs make their veths in parallel."""
+        from krat.engine import netdns
+        from krat.net import bridge
+
         lock = self.network_dir(ep.network_id).with_suffix(".lock")
         with self._lock(lock):
             rec = self._bring_up(rows.get_network(self.db, ep.network_id))
@@ -276,6 +282,8 @@ class Attacher:
         return ip
 
     def _lease(self, cid: str, ep: rows.EndpointRecord, rec: rows.NetworkRecord) -> tuple[str, str, str]:
+        from krat.net import bridge
+
         subnet = ipam.IPv4Network(rec.subnet)
         veth = bridge.veth_name(cid)
         with self.db.transaction():
@@ -289,6 +297,8 @@ class Attacher:
         return str(ip), mac, veth
 
     def _bring_up(self, rec: rows.NetworkRecord) -> rows.NetworkRecord:
+        from krat.net import bridge, firewall
+
         name = bridge.bridge_name(rec.id)
         if bridge.link_exists(name):
             return rec
@@ -313,6 +323,8 @@ class Attacher:
         return rec
 
     def _publish(self, cid: str, network_id: str, ip: str, config: dict) -> None:
+        from krat.net import firewall
+
         requests = [ports.parse_publish(t) for t in config["publish"]]
         if config["publish_all"]:
             requests += ports.publish_all(config["exposed"])
@@ -352,6 +364,8 @@ class Attacher:
     def detach(self, cid: str) -> None:
         """Undo attach; safe to call any number of times and after a partial attach."""
         for network_id in {p.network_id for p in rows.ports_of(self.db, cid)}:
+            from krat.net import firewall
+
             firewall.unpublish(firewall.table_name(network_id), cid)
         rows.remove_ports(self.db, cid)
         for ep in rows.endpoints_of_container(self.db, cid):
@@ -361,6 +375,9 @@ class Attacher:
         shutil.rmtree(self.files_dir(cid), ignore_errors=True)
 
     def detach_endpoint(self, cid: str, network_id: str) -> None:
+        from krat.engine import netdns
+        from krat.net import bridge
+
         ep = next((e for e in rows.endpoints_of_container(self.db, cid) if e.network_id == network_id), None)
         if ep is not None and ep.host_veth:
             bridge.delete_link(ep.host_veth)  # our own device: no lock needed, and it is the slow part
@@ -376,6 +393,9 @@ class Attacher:
 
     def teardown(self, rec: rows.NetworkRecord) -> None:
         """Remove a network's kernel objects and helper (idempotent)."""
+        from krat.engine import netdns
+        from krat.net import bridge, firewall
+
         netdns.stop(self, rec)
         bridge.delete_with(bridge.bridge_name(rec.id), firewall.teardown_script(firewall.table_name(rec.id)))
         shutil.rmtree(self.network_dir(rec.id), ignore_errors=True)
@@ -388,6 +408,8 @@ class Attacher:
 
 def host_port_free(host_ip: str, port: int, proto: str) -> bool:
     """Nothing on the host holds the port (a bound socket); checked before the container starts."""
+    import socket
+
     kind = socket.SOCK_DGRAM if proto == "udp" else socket.SOCK_STREAM
     with socket.socket(socket.AF_INET, kind) as probe:
         try:

@@ -15,12 +15,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from krat.db import networks as rows
 from krat.errors import Unavailable
 from krat.net import dns
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from krat.engine.netattach import Attacher
 

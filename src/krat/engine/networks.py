@@ -20,14 +20,14 @@ from __future__ import annotations
 import datetime
 import os
 import re
-from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING
 
 from krat.db import networks as rows
 from krat.engine.netattach import Attacher, Attachment, NetworkingRequest
 from krat.errors import Conflict, InvalidArgument, NotFound
 from krat.net import ipam, ports
+from krat.oci.records import asdict, field, record
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from krat.db import Database
     from krat.engine.config import Paths
@@ -39,7 +39,7 @@ PREDEFINED = ("bridge", "host", "none")
 MTU_OPTION = "com.docker.network.driver.mtu"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class NetworkCreate:
     name: str
     driver: str = "bridge"

@@ -10,10 +10,10 @@ the PATH/HOSTNAME/TERM environment.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 
 from krat.engine.spec import ContainerSpec, Mount
 from krat.errors import InvalidArgument
+from krat.oci.records import field, record
 
 OCI_VERSION = "1.0.2"
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -63,14 +63,14 @@ RLIMITS = {"core": "RLIMIT_CORE", "cpu": "RLIMIT_CPU", "data": "RLIMIT_DATA", "f
            "stack": "RLIMIT_STACK", "as": "RLIMIT_AS"}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ProcessUser:
     uid: int = 0
     gid: int = 0
     additional_gids: tuple[int, ...] = ()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class HostDevice:
     """A --device, resolved on the host: kind 'c' or 'b', numbers, mode."""
 
@@ -84,7 +84,7 @@ class HostDevice:
     gid: int = 0
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RunContext:
     """What the acting code found out for this start; ocigen only reads it."""
 

@@ -7,37 +7,37 @@ these types; they are pure and raise InvalidArgument with the offending value.
 
 from __future__ import annotations
 
-import dataclasses
 import re
-from dataclasses import dataclass, field
 
 from krat.errors import InvalidArgument
+from krat.oci import records
+from krat.oci.records import field, record
 
 NAME_RE = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 RESTART_NAMES = ("no", "on-failure", "always", "unless-stopped")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RestartPolicy:
     name: str = "no"
     max_retries: int = 0
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Ulimit:
     name: str
     soft: int
     hard: int
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Device:
     path_on_host: str
     path_in_container: str
     permissions: str = "rwm"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Mount:
     """A mount the engine adds (tmpfs from --tmpfs; binds and volumes from the volume area)."""
 
@@ -49,7 +49,7 @@ class Mount:
     rw: bool = True
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Resources:
     memory: int = 0          # bytes; 0 = unlimited
     memory_swap: int = 0     # bytes of memory+swap; 0 = default (2x memory), -1 = unlimited
@@ -58,7 +58,7 @@ class Resources:
     pids_limit: int = 0      # 0 = unlimited
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Security:
     privileged: bool = False
     cap_add: tuple[str, ...] = ()
@@ -68,13 +68,13 @@ class Security:
     read_only: bool = False
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LogConfig:
     max_size: int = 10 << 20    # krat rotates by default (Docker's default is unbounded)
     max_file: int = 3
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ContainerSpec:
     image: str                               # the reference as given
     command: tuple[str, ...] = ()            # after the image name; () = the image's Cmd
@@ -105,7 +105,7 @@ class ContainerSpec:
     runtime: str = ""                        # path of an external OCI runtime; "" = krat's default
 
     def to_json(self) -> dict:
-        return dataclasses.asdict(self)
+        return records.asdict(self)
 
     @classmethod
     def from_json(cls, data: dict) -> "ContainerSpec":
@@ -125,11 +125,11 @@ class ContainerSpec:
             d["entrypoint"] = tuple(d["entrypoint"])
         d["labels"] = tuple(tuple(x) for x in d.get("labels", ()))
         d["extra_hosts"] = tuple(tuple(x) for x in d.get("extra_hosts", ()))
-        names = {f.name for f in dataclasses.fields(cls)}
+        names = {f.name for f in records.fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
 
     def with_(self, **changes) -> "ContainerSpec":
-        return dataclasses.replace(self, **changes)
+        return records.replace(self, **changes)
 
 
 # --- parsers for flag values -------------------------------------------------------------

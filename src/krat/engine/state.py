@@ -7,10 +7,10 @@ the database applies it as compare-and-set so two processes never both make it.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from enum import Enum
 
 from krat.errors import Conflict
+from krat.oci.records import record
 
 
 class Status(str, Enum):
@@ -46,7 +46,7 @@ def allowed_from(target: Status) -> tuple[str, ...]:
     return tuple(s.value for s, nxt in TRANSITIONS.items() if target in nxt)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class StateView:
     status: Status
     exit_code: int

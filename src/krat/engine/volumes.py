@@ -17,14 +17,13 @@ from __future__ import annotations
 import datetime
 import os
 import shutil
-import subprocess
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from krat.db import volumes as rows
 from krat.engine.mountspec import MountRequest, check_volume_name
 from krat.errors import Conflict, Internal, InvalidArgument, NotFound
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from krat.db import Database
     from krat.engine.config import Paths
@@ -125,11 +124,15 @@ class VolumeService:
         if opts.get("o"):
             argv += ["-o", opts["o"]]
         argv += [opts.get("device") or "none", str(data)]
+        import subprocess  # only volumes with a driver mount: not on `krat run`'s path
+
         proc = subprocess.run(argv, capture_output=True, text=True)
         if proc.returncode:
             raise Internal(f"cannot mount volume {rec.name}: {proc.stderr.strip() or proc.returncode}")
 
     def _unmount(self, rec: rows.VolumeRecord) -> None:
+        import subprocess
+
         data = self.mountpoint(rec.name)
         while _is_mountpoint(data):
             if subprocess.run(["umount", "-l", str(data)], capture_output=True).returncode:
@@ -202,6 +205,8 @@ class VolumeService:
                 if not req.nocopy and rootfs is not None:
                     populate(Path(source), rootfs, req.target)
             if req.chown:
+                import subprocess
+
                 subprocess.run(["chown", "-R", f"{uid}:{gid}", source], check=True, capture_output=True)
             options = ["rbind", req.propagation] + (["ro"] if req.readonly else [])
             out.append({"destination": req.target, "type": "bind", "source": source, "options": options})
@@ -247,6 +252,8 @@ def populate(volume: Path, rootfs: Path, target: str) -> bool:
     # A symlink in the image must not make us copy from the host.
     if not (source == root or source.startswith(root + "/")) or not os.path.isdir(source):
         return False
+    import subprocess
+
     proc = subprocess.run(["cp", "-a", "--", source + "/.", str(volume) + "/"], capture_output=True, text=True)
     if proc.returncode:
         raise Internal(f"cannot fill volume {volume.parent.name} from the image: {proc.stderr.strip()}")

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from krat.errors import Internal
 from krat.net import netns
 from krat.net.netns import run
+from krat.oci.records import record
 
 DEFAULT_MTU = 1500
 CONTAINER_IFNAME = "eth0"
@@ -30,7 +30,7 @@ def veth_name(container_id: str) -> str:
     return f"kv{container_id[:6]}{os.urandom(2).hex()}"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Interface:
     """One container interface: where it plugs in and what it gets."""
 

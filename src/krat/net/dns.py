@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 
 from krat.errors import InvalidArgument
+from krat.oci.records import field, record
 
 HOSTS_HEADER = (
     "127.0.0.1\tlocalhost\n"
@@ -26,14 +26,14 @@ FALLBACK_NAMESERVERS = ("8.8.8.8", "8.8.4.4")
 HOST_GATEWAY = "host-gateway"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ResolvConf:
     nameservers: tuple[str, ...] = ()
     search: tuple[str, ...] = ()
     options: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class HostEntry:
     address: str
     names: tuple[str, ...] = field(default_factory=tuple)

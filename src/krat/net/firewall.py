@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from krat.net.netns import run
 from krat.net.ports import PortMapping, groups
+from krat.oci.records import record
 
 TABLE_PREFIX = "krat_"
 
@@ -37,7 +37,7 @@ def table_name(network_id: str) -> str:
     return f"{TABLE_PREFIX}{network_id[:12]}"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class NetworkRules:
     table: str
     bridge: str

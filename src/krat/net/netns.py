@@ -12,7 +12,6 @@ lives as long as the bind mount (or a process in it), so `delete` unmounts and u
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,6 +22,8 @@ MNT_DETACH = 2
 
 def run(argv: Sequence[str], input: str | None = None, what: str = "") -> str:
     """Run a kernel-configuration tool; failures become one-line errors naming the step."""
+    import subprocess  # --network none makes its namespace without it: loaded for ip/nft only
+
     try:
         proc = subprocess.run(list(argv), input=input, capture_output=True, text=True)
     except FileNotFoundError as err:

@@ -7,18 +7,21 @@ so a range of a thousand ports costs a thousand small rules, not a thousand proc
 from __future__ import annotations
 
 import ipaddress
-import random
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
 from krat.errors import Conflict, InvalidArgument
+from krat.oci.records import record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import random
 
 PROTOCOLS = ("tcp", "udp", "sctp")
 # Linux's default ip_local_port_range upper part, as Docker uses for random host ports.
 RANDOM_RANGE = (49153, 60999)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class PublishRequest:
     """One `-p` flag: host ports may be a range or 0 (random); container ports a range."""
 
@@ -30,7 +33,7 @@ class PublishRequest:
     proto: str = "tcp"
 
 
-@dataclass(frozen=True, order=True)
+@record(frozen=True, order=True)
 class PortMapping:
     """One published port: host_ip '' means every address of the host (0.0.0.0)."""
 
@@ -122,7 +125,10 @@ def resolve(requests: Iterable[PublishRequest], is_free: PortFree,
     Explicit host ports that are taken are an error naming the port; random ports are
     drawn from RANDOM_RANGE until a free one is found.
     """
-    rng = rng or random.Random()
+    if rng is None:
+        import random  # only when ports are published: every krat run parses this module
+
+        rng = random.Random()
     taken: set[tuple[int, str]] = set()
     out: list[PortMapping] = []
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from krat.errors import InvalidArgument
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _fail(where: str, what: str) -> InvalidArgument:

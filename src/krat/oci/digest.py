@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from krat.errors import InvalidArgument
+from krat.oci.records import record
 
 _DIGEST = re.compile(r"^(?P<alg>[a-z0-9]+(?:[.+_-][a-z0-9]+)*):(?P<hex>[a-zA-Z0-9=_-]+)$")
 _HEX_LEN = {"sha256": 64, "sha512": 128}
 
 
-@dataclass(frozen=True, order=True)
+@record(frozen=True, order=True)
 class Digest:
     algorithm: str
     hex: str

@@ -4,10 +4,10 @@ Docker's schema-2 equivalents, which are the same shape under other media types.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 
 from krat.errors import InvalidArgument
 from krat.oci.digest import Digest
+from krat.oci.records import field, record
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -38,7 +38,7 @@ def canonical_json(doc: object) -> bytes:
     return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Descriptor:
     media_type: str
     digest: Digest
@@ -71,7 +71,7 @@ class Descriptor:
         return doc
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Manifest:
     config: Descriptor
     layers: tuple[Descriptor, ...]

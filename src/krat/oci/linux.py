@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
 from krat.oci._json import _bool, _fail, _int, _list, _obj, _prune, _str, _strs
+from krat.oci.records import field, record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 NAMESPACE_TYPES = ("pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time")
 PROPAGATIONS = ("", "private", "rprivate", "slave", "rslave", "shared", "rshared", "unbindable", "runbindable")
@@ -15,7 +17,7 @@ SECCOMP_ACTIONS = ("SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THRE
                    "SCMP_ACT_ERRNO", "SCMP_ACT_TRACE", "SCMP_ACT_ALLOW", "SCMP_ACT_LOG", "SCMP_ACT_NOTIFY")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Namespace:
     """One entry of linux.namespaces (a path means: join that namespace)."""
 
@@ -34,7 +36,7 @@ class Namespace:
         return _prune({"type": self.type, "path": self.path})
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class IdMapping:
     """One entry of linux.uidMappings / gidMappings."""
 
@@ -55,7 +57,7 @@ class IdMapping:
         return {"containerID": self.container_id, "hostID": self.host_id, "size": self.size}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Device:
     """A device node to create in the container (linux.devices)."""
 
@@ -86,7 +88,7 @@ class Device:
         return {k: v for k, v in out.items() if v is not None}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class DeviceRule:
     """A device cgroup rule (linux.resources.devices); major/minor None means any."""
 
@@ -117,7 +119,7 @@ class DeviceRule:
         return out
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Resources:
     """linux.resources, flattened: None means "leave the kernel's default"."""
 
@@ -161,7 +163,7 @@ class Resources:
         return _prune(out)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SeccompArg:
     """A condition on one syscall argument."""
 
@@ -196,7 +198,7 @@ def _action(v: Any, where: str) -> str:
     return action
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SeccompRule:
     """One entry of linux.seccomp.syscalls."""
 
@@ -221,7 +223,7 @@ class SeccompRule:
         return out
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Seccomp:
     """linux.seccomp: a syscall filter."""
 
@@ -251,7 +253,7 @@ class Seccomp:
         return out
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Linux:
     """linux: namespaces, cgroups, devices, security."""
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
 from krat.oci._json import _bool, _fail, _int, _list, _obj, _str, _strs
+from krat.oci.records import field, record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 # --- process ---------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class User:
     """process.user: who the process runs as."""
 
@@ -38,7 +40,7 @@ class User:
 CAP_SETS = ("bounding", "effective", "permitted", "inheritable", "ambient")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Capabilities:
     """process.capabilities: the five capability sets, by name."""
 
@@ -57,7 +59,7 @@ class Capabilities:
         return {s: list(getattr(self, s)) for s in CAP_SETS}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Rlimit:
     """One entry of process.rlimits."""
 
@@ -77,7 +79,7 @@ class Rlimit:
         return {"type": self.type, "hard": self.hard, "soft": self.soft}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Process:
     """process: what to run, as whom, with which terminal and limits."""
 
@@ -135,7 +137,7 @@ class Process:
 
 # --- mounts, root -------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Mount:
     """One entry of mounts."""
 
@@ -160,7 +162,7 @@ class Mount:
         return out
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Root:
     """root: the container's root filesystem."""
 
@@ -182,7 +184,7 @@ class Root:
 HOOK_KINDS = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Hook:
     """One entry of hooks.<kind>: a program run at a point of the lifecycle, state JSON on stdin."""
 

@@ -12,10 +12,10 @@ component containing `.` or `:` (or `localhost`) names a registry host.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from krat.errors import InvalidArgument
 from krat.oci.digest import Digest
+from krat.oci.records import record
 
 DEFAULT_DOMAIN = "docker.io"
 LEGACY_DOMAIN = "index.docker.io"
@@ -31,7 +31,7 @@ _DOMAIN = re.compile(
 )
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Reference:
     """A fully normalised image reference."""
 

@@ -1,4 +1,4 @@
-"""The OCI runtime spec (config.json) and the state document, as frozen dataclasses.
+"""The OCI runtime spec (config.json) and the state document, as frozen records (krat.oci.records).
 
 Field names are the spec's, snake_cased; `from_json` validates and names the field in
 every error (`process.args[0]: expected a string`), `to_json` writes the spec's
@@ -9,23 +9,25 @@ oci/process.py (process, root, mounts) and oci/linux.py (the linux section).
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
-from typing import Any
-
 from krat.errors import InvalidArgument
+from krat.oci import jsoncodec as json
 from krat.oci._json import _fail, _list, _obj, _str
 from krat.oci.linux import (Device, DeviceRule, IdMapping, Linux, Namespace, Resources, Seccomp, SeccompArg,
                             SeccompRule)
 from krat.oci.process import Capabilities, Hook, Mount, Process, Rlimit, Root, User, hooks_from_json
+from krat.oci.records import field, record
 from krat.oci.state import OCI_VERSION, ContainerStatus, State
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["OCI_VERSION", "Capabilities", "ContainerStatus", "Device", "DeviceRule", "Hook", "IdMapping", "Linux",
            "Mount", "Namespace", "Process", "Resources", "Rlimit", "Root", "Seccomp", "SeccompArg",
            "SeccompRule", "Spec", "State", "User", "load_spec"]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Spec:
     """A whole config.json."""
 

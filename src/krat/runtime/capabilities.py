@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
 
 from krat.errors import InvalidArgument
 from krat.oci.process import Capabilities
+from krat.oci.records import record
 from krat.runtime import syscalls as sc
 
 # capability(7) numbers; the kernel's cap_last_cap says which of them exist here.
@@ -19,8 +19,9 @@ CAPABILITIES = {name: number for number, name in enumerate((
     "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE"))}
 
 
-class CapMasks(NamedTuple):
-    """The five sets as bit masks, ready for capset and prctl (a NamedTuple: cheap to define at start-up)."""
+@record(frozen=True)
+class CapMasks:
+    """The five sets as bit masks, ready for capset and prctl (a record: cheap to define at start-up)."""
 
     bounding: int
     effective: int

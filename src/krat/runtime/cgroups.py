@@ -18,9 +18,9 @@ import errno
 import math
 import os
 import time
-from typing import NamedTuple
 
 from krat.errors import Conflict, InvalidArgument
+from krat.oci.records import record
 TYPE_CHECKING = False  # typing is not imported for this: `krat-runtime state` stays light
 if TYPE_CHECKING:
     from krat.oci.linux import DeviceRule, Resources
@@ -128,7 +128,8 @@ def cgroup_path(cgroups_path: str, container_id: str) -> str:
     return "/" + cgroups_path.strip("/")
 
 
-class Hierarchy(NamedTuple):
+@record(frozen=True)
+class Hierarchy:
     mountpoint: str
     controllers: tuple[str, ...]  # ("cpu", "cpuacct") or ("name=systemd",); () for cgroup2
     options: str  # the super options to mount it again inside a container

@@ -220,9 +220,8 @@ def _exec(args: argparse.Namespace) -> int:
 
 
 def _process_from_flags(args: argparse.Namespace) -> "object":
-    import dataclasses
-
     from krat.oci.process import Process, User
+    from krat.oci.records import replace
     from krat.oci.runtime import Spec
 
     if not args.args:
@@ -240,8 +239,8 @@ def _process_from_flags(args: argparse.Namespace) -> "object":
     caps = base.capabilities
     if args.cap and caps is not None:
         extra = tuple(args.cap)
-        caps = dataclasses.replace(caps, bounding=caps.bounding + extra, effective=caps.effective + extra,
-                                   permitted=caps.permitted + extra)
+        caps = replace(caps, bounding=caps.bounding + extra, effective=caps.effective + extra,
+                       permitted=caps.permitted + extra)
     return Process(tuple(args.args), args.cwd or base.cwd, base.env + tuple(args.env), args.tty, None, user, caps,
                    base.rlimits, args.no_new_privs or base.no_new_privileges)
 

@@ -6,13 +6,13 @@ in creation.py and exec in tenant.py, so these stay light.
 
 from __future__ import annotations
 
-import json
 import os
 import select
-import signal
+import _signal as signal  # not `signal`: it builds enums (imports enum)
 import time
 
 from krat.errors import Conflict, InvalidArgument, NotFound
+from krat.oci import jsoncodec as json
 from krat.oci.state import ContainerStatus, State
 from krat.runtime.cgroups import CGROUP_ROOT, Cgroup
 from krat.runtime.records import DEFAULT_ROOT, Record, Store, alive, check_operation, check_transition

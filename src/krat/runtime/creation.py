@@ -3,10 +3,10 @@ so the other operations do not import the init machinery)."""
 
 from __future__ import annotations
 
-import json
 import os
 
 from krat.errors import InvalidArgument
+from krat.oci import jsoncodec as json
 from krat.oci.runtime import ContainerStatus, Spec, load_spec
 from krat.runtime import capabilities as caps
 from krat.runtime import syscalls as sc

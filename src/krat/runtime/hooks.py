@@ -13,7 +13,7 @@ Only os and signal here: the init runs hooks after pivot_root, where nothing can
 from __future__ import annotations
 
 import os
-import signal
+import _signal as signal  # not `signal`: it builds enums (imports enum)
 import time
 
 from krat.errors import InvalidArgument

@@ -9,19 +9,22 @@ no_new_privs is asked (then it is the very last step, so it may forbid capset/se
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import resource as _resource
-import signal
+import _signal as signal  # not `signal`: it builds enums (imports enum)
 import struct
-from dataclasses import dataclass, field
-from typing import Any, Callable
 
+from krat.oci import jsoncodec as json
+from krat.oci.records import field, record
 from krat.oci.runtime import Spec
 from krat.runtime import capabilities as caps
 from krat.runtime import command, hooks, mounts
 from krat.runtime import syscalls as sc
 from krat.runtime.cgroups import Hierarchy
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable
 
 RLIMITS = {"RLIMIT_CPU": 0, "RLIMIT_FSIZE": 1, "RLIMIT_DATA": 2, "RLIMIT_STACK": 3, "RLIMIT_CORE": 4,
            "RLIMIT_RSS": 5, "RLIMIT_NPROC": 6, "RLIMIT_NOFILE": 7, "RLIMIT_MEMLOCK": 8, "RLIMIT_AS": 9,
@@ -29,7 +32,7 @@ RLIMITS = {"RLIMIT_CPU": 0, "RLIMIT_FSIZE": 1, "RLIMIT_DATA": 2, "RLIMIT_STACK":
            "RLIMIT_RTPRIO": 14, "RLIMIT_RTTIME": 15}
 
 
-@dataclass
+@record
 class InitContext:
     """What the init steps share: the spec, the kernel seam, and fds from the caller."""
 

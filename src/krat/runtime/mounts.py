@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import NamedTuple
 
 from krat.oci.process import Mount
 from krat.oci.linux import Device
+from krat.oci.records import record
 from krat.runtime import syscalls as sc
 
 FLAGS = {
@@ -41,7 +41,8 @@ DEV_SYMLINKS = (("/proc/self/fd", "fd"), ("/proc/self/fd/0", "stdin"), ("/proc/s
                 ("/proc/self/fd/2", "stderr"), ("pts/ptmx", "ptmx"))
 
 
-class MountPlan(NamedTuple):
+@record(frozen=True)
+class MountPlan:
     """One spec mount, decided: what to call mount(2) with, and what to do after."""
 
     destination: str

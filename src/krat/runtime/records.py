@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import os
-import re
-from dataclasses import asdict, dataclass, field
 
 from krat.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
+from krat.oci import jsoncodec as json
+from krat.oci.records import asdict, field, record
 from krat.oci.state import ContainerStatus
 from krat.runtime import DEFAULT_ROOT
 
@@ -27,7 +26,8 @@ NEEDS = {
     "delete": {S.STOPPED, S.CREATED},  # like runc: a created container has run nothing yet
 }
 
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,1023}$")
+_ID_FIRST = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+_ID_REST = _ID_FIRST | frozenset("_.+-")
 
 
 def check_transition(container_id: str, current: ContainerStatus, target: ContainerStatus) -> None:
@@ -43,11 +43,12 @@ def check_operation(container_id: str, operation: str, current: ContainerStatus)
 
 
 def validate_id(container_id: str) -> None:
-    if not _ID.match(container_id) or container_id in (".", ".."):
+    if not (0 < len(container_id) <= 1024 and container_id[0] in _ID_FIRST and _ID_REST.issuperset(container_id)) \
+            or container_id in (".", ".."):
         raise InvalidArgument(f"invalid container id {container_id!r}: use letters, digits, _ . + -")
 
 
-@dataclass
+@record
 class Record:
     """What the runtime remembers of one container (state.json)."""
 
@@ -92,7 +93,7 @@ class Store:
     def load(self, container_id: str) -> Record:
         try:
             with open(os.path.join(self.dir(container_id), "state.json")) as f:
-                return Record(**json.load(f))
+                return Record(**json.loads(f.read()))
         except FileNotFoundError as err:
             raise NotFound(f"container {container_id} does not exist") from err
         except (ValueError, TypeError) as err:

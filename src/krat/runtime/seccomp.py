@@ -11,12 +11,12 @@ with prctl(PR_SET_SECCOMP) at the end of init.
 from __future__ import annotations
 
 import ctypes
-import json
 import os
-from typing import NamedTuple
 
 from krat.errors import InvalidArgument
+from krat.oci import jsoncodec as json
 from krat.oci.linux import Seccomp, SeccompArg
+from krat.oci.records import record
 
 EPERM = 1
 ACT_KILL_PROCESS = 0x80000000
@@ -50,20 +50,23 @@ def action_value(action: str, errno_ret: int | None) -> int:
     return values[action]
 
 
-class Condition(NamedTuple):
+@record(frozen=True)
+class Condition:
     index: int
     op: int
     value: int
     value_two: int
 
 
-class FilterRule(NamedTuple):
+@record(frozen=True)
+class FilterRule:
     action: int
     syscall: str
     conditions: tuple[Condition, ...] = ()
 
 
-class FilterPlan(NamedTuple):
+@record(frozen=True)
+class FilterPlan:
     default_action: int
     architectures: tuple[str, ...]
     rules: tuple[FilterRule, ...]

@@ -12,21 +12,24 @@ status. Both children write JSON lines on one sync pipe: {"pid"}, {"userns"},
 
 from __future__ import annotations
 
-import json
 import os
-from dataclasses import dataclass, field
-from typing import Callable
 
 from krat.errors import CommandCannotRun, CommandNotFound, ContainerCommandError, Internal, InvalidArgument, KratError
+from krat.oci import jsoncodec as json
 from krat.oci.linux import IdMapping
+from krat.oci.records import field, record
 from krat.runtime import syscalls as sc
 from krat.runtime.init import InitContext, exec_process, report, run_steps
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable
 
 
 _DEBUG = False
 
 
-@dataclass
+@record
 class Launch:
     """What the intermediate process does before forking the init."""
 

@@ -14,7 +14,12 @@ import fcntl
 import os
 import resource as _resource  # imported here: after pivot_root nothing can be imported
 import struct
-from typing import Protocol
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Protocol
+else:
+    Protocol = object  # typing (and re, enum with it) is not imported at run time
 
 CLONE_NEWTIME = 0x00000080
 CLONE_NEWNS = 0x00020000

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 
 from krat.errors import Conflict
+from krat.oci import records
 from krat.oci.process import Process
 from krat.oci.runtime import Spec
 from krat.runtime import syscalls as sc
@@ -26,7 +26,7 @@ def exec_process(container_id: str, process: Process, state_root: str = DEFAULT_
     record = store.load(container_id)
     check_operation(container_id, "exec", status_of(record, state_root))
     with open(os.path.join(store.dir(container_id), "config.json")) as f:
-        spec = dataclasses.replace(Spec.from_json(json.load(f)), process=process)
+        spec = records.replace(Spec.from_json(json.load(f)), process=process)
     cgroup = cgroup_of(record)
     ctx = _prepare_context(spec, "/", cgroup, console_socket)
     launch = _exec_launch(record, spec, cgroup, stdio)

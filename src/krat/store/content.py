@@ -16,19 +16,22 @@ import json
 import os
 import shutil
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Iterator
 
 from krat.errors import InvalidArgument, NotFound
 from krat.oci.digest import Digest
+from krat.oci.records import record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import BinaryIO, Iterator
 
 CHUNK = 1 << 20
 HASH_CHUNK = 8 << 20
 LAYOUT = {"imageLayoutVersion": "1.0.0"}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Ingested:
     """A blob now in the store; `new` when this call added it (so a failed caller may undo it)."""
 

@@ -14,9 +14,12 @@ from __future__ import annotations
 import ctypes
 import os
 from pathlib import Path
-from typing import Sequence
 
 from krat.errors import InvalidArgument, PermissionDenied
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Sequence
 
 PAGE_LIMIT = 4000  # options page (4096) minus room for the kernel's own additions
 MNT_DETACH = 2

@@ -30,3 +30,22 @@ def test_monitor_imports_only_what_it_must():
     modules = loaded_after("import krat.engine.monitor, krat.engine.logs, krat.engine.runtimes", ("-S",))
     for heavy in ("typing", "re", "json", "sqlite3", "subprocess", "krat.db", "krat.runtime", "socket"):
         assert heavy not in modules, heavy
+
+
+def test_run_path_makes_its_types_without_dataclasses_or_typing():
+    """Records come from krat.oci.records; bridge, firewall and DNS-helper code (subprocess) and
+    random loads only when a network or a published port asks for it (not with --network none)."""
+    modules = loaded_after("import krat.cli.main, krat.cli.commands.run, krat.cli.container_flags, "
+                           "krat.cli.netflags, krat.cli.session, krat.engine.containers, krat.engine.bundle, "
+                           "krat.engine.ocigen, krat.engine.containernet, krat.engine.images, krat.engine.cleanup, "
+                           "krat.engine.runtimes, krat.store.snapshots, krat.store.layers")
+    for heavy in ("dataclasses", "inspect", "typing", "subprocess", "random", "base64", "krat.net.bridge",
+                  "krat.net.firewall", "krat.engine.netdns"):
+        assert heavy not in modules, heavy
+
+
+def test_runtime_child_imports_no_json_re_enum_or_typing():
+    """The monitor's forked child imports these on every start, in a `python -S` process."""
+    modules = loaded_after("import krat.runtime.creation, krat.runtime.container, krat.runtime.seccomp", ("-S",))
+    for heavy in ("dataclasses", "typing", "re", "json", "enum", "signal", "subprocess", "socket", "hashlib"):
+        assert heavy not in modules, heavy

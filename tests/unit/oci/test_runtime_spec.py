@@ -95,3 +95,19 @@ def test_hooks_parse_in_spec_order_and_name_bad_fields():
         doc["hooks"] = hooks
         with pytest.raises(InvalidArgument, match=message):
             Spec.from_json(doc)
+
+
+def test_container_status_is_a_closed_set_of_string_constants():
+    import copy
+    import pickle
+
+    running = ContainerStatus("running")
+    assert running is ContainerStatus.RUNNING and running == "running" and running.value == "running"
+    assert running.name == "RUNNING" and repr(running) == "<ContainerStatus.RUNNING: 'running'>"
+    assert str(running) == f"{running}" == "ContainerStatus.RUNNING"
+    assert {running: 1}["running"] == 1 and isinstance(running, str)
+    assert pickle.loads(pickle.dumps(running)) is running and copy.deepcopy(running) is running
+    with pytest.raises(ValueError, match="'runnin' is not a valid ContainerStatus"):
+        ContainerStatus("runnin")
+    with pytest.raises(InvalidArgument, match="state.status: unknown status 'x'"):
+        State.from_json({"id": "c", "status": "x", "pid": 1, "bundle": "/b"})

@@ -52,3 +52,14 @@ def test_bad_digest_text_rejected(tmp_path):
     with pytest.raises(InvalidArgument):
         ContentStore(tmp_path).path("sha256:../../etc/passwd")
     assert isinstance(Digest.parse(sha(b"")), Digest)
+
+
+def test_layer_short_names_stay_the_base32_prefix_existing_stores_use():
+    import base64
+
+    from krat.store.layers import short_name
+
+    for data in (b"", b"a", b"layer"):
+        hex_ = hashlib.sha256(data).hexdigest()
+        want = base64.b32encode(bytes.fromhex(hex_)[:17]).decode()[:26]
+        assert short_name(hex_) == short_name("sha256:" + hex_) == short_name(Digest.parse("sha256:" + hex_)) == want
