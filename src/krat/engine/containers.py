@@ -72,6 +72,7 @@ def spawn_monitor(cfg: dict, errlog: Path, wait: bool = True) -> int:
     import marshal
 
     import krat
+    from krat.engine.monitor import MONITOR_MAIN
 
     env = dict(os.environ)
     src = str(Path(krat.__file__).resolve().parent.parent)
@@ -80,7 +81,7 @@ def spawn_monitor(cfg: dict, errlog: Path, wait: bool = True) -> int:
     devnull = os.open(os.devnull, os.O_RDWR)
     errfd = os.open(errlog, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
-        argv = [sys.executable, "-S", "-m", "krat.engine.monitor", marshal.dumps(cfg).hex()]
+        argv = [sys.executable, "-S", "-c", MONITOR_MAIN, marshal.dumps(cfg).hex()]
         pid = os.posix_spawn(sys.executable, argv, env, setsid=True, file_actions=[
             (os.POSIX_SPAWN_DUP2, devnull, 0), (os.POSIX_SPAWN_DUP2, devnull, 1),
             (os.POSIX_SPAWN_DUP2, errfd, 2)])
