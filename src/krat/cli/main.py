@@ -157,6 +157,19 @@ def dispatch(ctx: Context, argv: list[str]) -> int:
     return int(mod.main(ctx, rest) or 0)
 
 
+def exit_now(code: int) -> None:
+    """End a finished command without the interpreter's teardown (~5 ms of freeing modules)
+    and without closing the database: closing SQLite's last connection checkpoints the WAL
+    into the database and syncs twice (~10 ms, more when the disk is busy); the next krat
+    command finds the WAL as it was left, valid and committed. Only stdio needs flushing."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     ctx = Context(debug=bool(os.environ.get("KRAT_DEBUG")))

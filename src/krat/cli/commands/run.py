@@ -13,9 +13,13 @@ def main(ctx, argv: list[str]) -> int:
     run_dir = str(ctx.paths.run_containers / cid)
     forked = spawn_early(cid, cgroups_path(cid), run_dir)  # first: the monitor starts while we load the engine
     try:
-        return run(ctx, argv, (cid, *forked))
+        code = run(ctx, argv, (cid, *forked))
     finally:
         await_early(*forked)  # a monitor never configured: wait until it has gone
+    from krat.cli.main import exit_now
+
+    exit_now(code)
+    return code
 
 
 def run(ctx, argv: list[str], early) -> int:
