@@ -1,3 +1,3 @@
-from krat.cli.main import main
+from krat.cli.main import cli
 
-raise SystemExit(main())
+cli()

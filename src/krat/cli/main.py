@@ -154,6 +154,8 @@ def dispatch(ctx: Context, argv: list[str]) -> int:
     mod = load_verb(module_for(verb))
     if mod is None:
         raise InvalidArgument(f"unknown command {verb!r}; see 'krat --help'")
+    global _fast_exit
+    _fast_exit = getattr(mod, "FAST_EXIT", False)
     return int(mod.main(ctx, rest) or 0)
 
 
@@ -168,6 +170,18 @@ def exit_now(code: int) -> None:
         except (OSError, ValueError):
             pass
     os._exit(code)
+
+
+_fast_exit = False   # set by dispatch for a verb module with FAST_EXIT = True (see cli)
+
+
+def cli() -> None:
+    """The `krat` command: main(), then exit, through exit_now for verbs that allow it
+    (FAST_EXIT: no threads, temporary files or finalizers left once they return)."""
+    code = main()
+    if _fast_exit:
+        exit_now(code)
+    sys.exit(code)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -598,9 +598,21 @@ class ContainerService(Lifecycle):
         remove_container(cfg, self.db, volumes=True)
         try:
             sock.sendall(frame(REMOVED, b""))
+            sock.settimeout(5)
+            while sock.recv(4096):   # EOF: the monitor let us go and is exiting
+                pass
         except OSError:
             pass
         sock.close()
+        self._await_exit_of_monitor(c)
+
+    def _await_exit_of_monitor(self, c: Container, timeout: float = 5.0) -> None:
+        """`run --rm` returns when nothing of the container is left, its monitor included."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while pid_alive(c.row.monitor_pid, c.row.monitor_start) and time.monotonic() < deadline:
+            time.sleep(0.001)
 
     def rename(self, ref: str, new_name: str) -> None:
         from krat.engine.spec import parse_name

@@ -38,7 +38,9 @@ from krat.engine.monitorproto import (EXIT, HEADER_SIZE, REMOVED, RESIZE, STDERR
 from krat.engine.monitorstate import open_db, record, record_in_child, restart_delay  # noqa: F401
 
 # How a monitor is started: `python -S -c MONITOR_MAIN ARGS` (runpy's `-m` costs ~3 ms more).
-MONITOR_MAIN = "import sys; from krat.engine.monitor import main; sys.exit(main(sys.argv[1:]))"
+# It ends with os._exit: nothing is left to finalize (the log is closed, output goes out with
+# os.write), and `run --rm` waits for the monitor to be gone.
+MONITOR_MAIN = "import os, sys; from krat.engine.monitor import main; os._exit(main(sys.argv[1:]))"
 ACK_TIMEOUT = 30.0
 KEEP = "keep"
 HANDOFF_TIMEOUT = 120.0  # then the monitor removes the container itself (idempotent steps)

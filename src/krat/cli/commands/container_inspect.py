@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 HELP = "Display detailed information on one or more containers"
+FAST_EXIT = True  # see krat.cli.main.cli
 
 
 def inspect_containers(ctx, refs: list[str], fmt: str, size: bool = False) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 HELP = "Create a new container"
+FAST_EXIT = True  # see krat.cli.main.cli
 
 
 def main(ctx, argv: list[str]) -> int:

@@ -10,6 +10,7 @@ from krat.cli.options import ArgumentParser
 from krat.errors import InvalidArgument
 
 HELP = "List images"
+FAST_EXIT = True  # see krat.cli.main.cli
 
 NONE = "<none>"
 

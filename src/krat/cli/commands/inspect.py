@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 HELP = "Return low-level information on containers or images"
+FAST_EXIT = True  # see krat.cli.main.cli
 
 
 def main(ctx, argv: list[str]) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from krat.cli.options import ArgumentParser
 
 HELP = "List port mappings or a specific mapping for the container"
+FAST_EXIT = True  # see krat.cli.main.cli
 
 
 def main(ctx, argv: list[str]) -> int:

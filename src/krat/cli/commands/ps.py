@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 HELP = "List containers"
+FAST_EXIT = True  # see krat.cli.main.cli
 
 HEADERS = {"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "RunningFor": "CREATED",
            "Status": "STATUS", "Ports": "PORTS", "Names": "NAMES", "Size": "SIZE", "State": "STATE",

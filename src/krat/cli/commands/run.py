@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 HELP = "Create and run a new container from an image"
+FAST_EXIT = True  # see krat.cli.main.cli
 
 
 def main(ctx, argv: list[str]) -> int:
@@ -13,13 +14,9 @@ def main(ctx, argv: list[str]) -> int:
     run_dir = str(ctx.paths.run_containers / cid)
     forked = spawn_early(cid, cgroups_path(cid), run_dir)  # first: the monitor starts while we load the engine
     try:
-        code = run(ctx, argv, (cid, *forked))
+        return run(ctx, argv, (cid, *forked))
     finally:
         await_early(*forked)  # a monitor never configured: wait until it has gone
-    from krat.cli.main import exit_now
-
-    exit_now(code)
-    return code
 
 
 def run(ctx, argv: list[str], early) -> int:
@@ -52,7 +49,8 @@ def run(ctx, argv: list[str], early) -> int:
         return 0
     from krat.cli.session import attach_session
 
-    pid = svc.refresh(c).row.pid
+    c = svc.refresh(c)
+    pid = c.row.pid
     handed: dict = {}
     code = attach_session(sock, pid, stdin=spec.open_stdin, tty=spec.tty,
                           wait_final=spec.restart.name == "no", result=handed)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 HELP = "Block until one or more containers stop, then print their exit codes"
+FAST_EXIT = True  # see krat.cli.main.cli
 
 
 def main(ctx, argv: list[str]) -> int:
