@@ -8,17 +8,41 @@ $KRAT_RUNROOT, else /run/krat (root) or $XDG_RUNTIME_DIR/krat.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from pathlib import Path
+
+TYPE_CHECKING = False  # typing, dataclasses and pathlib cost `krat exec` ~10 ms; see Paths
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
-@dataclass(frozen=True)
 class Paths:
-    root: Path
-    runroot: Path
+    """The storage root and the runtime root (pathlib.Path each), and what lives below them.
+
+    A plain class rather than a dataclass: `krat exec` uses the default_* functions below
+    and must not pay for dataclasses (nor pathlib, imported by resolve()).
+    """
+
+    __slots__ = ("root", "runroot")
+
+    def __init__(self, root: Path, runroot: Path) -> None:
+        object.__setattr__(self, "root", root)
+        object.__setattr__(self, "runroot", runroot)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Paths is immutable: cannot set {name}")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Paths) and (self.root, self.runroot) == (other.root, other.runroot)
+
+    def __hash__(self) -> int:
+        return hash((self.root, self.runroot))
+
+    def __repr__(self) -> str:
+        return f"Paths(root={self.root!r}, runroot={self.runroot!r})"
 
     @classmethod
     def resolve(cls, root: str | None = None, runroot: str | None = None) -> "Paths":
+        from pathlib import Path
+
         return cls(Path(root or default_root()).absolute(), Path(runroot or default_runroot()).absolute())
 
     @property
