@@ -9,7 +9,6 @@ oci/process.py (process, root, mounts) and oci/linux.py (the linux section).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,9 +73,11 @@ class Spec:
 
 def load_spec(path: str) -> Spec:
     """Read and validate a config.json; errors name the file and the field."""
+    from krat.oci import jsontext  # not the json package: it imports re and enum
+
     try:
         with open(path, "rb") as f:
-            data = json.loads(f.read())
+            data = jsontext.loads(f.read())
     except FileNotFoundError as err:
         raise InvalidArgument(f"{path}: no such file") from err
     except (OSError, ValueError) as err:

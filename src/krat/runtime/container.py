@@ -6,13 +6,12 @@ in creation.py and exec in tenant.py, so these stay light.
 
 from __future__ import annotations
 
-import json
 import os
 import select
-import signal
 import time
 
 from krat.errors import Conflict, InvalidArgument, NotFound
+from krat.oci import jsontext
 from krat.oci.state import ContainerStatus, State
 from krat.runtime.cgroups import Cgroup
 from krat.runtime.records import DEFAULT_ROOT, Record, Store, alive, check_operation, check_transition
@@ -73,8 +72,15 @@ def start(container_id: str, state_root: str = DEFAULT_ROOT) -> None:
     _run_late_hooks(record, "poststart", S.RUNNING)
 
 
-SIGNALS = {name[3:]: int(getattr(signal, name)) for name in dir(signal)
-           if name.startswith("SIG") and not name.startswith("SIG_") and isinstance(getattr(signal, name), int)}
+SIGKILL = 9
+
+
+def signal_numbers() -> dict[str, int]:
+    """{"TERM": 15, ...}: the signal module imports enum, so only kill loads it (not exec)."""
+    import signal
+
+    return {name[3:]: int(getattr(signal, name)) for name in dir(signal)
+            if name.startswith("SIG") and not name.startswith("SIG_") and isinstance(getattr(signal, name), int)}
 
 
 def parse_signal(text: str | int) -> int:
@@ -84,9 +90,10 @@ def parse_signal(text: str | int) -> int:
             raise InvalidArgument(f"invalid signal {text!r}")
         return number
     name = str(text).upper().removeprefix("SIG")
-    if name not in SIGNALS:
+    numbers = signal_numbers()
+    if name not in numbers:
         raise InvalidArgument(f"invalid signal {text!r}")
-    return SIGNALS[name]
+    return numbers[name]
 
 
 def kill(container_id: str, sig: str | int = "SIGTERM", all_processes: bool = False,
@@ -112,7 +119,7 @@ def _kill_cgroup(cgroup: Cgroup, timeout: float = 10.0) -> None:
     """SIGKILL every process of the cgroup (thawing it first) and wait until it is empty."""
     if cgroup.frozen():
         for pid in cgroup.procs():
-            _signal(pid, signal.SIGKILL)
+            _signal(pid, SIGKILL)
         cgroup.freeze(False)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -120,7 +127,7 @@ def _kill_cgroup(cgroup: Cgroup, timeout: float = 10.0) -> None:
         if not pids:
             return
         for pid in pids:
-            _signal(pid, signal.SIGKILL)  # never reaped here: the caller's wait() owns the exit status
+            _signal(pid, SIGKILL)  # never reaped here: the caller's wait() owns the exit status
         time.sleep(0.005)
 
 
@@ -139,7 +146,7 @@ def delete(container_id: str, force: bool = False, state_root: str = DEFAULT_ROO
         check_operation(container_id, "delete", status)
     cgroup = Cgroup(record.cgroup)
     if alive(record):
-        _signal(record.pid, signal.SIGKILL)
+        _signal(record.pid, SIGKILL)
     _kill_cgroup(cgroup)
     cgroup.destroy()
     _run_late_hooks(record, "poststop", S.STOPPED)
@@ -155,7 +162,7 @@ def _run_late_hooks(record: Record, kind: str, status: ContainerStatus) -> None:
     from krat.oci.process import Hook
     from krat.runtime import hooks
 
-    state = json.dumps(hooks.state_document(record.id, status.value, record.pid, record.bundle,
+    state = jsontext.dumps(hooks.state_document(record.id, status.value, record.pid, record.bundle,
                                             record.annotations)).encode()
     for i, doc in enumerate(record.hooks[kind]):
         try:

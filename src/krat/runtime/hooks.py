@@ -7,13 +7,14 @@ Where each kind runs (config-runtime hooks section of the spec):
     poststart                 the caller of start, once the process runs (failure: warning only)
     poststop                  the caller of delete, after cleanup (failure: warning only)
 
-Only os and signal here: the init runs hooks after pivot_root, where nothing can be imported.
+Only os and _signal here: the init runs hooks after pivot_root, where nothing can be imported
+(and the signal module itself would cost `krat exec` its enum import).
 """
 
 from __future__ import annotations
 
+import _signal
 import os
-import signal
 import time
 
 from krat.errors import InvalidArgument
@@ -54,8 +55,8 @@ def _exec_hook(hook: Hook, r: int, w: int) -> None:
     try:
         os.close(w)
         os.dup2(r, 0)
-        for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, signal.SIG_DFL)
+        for sig in (_signal.SIGPIPE, _signal.SIGXFSZ, _signal.SIGINT, _signal.SIGTERM):
+            _signal.signal(sig, _signal.SIG_DFL)
         env = dict(item.split("=", 1) for item in hook.env if "=" in item)
         os.execve(hook.path, list(hook.args) or [hook.path], env)
     except BaseException:  # noqa: BLE001 - a forked child must never return
@@ -70,7 +71,7 @@ def _wait(pid: int, timeout: int | None) -> int | None:
         if done:
             return os.waitstatus_to_exitcode(status)
         if time.monotonic() > deadline:  # type: ignore[operator]
-            os.kill(pid, signal.SIGKILL)
+            os.kill(pid, _signal.SIGKILL)
             os.waitpid(pid, 0)
             return None
         time.sleep(delay)

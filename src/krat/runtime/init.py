@@ -8,20 +8,24 @@ no_new_privs is asked (then it is the very last step, so it may forbid capset/se
 
 from __future__ import annotations
 
+import _signal  # signal's C half: the signal module imports enum (~4 ms of `krat exec`)
 import fcntl
-import json
 import os
 import resource as _resource
-import signal
 import struct
 from dataclasses import dataclass, field
-from typing import Any, Callable
 
-from krat.oci.runtime import Spec
+from krat.oci import jsontext
 from krat.runtime import capabilities as caps
 from krat.runtime import command, hooks, mounts
 from krat.runtime import syscalls as sc
 from krat.runtime.cgroups import Hierarchy
+
+TYPE_CHECKING = False  # typing costs `krat exec` ~2 ms (and re)
+if TYPE_CHECKING:
+    from typing import Any, Callable
+
+    from krat.oci.runtime import Spec
 
 RLIMITS = {"RLIMIT_CPU": 0, "RLIMIT_FSIZE": 1, "RLIMIT_DATA": 2, "RLIMIT_STACK": 3, "RLIMIT_CORE": 4,
            "RLIMIT_RSS": 5, "RLIMIT_NPROC": 6, "RLIMIT_NOFILE": 7, "RLIMIT_MEMLOCK": 8, "RLIMIT_AS": 9,
@@ -55,7 +59,7 @@ class InitContext:
 
 def report(ctx: InitContext, message: dict) -> None:
     if ctx.sync >= 0:
-        os.write(ctx.sync, (json.dumps(message) + "\n").encode())
+        os.write(ctx.sync, (jsontext.dumps(message) + "\n").encode())
 
 
 # --- before pivot_root --------------------------------------------------------------
@@ -153,8 +157,8 @@ def run_create_hooks(ctx: InitContext) -> None:
         line += chunk
     if not line.startswith(b"ok "):
         os._exit(1)  # the caller has the hook's error already
-    ctx.hook_state = json.loads(line[3:])
-    hooks.run_hooks("createContainer", spec.hooks_of("createContainer"), json.dumps(ctx.hook_state).encode())
+    ctx.hook_state = jsontext.loads(line[3:])
+    hooks.run_hooks("createContainer", spec.hooks_of("createContainer"), jsontext.dumps(ctx.hook_state).encode())
 
 
 def pivot_root(ctx: InitContext) -> None:
@@ -312,10 +316,10 @@ def exec_process(ctx: InitContext) -> None:
     ctx.ready = True
     wait_for_start(ctx)
     if ctx.hook_state is not None and ctx.spec.hooks_of("startContainer"):
-        hooks.run_hooks("startContainer", ctx.spec.hooks_of("startContainer"), json.dumps(ctx.hook_state).encode())
-    for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, signal.SIG_DFL)  # Python ignores SIGPIPE; exec keeps ignored signals ignored
-    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+        hooks.run_hooks("startContainer", ctx.spec.hooks_of("startContainer"), jsontext.dumps(ctx.hook_state).encode())
+    for sig in (_signal.SIGPIPE, _signal.SIGXFSZ, _signal.SIGINT, _signal.SIGTERM):
+        _signal.signal(sig, _signal.SIG_DFL)  # Python ignores SIGPIPE; exec keeps ignored signals ignored
+    _signal.pthread_sigmask(_signal.SIG_SETMASK, [])
     _close_on_exec(ctx.preserve_fds)
     if ctx.filter is not None and ctx.spec.process.no_new_privileges:
         ctx.filter.load()

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import os
-import re
 from dataclasses import asdict, dataclass, field
 
 from krat.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
+from krat.oci import jsontext
 from krat.oci.state import ContainerStatus
 from krat.runtime import DEFAULT_ROOT
 
@@ -27,7 +26,9 @@ NEEDS = {
     "delete": {S.STOPPED, S.CREATED},  # like runc: a created container has run nothing yet
 }
 
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,1023}$")
+# [A-Za-z0-9][A-Za-z0-9_.+-]{0,1023}, checked without re (~5 ms of `krat exec` to import)
+_ID_FIRST = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+_ID_CHARS = _ID_FIRST | frozenset("_.+-")
 
 
 def check_transition(container_id: str, current: ContainerStatus, target: ContainerStatus) -> None:
@@ -43,7 +44,8 @@ def check_operation(container_id: str, operation: str, current: ContainerStatus)
 
 
 def validate_id(container_id: str) -> None:
-    if not _ID.match(container_id) or container_id in (".", ".."):
+    if (not 0 < len(container_id) <= 1024 or container_id[0] not in _ID_FIRST
+            or not _ID_CHARS.issuperset(container_id)):
         raise InvalidArgument(f"invalid container id {container_id!r}: use letters, digits, _ . + -")
 
 
@@ -85,13 +87,13 @@ class Store:
         d = self.dir(record.id)
         tmp = os.path.join(d, "state.json.tmp")
         with open(tmp, "w") as f:
-            f.write(json.dumps(asdict(record)))
+            f.write(jsontext.dumps(asdict(record)))
         os.rename(tmp, os.path.join(d, "state.json"))
 
     def load(self, container_id: str) -> Record:
         try:
-            with open(os.path.join(self.dir(container_id), "state.json")) as f:
-                return Record(**json.load(f))
+            with open(os.path.join(self.dir(container_id), "state.json"), "rb") as f:
+                return Record(**jsontext.loads(f.read()))
         except FileNotFoundError as err:
             raise NotFound(f"container {container_id} does not exist") from err
         except (ValueError, TypeError) as err:

@@ -11,12 +11,14 @@ with prctl(PR_SET_SECCOMP) at the end of init.
 from __future__ import annotations
 
 import ctypes
-import json
 import os
 from typing import NamedTuple
 
 from krat.errors import InvalidArgument
-from krat.oci.linux import Seccomp, SeccompArg
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from krat.oci.linux import Seccomp, SeccompArg
 
 EPERM = 1
 ACT_KILL_PROCESS = 0x80000000
@@ -175,7 +177,19 @@ class Filter:
     """
 
     def __init__(self, spec: Seccomp, cache_dir: str | None = None) -> None:
-        self.bpf = _cached(spec, cache_dir)
+        self._use(_cached(spec, cache_dir))
+
+    @classmethod
+    def from_bpf(cls, bpf: bytes) -> "Filter":
+        """A program compiled before: the one create keeps in the container's state for exec."""
+        self = cls.__new__(cls)
+        self._use(bpf)
+        return self
+
+    def _use(self, bpf: bytes) -> None:
+        if not bpf or len(bpf) % 8:
+            raise InvalidArgument(f"linux.seccomp: a compiled filter of {len(bpf)} bytes is not a BPF program")
+        self.bpf = bpf
         self._buffer = ctypes.create_string_buffer(self.bpf, len(self.bpf))
         self._prog = _SockFprog(len(self.bpf) // 8, ctypes.addressof(self._buffer))
         self._libc = ctypes.CDLL(None, use_errno=True)
@@ -206,6 +220,8 @@ def _cached(spec: Seccomp, cache_dir: str | None) -> bytes:
         from _blake2 import blake2b  # the builtin module: hashlib would load OpenSSL
     except ImportError:
         from hashlib import blake2b
+    import json
+
     text = json.dumps(spec.to_json(), sort_keys=True).encode()
     key = blake2b(_CACHE_FORMAT + os.uname().machine.encode() + text, digest_size=20).hexdigest()
     path = os.path.join(cache_dir, key + ".bpf")
