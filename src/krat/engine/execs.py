@@ -102,13 +102,26 @@ def process_document(base: dict, spec: ExecSpec, user) -> dict:
 
 
 def run_exec(c: Target, spec: ExecSpec) -> int:
-    from krat.engine.runtimes import state_root
-    from krat.oci import jsontext
-
     if c.status == "paused":
         raise Conflict(f"container {c.name} is paused, unpause the container before exec")
     if c.status != "running":
         raise Conflict(f"container {c.name} is not running")
+    warm = None
+    if (c.runtime or "krat") == "krat":
+        from krat.runtime import cgroupwarm
+
+        warm = cgroupwarm.start()  # the kernel's cgroup-move wait passes while the runtime loads
+    try:
+        return _run_exec(c, spec, warm)
+    finally:
+        if warm is not None:
+            warm.stop()
+
+
+def _run_exec(c: Target, spec: ExecSpec, warm) -> int:
+    from krat.engine.runtimes import state_root
+    from krat.oci import jsontext
+
     with open(os.path.join(c.run_dir, "config.json"), "rb") as f:
         config = jsontext.loads(f.read())
     user = None
@@ -124,7 +137,7 @@ def run_exec(c: Target, spec: ExecSpec) -> int:
         process["capabilities"] = {k: caps for k in ("bounding", "effective", "permitted")}
     binary = c.runtime or "krat"   # as monitor_config, without loading bundle.py
     if binary == "krat":
-        return exec_in_process(state_root(binary, c.runroot), c.id, process, spec, c.run_dir)
+        return exec_in_process(state_root(binary, c.runroot), c.id, process, spec, c.run_dir, warm)
     return _exec_runtime_cli(binary, c, process, spec)
 
 
@@ -173,13 +186,14 @@ def finish(code: int, log: str) -> int:
 
 # --- krat's own runtime, in this process ---------------------------------------------------
 
-def exec_in_process(state_root: str, cid: str, document: dict, spec: ExecSpec, run_dir) -> int:
+def exec_in_process(state_root: str, cid: str, document: dict, spec: ExecSpec, run_dir, warm=None) -> int:
+    """warm: a cgroupwarm.Warmup to stop once the process has joined the container's cgroup."""
     import krat.runtime as rt
     from krat.oci.process import Process
 
     process = Process.from_json(document)
     if spec.tty and not spec.detach:
-        return _exec_tty(rt, state_root, cid, process, spec, run_dir)
+        return _exec_tty(rt, state_root, cid, process, spec, run_dir, warm)
     devnull = os.open(os.devnull, os.O_RDWR)
     try:
         if spec.detach:
@@ -189,6 +203,8 @@ def exec_in_process(state_root: str, cid: str, document: dict, spec: ExecSpec, r
         pid = rt.exec_process(cid, process, state_root, stdio=stdio)
     finally:
         os.close(devnull)
+        if warm is not None:
+            warm.stop()
     if spec.detach:
         return 0
     _forward_signals(pid)
@@ -207,7 +223,7 @@ def _forward_signals(pid: int) -> None:
         _signal.signal(s, forward)
 
 
-def _exec_tty(rt, state_root: str, cid: str, process, spec: ExecSpec, run_dir) -> int:
+def _exec_tty(rt, state_root: str, cid: str, process, spec: ExecSpec, run_dir, warm=None) -> int:
     """exec -t: receive the pty master over a console socket and proxy our terminal to it."""
     import socket
 
@@ -221,6 +237,8 @@ def _exec_tty(rt, state_root: str, cid: str, process, spec: ExecSpec, run_dir) -
         listener.bind(path)
         listener.listen(1)
         pid = rt.exec_process(cid, process, state_root, stdio=None, console_socket=path)
+        if warm is not None:
+            warm.stop()
         listener.settimeout(10)
         conn, _ = listener.accept()
         with conn:
