@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+TYPE_CHECKING = False  # typing (and re) cost every command ~3 ms at start-up
+if TYPE_CHECKING:
+    from typing import Any
 
 from krat.oci._json import _bool, _fail, _int, _list, _obj, _str, _strs
 

@@ -10,7 +10,9 @@ oci/process.py (process, root, mounts) and oci/linux.py (the linux section).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+TYPE_CHECKING = False  # typing (and re) cost every command ~3 ms at start-up
+if TYPE_CHECKING:
+    from typing import Any
 
 from krat.errors import InvalidArgument
 from krat.oci._json import _fail, _list, _obj, _str

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Any
+TYPE_CHECKING = False  # typing (and re) cost every command ~3 ms at start-up
+if TYPE_CHECKING:
+    from typing import Any
 
 from krat.oci._json import _fail, _obj, _str
 
