@@ -96,3 +96,8 @@ def default_runroot() -> str:
         return "/run/krat"
     runtime = os.environ.get("XDG_RUNTIME_DIR") or f"/tmp/krat-run-{os.geteuid()}"
     return os.path.join(runtime, "krat")
+
+
+def state_root(binary: str, runroot: str) -> str:
+    """The state directory of a container runtime (runc --root): one per runtime under the runroot."""
+    return os.path.join(runroot, "runtime", "krat" if binary in ("", "krat") else os.path.basename(binary))

@@ -119,7 +119,7 @@ def run_exec(c: Target, spec: ExecSpec) -> int:
 
 
 def _run_exec(c: Target, spec: ExecSpec, warm) -> int:
-    from krat.engine.runtimes import state_root
+    from krat.engine.config import state_root
     from krat.oci import jsontext
 
     with open(os.path.join(c.run_dir, "config.json"), "rb") as f:

@@ -11,6 +11,9 @@ container's.
 from __future__ import annotations
 
 import os
+
+from krat.engine.config import state_root  # noqa: F401  (re-exported: where a runtime's state lives)
+
 TYPE_CHECKING = False  # typing itself is too heavy for the monitor
 
 if TYPE_CHECKING:
@@ -153,10 +156,6 @@ def make_runtime(binary: str, state_root: str) -> Runtime:
     if binary in ("", "krat"):
         return KratRuntime(state_root)
     return OCIRuntimeCLI(binary, state_root)
-
-
-def state_root(binary: str, runroot: str) -> str:
-    return os.path.join(runroot, "runtime", "krat" if binary in ("", "krat") else os.path.basename(binary))
 
 
 def open_runtime(binary: str, runroot: str) -> Runtime:
