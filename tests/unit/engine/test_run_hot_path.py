@@ -30,3 +30,13 @@ def test_monitor_imports_only_what_it_must():
     modules = loaded_after("import krat.engine.monitor, krat.engine.logs, krat.engine.runtimes", ("-S",))
     for heavy in ("typing", "re", "json", "sqlite3", "subprocess", "krat.db", "krat.runtime", "socket"):
         assert heavy not in modules, heavy
+
+
+def test_exec_path_imports_little():
+    """`krat exec` is timed against `docker exec`: its modules load none of these at import."""
+    modules = loaded_after("import krat.cli.main, krat.cli.commands.exec, krat.engine.execs, krat.engine.config, "
+                           "krat.db.lookup, krat.runtime.tenant, krat.runtime.seccomp, krat.runtime.cgroupwarm",
+                           ("-S",))
+    for heavy in ("typing", "json", "sqlite3", "subprocess", "socket", "signal", "pathlib", "argparse",
+                  "krat.engine.containers", "krat.engine.spec", "krat.engine.runtimes"):
+        assert heavy not in modules, heavy
