@@ -8,7 +8,6 @@ typing or re): `krat exec` spends ~20 ms in all, and each of those costs 3-15 ms
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 
@@ -82,12 +81,14 @@ def module_for(verb: str) -> str:
 
 
 def load_verb(name: str):
+    module = f"krat.cli.commands.{name}"
     try:
-        return importlib.import_module(f"krat.cli.commands.{name}")
+        __import__(module)  # not importlib.import_module: the importlib package loads warnings
     except ModuleNotFoundError as err:
-        if err.name == f"krat.cli.commands.{name}":
+        if err.name == module:
             return None
         raise
+    return sys.modules[module]
 
 
 def verbs() -> list[str]:

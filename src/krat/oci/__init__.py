@@ -9,7 +9,7 @@ path) does not pay for hashlib and the reference grammar.
 
 from __future__ import annotations
 
-import importlib
+import sys
 
 _LAZY = {"Digest": "krat.oci.digest", "sha256_bytes": "krat.oci.digest",
          "Reference": "krat.oci.reference", "parse_reference": "krat.oci.reference"}
@@ -21,6 +21,7 @@ def __getattr__(name: str) -> object:  # no typing import: it costs ~3 ms with r
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'krat.oci' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    __import__(module)  # not importlib.import_module: the importlib package loads warnings
+    value = getattr(sys.modules[module], name)
     globals()[name] = value
     return value
