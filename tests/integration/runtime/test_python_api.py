@@ -39,6 +39,12 @@ def env(busybox_tar, tmp_path):
         return container_id
 
     yield configure, str(bundle), state_root
+    # create/exec made this (pytest's) process a child subreaper: undo it, or every process that a
+    # later test orphans (a detached exec, a monitor) becomes pytest's unreaped zombie, and a
+    # container's cgroup with a zombie in it never empties (`krat stop` then waits forever).
+    from krat.runtime import syscalls as sc
+
+    sc.LinuxSyscalls().prctl(sc.PR_SET_CHILD_SUBREAPER, 0)
     for container_id in made:
         try:
             rt.delete(container_id, force=True, state_root=state_root)
