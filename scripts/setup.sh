@@ -44,7 +44,7 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; th
 fi
 
 # krat's commands as lean launchers over pip's console scripts: `python -S` with krat's
-# path, no `re` (~8 ms less on every command; see scripts/launcher.py).
+# path, no `re` (~5 ms less on every command; see scripts/launcher.py).
 .venv/bin/python scripts/launcher.py .venv/bin/krat krat.cli.main:main
 .venv/bin/python scripts/launcher.py .venv/bin/krat-runtime krat.runtime.cli:main
 
