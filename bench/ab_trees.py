@@ -2,12 +2,14 @@
 
     python3 bench/ab_trees.py /work/main /work/wt/mine            # krat run --rm wall time
     python3 bench/ab_trees.py --imports /work/main /work/wt/mine  # -X importtime self-sums
+    python3 bench/ab_trees.py --exec NAME /work/main /work/wt/mine  # krat exec NAME true
 
 Wall time: `python -m krat run --rm --network none busybox true` (KRAT_ROOT/KRAT_RUNROOT
 from the environment must hold a busybox image: `python3 scripts/busybox-rootfs.py |
 krat import --change 'CMD ["sh"]' - busybox:latest`). Imports: the same command under
 -X importtime, and the runtime child's `python -S -c "import krat.runtime.creation,
 krat.runtime.container"`; the sum of every module's own time, as a start pays it.
+Exec: `python -m krat exec NAME true` into a running container NAME of that state.
 Bytecode is written and used (an installed krat has it), whatever the shell says.
 """
 
@@ -61,12 +63,16 @@ def main() -> None:
     parser.add_argument("trees", nargs=2)
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--imports", action="store_true", help="compare import times instead of wall time")
+    parser.add_argument("--exec", metavar="NAME", help="time `krat exec NAME true` instead of run")
     parser.add_argument("--python", default=sys.executable)
     args = parser.parse_args()
     py = args.python
     if args.imports:
         compare("imports: krat run CLI", args.trees, lambda t: import_self_sum(py, t, RUN), args.runs)
         compare("imports: runtime child", args.trees, lambda t: import_self_sum(py, t, CHILD), args.runs)
+    elif args.exec:
+        argv = ["-m", "krat", "exec", args.exec, "true"]
+        compare("krat exec (wall)", args.trees, lambda t: wall(py, t, argv), args.runs)
     else:
         compare("krat run --rm (wall)", args.trees, lambda t: wall(py, t, RUN), args.runs)
 

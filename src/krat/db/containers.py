@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 
 from krat.db.connection import Database, unique
+from krat.db.lookup import FIND_BY_PREFIX, FIND_EXACT
 from krat.errors import AlreadyExists
 from krat.oci.records import record
 
@@ -72,11 +73,11 @@ def get(db: Database, id_: str) -> ContainerRow | None:
 
 def find(db: Database, ref: str) -> list[ContainerRow]:
     """Rows whose full id, name, or id prefix is `ref` (exact matches first)."""
-    rows = db.query(_SELECT + " WHERE c.id = ? OR c.name = ?", (ref, ref))
+    rows = db.query(_SELECT + FIND_EXACT, (ref, ref))
     if rows:
         return [_row(r) for r in rows]
     if ref and all(ch in "0123456789abcdef" for ch in ref):
-        rows = db.query(_SELECT + " WHERE c.id >= ? AND c.id < ?", (ref, ref + "g"))
+        rows = db.query(_SELECT + FIND_BY_PREFIX, (ref, ref + "g"))
     return [_row(r) for r in rows]
 
 

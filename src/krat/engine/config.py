@@ -8,18 +8,29 @@ $KRAT_RUNROOT, else /run/krat (root) or $XDG_RUNTIME_DIR/krat.
 from __future__ import annotations
 
 import os
-from pathlib import Path
+
+TYPE_CHECKING = False  # pathlib costs `krat exec` a few ms; see Paths
+if TYPE_CHECKING:
+    from pathlib import Path
 
 from krat.oci.records import record
 
 
 @record(frozen=True)
 class Paths:
+    """The storage root and the runtime root (pathlib.Path each), and what lives below them.
+
+    A record, not a dataclass, and pathlib imported by resolve(): `krat exec` uses the
+    default_* functions below and must not pay for dataclasses or pathlib.
+    """
+
     root: Path
     runroot: Path
 
     @classmethod
     def resolve(cls, root: str | None = None, runroot: str | None = None) -> "Paths":
+        from pathlib import Path
+
         return cls(Path(root or default_root()).absolute(), Path(runroot or default_runroot()).absolute())
 
     @property
@@ -73,3 +84,8 @@ def default_runroot() -> str:
         return "/run/krat"
     runtime = os.environ.get("XDG_RUNTIME_DIR") or f"/tmp/krat-run-{os.geteuid()}"
     return os.path.join(runtime, "krat")
+
+
+def state_root(binary: str, runroot: str) -> str:
+    """The state directory of a container runtime (runc --root): one per runtime under the runroot."""
+    return os.path.join(runroot, "runtime", "krat" if binary in ("", "krat") else os.path.basename(binary))

@@ -302,7 +302,7 @@ class ContainerService(Lifecycle):
     # --- start --------------------------------------------------------------------------------
     def monitor_config(self, c: Container) -> dict:
         from krat.engine.bundle import cgroup_root, cgroups_path, memory_cgroup_dir
-        from krat.engine.runtimes import state_root
+        from krat.engine.config import state_root
 
         binary = c.spec.runtime or "krat"
         return {

@@ -6,41 +6,86 @@ capabilities (from its config.json) unless -e/-u/-w say otherwise, as in Docker.
 
 from __future__ import annotations
 
-import json
 import os
-import signal
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from krat.engine.runtimes import classify, open_runtime, read_log_error, state_root
-from krat.engine.state import Status
 from krat.errors import Conflict
 
-if TYPE_CHECKING:
-    from krat.engine.containers import Container, ContainerService
+# `krat exec` is timed against `docker exec`: this module imports only `os` at the top, and
+# the common case (a running container, krat's runtime) reads the database row and
+# config.json without the sqlite3 and json packages (see krat.db.lookup, krat.oci.jsoncodec).
 
 
-@dataclass(frozen=True)
 class ExecSpec:
-    args: tuple[str, ...]
-    env: tuple[str, ...] = ()
-    user: str = ""
-    workdir: str = ""
-    tty: bool = False
-    interactive: bool = False
-    detach: bool = False
-    privileged: bool = False
+    """What `krat exec` asks for, besides the container."""
+
+    __slots__ = ("args", "env", "user", "workdir", "tty", "interactive", "detach", "privileged")
+
+    def __init__(self, args: tuple[str, ...], env: tuple[str, ...] = (), user: str = "", workdir: str = "",
+                 tty: bool = False, interactive: bool = False, detach: bool = False,
+                 privileged: bool = False) -> None:
+        self.args, self.env, self.user, self.workdir = args, env, user, workdir
+        self.tty, self.interactive, self.detach, self.privileged = tty, interactive, detach, privileged
+
+
+class Target:
+    """The container an exec goes into, as far as exec needs to know it."""
+
+    __slots__ = ("id", "name", "status", "runtime", "privileged", "run_dir", "runroot")
+
+    def __init__(self, id: str, name: str, status: str, runtime: str, privileged: bool, run_dir: str,
+                 runroot: str) -> None:
+        self.id, self.name, self.status, self.runtime = id, name, status, runtime
+        self.privileged, self.run_dir, self.runroot = privileged, run_dir, runroot
+
+
+def exec_in(root: str | None, runroot: str | None, ref: str, spec: ExecSpec) -> int:
+    """`krat exec`: find `ref` (name, id or id prefix) in the store at root/runroot (None: the
+    defaults) and run spec in it; the exec's exit code (126/127 when its command cannot run)."""
+    from krat.engine.config import default_root, default_runroot
+
+    root = os.path.abspath(root or default_root())
+    runroot = os.path.abspath(runroot or default_runroot())
+    target = _running(root, runroot, ref)
+    if target is None:  # not found, ambiguous, not running, its monitor gone: the service decides
+        from krat.engine.config import Paths
+        from krat.engine.containers import ContainerService
+
+        svc = ContainerService(Paths.resolve(root, runroot))
+        c = svc.get(ref)
+        target = Target(c.id, c.name, c.status.value, c.spec.runtime, c.spec.security.privileged,
+                        str(svc.run_dir(c.id)), str(svc.paths.runroot))
+    return run_exec(target, spec)
+
+
+def _running(root: str, runroot: str, ref: str) -> Target | None:
+    """The container `ref` names when the database says running and its monitor (or its
+    process) is alive; None for everything else, which ContainerService.get handles."""
+    from krat.db.lookup import find_container
+    from krat.engine.procs import container_pid_alive, pid_alive
+    from krat.oci import jsoncodec
+
+    row = find_container(os.path.join(root, "krat.db"), ref)
+    if row is None or row["status"] != "running":
+        return None
+    if not pid_alive(row["monitor_pid"], row["monitor_start"]) and not container_pid_alive(row["pid"], row["id"]):
+        return None
+    spec = jsoncodec.loads(row["spec"])
+    return Target(row["id"], row["name"], row["status"], spec.get("runtime") or "",
+                  bool(spec.get("security", {}).get("privileged")),
+                  os.path.join(runroot, "containers", row["id"]), runroot)
 
 
 def process_document(base: dict, spec: ExecSpec, user) -> dict:
     """The exec's process.json: the container's process with this exec's changes (pure)."""
-    from krat.engine.ocigen import ALL_CAPS, merge_env
-
     proc = dict(base)
     proc["args"] = list(spec.args)
     proc["terminal"] = spec.tty
     env = [e for e in proc.get("env", []) if not (e.startswith("TERM=") and not spec.tty)]
-    proc["env"] = merge_env(env, (["TERM=xterm"] if spec.tty else []) + list(spec.env))
+    if spec.tty or spec.env:
+        from krat.engine.ocigen import merge_env
+
+        env = merge_env(env, (["TERM=xterm"] if spec.tty else []) + list(spec.env))
+    proc["env"] = env
     if spec.workdir:
         proc["cwd"] = spec.workdir
     if user is not None:
@@ -49,42 +94,66 @@ def process_document(base: dict, spec: ExecSpec, user) -> dict:
             u["additionalGids"] = list(user.additional_gids)
         proc["user"] = u
     if spec.privileged:
+        from krat.engine.ocigen import ALL_CAPS
+
         caps = list(ALL_CAPS)
         proc["capabilities"] = {k: caps for k in ("bounding", "effective", "permitted")}
     return proc
 
 
-def run_exec(svc: "ContainerService", c: "Container", spec: ExecSpec) -> int:
-    if c.status is Status.PAUSED:
+def run_exec(c: Target, spec: ExecSpec) -> int:
+    if c.status == "paused":
         raise Conflict(f"container {c.name} is paused, unpause the container before exec")
-    if c.status is not Status.RUNNING:
+    if c.status != "running":
         raise Conflict(f"container {c.name} is not running")
-    run_dir = svc.run_dir(c.id)
-    with open(run_dir / "config.json") as f:
-        config = json.load(f)
+    warm = None
+    if (c.runtime or "krat") == "krat":
+        from krat.runtime import cgroupwarm
+
+        warm = cgroupwarm.start()  # the kernel's cgroup-move wait passes while the runtime loads
+    try:
+        return _run_exec(c, spec, warm)
+    finally:
+        if warm is not None:
+            warm.stop()
+
+
+def _run_exec(c: Target, spec: ExecSpec, warm) -> int:
+    from krat.engine.config import state_root
+    from krat.oci import jsoncodec
+
+    with open(os.path.join(c.run_dir, "config.json"), "rb") as f:
+        config = jsoncodec.loads(f.read())
     user = None
     if spec.user:
         from krat.engine.bundle import resolve_user
 
         user = resolve_user(config["root"]["path"], spec.user)
-    if spec.privileged and not c.spec.security.privileged:
+    process = process_document(config["process"], spec, user)
+    if spec.privileged and not c.privileged:
         from krat.engine.bundle import host_capabilities
 
         caps = list(host_capabilities())
-        process = process_document(config["process"], spec, user)
         process["capabilities"] = {k: caps for k in ("bounding", "effective", "permitted")}
-    else:
-        process = process_document(config["process"], spec, user)
-    binary = c.spec.runtime or "krat"   # as monitor_config, without loading bundle.py
+    binary = c.runtime or "krat"   # as monitor_config, without loading bundle.py
     if binary == "krat":
-        return exec_in_process(state_root(binary, str(svc.paths.runroot)), c.id, process, spec, run_dir)
+        return exec_in_process(state_root(binary, c.runroot), c.id, process, spec, c.run_dir, warm)
+    return _exec_runtime_cli(binary, c, process, spec)
+
+
+def _exec_runtime_cli(binary: str, c: Target, process: dict, spec: ExecSpec) -> int:
+    """`RUNTIME exec --process /dev/fd/N ID` for another OCI runtime (runc, crun)."""
+    import json
+    import signal
     import subprocess  # only for another OCI runtime's CLI: `krat exec` must not pay for it
 
-    runtime = open_runtime(binary, str(svc.paths.runroot))
+    from krat.engine.runtimes import open_runtime
+
+    runtime = open_runtime(binary, c.runroot)
     r, w = os.pipe()
     os.write(w, json.dumps(process).encode())  # a process.json fits a pipe's buffer
     os.close(w)
-    log = str(run_dir / f"exec-{os.getpid()}.log")
+    log = os.path.join(c.run_dir, f"exec-{os.getpid()}.log")
     argv = runtime.exec_argv(c.id, f"/dev/fd/{r}", tty=spec.tty, detach=spec.detach, log=log)
     stdin = None if spec.interactive or spec.tty else subprocess.DEVNULL
     old = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
@@ -102,6 +171,8 @@ def run_exec(svc: "ContainerService", c: "Container", spec: ExecSpec) -> int:
 
 def finish(code: int, log: str) -> int:
     """Map the runtime's own failure (exit 255 with an error logged) to Docker's 126/127."""
+    from krat.engine.runtimes import classify, read_log_error
+
     message = read_log_error(log) if code == 255 or code == 1 else ""
     try:
         os.unlink(log)
@@ -115,13 +186,14 @@ def finish(code: int, log: str) -> int:
 
 # --- krat's own runtime, in this process ---------------------------------------------------
 
-def exec_in_process(state_root: str, cid: str, document: dict, spec: ExecSpec, run_dir) -> int:
+def exec_in_process(state_root: str, cid: str, document: dict, spec: ExecSpec, run_dir, warm=None) -> int:
+    """warm: a cgroupwarm.Warmup to stop once the process has joined the container's cgroup."""
     import krat.runtime as rt
     from krat.oci.process import Process
 
     process = Process.from_json(document)
     if spec.tty and not spec.detach:
-        return _exec_tty(rt, state_root, cid, process, spec, run_dir)
+        return _exec_tty(rt, state_root, cid, process, spec, run_dir, warm)
     devnull = os.open(os.devnull, os.O_RDWR)
     try:
         if spec.detach:
@@ -131,6 +203,8 @@ def exec_in_process(state_root: str, cid: str, document: dict, spec: ExecSpec, r
         pid = rt.exec_process(cid, process, state_root, stdio=stdio)
     finally:
         os.close(devnull)
+        if warm is not None:
+            warm.stop()
     if spec.detach:
         return 0
     _forward_signals(pid)
@@ -138,16 +212,18 @@ def exec_in_process(state_root: str, cid: str, document: dict, spec: ExecSpec, r
 
 
 def _forward_signals(pid: int) -> None:
+    import _signal  # the signal module's C half: `signal` itself imports enum (~4 ms)
+
     def forward(signum, _frame):
         try:
             os.kill(pid, signum)
         except ProcessLookupError:
             pass
-    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
-        signal.signal(s, forward)
+    for s in (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP, _signal.SIGQUIT):
+        _signal.signal(s, forward)
 
 
-def _exec_tty(rt, state_root: str, cid: str, process, spec: ExecSpec, run_dir) -> int:
+def _exec_tty(rt, state_root: str, cid: str, process, spec: ExecSpec, run_dir, warm=None) -> int:
     """exec -t: receive the pty master over a console socket and proxy our terminal to it."""
     import socket
 
@@ -161,6 +237,8 @@ def _exec_tty(rt, state_root: str, cid: str, process, spec: ExecSpec, run_dir) -
         listener.bind(path)
         listener.listen(1)
         pid = rt.exec_process(cid, process, state_root, stdio=None, console_socket=path)
+        if warm is not None:
+            warm.stop()
         listener.settimeout(10)
         conn, _ = listener.accept()
         with conn:
@@ -185,6 +263,7 @@ def proxy_terminal(master: int, interactive: bool) -> None:
 
     restore = None
     if os.isatty(0):
+        import signal
         import tty
 
         saved = termios.tcgetattr(0)

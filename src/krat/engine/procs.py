@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import signal as signals
-
 from krat.errors import InvalidArgument
 
 
 def signal_number(text: str | int) -> int:
+    import signal as signals  # enum: only for names
+
     if isinstance(text, int):
         return text
     value = text.strip().upper()

@@ -158,13 +158,11 @@ def make_runtime(binary: str, state_root: str, preforked: "tuple[int, int] | Non
     return OCIRuntimeCLI(binary, state_root)
 
 
-def state_root(binary: str, runroot: str) -> str:
-    return os.path.join(runroot, "runtime", "krat" if binary in ("", "krat") else os.path.basename(binary))
-
-
 def open_runtime(binary: str, runroot: str) -> Runtime:
     """The runtime named by a container's spec: "" or "krat" for krat's own (in-process), else
     the path or name of an OCI runtime binary with runc's CLI."""
+    from krat.engine.config import state_root  # here, not at the top: the monitor imports this module
+
     return make_runtime(binary, state_root(binary, runroot))
 
 

@@ -19,21 +19,35 @@ from krat.runtime.spawn import Launch, spawn
 S = ContainerStatus
 
 
-def _prepare_context(spec: Spec, rootfs: str, cgroup: Cgroup, console_socket: str | None) -> InitContext:
+SECCOMP_BPF = "seccomp.bpf"  # the compiled linux.seccomp, in the state directory: exec loads it as is
+
+
+def process_context(spec: Spec, rootfs: str, console_socket: str | None) -> InitContext:
+    """What the init steps need for spec.process (capabilities, console); create and exec."""
     ctx = InitContext(spec=spec, rootfs=rootfs, sys=sc.LinuxSyscalls())
     if spec.process.capabilities is not None:
         ctx.cap_masks = caps.masks(spec.process.capabilities, caps.held())
         ctx.cap_top = caps.last_cap()
-    if spec.linux.seccomp is not None:
-        from krat.runtime import seccomp
-
-        ctx.filter = seccomp.Filter(spec.linux.seccomp, seccomp.default_cache_dir())
     if spec.process.terminal:
         if not console_socket:
             raise InvalidArgument("process.terminal is true: --console-socket is required")
         ctx.console = _connect(console_socket)
     elif console_socket:
         raise InvalidArgument("--console-socket needs process.terminal: true")
+    return ctx
+
+
+def _prepare_context(spec: Spec, rootfs: str, cgroup: Cgroup, console_socket: str | None) -> InitContext:
+    ctx = process_context(spec, rootfs, console_socket)
+    if spec.linux.seccomp is not None:
+        from krat.runtime import seccomp
+
+        try:
+            ctx.filter = seccomp.Filter(spec.linux.seccomp, seccomp.default_cache_dir())
+        except BaseException:
+            if ctx.console is not None:
+                ctx.console.close()
+            raise
     ctx.cgroup_dirs = dict(cgroup.dirs)
     ctx.hierarchies = [h for h in hierarchies() if h.controllers] if not cgroup.v2 else []
     ctx.cgroupns = spec.linux.namespace("cgroup") is not None
@@ -159,6 +173,9 @@ def create(container_id: str, bundle: str, state_root: str = DEFAULT_ROOT,
         cgroup.create()
         cgroup.apply(spec.linux.resources)
         ctx = _prepare_context(spec, rootfs, cgroup, console_socket)
+        if ctx.filter is not None:
+            with open(os.path.join(directory, SECCOMP_BPF), "wb") as f:
+                f.write(ctx.filter.bpf)
         ctx.preserve_fds = preserve_fds
         pid = _spawn_init(spec, ctx, cgroup, stdio, _make_fifo(directory, spec), record, joined)
         record.pid, record.pid_start, record.status = pid, proc_start(pid) or "", S.CREATED.value

@@ -16,7 +16,6 @@ import struct
 
 from krat.oci import jsoncodec as json
 from krat.oci.records import field, record
-from krat.oci.runtime import Spec
 from krat.runtime import capabilities as caps
 from krat.runtime import command, hooks, mounts
 from krat.runtime import syscalls as sc
@@ -25,6 +24,8 @@ from krat.runtime.cgroups import Hierarchy
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Callable
+
+    from krat.oci.runtime import Spec
 
 RLIMITS = {"RLIMIT_CPU": 0, "RLIMIT_FSIZE": 1, "RLIMIT_DATA": 2, "RLIMIT_STACK": 3, "RLIMIT_CORE": 4,
            "RLIMIT_RSS": 5, "RLIMIT_NPROC": 6, "RLIMIT_NOFILE": 7, "RLIMIT_MEMLOCK": 8, "RLIMIT_AS": 9,

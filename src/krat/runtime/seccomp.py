@@ -15,8 +15,11 @@ import os
 
 from krat.errors import InvalidArgument
 from krat.oci import jsoncodec as json
-from krat.oci.linux import Seccomp, SeccompArg
 from krat.oci.records import record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from krat.oci.linux import Seccomp, SeccompArg
 
 EPERM = 1
 ACT_KILL_PROCESS = 0x80000000
@@ -178,7 +181,19 @@ class Filter:
     """
 
     def __init__(self, spec: Seccomp, cache_dir: str | None = None) -> None:
-        self.bpf = _cached(spec, cache_dir)
+        self._use(_cached(spec, cache_dir))
+
+    @classmethod
+    def from_bpf(cls, bpf: bytes) -> "Filter":
+        """A program compiled before: the one create keeps in the container's state for exec."""
+        self = cls.__new__(cls)
+        self._use(bpf)
+        return self
+
+    def _use(self, bpf: bytes) -> None:
+        if not bpf or len(bpf) % 8:
+            raise InvalidArgument(f"linux.seccomp: a compiled filter of {len(bpf)} bytes is not a BPF program")
+        self.bpf = bpf
         self._buffer = ctypes.create_string_buffer(self.bpf, len(self.bpf))
         self._prog = _SockFprog(len(self.bpf) // 8, ctypes.addressof(self._buffer))
         self._libc = ctypes.CDLL(None, use_errno=True)

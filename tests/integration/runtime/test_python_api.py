@@ -39,6 +39,12 @@ def env(busybox_tar, tmp_path):
         return container_id
 
     yield configure, str(bundle), state_root
+    # create/exec made this (pytest's) process a child subreaper: undo it, or every process that a
+    # later test orphans (a detached exec, a monitor) becomes pytest's unreaped zombie, and a
+    # container's cgroup with a zombie in it never empties (`krat stop` then waits forever).
+    from krat.runtime import syscalls as sc
+
+    sc.LinuxSyscalls().prctl(sc.PR_SET_CHILD_SUBREAPER, 0)
     for container_id in made:
         try:
             rt.delete(container_id, force=True, state_root=state_root)
@@ -115,3 +121,34 @@ def test_exec_pause_resume_kill(env):
     rt.kill(container_id, "KILL", state_root=root)
     assert rt.wait(pid) == 137
     assert not rt.oom_killed(container_id, root)
+
+
+def _exec_output(container_id: str, root: str, args: tuple[str, ...]) -> str:
+    from krat.oci.process import Process
+
+    out_r, out_w = os.pipe()
+    epid = rt.exec_process(container_id, Process(args, env=("PATH=/bin",)), root, stdio=(0, out_w, 2))
+    os.close(out_w)
+    assert rt.wait(epid) == 0
+    with os.fdopen(out_r) as f:
+        return f.read()
+
+
+def test_exec_gets_the_containers_seccomp_filter(env):
+    """create keeps the compiled program (seccomp.bpf) for exec; without it exec compiles the profile."""
+    configure, bundle, root = env
+    profile = {"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"],
+               "syscalls": [{"names": ["sethostname"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}]}
+    container_id = configure(["sleep", "1000"])
+    config = json.loads(Path(bundle, "config.json").read_text())
+    config["linux"]["seccomp"] = profile
+    Path(bundle, "config.json").write_text(json.dumps(config))
+    rt.create(container_id, bundle, root, stdio=None)
+    rt.start(container_id, root)
+    kept = Path(root, container_id, "seccomp.bpf")
+    assert kept.stat().st_size > 0 and kept.stat().st_size % 8 == 0
+    probe = ("sh", "-c", "grep Seccomp: /proc/self/status; hostname x 2>&1; true")
+    for _ in ("kept program", "compiled again"):
+        out = _exec_output(container_id, root, probe)  # ENOSYS: the profile's own answer, not EPERM
+        assert "Seccomp:\t2" in out and "not implemented" in out.lower(), out
+        kept.unlink(missing_ok=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 
@@ -51,3 +52,38 @@ def test_importing_it_loads_neither_json_nor_re():
     out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, check=True,
                          env={"PYTHONPATH": ":".join(p for p in sys.path if p)}).stdout
     assert out.strip() == "[]"
+
+
+# From krat exec's former copy of this module (krat.oci.jsontext): its cases, on the survivor.
+
+EXEC_DOCUMENTS = [
+    {"ociVersion": "1.0.2", "process": {"args": ["sh", "-c", "echo \"hi\"\n"], "env": ["A=é", "B=\u2603"],
+                                        "user": {"uid": 0, "gid": 0}, "terminal": False, "oomScoreAdj": None}},
+    [1, -2, 3.25, 1e100, -0.0, True, False, None, "", {}, []],
+    "a string", 42, {"nested": {"deeper": [{"k": "v"}]}},
+]
+
+
+@pytest.mark.parametrize("doc", EXEC_DOCUMENTS)
+def test_same_text_and_values_as_json(doc):
+    assert jsoncodec.dumps(doc) == json.dumps(doc)
+    text = json.dumps(doc)
+    assert jsoncodec.loads(text) == json.loads(text)
+    assert jsoncodec.loads(text.encode()) == json.loads(text)
+    assert jsoncodec.loads(f" \n{text}\n") == json.loads(text)
+
+
+def test_constants():
+    value = jsoncodec.loads('{"a": NaN, "b": Infinity, "c": -Infinity}')
+    assert math.isnan(value["a"]) and value["b"] == math.inf and value["c"] == -math.inf
+
+
+@pytest.mark.parametrize("bad", ["", "{", "{}x", "[1,]", '{"a" 1}', "nul"])
+def test_bad_text_raises_json_errors(bad):
+    with pytest.raises(json.JSONDecodeError):
+        jsoncodec.loads(bad)
+
+
+def test_unserialisable_value():
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        jsoncodec.dumps({"x": object()})

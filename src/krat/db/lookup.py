@@ -1,0 +1,39 @@
+"""One read of the containers table for `krat exec`, through `_sqlite3` directly.
+
+The sqlite3 package adds its DB-API layer (datetime, collections.abc) to the C module,
+and open_database() creates, tunes and migrates: ~3 ms that `krat exec` (~20 ms in all)
+does not need to read one row. An unexpected database (missing, older schema, locked
+for longer than the timeout) gives None here; the caller then goes the ordinary way.
+"""
+
+from __future__ import annotations
+
+import os
+
+# How a reference names containers (containers.find uses these too): full id or name first,
+# then an id prefix, as a range on the primary key.
+FIND_EXACT = " WHERE c.id = ? OR c.name = ?"
+FIND_BY_PREFIX = " WHERE c.id >= ? AND c.id < ?"
+
+_COLUMNS = ("id", "name", "spec", "status", "pid", "monitor_pid", "monitor_start")
+
+
+def find_container(db_path: str, ref: str) -> dict | None:
+    """The one container whose id, name or id prefix is `ref`, as {column: value}, else None."""
+    if not os.path.exists(db_path):
+        return None
+    import _sqlite3
+
+    select = ("SELECT " + ", ".join(f"c.{c}" if c in ("id", "name", "spec") else f"s.{c}" for c in _COLUMNS)
+              + " FROM containers c JOIN container_states s ON s.id = c.id")
+    try:
+        conn = _sqlite3.connect(db_path, timeout=30.0, isolation_level=None)
+        try:
+            rows = conn.execute(select + FIND_EXACT, (ref, ref)).fetchall()
+            if not rows and ref and all(ch in "0123456789abcdef" for ch in ref):
+                rows = conn.execute(select + FIND_BY_PREFIX, (ref, ref + "g")).fetchall()
+        finally:
+            conn.close()
+    except _sqlite3.Error:
+        return None
+    return dict(zip(_COLUMNS, rows[0])) if len(rows) == 1 else None
