@@ -119,7 +119,7 @@ def _write_launcher(target: str) -> None:
     spec = importlib.util.spec_from_file_location("krat_launcher", REPO / "scripts" / "launcher.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    module.write_launcher(target, "krat.cli.main:main", python=sys.executable, src=str(REPO / "src"))
+    module.write_launcher(target, "krat.cli.main:cli", python=sys.executable, src=str(REPO / "src"))
 
 
 class PeerEngine(Engine):

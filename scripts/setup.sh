@@ -45,7 +45,7 @@ fi
 
 # krat's commands as lean launchers over pip's console scripts: `python -S` with krat's
 # path, no `re` (~5 ms less on every command; see scripts/launcher.py).
-.venv/bin/python scripts/launcher.py .venv/bin/krat krat.cli.main:main
+.venv/bin/python scripts/launcher.py .venv/bin/krat krat.cli.main:cli
 .venv/bin/python scripts/launcher.py .venv/bin/krat-runtime krat.runtime.cli:main
 
 # Byte-compile krat now: with PYTHONDONTWRITEBYTECODE set (common in CI images) every

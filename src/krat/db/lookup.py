@@ -15,6 +15,8 @@ import os
 FIND_EXACT = " WHERE c.id = ? OR c.name = ?"
 FIND_BY_PREFIX = " WHERE c.id >= ? AND c.id < ?"
 
+_OPEN: list = []   # connections kept from being closed (and checkpointing) before exit
+
 _COLUMNS = ("id", "name", "spec", "status", "pid", "monitor_pid", "monitor_start")
 
 
@@ -28,12 +30,12 @@ def find_container(db_path: str, ref: str) -> dict | None:
               + " FROM containers c JOIN container_states s ON s.id = c.id")
     try:
         conn = _sqlite3.connect(db_path, timeout=30.0, isolation_level=None)
-        try:
-            rows = conn.execute(select + FIND_EXACT, (ref, ref)).fetchall()
-            if not rows and ref and all(ch in "0123456789abcdef" for ch in ref):
-                rows = conn.execute(select + FIND_BY_PREFIX, (ref, ref + "g")).fetchall()
-        finally:
-            conn.close()
+        # Left open on purpose (krat exec ends with cli.main.exit_now): closing the last
+        # connection would checkpoint the WAL and sync (~10 ms). See cli.main.exit_now.
+        _OPEN.append(conn)
+        rows = conn.execute(select + FIND_EXACT, (ref, ref)).fetchall()
+        if not rows and ref and all(ch in "0123456789abcdef" for ch in ref):
+            rows = conn.execute(select + FIND_BY_PREFIX, (ref, ref + "g")).fetchall()
     except _sqlite3.Error:
         return None
     return dict(zip(_COLUMNS, rows[0])) if len(rows) == 1 else None
