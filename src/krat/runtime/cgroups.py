@@ -187,6 +187,26 @@ def _write(path: str, value: str) -> None:
         os.close(fd)
 
 
+def join_self(dirs: list[str]) -> None:
+    """Move the calling process, which must be single-threaded (a fresh fork is), into `dirs`.
+    v1: "0" into each `tasks` file moves just the current thread, and the kernel then skips
+    the global threadgroup lock whose first taking after a quiet spell waits for an RCU grace
+    period (cgroup_procs_write_start; 10-20 ms here, against 0.3 ms). v2 has no `tasks`
+    in a domain cgroup: cgroup.procs with the pid (see cgroupwarm for that wait)."""
+    me = str(os.getpid()).encode()
+    for d in dirs:  # os.open: a text-mode open() adds 5 syscalls to each of these
+        try:
+            fd = os.open(os.path.join(d, "tasks"), os.O_WRONLY | os.O_CLOEXEC)
+            data = b"0"
+        except FileNotFoundError:
+            fd = os.open(os.path.join(d, "cgroup.procs"), os.O_WRONLY | os.O_CLOEXEC)
+            data = me
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+
+
 def _read(path: str) -> str:
     with open(path) as f:
         return f.read()
@@ -289,6 +309,9 @@ class Cgroup:
             raise InvalidArgument(f"linux.resources: cannot set {name} to {value}: {err.strerror}") from err
 
     def join(self, pid: int) -> None:
+        if pid == os.getpid():
+            join_self(list(self.dirs.values()))
+            return
         for d in self.dirs.values():
             _write(os.path.join(d, "cgroup.procs"), str(pid))
 

@@ -55,7 +55,10 @@ def own_procs_file() -> str | None:
 
 
 def start() -> Warmup | None:
-    """Start the helper; None where there is nothing to warm (no writable cgroup)."""
+    """Start the helper; None where there is nothing to warm: no writable cgroup, or a v1
+    host, where cgroups.join_self moves a process without that wait."""
+    if not os.path.exists("/sys/fs/cgroup/cgroup.controllers") and not os.environ.get("KRAT_CGROUP2_ROOT"):
+        return None
     path = own_procs_file()
     if path is None:
         return None

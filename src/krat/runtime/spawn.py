@@ -19,6 +19,7 @@ from krat.oci import jsoncodec as json
 from krat.oci.linux import IdMapping
 from krat.oci.records import field, record
 from krat.runtime import syscalls as sc
+from krat.runtime.cgroups import join_self
 from krat.runtime.init import InitContext, exec_process, report, run_steps
 
 TYPE_CHECKING = False
@@ -56,13 +57,7 @@ def _intermediate(launch: Launch, ctx: InitContext, steps: list[Callable[[InitCo
     ctx.sys.prctl(sc.PR_SET_DUMPABLE, 0)
     if launch.stdio is not None and not ctx.spec.process.terminal:
         _dup_stdio(launch.stdio)
-    me = str(os.getpid()).encode()
-    for d in launch.cgroup_dirs:  # os.open: a text-mode open() adds 5 syscalls to each of these
-        fd = os.open(os.path.join(d, "cgroup.procs"), os.O_WRONLY | os.O_CLOEXEC)
-        try:
-            os.write(fd, me)
-        finally:
-            os.close(fd)
+    join_self(launch.cgroup_dirs)  # this process has one thread: it was just forked
     for kind, fd in launch.join:
         if kind == "user":
             ctx.sys.setns(fd, sc.CLONE_NEWUSER)
