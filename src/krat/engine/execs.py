@@ -156,9 +156,13 @@ def _exec_runtime_cli(binary: str, c: Target, process: dict, spec: ExecSpec) -> 
     log = os.path.join(c.run_dir, f"exec-{os.getpid()}.log")
     argv = runtime.exec_argv(c.id, f"/dev/fd/{r}", tty=spec.tty, detach=spec.detach, log=log)
     stdin = None if spec.interactive or spec.tty else subprocess.DEVNULL
+    # -d: nothing of ours is the process's (as krat's own runtime does); the runtime would
+    # pass on our stdout, and whoever reads it would wait for the process to end.
+    out = subprocess.DEVNULL if spec.detach and not spec.tty else None
     old = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
-        proc = subprocess.Popen(argv, stdin=stdin, pass_fds=(r,), restore_signals=True)
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL if spec.detach else stdin, stdout=out,
+                                stderr=out, pass_fds=(r,), restore_signals=True)
         os.close(r)
         for s in old:
             signal.signal(s, lambda signum, _f: proc.send_signal(signum))
@@ -166,11 +170,12 @@ def _exec_runtime_cli(binary: str, c: Target, process: dict, spec: ExecSpec) -> 
     finally:
         for s, h in old.items():
             signal.signal(s, h)
-    return finish(code, log)
+    return finish(code, log, echo=out is not None)
 
 
-def finish(code: int, log: str) -> int:
-    """Map the runtime's own failure (exit 255 with an error logged) to Docker's 126/127."""
+def finish(code: int, log: str, echo: bool = False) -> int:
+    """Map the runtime's own failure (exit 255 with an error logged) to Docker's 126/127.
+    echo: the runtime's stderr was not ours (-d): say its error here."""
     from krat.engine.runtimes import classify, read_log_error
 
     message = read_log_error(log) if code == 255 or code == 1 else ""
@@ -178,7 +183,11 @@ def finish(code: int, log: str) -> int:
         os.unlink(log)
     except OSError:
         pass
-    if message:  # the runtime has printed it on our stderr already
+    if message and echo:
+        import sys
+
+        sys.stderr.write(f"Error: {message}\n")
+    if message:  # the runtime has printed it on our stderr already (or we just did)
         mapped = classify(message)
         return 126 if mapped == 125 else mapped
     return code
