@@ -77,3 +77,14 @@ def remove_each(refs: list[str], remove) -> int:
             sys.stderr.write(f"Error: {err.message}\n")
             failed = err
     return failed.exit_code if failed else 0
+
+
+def run_subcommand(group: str, usage: str, subcommands: dict, ctx, argv: list[str]) -> int:
+    """`krat GROUP SUB ARGS...` (network, volume, system): the usage text, or SUB's verb."""
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        sys.stdout.write(usage)
+        return 0
+    sub = subcommands.get(argv[0])
+    if sub is None:
+        raise InvalidArgument(f"unknown command '{group} {argv[0]}'; see 'krat {group} --help'")
+    return sub(ctx, argv[1:])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 
 from krat.cli.options import ArgumentParser
 from krat.errors import InvalidArgument
@@ -153,10 +152,6 @@ SUBCOMMANDS = {"create": create, "ls": ls, "list": ls, "inspect": inspect, "rm":
 
 
 def main(ctx, argv: list[str]) -> int:
-    if not argv or argv[0] in ("-h", "--help", "help"):
-        sys.stdout.write(USAGE)
-        return 0
-    sub = SUBCOMMANDS.get(argv[0])
-    if sub is None:
-        raise InvalidArgument(f"unknown command 'network {argv[0]}'; see 'krat network --help'")
-    return sub(ctx, argv[1:])
+    from krat.cli.options import run_subcommand
+
+    return run_subcommand("network", USAGE, SUBCOMMANDS, ctx, argv)

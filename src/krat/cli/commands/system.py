@@ -12,7 +12,6 @@ from __future__ import annotations
 import sys
 
 from krat.cli.options import ArgumentParser
-from krat.errors import InvalidArgument
 
 HELP = "Manage krat (krat system prune)"
 
@@ -84,10 +83,6 @@ SUBCOMMANDS = {"prune": prune}
 
 
 def main(ctx, argv: list[str]) -> int:
-    if not argv or argv[0] in ("-h", "--help", "help"):
-        sys.stdout.write(USAGE)
-        return 0
-    sub = SUBCOMMANDS.get(argv[0])
-    if sub is None:
-        raise InvalidArgument(f"unknown command 'system {argv[0]}'; see 'krat system --help'")
-    return sub(ctx, argv[1:])
+    from krat.cli.options import run_subcommand
+
+    return run_subcommand("system", USAGE, SUBCOMMANDS, ctx, argv)

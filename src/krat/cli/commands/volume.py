@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 
 from krat.cli.commands.network import key_values
 from krat.cli.options import ArgumentParser
@@ -134,10 +133,6 @@ SUBCOMMANDS = {"create": create, "ls": ls, "list": ls, "inspect": inspect, "rm":
 
 
 def main(ctx, argv: list[str]) -> int:
-    if not argv or argv[0] in ("-h", "--help", "help"):
-        sys.stdout.write(USAGE)
-        return 0
-    sub = SUBCOMMANDS.get(argv[0])
-    if sub is None:
-        raise InvalidArgument(f"unknown command 'volume {argv[0]}'; see 'krat volume --help'")
-    return sub(ctx, argv[1:])
+    from krat.cli.options import run_subcommand
+
+    return run_subcommand("volume", USAGE, SUBCOMMANDS, ctx, argv)
