@@ -7,7 +7,7 @@ monitor) never both act on one transition.
 
 from __future__ import annotations
 
-import sqlite3
+import _sqlite3 as sqlite3  # the C module: the sqlite3 package adds datetime adapters krat does not use (~1 ms)
 
 from krat.db.connection import Database, unique
 from krat.db.lookup import FIND_BY_PREFIX, FIND_EXACT
