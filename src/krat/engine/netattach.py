@@ -316,7 +316,8 @@ class Attacher:
             mtu = int(rec.options.get("com.docker.network.driver.mtu", bridge.DEFAULT_MTU))
             try:
                 rules = firewall.NetworkRules(firewall.table_name(rec.id), name, str(current), rec.internal)
-                bridge.ensure_bridge(name, rec.gateway, current.prefixlen, mtu, firewall.render_network(rules))
+                bridge.ensure_bridge(name, rec.gateway, current.prefixlen, mtu,
+                                     firewall.render_network(rules, fresh=True), firewall.render_network(rules))
             except BaseException:
                 self.teardown(rec)
                 raise

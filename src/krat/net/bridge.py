@@ -48,11 +48,13 @@ def link_exists(name: str) -> bool:
     return os.path.exists(f"/sys/class/net/{name}")
 
 
-def ensure_bridge(name: str, gateway: str, prefixlen: int, mtu: int = DEFAULT_MTU, nft_script: str = "") -> bool:
+def ensure_bridge(name: str, gateway: str, prefixlen: int, mtu: int = DEFAULT_MTU, nft_script: str = "",
+                  nft_again: str = "") -> bool:
     """Create and bring up a bridge with the gateway address; False if it already existed.
 
     `nft_script` (the network's rules, which name the bridge but do not need it to exist)
-    runs at the same time, saving one process's latency on a network's first container."""
+    runs at the same time, saving one process's latency on a network's first container;
+    if it fails, `nft_again` runs instead (a script only right on a clean host first)."""
     if link_exists(name):
         return False
     script = (f"link add {name} mtu {mtu} type bridge\n"
@@ -65,7 +67,7 @@ def ensure_bridge(name: str, gateway: str, prefixlen: int, mtu: int = DEFAULT_MT
         delete_link(name)
         raise
     finally:
-        _finish_nft(nft, nft_script, f"rules of {name}")
+        _finish_nft(nft, nft_script, f"rules of {name}", nft_again)
     # Published ports reached via 127.0.0.1 are routed out of the bridge with a loopback
     # source (then masqueraded); the kernel drops such "martians" unless route_localnet is on.
     _sysctl(f"net/ipv4/conf/{name}/route_localnet", "1")
@@ -110,11 +112,13 @@ def _start_nft(script: str):
                             stderr=subprocess.PIPE, text=True)
 
 
-def _finish_nft(proc, script: str, what: str) -> None:
+def _finish_nft(proc, script: str, what: str, again: str = "") -> None:
     if proc is None:
         return
     _, err = proc.communicate(script)
-    if proc.returncode:
+    if proc.returncode and again:
+        run(["nft", "-f", "-"], input=again, what=f"nft on the {what}")
+    elif proc.returncode:
         raise Internal(f"nft failed on the {what}: {err.strip().splitlines()[-1] if err.strip() else proc.returncode}")
 
 

@@ -45,8 +45,11 @@ class NetworkRules:
     internal: bool = False
 
 
-def render_network(rules: NetworkRules) -> str:
-    """The nft script (re)creating a network's table, pure."""
+def render_network(rules: NetworkRules, fresh: bool = False) -> str:
+    """The nft script (re)creating a network's table, pure. fresh: only creating it, failing
+    (and changing nothing) if it exists: removing a table, even one the same script has just
+    added, costs the kernel an RCU grace period (~10 ms) that a network's bring-up need not
+    pay when no killed krat left its table behind."""
     b, s = f'"{rules.bridge}"', rules.subnet
     post = [f"oifname {b} ip saddr 127.0.0.0/8 masquerade",
             f"oifname {b} ct status dnat ip saddr {s} masquerade"]
@@ -55,9 +58,10 @@ def render_network(rules: NetworkRules) -> str:
         forward += [f"iifname {b} oifname != {b} drop", f"oifname {b} iifname != {b} drop"]
     else:
         post.insert(0, f"ip saddr {s} oifname != {b} masquerade")
+    start = [f"create table ip {rules.table}"] if fresh else [f"add table ip {rules.table}",
+                                                               f"delete table ip {rules.table}"]
     return "\n".join([
-        f"add table ip {rules.table}",
-        f"delete table ip {rules.table}",
+        *start,
         f"table ip {rules.table} {{",
         "  chain ports { }",
         "  chain prerouting { type nat hook prerouting priority -100; policy accept;"

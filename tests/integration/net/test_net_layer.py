@@ -214,6 +214,24 @@ def test_networks_are_isolated_from_each_other(lab):
     assert lab.client(a, "tcp", b_ip, 9000).startswith("error")
 
 
+def test_bring_up_replaces_a_table_left_behind(lab):
+    """A killed krat may leave its network's table: the fresh script's `create table` fails,
+    and the whole-table replacement runs instead (one table, the rules once)."""
+    net_id = secrets.token_hex(32)
+    name, table = bridge.bridge_name(net_id), firewall.table_name(net_id)
+    lab.links.append(name)
+    lab.tables.append(table)
+    netns.run(["nft", "add", "table", "ip", table])
+    netns.run(["nft", "add", "chain", "ip", table, "stale"])
+    subnet = ipam.choose_subnet(bridge.host_routes())
+    rules = firewall.NetworkRules(table, name, str(subnet))
+    assert bridge.ensure_bridge(name, str(ipam.default_gateway(subnet)), subnet.prefixlen, 1500,
+                                firewall.render_network(rules, fresh=True), firewall.render_network(rules))
+    listing = firewall.list_table(table)
+    assert "chain stale" not in listing and listing.count("chain postrouting") == 1
+    assert listing.count("masquerade") == 3
+
+
 def test_new_namespace_has_only_loopback(tmp_path):
     path = netns.create(tmp_path / "ns")
     try:

@@ -123,3 +123,13 @@ def test_rootless_attach_is_a_private_namespace_or_a_clear_refusal(tmp_path, mon
     svc.configure("b" * 64, "b", NetworkingRequest())
     with pytest.raises(Unavailable, match="needs root"):
         svc.attach("b" * 64, "b")
+
+
+def test_a_fresh_network_table_is_created_not_replaced():
+    """Bring-up creates (and fails on an existing table: the retry replaces it); replacing
+    always would cost a kernel grace period for the delete."""
+    rules = firewall.NetworkRules("krat_a", "kr-a", "10.89.0.0/24")
+    fresh, again = firewall.render_network(rules, fresh=True), firewall.render_network(rules)
+    assert fresh.splitlines()[0] == "create table ip krat_a" and "delete table" not in fresh
+    assert again.splitlines()[:2] == ["add table ip krat_a", "delete table ip krat_a"]
+    assert fresh.splitlines()[1:] == again.splitlines()[2:]
