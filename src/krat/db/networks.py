@@ -110,6 +110,13 @@ def container_config(db: "Database", container_id: str) -> tuple[str, dict] | No
     return (row["name"], json.loads(row["config_json"])) if row else None
 
 
+def joined_by(db: "Database", container_id: str) -> list[str]:
+    """Containers configured to share this one's network namespace (`--network container:ID`)."""
+    found = db.query("SELECT container_id FROM container_networking WHERE config_json LIKE ?",
+                     (f'%"container": "{container_id}"%',))
+    return [row[0] for row in found]
+
+
 def rename_container(db: "Database", container_id: str, name: str) -> None:
     with db.transaction() as conn:
         conn.execute("UPDATE container_networking SET name = ? WHERE container_id = ?", (name, container_id))

@@ -13,8 +13,9 @@ import shutil
 import sys
 
 
-def release(cfg: dict, runtime=None) -> None:
-    """Delete the runtime's state (and so its cgroup), unmount the rootfs, drop the bundle."""
+def release(cfg: dict, runtime=None, db=None) -> None:
+    """Delete the runtime's state (and so its cgroup), unmount the rootfs, drop the bundle.
+    db: the caller's open database, if it has one (opening another costs a few ms)."""
     if runtime is None:
         from krat.engine.runtimes import make_runtime
 
@@ -24,7 +25,7 @@ def release(cfg: dict, runtime=None) -> None:
     except Exception:
         pass  # already gone: `delete` of an unknown id fails, which is what we want
     remove_cgroups(cfg.get("cgroups_path", ""), cfg.get("cgroup_root", ""))
-    with _networking(cfg) as net:
+    with _networking(cfg, db) as net:
         if net is not None:
             net.stop(cfg["id"])
     rootfs = cfg.get("rootfs")

@@ -189,7 +189,7 @@ class ContainerService(Lifecycle):
                           exit_code=255 if r.exit_code == 0 else r.exit_code,
                           error="container monitor died; the exit status is unknown",
                           finished_at=now_rfc3339())
-        release(self.monitor_config(c))
+        release(self.monitor_config(c), db=self.db)
         if c.spec.auto_remove:
             from krat.engine.cleanup import remove_container
 
@@ -581,7 +581,7 @@ class ContainerService(Lifecycle):
             return c.id  # an --rm container: its monitor removed it meanwhile
         self._await_old_monitor(current, timeout=10.0)
         cfg = self.monitor_config(c)
-        release(cfg)
+        release(cfg, db=self.db)
         remove_container(cfg, self.db, volumes=volumes)
         return c.id
 
@@ -594,7 +594,7 @@ class ContainerService(Lifecycle):
         from krat.engine.monitorproto import REMOVED, frame
 
         cfg = self.monitor_config(c)
-        release(cfg)
+        release(cfg, db=self.db)
         remove_container(cfg, self.db, volumes=True)
         try:
             sock.sendall(frame(REMOVED, b""))

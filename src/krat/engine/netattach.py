@@ -363,24 +363,42 @@ class Attacher:
     # -- stop ----------------------------------------------------------------------------
 
     def detach(self, cid: str) -> None:
-        """Undo attach; safe to call any number of times and after a partial attach."""
+        """Undo attach; safe to call any number of times and after a partial attach.
+
+        The veths go with the namespace: once its pin (the bind mount) is dropped and nothing
+        else holds it, the kernel removes the namespace and its devices in a worker of its own,
+        a veth's host end included (gone ~1-2 ms later), where `ip link del` waited 10-40 ms
+        for RCU grace periods. A veth still there after that (or at once, when a
+        `--network container:` guest shares the namespace) is deleted explicitly."""
         for network_id in {p.network_id for p in rows.ports_of(self.db, cid)}:
             from krat.net import firewall
 
             firewall.unpublish(firewall.table_name(network_id), cid)
         rows.remove_ports(self.db, cid)
-        for ep in rows.endpoints_of_container(self.db, cid):
-            if ep.ip or ep.host_veth:
-                self.detach_endpoint(cid, ep.network_id)
-        netns.delete(self.netns_path(cid))
-        shutil.rmtree(self.files_dir(cid), ignore_errors=True)
+        endpoints = [ep for ep in rows.endpoints_of_container(self.db, cid) if ep.ip or ep.host_veth]
+        veths = [ep.host_veth for ep in endpoints if ep.host_veth]
+        path = self.netns_path(cid)
+        alone = path.exists() and not rows.joined_by(self.db, cid)
+        netns.delete(path)
+        try:
+            for ep in endpoints:
+                self.detach_endpoint(cid, ep.network_id, unplug=False)
+            shutil.rmtree(self.files_dir(cid), ignore_errors=True)
+        finally:
+            if veths:
+                from krat.net import bridge
 
-    def detach_endpoint(self, cid: str, network_id: str) -> None:
+                for name in bridge.await_removal(veths) if alone else veths:
+                    bridge.delete_link(name)
+
+    def detach_endpoint(self, cid: str, network_id: str, unplug: bool = True) -> None:
+        """Unplug one network (unplug=False: the caller sees to the veth; the address is then
+        released while it may still live in a namespace that is being removed)."""
         from krat.engine import netdns
         from krat.net import bridge
 
         ep = next((e for e in rows.endpoints_of_container(self.db, cid) if e.network_id == network_id), None)
-        if ep is not None and ep.host_veth:
+        if unplug and ep is not None and ep.host_veth:
             bridge.delete_link(ep.host_veth)  # our own device: no lock needed, and it is the slow part
         with self.network_lock(network_id):
             rows.release(self.db, cid, network_id)

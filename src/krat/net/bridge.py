@@ -93,6 +93,22 @@ def delete_link(name: str) -> None:
                 raise
 
 
+def await_removal(names: list[str], timeout: float = 0.2) -> list[str]:
+    """Wait for links the kernel removes by itself (a veth whose peer's namespace lost its last
+    reference goes with that namespace, in the kernel's cleanup worker: ~1-2 ms here); returns
+    those still there after `timeout` (something else holds the namespace)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    pause = 0.0002
+    while True:
+        left = [name for name in names if link_exists(name)]
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(pause)
+        pause = min(pause * 2, 0.005)
+
+
 def delete_with(name: str, nft_script: str) -> None:
     """Delete a bridge and run an nft script at the same time: removing a netdevice waits
     on the kernel (RCU, ~30 ms) and nft need not wait for it."""

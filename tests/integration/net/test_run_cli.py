@@ -8,6 +8,7 @@ mount or DNS responder of its krat root is left.
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import socket
 import subprocess
@@ -293,6 +294,54 @@ def test_a_failed_start_leaves_no_network_state(kr):
         time.sleep(0.05)
     assert not Path(f"/sys/class/net/kr-{info['Id'][:10]}").exists()
     assert not list((kr.runroot / "netns").glob("*"))
+
+
+def _bridge_of(kr) -> str:
+    (info,) = json.loads(kr.ok("network", "inspect", "bridge").stdout)
+    return f"kr-{info['Id'][:10]}"
+
+
+def test_run_rm_on_a_busy_bridge_leaves_only_the_other_port(kr):
+    """The veth of an --rm container is gone when `run` returns (it leaves with the container's
+    namespace); the bridge, still in use, keeps the parked container's port and nothing else."""
+    kr.ok("run", "-d", "--name", "parked", "busybox", "sleep", "120")
+    ports = Path(f"/sys/class/net/{_bridge_of(kr)}/brif")
+    parked = set(p.name for p in ports.iterdir())
+    assert len(parked) == 1
+    for _ in range(3):
+        out = kr.ok("run", "--rm", "busybox", "sh", "-c", "ip -o -4 addr show eth0; ip route")
+        assert "inet 10." in out.stdout and "default via" in out.stdout
+        assert set(p.name for p in ports.iterdir()) == parked
+    assert not list((kr.runroot / "netns").glob("*"))[1:]  # the parked container's pin only
+
+
+def test_run_rm_alone_removes_bridge_and_table_before_returning(kr):
+    """No other container: the bridge and its nftables table come and go with the run, and
+    are gone (not going) when the CLI returns."""
+    kr.ok("run", "--rm", "busybox", "true")
+    (info,) = json.loads(kr.ok("network", "inspect", "bridge").stdout)
+    bridge = f"kr-{info['Id'][:10]}"
+    for _ in range(2):
+        kr.ok("run", "--rm", "busybox", "ping", "-c", "1", "-W", "2", info["IPAM"]["Config"][0]["Gateway"])
+        assert not Path(f"/sys/class/net/{bridge}").exists()
+        assert not firewall.table_exists(firewall.table_name(info["Id"]))
+        assert not [n for n in os.listdir("/sys/class/net")
+                    if Path(f"/sys/class/net/{n}/master").exists()
+                    and Path(f"/sys/class/net/{n}/master").resolve().name == bridge]
+
+
+def test_owner_of_a_shared_namespace_stops_while_its_guest_runs(kr):
+    """`--network container:` keeps the namespace alive after its owner exits: the owner's veth
+    must still go at once (deleted explicitly, not left to the namespace)."""
+    kr.ok("run", "-d", "--name", "parked", "busybox", "sleep", "120")
+    ports = Path(f"/sys/class/net/{_bridge_of(kr)}/brif")
+    parked = set(p.name for p in ports.iterdir())
+    kr.ok("run", "-d", "--name", "owner", "busybox", "sleep", "120")
+    kr.ok("run", "-d", "--name", "guest", "--network", "container:owner", "busybox", "sleep", "120")
+    assert "eth0" in kr.ok("exec", "guest", "ls", "/sys/class/net").stdout.split()
+    kr.ok("stop", "-t", "0", "owner")
+    assert set(p.name for p in ports.iterdir()) == parked
+    assert kr.ok("exec", "guest", "ls", "/sys/class/net").stdout.split() == ["lo"]
 
 
 def test_a_renamed_container_answers_to_its_new_name(kr):
