@@ -67,11 +67,12 @@ def _connect(path: str):
 
 
 def enter_cgroup(container_id: str, cgroups_path: str) -> bool:
-    """Create the container's cgroup and move the calling process into it ahead of create(),
-    whose processes are then born there instead of being moved: the first move into a v1
-    cgroup waits for an RCU grace period (10-20 ms here), which a caller that does this
-    early overlaps with other work. False (and nothing left) if that failed: create() then
-    does it all and reports the reason. Undo with leave_cgroup if create() never comes."""
+    """Create the container's cgroup and move the calling (single-threaded) process into it
+    ahead of create(), whose processes are then born there instead of being moved: on v2 a
+    move waits for an RCU grace period after a quiet spell (10-20 ms; v1 avoids it, see
+    cgroups.join_self), which a caller that does this early overlaps with other work. False
+    (and nothing left) if that failed: create() then does it all and reports the reason.
+    Undo with leave_cgroup if create() never comes."""
     try:
         cgroup = Cgroup(cgroup_path(cgroups_path, container_id), configured_root())
     except InvalidArgument:
