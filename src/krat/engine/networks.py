@@ -17,7 +17,7 @@ under a per-network file lock so concurrent runs do not race.
 
 from __future__ import annotations
 
-import datetime
+import time
 import os
 import re
 
@@ -51,7 +51,9 @@ class NetworkCreate:
 
 
 def now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """UTC with microseconds, as Docker's network Created (time, not datetime: ~1 ms of `run`)."""
+    us = time.time_ns() // 1000
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(us // 1_000_000)) + f".{us % 1_000_000:06d}Z"
 
 
 class NetworkService(Attacher):

@@ -14,7 +14,7 @@ system on `_data` at first use (as `mount -t TYPE -o O DEVICE`), unmounted on re
 
 from __future__ import annotations
 
-import datetime
+import time
 import os
 import shutil
 from pathlib import Path
@@ -32,7 +32,7 @@ DRIVER_OPTIONS = ("type", "device", "o")
 
 
 def now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())  # time, not datetime: ~1 ms of `run`
 
 
 class VolumeService:
