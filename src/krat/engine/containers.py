@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import signal as signals
-import sys
 from pathlib import Path
 
 from krat.db import containers as rows
@@ -67,26 +66,17 @@ def now_rfc3339() -> str:
 
 
 def spawn_monitor(cfg: dict, errlog: Path, wait: bool = True) -> int:
-    """`python -S -m krat.engine.monitor` in a new session; returns once it has detached
+    """`python -S -c MONITOR_MAIN CONFIG` in a new session; returns once it has detached
     (wait=False: at once, with the pid to reap, so the caller works while it starts)."""
     import marshal
 
-    import krat
-    from krat.engine.monitor import MONITOR_MAIN
+    from krat.engine.monitor import spawn_process
 
-    env = dict(os.environ)
-    src = str(Path(krat.__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     os.set_inheritable(cfg["sync_fd"], True)
-    devnull = os.open(os.devnull, os.O_RDWR)
     errfd = os.open(errlog, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
-        argv = [sys.executable, "-S", "-c", MONITOR_MAIN, marshal.dumps(cfg).hex()]
-        pid = os.posix_spawn(sys.executable, argv, env, setsid=True, file_actions=[
-            (os.POSIX_SPAWN_DUP2, devnull, 0), (os.POSIX_SPAWN_DUP2, devnull, 1),
-            (os.POSIX_SPAWN_DUP2, errfd, 2)])
+        pid = spawn_process([marshal.dumps(cfg).hex()], errfd)
     finally:
-        os.close(devnull)
         os.close(errfd)
     if wait:
         os.waitpid(pid, 0)  # the first fork exits at once; the monitor lives on, reparented
@@ -469,14 +459,15 @@ class ContainerService(Lifecycle):
                 return self._handshake(c, ours.makefile("rb"), ours, attach, early.owner, sock)
         return self._spawn_monitor(c, attach, owner and attach and c.spec.auto_remove)
 
-    def _await_old_monitor(self, c: Container, timeout: float = 30.0) -> None:
-        """The last run's monitor records the exit before it unmounts and detaches: a new
-        start must not mount (or find mounted) what that cleanup is about to take away."""
+    def _await_old_monitor(self, c: Container, timeout: float = 30.0, poll: float = 0.01) -> None:
+        """Until the container's last monitor has exited. It records the exit before it
+        unmounts and detaches: a new start must not mount (or find mounted) what that cleanup
+        is about to take away."""
         import time
 
         deadline = time.monotonic() + timeout
         while pid_alive(c.row.monitor_pid, c.row.monitor_start) and time.monotonic() < deadline:
-            time.sleep(0.01)
+            time.sleep(poll)
 
     def _spawn_monitor(self, c: Container, attach: bool, owner: bool = False):
         """Start the monitor and follow its handshake (see engine/monitor.py)."""
@@ -604,15 +595,7 @@ class ContainerService(Lifecycle):
         except OSError:
             pass
         sock.close()
-        self._await_exit_of_monitor(c)
-
-    def _await_exit_of_monitor(self, c: Container, timeout: float = 5.0) -> None:
-        """`run --rm` returns when nothing of the container is left, its monitor included."""
-        import time
-
-        deadline = time.monotonic() + timeout
-        while pid_alive(c.row.monitor_pid, c.row.monitor_start) and time.monotonic() < deadline:
-            time.sleep(0.001)
+        self._await_old_monitor(c, timeout=5.0, poll=0.001)  # `run --rm` returns with nothing left
 
     def rename(self, ref: str, new_name: str) -> None:
         from krat.engine.spec import parse_name

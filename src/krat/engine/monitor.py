@@ -569,24 +569,32 @@ def spawn_early(container_id: str, cgroups_path: str, run_dir: str) -> tuple[int
     monitor spawned with its config does; EOF first: it exits, having removed what it made
     (await_early waits for that). container_id: the id the CLI will give the container, so that the
     runtime's child can enter its cgroup early (see runtimes.prefork)."""
+    ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    try:
+        os.set_inheritable(theirs.fileno(), True)
+        # run_dir: only to tell in `ps` whose monitor it is
+        pid = spawn_process(["--early", str(theirs.fileno()), container_id, cgroups_path, run_dir])
+    finally:
+        theirs.close()
+    return pid, ours
+
+
+def spawn_process(args: list[str], errfd: int = -1) -> int:
+    """`python -S -c MONITOR_MAIN ARGS` in a new session, with this krat on its path and
+    /dev/null (or errfd) as its stdio; returns its pid (it daemonizes: reap it soon)."""
     import krat
 
-    ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
     env = dict(os.environ)
     src = os.path.dirname(os.path.dirname(os.path.abspath(krat.__file__)))
     env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     devnull = os.open(os.devnull, os.O_RDWR)
     try:
-        os.set_inheritable(theirs.fileno(), True)
-        argv = [sys.executable, "-S", "-c", MONITOR_MAIN, "--early", str(theirs.fileno()),
-                container_id, cgroups_path, run_dir]   # run_dir: only to tell in `ps` whose it is
-        pid = os.posix_spawn(sys.executable, argv, env, setsid=True, file_actions=[
-            (os.POSIX_SPAWN_DUP2, devnull, 0), (os.POSIX_SPAWN_DUP2, devnull, 1),
-            (os.POSIX_SPAWN_DUP2, devnull, 2)])
+        return os.posix_spawn(sys.executable, [sys.executable, "-S", "-c", MONITOR_MAIN, *args], env,
+                              setsid=True, file_actions=[(os.POSIX_SPAWN_DUP2, devnull, 0),
+                                                         (os.POSIX_SPAWN_DUP2, devnull, 1),
+                                                         (os.POSIX_SPAWN_DUP2, errfd if errfd >= 0 else devnull, 2)])
     finally:
         os.close(devnull)
-        theirs.close()
-    return pid, ours
 
 
 def await_early(pid: int, sock: _socket.socket) -> None:
@@ -634,7 +642,7 @@ def main_early(sync_fd: int, container_id: str, cgroups_path: str) -> int:
     os.set_inheritable(sync_fd, False)  # the container must not hold the CLI's socket
     daemonize()
     set_subreaper()
-    from krat.engine.runtimes import _release, prefork
+    from krat.engine.runtimes import prefork, release_preforked
 
     preforked = None
     if os.environ.get("KRAT_RUNTIME", "krat") == "krat":
@@ -645,7 +653,7 @@ def main_early(sync_fd: int, container_id: str, cgroups_path: str) -> int:
     blob = _read_exact(sync_fd, int.from_bytes(size, "big")) if size else None
     if blob is None:
         if preforked is not None:
-            _release(*preforked)   # it removes the cgroup it entered; then the CLI sees EOF
+            release_preforked(*preforked)   # it removes the cgroup it entered; then the CLI sees EOF
         return 0   # the CLI gave up before creating anything (bad flag, unknown image)
     trace("config")
     cfg = marshal.loads(blob)

@@ -231,11 +231,13 @@ class Attacher:
 
     def _private_netns(self, cid: str) -> "Path | None":
         """The namespace of a running `--network none` container: its process's own."""
+        from krat.db import containers
+
         got = rows.container_config(self.db, cid)
-        row = self.db.query_one("SELECT status, pid FROM container_states WHERE id = ?", (cid,))
-        if got is None or got[1]["mode"] != "none" or row is None or row[0] not in ("running", "paused") or not row[1]:
+        row = containers.get(self.db, cid)
+        if got is None or got[1]["mode"] != "none" or row is None or row.status not in ("running", "paused") or not row.pid:
             return None
-        return Path(f"/proc/{row[1]}/ns/net")
+        return Path(f"/proc/{row.pid}/ns/net")
 
     def _plug_all(self, cid: str, config: dict) -> tuple[Path, list[str]]:
         path = self.netns_path(cid)
@@ -263,8 +265,7 @@ class Attacher:
         from krat.engine import netdns
         from krat.net import bridge
 
-        lock = self.network_dir(ep.network_id).with_suffix(".lock")
-        with self._lock(lock):
+        with self.network_lock(ep.network_id):
             rec = self._bring_up(rows.get_network(self.db, ep.network_id))
             ip, mac, veth = self._lease(cid, ep, rec)
         subnet = ipam.IPv4Network(rec.subnet)
@@ -277,7 +278,7 @@ class Attacher:
         else:
             bridge.create_attached(path, iface)  # the namespace is made with its first interface
         if rec.dns:
-            with self._lock(lock):
+            with self.network_lock(ep.network_id):
                 netdns.refresh(self, rec)
         return ip
 

@@ -154,7 +154,7 @@ def make_runtime(binary: str, state_root: str, preforked: "tuple[int, int] | Non
     if binary in ("", "krat"):
         return KratRuntime(state_root, preforked)
     if preforked is not None:
-        _release(*preforked)
+        release_preforked(*preforked)
     return OCIRuntimeCLI(binary, state_root)
 
 
@@ -211,7 +211,7 @@ class KratRuntime:
     def discard(self) -> None:
         """Let an unused pre-forked create child go and wait until it has (see prefork)."""
         if self._preforked is not None:
-            _release(*self._preforked)
+            release_preforked(*self._preforked)
             self._preforked = None
 
     def start(self, container_id: str) -> None:
@@ -367,20 +367,12 @@ def _serve_request(fd: int, container_id: str, cgroups_path: str) -> None:
             return   # the monitor gave up (its CLI failed before creating anything)
         cid, bundle, root, console_socket = marshal.loads(data)
         stdio = struct.unpack("3i", anc[0][2][:12])
-        if os.environ.get("KRAT_PROF"):
-            import cProfile
-            prof = cProfile.Profile(); prof.enable()
-            import atexit
-            _orig = os._exit
-            def _ex(c):
-                prof.disable(); prof.dump_stats("/tmp/rtprof.out"); _orig(c)
-            os._exit = _ex
         _create_then_start(cid, bundle, root, stdio, console_socket, fd, fd)
     finally:
         os._exit(code)
 
 
-def _release(pid: int, fd: int) -> None:
+def release_preforked(pid: int, fd: int) -> None:
     """Let an unused pre-forked child go (EOF) and reap it."""
     os.close(fd)
     try:

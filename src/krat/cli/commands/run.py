@@ -12,11 +12,11 @@ def main(ctx, argv: list[str]) -> int:
 
     cid = new_id()
     run_dir = str(ctx.paths.run_containers / cid)
-    forked = spawn_early(cid, cgroups_path(cid), run_dir)  # first: the monitor starts while we load the engine
+    pid, sock = spawn_early(cid, cgroups_path(cid), run_dir)  # first: the monitor starts while we load the engine
     try:
-        return run(ctx, argv, (cid, *forked))
+        return run(ctx, argv, (cid, pid, sock))
     finally:
-        await_early(*forked)  # a monitor never configured: wait until it has gone
+        await_early(pid, sock)  # a monitor never configured: wait until it has gone
 
 
 def run(ctx, argv: list[str], early) -> int:
