@@ -308,6 +308,30 @@ class Cgroup:
         except OSError as err:
             raise InvalidArgument(f"linux.resources: cannot set {name} to {value}: {err.strerror}") from err
 
+    def holds(self, pid: int) -> bool:
+        """Is `pid` in every directory of this cgroup (e.g. a creator that entered it early)?"""
+        me = str(pid)
+        try:
+            for d in self.dirs.values():
+                if me not in _read(os.path.join(d, "cgroup.procs")).split():
+                    return False
+        except OSError:
+            return False
+        return bool(self.dirs)
+
+    def leave(self) -> None:
+        """Move the calling process to the top of each of its hierarchies: the one cgroup that
+        may always hold processes (v2's no-internal-processes rule included)."""
+        mounts = [h.mountpoint for h in hierarchies()]
+        me = str(os.getpid())
+        for d in self.dirs.values():
+            top = max((m for m in mounts if d.startswith(m + "/")), key=len, default=None)
+            if top is not None:
+                try:
+                    _write(os.path.join(top, "cgroup.procs"), me)
+                except OSError:
+                    pass
+
     def join(self, pid: int) -> None:
         if pid == os.getpid():
             join_self(list(self.dirs.values()))

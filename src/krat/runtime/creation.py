@@ -91,42 +91,14 @@ def leave_cgroup(container_id: str, cgroups_path: str) -> None:
 
 
 def _leave(cgroup: Cgroup, destroy: bool = True) -> None:
-    """Move the calling process to the top of each hierarchy (the one cgroup that may always
-    hold processes, v2 included); then remove the cgroup."""
-    if _inside(cgroup):
-        mounts = _cgroup_mounts()
-        for d in cgroup.dirs.values():
-            top = max((m for m in mounts if d.startswith(m + "/")), key=len, default=None)
-            if top is None:
-                continue
-            try:
-                with open(os.path.join(top, "cgroup.procs"), "w") as f:
-                    f.write(str(os.getpid()))
-            except OSError:
-                pass
+    """Take the calling process out of `cgroup` (if in it); then remove the cgroup."""
+    if cgroup.holds(os.getpid()):
+        cgroup.leave()
     if destroy:
         try:
             cgroup.destroy()
         except OSError:
             pass
-
-
-def _cgroup_mounts() -> list[str]:
-    with open("/proc/self/mounts") as f:
-        return [line.split()[1] for line in f if line.split()[2] in ("cgroup", "cgroup2")]
-
-
-def _inside(cgroup: Cgroup) -> bool:
-    """Is the calling process in every directory of `cgroup` already (enter_cgroup)?"""
-    me = str(os.getpid())
-    try:
-        for d in cgroup.dirs.values():
-            with open(os.path.join(d, "cgroup.procs")) as f:
-                if me not in f.read().split():
-                    return False
-    except OSError:
-        return False
-    return bool(cgroup.dirs)
 
 
 def _launch(spec: Spec, cgroup: Cgroup, stdio: tuple[int, int, int] | None, joined: bool = False) -> Launch:
@@ -164,7 +136,7 @@ def create(container_id: str, bundle: str, state_root: str = DEFAULT_ROOT,
                            if spec.hooks_of(k)})
     directory = store.reserve(record)
     cgroup = Cgroup(record.cgroup, record.cgroup_root)
-    joined = _inside(cgroup)
+    joined = cgroup.holds(os.getpid())
     try:
         with open(os.path.join(directory, "config.json"), "w") as f:
             f.write(json.dumps(spec.to_json()))  # dumps: json.dump would take the pure-Python encoder
