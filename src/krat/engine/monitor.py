@@ -46,14 +46,16 @@ KEEP = "keep"
 HANDOFF_TIMEOUT = 120.0  # then the monitor removes the container itself (idempotent steps)
 
 
-TRACE = bool(os.environ.get("KRAT_TRACE"))
-T0 = time.monotonic()
+TRACE = os.environ.get("KRAT_TRACE", "")
 
 
 def trace(what: str) -> None:
-    """KRAT_TRACE=1: phase times of this monitor, on its stderr (monitor.log)."""
+    """KRAT_TRACE=FILE: this monitor's phases, appended to FILE as CLOCK_MONOTONIC
+    milliseconds (comparable with other processes' marks; monitor.log goes with --rm)."""
     if TRACE:
-        os.write(2, f"{(time.monotonic() - T0) * 1000:8.1f} ms  {what}\n".encode())
+        fd = os.open(TRACE, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.write(fd, f"{time.monotonic() * 1000:.1f} monitor {what}\n".encode())
+        os.close(fd)
 
 
 def exit_code_of(status: int) -> int:
