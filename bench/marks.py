@@ -9,7 +9,7 @@ The import hook adds ~10% overhead: use it to see the shape, bench/ab_trees.py f
 import os, sys, time, builtins
 START = time.clock_gettime(time.CLOCK_MONOTONIC) * 1000
 tree = os.environ.get("KRAT_TREE") or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path[0:1] = [tree + "/src", tree + "/.venv/lib/python3.11/site-packages"]
+sys.path[0:1] = [tree + "/src", f"{sys.prefix}/lib/python3.{sys.version_info.minor}/site-packages"]
 OUT = os.environ.get("KRAT_TRACE") or "/dev/stderr"
 out = [("cli process started (interpreter ~7 ms earlier)", START)]
 def mark(n): out.append((n, time.clock_gettime(time.CLOCK_MONOTONIC) * 1000))
