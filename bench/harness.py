@@ -35,6 +35,7 @@ from typing import Callable
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
+PRIVATE_NET = "KRAT_BENCH_PRIVATE_NET"   # in --private-net's namespaces: the outer netns' inode
 
 
 def _noop(engine: "Engine", ctx: "Context") -> None:
@@ -129,7 +130,8 @@ class PeerEngine(Engine):
         import peers
 
         self.name = name
-        self.peer = peers.Dockerd() if name == "docker" else peers.Podman()
+        networking = bool(os.environ.get(PRIVATE_NET))   # bench/run --private-net
+        self.peer = peers.Dockerd(networking) if name == "docker" else peers.Podman(networking)
         self.env = self.peer.env
 
     def argv(self, *args: str) -> list[str]:
@@ -140,6 +142,21 @@ class PeerEngine(Engine):
 
     def stop(self) -> None:
         self.peer.stop()
+
+
+def _reexec_in_private_net(argv: list[str]) -> int:
+    """Docker's and Podman's bridges, iptables rules and CNI address files would change the
+    host for good; in a fresh network + mount namespace they go with it. /sys is remounted
+    so /sys/class/net shows this namespace (the cgroup mounts are carried over), and CNI's
+    state dirs get a tmpfs of their own."""
+    setup = ("ip link set lo up && cg=$(mktemp -d) && mount --rbind /sys/fs/cgroup $cg && "
+             "mount -t sysfs sysfs /sys && mount --rbind $cg /sys/fs/cgroup && umount -l $cg && rmdir $cg && "
+             "for d in /var/lib/cni /run/cni /run/netns; do mkdir -p $d && mount -t tmpfs tmpfs $d; done && "
+             'exec "$@"')
+    env = {**os.environ, PRIVATE_NET: str(os.stat("/proc/self/ns/net").st_ino)}
+    cmd = ["unshare", "--net", "--mount", "--propagation", "private", "sh", "-c", setup, "sh",
+           sys.executable, str(HERE / "run"), *argv]
+    return subprocess.run(cmd, env=env).returncode
 
 
 def available(name: str) -> str | None:
@@ -228,7 +245,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("-k", dest="pattern", help="only workloads whose name contains this")
     parser.add_argument("-r", "--repeat", type=int, default=None, help="runs per workload (default: its own)")
     parser.add_argument("--engines", default="krat,docker,podman")
+    parser.add_argument("--private-net", action="store_true",
+                        help="run everything in a private network and mount namespace, where the "
+                             "peers keep their own networking on (bridge workloads for all engines)")
     args = parser.parse_args(argv)
+    if args.private_net and not os.environ.get(PRIVATE_NET):
+        return _reexec_in_private_net(argv)
 
     workloads = discover(args.pattern)
     if not workloads:

@@ -72,6 +72,21 @@ def _remove_cgroups(name: str) -> None:
                 pass
 
 
+def in_private_netns() -> bool:
+    """True inside a network namespace other than the one bench/run --private-net started
+    in: it leaves that namespace's inode in KRAT_BENCH_PRIVATE_NET."""
+    outer = os.environ.get("KRAT_BENCH_PRIVATE_NET", "")
+    return outer.isdigit() and os.stat("/proc/self/ns/net").st_ino != int(outer)
+
+
+def _require_private_netns(name: str) -> bool:
+    """A peer's own networking (bridges, iptables rules, CNI state) changes the host's network
+    and is not all undone when it stops: allowed only inside a private network namespace."""
+    if not in_private_netns():
+        raise RuntimeError(f"{name} with networking needs a private network namespace (bench/run --private-net)")
+    return True
+
+
 class Peer:
     """Runs one engine's CLI against private state."""
 
@@ -103,8 +118,9 @@ class Dockerd(Peer):
 
     name = "dockerd"
 
-    def __init__(self) -> None:
+    def __init__(self, networking: bool = False) -> None:
         super().__init__()
+        self.networking = networking and _require_private_netns("dockerd")
         self.socket = self.dir / "docker.sock"
         self.log = self.dir / "dockerd.log"
         self.cgroup_parent = f"krat-peer-{uuid.uuid4().hex[:8]}"
@@ -124,9 +140,11 @@ class Dockerd(Peer):
         config.write_text("{}")
         cmd = [binary, "--data-root", str(self.dir / "data"), "--exec-root", str(self.dir / "exec"),
                "--pidfile", str(self.dir / "dockerd.pid"), "-H", f"unix://{self.socket}",
-               "--config-file", str(config), "--bridge=none", "--iptables=false", "--ip6tables=false",
-               "--ip-forward=false", "--ip-masq=false", "--userland-proxy=false",
-               "--cgroup-parent", f"/{self.cgroup_parent}", "--storage-driver", "overlay2"]
+               "--config-file", str(config), "--cgroup-parent", f"/{self.cgroup_parent}",
+               "--storage-driver", "overlay2"]
+        if not self.networking:
+            cmd += ["--bridge=none", "--iptables=false", "--ip6tables=false", "--ip-forward=false",
+                    "--ip-masq=false", "--userland-proxy=false"]
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=self.env,
                                          start_new_session=True)
@@ -185,11 +203,14 @@ class Podman(Peer):
 
     name = "podman"
 
-    def __init__(self) -> None:
+    def __init__(self, networking: bool = False) -> None:
         super().__init__()
         self.binary = shutil.which("podman")
         root, runroot = self.dir / "root", self.dir / "runroot"
-        (self.dir / "containers.conf").write_text(CONTAINERS_CONF.format(dir=self.dir))
+        conf = CONTAINERS_CONF.format(dir=self.dir)
+        if networking and _require_private_netns("podman"):
+            conf = conf.replace('netns = "none"\n', "")
+        (self.dir / "containers.conf").write_text(conf)
         (self.dir / "networks").mkdir()
         self.host_net = podman_net.snapshot()
         self.cni_state = podman_net.cni_state()
