@@ -85,6 +85,17 @@ class ContainerNet:
         return Started(att.oci_namespace(), mounts + extra, att.ips, tuple(mounts),
                        Path(att.hosts_path).read_text(), Path(att.resolv_conf_path).read_text())
 
+    def settle(self, cid: str) -> bool:
+        """Wait for the network setup start() left running in the background (see
+        Attacher.settle); raises if it failed. False: there was none."""
+        if not self.networks.pending(cid):
+            return False
+        self.networks.settle(cid)
+        return True
+
+    def pending(self, cid: str) -> bool:
+        return self.networks.pending(cid)
+
     def stop(self, cid: str) -> None:
         """After the container exited (and after a failed start): detach, and remove a
         network's bridge, table and DNS responder when this was its last container."""

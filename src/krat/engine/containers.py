@@ -13,6 +13,7 @@ import json
 import os
 import signal as signals
 from pathlib import Path
+from socket import SHUT_WR
 
 from krat.db import containers as rows
 from krat.db import open_database
@@ -124,6 +125,7 @@ class ContainerService(Lifecycle):
         self.paths = paths
         self._db = db
         self._early: dict[str, EarlyMonitor] = {}
+        self._net = None
 
     @property
     def db(self) -> "Database":
@@ -190,9 +192,11 @@ class ContainerService(Lifecycle):
     # --- create -------------------------------------------------------------------------------
     def networking(self):
         """The network and volume area's seam for one container (engine/containernet.py)."""
-        from krat.engine.containernet import ContainerNet
+        if self._net is None:   # one per service: it holds plugs still in progress (settle)
+            from krat.engine.containernet import ContainerNet
 
-        return ContainerNet(self.db, self.paths)
+            self._net = ContainerNet(self.db, self.paths)
+        return self._net
 
     def create(self, spec: ContainerSpec, name: str = "", netvol=None, prestart: dict | None = None) -> Container:
         """prestart ({"attach": bool, "owner": bool}, for `run`): start the monitor now, so its
@@ -451,12 +455,13 @@ class ContainerService(Lifecycle):
         if early is not None:
             with early.sync as ours:
                 sock = self._attach_now(c, early.owner) if attach else None
+                gate = self._net is not None and self._net.pending(c.id)
                 try:
-                    ours.sendall(b"go\n")
+                    ours.sendall(b"go gate\n" if gate else b"go\n")
                 except OSError:
                     pass  # the monitor died: the handshake reads EOF and says so
                 _reap(early.pid)
-                return self._handshake(c, ours.makefile("rb"), ours, attach, early.owner, sock)
+                return self._handshake(c, ours.makefile("rb"), ours, attach, early.owner, sock, gate)
         return self._spawn_monitor(c, attach, owner and attach and c.spec.auto_remove)
 
     def _await_old_monitor(self, c: Container, timeout: float = 30.0, poll: float = 0.01) -> None:
@@ -476,6 +481,7 @@ class ContainerService(Lifecycle):
         cfg = self.monitor_config(c)
         cfg["attach"] = attach
         cfg["stdin_once"] = attach and c.spec.open_stdin
+        cfg["gate"] = gate = self._net is not None and self._net.pending(c.id)
         ours, theirs = socket.socketpair()
         cfg["sync_fd"] = theirs.fileno()
         with ours:
@@ -483,7 +489,7 @@ class ContainerService(Lifecycle):
                 spawn_monitor(cfg, self.run_dir(c.id) / "monitor.log")
             finally:
                 theirs.close()
-            return self._handshake(c, ours.makefile("rb"), ours, attach, owner)
+            return self._handshake(c, ours.makefile("rb"), ours, attach, owner, gate=gate)
 
     def _attach_now(self, c: Container, owner: bool):
         """Attach to an early monitor before "go" (it listens once it has its config), so it
@@ -495,11 +501,27 @@ class ContainerService(Lifecycle):
         except OSError:
             return None
 
-    def _handshake(self, c: Container, sync, ours, attach: bool, owner: bool = False, sock=None):
+    def _handshake(self, c: Container, sync, ours, attach: bool, owner: bool = False, sock=None,
+                   gate: bool = False):
+        """Follow the monitor's reports. gate: the network is still being plugged in (it was
+        overlapped with the runtime's create); the monitor starts the container only once
+        told "start", after settle()."""
         from krat.engine.attach import connect
 
         for line in sync:
             msg = json.loads(line)
+            if "created" in msg and gate:
+                try:
+                    self.networking().settle(c.id)
+                except BaseException as err:
+                    ours.shutdown(SHUT_WR)   # EOF at the gate: the monitor removes its container
+                    if sock is not None:
+                        sock.close()
+                    sync.read()
+                    if isinstance(err, KratError):
+                        self._start_failed(c, err.message)
+                    raise
+                ours.sendall(b"start\n")
             if "created" in msg and attach and sock is None:
                 sock = connect(self.run_dir(c.id), stream=True, owner=owner)
             elif "started" in msg:

@@ -356,21 +356,31 @@ def sync_send(fd: int, text: str) -> None:
             pass
 
 
-def await_go(fd: int) -> bool:
+def await_go(fd: int, cfg: dict) -> bool:
     """A monitor started early (ContainerService.create's prestart) waits for "go": the
-    container is prepared. EOF instead: the CLI gave up."""
+    container is prepared; "go gate": and its network is still being plugged in (see
+    await_line). EOF instead: the CLI gave up."""
     trace("waiting for go")
+    line = read_line(fd)
+    trace("go")
+    if line == b"go gate\n":
+        cfg["gate"] = True
+        return True
+    return line == b"go\n"
+
+
+def read_line(fd: int) -> bytes:
+    """One line from the sync socket (b"" at EOF or on an error)."""
     buf = b""
     while not buf.endswith(b"\n"):
         try:
             data = os.read(fd, 64)
         except OSError:
-            return False
+            return b""
         if not data:
-            return False
+            return b""
         buf += data
-    trace("go")
-    return buf == b"go\n"
+    return buf
 
 
 def wait_ack(fd: int) -> None:
@@ -399,6 +409,10 @@ def start_container(mon: Monitor, sync_fd: int, attach: bool) -> bool:
         sync_send(sync_fd, error_message(err))
         return False
     sync_send(sync_fd, '{"created": %d}' % mon.pid)
+    if sync_fd >= 0 and mon.cfg.get("gate") and read_line(sync_fd) != b"start\n":
+        # the CLI's network setup (overlapped with create) failed: it reports why
+        mon.drop_outputs()
+        return False
     if attach:
         mon.accept(timeout=10)
     trace("start")
@@ -676,7 +690,7 @@ def run(cfg: dict, sync_fd: int, preforked=None) -> int:
     mon.runtime = make_runtime(cfg["runtime"], cfg["runtime_root"], preforked)
     setup_signals(mon)
     mon.listen()
-    if cfg.get("go") and not await_go(sync_fd):
+    if cfg.get("go") and not await_go(sync_fd, cfg):
         mon._unlink("attach.sock")   # the CLI gave up before the start: nothing is ours
         discard = getattr(mon.runtime, "discard", None)
         if discard is not None:

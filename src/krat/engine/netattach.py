@@ -75,6 +75,7 @@ class Attacher:
     def __init__(self, db: "Database", paths: "Paths") -> None:
         self.db = db
         self.paths = paths
+        self._pending: dict[str, list] = {}   # container id -> bridge.PendingPlug (see settle)
 
     # -- where things live -------------------------------------------------------------
 
@@ -247,10 +248,24 @@ class Attacher:
             netns.create(path, netns.LO_UP)
         ips = []
         for index, ep in enumerate(endpoints):
-            ips.append(self._plug(cid, ep, path, index))
+            ips.append(self._plug(cid, ep, path, index, defer=True))
             if index == 0 and (config["publish"] or config["publish_all"]):
                 self._publish(cid, ep.network_id, ips[0], config)
         return path, ips
+
+    def settle(self, cid: str) -> None:
+        """Wait for the veths attach() left plugging in the background; raises if one failed
+        (the caller then stops the start, and detach() removes what was made)."""
+        pending = self._pending.pop(cid, [])
+        try:
+            for plug in pending:
+                plug.wait()
+        finally:
+            for plug in pending:
+                plug.cancel()
+
+    def pending(self, cid: str) -> bool:
+        return bool(self._pending.get(cid))
 
     def attach_endpoint(self, cid: str, network_id: str) -> None:
         """Plug a running container into one more network (`network connect`)."""
@@ -258,7 +273,7 @@ class Attacher:
         index = [e.network_id for e in eps].index(network_id)
         self._plug(cid, eps[index], self.netns_path(cid), index)
 
-    def _plug(self, cid: str, ep: rows.EndpointRecord, path: Path, index: int) -> str:
+    def _plug(self, cid: str, ep: rows.EndpointRecord, path: Path, index: int, defer: bool = False) -> str:
         """Lease an address and plug a veth in. The network lock covers bring-up, the lease
         and the DNS table, not the device work: once our lease is committed no concurrent
         last-detach can remove the bridge, so parallel runs make their veths in parallel."""
@@ -275,6 +290,11 @@ class Attacher:
                                  gateway, mtu)
         if path.exists():
             bridge.attach(path, iface)
+        elif defer:
+            # the namespace now, its first veth in the background: the runtime creates the
+            # container meanwhile, and settle() waits for the plug before the container starts
+            netns.create(path, netns.LO_UP)
+            self._pending.setdefault(cid, []).append(bridge.attach_started(path, iface))
         else:
             bridge.create_attached(path, iface)  # the namespace is made with its first interface
         if rec.dns:
@@ -371,6 +391,8 @@ class Attacher:
         a veth's host end included (gone ~1-2 ms later), where `ip link del` waited 10-40 ms
         for RCU grace periods. A veth still there after that (or at once, when a
         `--network container:` guest shares the namespace) is deleted explicitly."""
+        for plug in self._pending.pop(cid, []):
+            plug.cancel()   # its veth must exist (or have failed) before it can be removed
         for network_id in {p.network_id for p in rows.ports_of(self.db, cid)}:
             from krat.net import firewall
 

@@ -13,7 +13,7 @@ import ipaddress
 import os
 from pathlib import Path
 
-from krat.errors import Internal
+from krat.errors import Internal, Unavailable
 from krat.net import netns
 from krat.net.netns import run
 from krat.oci.records import record
@@ -140,18 +140,7 @@ def _finish_nft(proc, script: str, what: str, again: str = "") -> None:
 
 def attach(ns_path: Path, iface: Interface, first: bool = True) -> None:
     """Create a veth pair, plug the host end into the bridge, configure the container end."""
-    host = (f"link add {iface.host_veth} mtu {iface.mtu} type veth peer name {iface.ifname} "
-            f"mtu {iface.mtu} netns {ns_path}\n"
-            f"link set {iface.host_veth} master {iface.bridge}\n"
-            # hairpin: a container reaching its own published port comes back the same port
-            f"link set {iface.host_veth} type bridge_slave hairpin on\n"
-            f"link set {iface.host_veth} up\n")
-    inside = ("link set lo up\n" if first else "") + (
-        f"link set {iface.ifname} address {iface.mac}\n"
-        f"addr add {iface.address}/{iface.prefixlen} dev {iface.ifname}\n"
-        f"link set {iface.ifname} up\n")
-    if iface.gateway:
-        inside += f"route add default via {iface.gateway} dev {iface.ifname}\n"
+    host, inside = _scripts(ns_path, iface, first)
     try:
         run(["ip", "-batch", "-"], input=host, what=f"create veth {iface.host_veth}")
         run(netns.exec_argv(ns_path, ["ip", "-batch", "-"]), input=inside,
@@ -159,6 +148,69 @@ def attach(ns_path: Path, iface: Interface, first: bool = True) -> None:
     except Internal:
         delete_link(iface.host_veth)
         raise
+
+
+class PendingPlug:
+    """A veth being plugged in by a background shell (`attach_started`): the host's batch, then
+    the namespace's. `wait` returns once both are done and raises (having deleted the veth)
+    if either failed; `cancel` does the same without raising."""
+
+    def __init__(self, proc, iface: Interface) -> None:
+        self.proc, self.iface, self.done = proc, iface, False
+
+    def wait(self) -> None:
+        if self.done:
+            return
+        self.done = True
+        _, err = self.proc.communicate()
+        if self.proc.returncode == 127:
+            raise Unavailable(f"ip or nsenter is not installed (needed to plug {self.iface.host_veth} "
+                              f"into {self.iface.bridge}): {err.strip()}")
+        if self.proc.returncode != 0:
+            delete_link(self.iface.host_veth)
+            lines = err.strip().splitlines()
+            raise Internal(f"plug {self.iface.host_veth} into {self.iface.bridge} failed: "
+                           f"{lines[-1] if lines else f'exit {self.proc.returncode}'}")
+
+    def cancel(self) -> None:
+        try:
+            self.wait()
+        except Internal:
+            pass
+
+
+def attach_started(ns_path: Path, iface: Interface) -> PendingPlug:
+    """attach() for the first interface of a namespace that already has `lo` up, in a background
+    shell: the caller goes on (the runtime creates the container meanwhile) and must `wait`
+    before the container starts. Same two `ip` batches as attach()."""
+    import subprocess
+
+    host, inside = _scripts(ns_path, iface, first=False)
+    enter = " ".join(_quote(a) for a in netns.exec_argv(ns_path, ["ip", "-batch", "-"]))
+    script = f"ip -batch - <<'EOF'\n{host}EOF\n{enter} <<'EOF'\n{inside}EOF\n"
+    proc = subprocess.Popen(["sh", "-e", "-c", script], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    return PendingPlug(proc, iface)
+
+
+def _quote(arg: str) -> str:
+    return "'" + arg.replace("'", "'\\''") + "'"
+
+
+def _scripts(ns_path: Path, iface: Interface, first: bool) -> tuple[str, str]:
+    """The `ip -batch` scripts that plug `iface` in: (host's, the namespace's)."""
+    host = (f"link add {iface.host_veth} mtu {iface.mtu} type veth peer name {iface.ifname} "
+            f"mtu {iface.mtu} address {iface.mac} netns {ns_path}\n"
+            f"link set {iface.host_veth} master {iface.bridge}\n"
+            # hairpin: a container reaching its own published port comes back the same port
+            f"link set {iface.host_veth} type bridge_slave hairpin on\n"
+            f"link set {iface.host_veth} up\n")
+    inside = ("link set lo up\n" if first else "") + (
+        f"addr add {iface.address}/{iface.prefixlen} dev {iface.ifname}\n"
+        f"link set {iface.ifname} up\n")
+    if iface.gateway:
+        inside += f"route add default via {iface.gateway} dev {iface.ifname} onlink\n"
+    return host, inside
 
 
 def create_attached(ns_path: Path, iface: Interface) -> None:

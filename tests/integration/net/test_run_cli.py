@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import time
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from krat.net import firewall
+from support import KratCLI
 
 pytestmark = pytest.mark.root
 
@@ -294,6 +296,27 @@ def test_a_failed_start_leaves_no_network_state(kr):
         time.sleep(0.05)
     assert not Path(f"/sys/class/net/kr-{info['Id'][:10]}").exists()
     assert not list((kr.runroot / "netns").glob("*"))
+
+
+def test_a_failed_veth_plug_stops_the_start_and_leaves_nothing(kr, tmp_path):
+    """The veth is plugged in while the runtime creates the container; when that fails the
+    container never starts: one clear line, exit 125, no container, veth, pin or mount."""
+    kr.ok("run", "-d", "--name", "parked", "busybox", "sleep", "120")   # the bridge stays up
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "ip").write_text('#!/bin/sh\n[ "$1" = -batch ] && { echo "RTNETLINK answers: simulated" >&2; exit 2; }\n'
+                             f'exec {shutil.which("ip")} "$@"\n')
+    (fake / "ip").chmod(0o755)
+    links = set(os.listdir("/sys/class/net"))
+    env = dict(kr.env, PATH=f"{fake}:{kr.env.get('PATH', os.defpath)}")
+    broken = KratCLI(kr.root, kr.runroot, env)
+    err = broken.fails("run", "--rm", "--name", "broken", "busybox", "echo", "never")
+    assert "failed: RTNETLINK answers: simulated" in err and "never" not in err
+    assert kr.ok("ps", "-aq").stdout.split() == kr.ok("ps", "-q", "--filter", "name=parked").stdout.split()
+    assert {n for n in os.listdir("/sys/class/net") if n.startswith("kv")} <= links
+    assert len(list((kr.runroot / "netns").glob("*"))) == 1   # the parked container's pin
+    mounts = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()]
+    assert len([m for m in mounts if m.startswith(f"{kr.root}/")]) == 1   # the parked rootfs
 
 
 def _bridge_of(kr) -> str:
