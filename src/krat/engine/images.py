@@ -206,6 +206,30 @@ class ImageService:
             blob_digests=[r.blob_digest for r in refs],
         )
 
+    def get_for_run(self, image_id: str) -> Image:
+        """get() for starting a container: without the image's names (repo_tags and
+        repo_digests change; a start reads neither), from the row's run_doc, which the first
+        start of the image stores (one query, no blob read, no content or layer store)."""
+        from krat.db import images as q
+        from krat.oci import jsoncodec
+
+        got = q.get_with_run_doc(self.db, image_id)
+        if got is None:
+            raise NotFound(f"No such image: {image_id}")
+        row, text = got
+        if text:
+            doc = jsoncodec.loads(text)
+        else:
+            full = self.get(image_id)
+            doc = {"config": full.config_doc, "diff_ids": full.diff_ids, "blob_digests": full.blob_digests,
+                   "layer_dirs": [str(p.relative_to(self.paths.root)) for p in full.layer_dirs]}
+            q.set_run_doc(self.db, image_id, jsoncodec.dumps(doc))
+        root = self.paths.root
+        return Image(id=row.id, manifest_digest=row.manifest_digest, config_doc=doc["config"],
+                     diff_ids=doc["diff_ids"], layer_dirs=[root / d for d in doc["layer_dirs"]],
+                     created=row.created, size=row.size, parent_id=row.parent_id,
+                     blob_digests=doc["blob_digests"])
+
     def exists(self, name_or_id: str) -> bool:
         try:
             self.resolve_id(name_or_id)
