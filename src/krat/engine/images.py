@@ -38,7 +38,6 @@ from pathlib import Path
 
 from krat.errors import InvalidArgument, NotFound
 from krat.oci.records import field, record
-from krat.oci.reference import parse_reference
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -111,6 +110,25 @@ def now_rfc3339() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() % 1 * 1e9):09d}Z"
 
 
+def parse_reference(text: str):
+    # imported on use: its regular expressions cost `krat run` ~0.7 ms, and a run of an
+    # official image by its short name finds its tag without them (ImageService.resolve_id)
+    from krat.oci.reference import parse_reference
+
+    return parse_reference(text)
+
+
+def official_tag_name(text: str) -> str | None:
+    """The tags-table name of `busybox` / `busybox:1.36` (docker.io/library/busybox:latest,
+    ...:1.36) without parsing, or None for any other shape (a registry, a path, a digest).
+    Only a lookup key: a stored name is always a parsed one (valid component and tag), so a
+    row found under this key means parse_reference(text) is valid and names that very row."""
+    if "/" in text or "@" in text or not text:
+        return None
+    name, colon, tag = text.partition(":")
+    return f"docker.io/library/{name}:{tag if colon else 'latest'}"
+
+
 def tag_reference(text: str):
     ref = parse_reference(text)
     if ref.digest is not None:
@@ -166,6 +184,10 @@ class ImageService:
             if len(ids) == 1:
                 return ids[0]
             raise NotFound(f"No such image: {text}")
+        official = official_tag_name(text)
+        found = q.image_by_tag(self.db, official) if official else None
+        if found:
+            return found
         ref = None
         try:
             ref = parse_reference(text)
