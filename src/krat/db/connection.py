@@ -16,6 +16,11 @@ from krat.db.migrate import migrate
 from krat.errors import AlreadyExists, Conflict
 
 BUSY_TIMEOUT_S = 30.0
+# krat processes end without closing the database (cli.main.exit_now), so the next first
+# opener rebuilds the WAL index from the WAL's valid frames: ~0.45 ms a MB. SQLite's default
+# checkpoint at 1000 pages makes every command read ~2 MB on average (~1 ms); at 200 it is
+# ~0.2 ms, for a checkpoint (two fdatasyncs, ~1-3 ms) every ~10 runs instead of every ~50.
+WAL_AUTOCHECKPOINT_PAGES = 200
 
 
 class Database:
@@ -60,6 +65,7 @@ def open_database(path: Path) -> Database:
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
     conn.execute("PRAGMA foreign_keys=ON")
     db = Database(conn)
     migrate(db)

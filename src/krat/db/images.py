@@ -89,6 +89,22 @@ def get_image(db: Database, image_id: str) -> ImageRow | None:
     return _row(r) if r else None
 
 
+def get_with_run_doc(db: Database, image_id: str) -> tuple[ImageRow, str | None] | None:
+    """The image's row and its run_doc (None until set_run_doc)."""
+    r = db.query_one(f"SELECT {_IMAGE_COLS}, run_doc FROM images WHERE id = ?", (image_id,))
+    return (_row(r), r["run_doc"]) if r else None
+
+
+def set_run_doc(db: Database, image_id: str, text: str) -> None:
+    """Store the run_doc; a cache, so a database that cannot take the write now is no error."""
+    import _sqlite3
+
+    try:
+        db.conn.execute("UPDATE images SET run_doc = ? WHERE id = ? AND run_doc IS NULL", (text, image_id))
+    except _sqlite3.OperationalError:
+        pass
+
+
 def ids_with_prefix(db: Database, hex_prefix: str, limit: int = 2) -> list[str]:
     rows = db.query("SELECT id FROM images WHERE id >= ? AND id < ? ORDER BY id LIMIT ?",
                     (f"sha256:{hex_prefix}", f"sha256:{hex_prefix}\uffff", limit))

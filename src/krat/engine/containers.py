@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from krat.db import Database
     from krat.db.containers import ContainerRow
     from krat.engine.config import Paths
+    from krat.engine.images import Image
 
 
 @record(frozen=True)
@@ -126,6 +127,7 @@ class ContainerService(Lifecycle):
         self._db = db
         self._early: dict[str, EarlyMonitor] = {}
         self._net = None
+        self._fresh: dict[str, Image] = {}  # containers create() made (and their images), not yet prepared
 
     @property
     def db(self) -> "Database":
@@ -208,7 +210,8 @@ class ContainerService(Lifecycle):
             spec = spec.with_(runtime=os.environ.get("KRAT_RUNTIME") or "krat")
         if spec.auto_remove and spec.restart.name != "no":
             raise InvalidArgument("conflicting options: --restart and --rm")
-        image = ImageService(self.paths, self.db).resolve(spec.image)
+        images = ImageService(self.paths, self.db)
+        image = images.get_for_run(images.resolve_id(spec.image))
         process_args(spec, image.config)  # an empty command fails now, before anything exists
         cid = prestart["early"][0] if prestart and prestart.get("early") else new_id()
         row = rows.ContainerRow(id=cid, name=name, image_id=image.id, image_ref=spec.image,
@@ -216,15 +219,15 @@ class ContainerService(Lifecycle):
                                 pid=0, monitor_pid=0, monitor_start=0, exit_code=0, error="",
                                 started_at="", finished_at="", oom_killed=False, restart_count=0,
                                 stop_requested=False)
-        self._insert(row, explicit=bool(name))
-        inserted = rows.get(self.db, cid)
+        inserted = self._insert(row, explicit=bool(name))
         try:
             storage = self.storage_dir(cid)
             for sub in ("diff", "work", "rootfs"):
-                (storage / sub).mkdir(parents=True, exist_ok=True)
-            self.log_path(cid).touch(mode=0o640)   # before the monitor (prestart) opens it
+                os.makedirs(storage / sub, exist_ok=True)
+            os.close(os.open(self.log_path(cid), os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o640))  # before the monitor (prestart) opens it
+            c = Container(inserted, spec)
             if prestart is not None:
-                self._early[cid] = self._launch_monitor(Container(inserted, spec), **prestart)
+                self._early[cid] = self._launch_monitor(c, **prestart)
             self.networking().create(cid, inserted.name, netvol or default_netvol(spec), image.config)
         except BaseException:
             self._abort_early(cid)
@@ -232,7 +235,8 @@ class ContainerService(Lifecycle):
             shutil_rmtree(self.run_dir(cid))
             shutil_rmtree(self.storage_dir(cid))
             raise
-        return self.get(cid)
+        self._fresh[cid] = image  # prepare: neither mounted nor a stranger's image yet
+        return c
 
     def _launch_monitor(self, c: Container, attach: bool, owner: bool, early=None) -> EarlyMonitor:
         """early: (id, pid, socket) from `run`'s monitor.spawn_early, a monitor already running
@@ -280,15 +284,16 @@ class ContainerService(Lifecycle):
                 pass
         _reap(early.pid)
 
-    def _insert(self, row: "rows.ContainerRow", explicit: bool) -> None:
+    def _insert(self, row: "rows.ContainerRow", explicit: bool) -> "rows.ContainerRow":
+        """The row as inserted (with its generated name)."""
         if explicit:
             rows.insert(self.db, row)
-            return
+            return row
         for attempt in range(10):
-            name = generate_name(retry=attempt)
+            named = rows.ContainerRow(**{**row.__dict__, "name": generate_name(retry=attempt)})
             try:
-                rows.insert(self.db, rows.ContainerRow(**{**row.__dict__, "name": name}))
-                return
+                rows.insert(self.db, named)
+                return named
             except AlreadyExists:
                 continue
         raise Conflict("could not generate a unique container name; give one with --name")
@@ -318,11 +323,16 @@ class ContainerService(Lifecycle):
         from krat.engine.images import ImageService
         from krat.store.snapshots import is_mounted, mount_overlay
 
-        image = ImageService(self.paths, self.db).get(c.row.image_id)
+        image = self._fresh.pop(c.id, None)
         storage = self.storage_dir(c.id)
         rootfs = self.rootfs(c.id)
-        rootfs.mkdir(parents=True, exist_ok=True)
-        if not is_mounted(rootfs):
+        if image is None:
+            image = ImageService(self.paths, self.db).get_for_run(c.row.image_id)
+            rootfs.mkdir(parents=True, exist_ok=True)
+            mounted = is_mounted(rootfs)
+        else:
+            mounted = False  # made by create() in this process a moment ago
+        if not mounted:
             if c.spec.auto_remove:
                 # overlayfs refuses an upper dir once mounted volatile (it may have lost writes
                 # in a crash); ours was unmounted cleanly when `restart` kept the container.

@@ -38,7 +38,6 @@ from pathlib import Path
 
 from krat.errors import InvalidArgument, NotFound
 from krat.oci.records import field, record
-from krat.oci.reference import parse_reference
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -111,6 +110,25 @@ def now_rfc3339() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() % 1 * 1e9):09d}Z"
 
 
+def parse_reference(text: str):
+    # imported on use: its regular expressions cost `krat run` ~0.7 ms, and a run of an
+    # official image by its short name finds its tag without them (ImageService.resolve_id)
+    from krat.oci.reference import parse_reference
+
+    return parse_reference(text)
+
+
+def official_tag_name(text: str) -> str | None:
+    """The tags-table name of `busybox` / `busybox:1.36` (docker.io/library/busybox:latest,
+    ...:1.36) without parsing, or None for any other shape (a registry, a path, a digest).
+    Only a lookup key: a stored name is always a parsed one (valid component and tag), so a
+    row found under this key means parse_reference(text) is valid and names that very row."""
+    if "/" in text or "@" in text or not text:
+        return None
+    name, colon, tag = text.partition(":")
+    return f"docker.io/library/{name}:{tag if colon else 'latest'}"
+
+
 def tag_reference(text: str):
     ref = parse_reference(text)
     if ref.digest is not None:
@@ -166,6 +184,10 @@ class ImageService:
             if len(ids) == 1:
                 return ids[0]
             raise NotFound(f"No such image: {text}")
+        official = official_tag_name(text)
+        found = q.image_by_tag(self.db, official) if official else None
+        if found:
+            return found
         ref = None
         try:
             ref = parse_reference(text)
@@ -205,6 +227,30 @@ class ImageService:
             created=row.created, size=row.size, parent_id=row.parent_id,
             blob_digests=[r.blob_digest for r in refs],
         )
+
+    def get_for_run(self, image_id: str) -> Image:
+        """get() for starting a container: without the image's names (repo_tags and
+        repo_digests change; a start reads neither), from the row's run_doc, which the first
+        start of the image stores (one query, no blob read, no content or layer store)."""
+        from krat.db import images as q
+        from krat.oci import jsoncodec
+
+        got = q.get_with_run_doc(self.db, image_id)
+        if got is None:
+            raise NotFound(f"No such image: {image_id}")
+        row, text = got
+        if text:
+            doc = jsoncodec.loads(text)
+        else:
+            full = self.get(image_id)
+            doc = {"config": full.config_doc, "diff_ids": full.diff_ids, "blob_digests": full.blob_digests,
+                   "layer_dirs": [str(p.relative_to(self.paths.root)) for p in full.layer_dirs]}
+            q.set_run_doc(self.db, image_id, jsoncodec.dumps(doc))
+        root = self.paths.root
+        return Image(id=row.id, manifest_digest=row.manifest_digest, config_doc=doc["config"],
+                     diff_ids=doc["diff_ids"], layer_dirs=[root / d for d in doc["layer_dirs"]],
+                     created=row.created, size=row.size, parent_id=row.parent_id,
+                     blob_digests=doc["blob_digests"])
 
     def exists(self, name_or_id: str) -> bool:
         try:

@@ -158,3 +158,33 @@ def test_rmi_refuses_while_a_real_container_exists(krat, busybox_image):
     assert f"container {cid[:12]} is using its referenced image" in krat.fails("rmi", "busybox")
     krat.ok("rm", "holder")
     assert f"Deleted: {busybox_image}" in krat.ok("rmi", "busybox").stdout
+
+
+@pytest.mark.root
+def test_an_images_start_view_is_stored_once_and_matches_the_full_image(krat, busybox_image, tmp_path):
+    """What a container start reads of an image (ImageService.get_for_run) comes from the row's
+    run_doc after the first start: the same config and layers as get(), gone with the row."""
+    from krat.engine.config import Paths
+    from krat.engine.images import ImageService
+
+    def run_doc():
+        with sqlite3.connect(krat.root / "krat.db") as db:
+            return db.execute("SELECT run_doc FROM images WHERE id = ?", (busybox_image,)).fetchone()
+
+    images = ImageService(Paths(krat.root, krat.runroot))
+    full = images.get(busybox_image)
+    assert run_doc() == (None,)
+    for _ in range(2):  # the first stores it, the second reads it
+        view = images.get_for_run(busybox_image)
+        assert (view.id, view.config_doc, view.diff_ids, view.layer_dirs, view.blob_digests) == (
+            full.id, full.config_doc, full.diff_ids, full.layer_dirs, full.blob_digests)
+        assert run_doc()[0]
+    assert all(p.is_dir() for p in view.layer_dirs)
+    out = tmp_path / "img.tar"
+    krat.ok("save", "-o", str(out), "busybox")
+    krat.ok("rmi", "busybox")
+    assert run_doc() is None
+    krat.ok("load", "-i", str(out))
+    assert run_doc() == (None,)
+    assert krat.ok("run", "--rm", "--network", "none", "busybox", "cat", "/etc/hostname").stdout.strip()
+    assert run_doc()[0]

@@ -75,3 +75,32 @@ def test_render_template():
     obj = {"ID": "abc", "Config": {"Cmd": ["sh"]}}
     assert render("{{.ID}}\\t{{json .Config.Cmd}}", obj) == 'abc\t["sh"]'
     assert render("{{ .Missing }}", obj) == ""
+
+
+@pytest.mark.parametrize("text", ["busybox", "busybox:latest", "busybox:1.36", "my_app.v2:Tag-1", "a:b"])
+def test_official_tag_name_is_the_parsed_name(text):
+    from krat.engine.images import official_tag_name
+    from krat.oci.reference import parse_reference
+
+    assert official_tag_name(text) == str(parse_reference(text))
+
+
+@pytest.mark.parametrize("text", ["user/app", "localhost:5000/app", "busybox@sha256:" + "a" * 64, ""])
+def test_official_tag_name_leaves_other_shapes_to_the_parser(text):
+    from krat.engine.images import official_tag_name
+
+    assert official_tag_name(text) is None
+
+
+@pytest.mark.parametrize("text", ["BusyBox", "a..b", "busybox:", "a:b:c", "-x", "x:" + "t" * 200])
+def test_official_tag_name_of_a_bad_reference_is_no_parsed_name(text):
+    """A key the fast lookup makes of an invalid reference can never be a stored (parsed) name,
+    so the lookup misses and the parser reports the error as before."""
+    from krat.engine.images import official_tag_name
+    from krat.oci.reference import parse_reference
+
+    key = official_tag_name(text)
+    with pytest.raises(InvalidArgument):
+        parse_reference(text)
+    with pytest.raises(InvalidArgument):
+        parse_reference(key)

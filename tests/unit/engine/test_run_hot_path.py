@@ -59,3 +59,15 @@ def test_exec_path_imports_little():
     for heavy in ("dataclasses", "typing", "re", "json", "enum", "sqlite3", "subprocess", "socket", "signal",
                   "pathlib", "argparse", "krat.engine.containers", "krat.engine.spec", "krat.engine.runtimes"):
         assert heavy not in modules, heavy
+
+
+def test_rootfs_mount_calls_libc_without_the_ctypes_package():
+    """snapshots' mount and umount2 go through _ctypes alone (the ctypes package costs
+    `krat run` ~1-3 ms); the call still reports errno."""
+    code = ("import sys\nfrom krat.store import snapshots\n"
+            "rc = snapshots._libc_call('umount2')(b'/nonexistent/krat-hot-path', 0)\n"
+            "print(rc, snapshots._errno(), 'ctypes' in sys.modules)")
+    out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, check=True,
+                         env={"PYTHONPATH": SRC, "PATH": "/usr/bin:/bin"}).stdout.split()
+    assert out[0] == "-1" and out[1] in ("1", "2")  # EPERM without root, else ENOENT
+    assert out[2] == "False"
