@@ -7,11 +7,15 @@ FAST_EXIT = True  # see krat.cli.main.cli
 
 
 def main(ctx, argv: list[str]) -> int:
-    from krat.engine.monitor import await_early, spawn_early
+    import os
+
+    from krat.engine.config import default_runroot
+    from krat.engine.monitorspawn import await_early, spawn_early
     from krat.engine.names import cgroups_path, new_id
 
     cid = new_id()
-    run_dir = str(ctx.paths.run_containers / cid)
+    # Paths.run_containers / cid, without pathlib's ~8 ms of imports before the spawn
+    run_dir = os.path.join(os.path.abspath(ctx.runroot or default_runroot()), "containers", cid)
     pid, sock = spawn_early(cid, cgroups_path(cid), run_dir)  # first: the monitor starts while we load the engine
     try:
         return run(ctx, argv, (cid, pid, sock))
