@@ -23,7 +23,7 @@ def wrap(o, name):
 TARGETS = {
  "krat.cli.commands.run": (None, ["run", "image_present"]),
  "krat.engine.monitorspawn": (None, ["spawn_early", "await_early"]),
- "krat.cli.container_flags": (None, ["new_parser", "build_spec"]),
+ "krat.cli.container_flags": (None, ["parse_flags", "build_spec"]),
  "krat.engine.containers": ("ContainerService", ["create", "prepare", "start", "finish_removal", "refresh", "_launch_monitor", "_insert", "_handshake"]),
  "krat.cli.session": (None, ["attach_session"]),
 }

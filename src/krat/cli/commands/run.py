@@ -24,17 +24,18 @@ def main(ctx, argv: list[str]) -> int:
 
 
 def run(ctx, argv: list[str], early) -> int:
-    from krat.cli.container_flags import build_spec, new_parser
+    from krat.cli.container_flags import build_spec, parse_flags
+
+    args = parse_flags("run", HELP, argv)
+    if args is None:
+        return 0  # --help
+    spec, name, netvol = build_spec(args)
     from krat.engine.containers import ContainerService, StartError
 
-    from krat.cli.registry_opts import add_pull_options, pull_for_run
-
-    parser = new_parser("run")
-    add_pull_options(parser)
-    args = parser.parse_args(argv)
-    spec, name, netvol = build_spec(args)
     svc = ContainerService(ctx.paths)
     if args.pull != "missing" or not image_present(ctx, spec.image, svc.db):
+        from krat.cli.registry_opts import pull_for_run
+
         pull_for_run(ctx, spec.image, args)  # --pull missing|always|never, as Docker
     c = svc.create(spec, name, netvol, prestart={"attach": not args.detach, "owner": True,
                                                        "early": early})
