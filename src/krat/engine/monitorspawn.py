@@ -33,15 +33,19 @@ def spawn_early(container_id: str, cgroups_path: str, run_dir: str) -> tuple[int
     try:
         os.set_inheritable(theirs.fileno(), True)
         # run_dir: only to tell in `ps` whose monitor it is
-        pid = spawn_process(["--early", str(theirs.fileno()), container_id, cgroups_path, run_dir])
+        pid = spawn_process(["--early", str(theirs.fileno()), container_id, cgroups_path, run_dir],
+                            pass_fds=(theirs.fileno(),))
     finally:
         theirs.close()
     return pid, ours
 
 
-def spawn_process(args: list[str], errfd: int = -1) -> int:
+def spawn_process(args: list[str], errfd: int = -1, pass_fds: tuple[int, ...] | None = None) -> int:
     """`python -S -c MONITOR_MAIN ARGS` in a new session, with this krat on its path and
-    /dev/null (or errfd) as its stdio; returns its pid (it daemonizes: reap it soon)."""
+    /dev/null (or errfd) as its stdio; returns its pid (it daemonizes: reap it soon).
+    pass_fds: the only fds above 2 it gets; others the caller could pass on (inheritable:
+    a shell's, a test harness', make's) are closed in it, or the monitor would hold them
+    for its container's life. None: every inheritable fd, as posix_spawn does."""
     import krat
 
     env = dict(os.environ)
@@ -49,12 +53,28 @@ def spawn_process(args: list[str], errfd: int = -1) -> int:
     env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     devnull = os.open(os.devnull, os.O_RDWR)
     try:
+        actions = [(os.POSIX_SPAWN_DUP2, devnull, 0), (os.POSIX_SPAWN_DUP2, devnull, 1),
+                   (os.POSIX_SPAWN_DUP2, errfd if errfd >= 0 else devnull, 2)]
+        if pass_fds is not None:
+            actions += [(os.POSIX_SPAWN_CLOSE, fd) for fd in _inheritable_fds() if fd not in pass_fds]
         return os.posix_spawn(sys.executable, [sys.executable, "-S", "-c", MONITOR_MAIN, *args], env,
-                              setsid=True, file_actions=[(os.POSIX_SPAWN_DUP2, devnull, 0),
-                                                         (os.POSIX_SPAWN_DUP2, devnull, 1),
-                                                         (os.POSIX_SPAWN_DUP2, errfd if errfd >= 0 else devnull, 2)])
+                              setsid=True, file_actions=actions)
     finally:
         os.close(devnull)
+
+
+def _inheritable_fds() -> list[int]:
+    """This process' fds above 2 that a child would inherit (not close-on-exec)."""
+    out = []
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd > 2:
+            try:
+                if os.get_inheritable(fd):
+                    out.append(fd)
+            except OSError:
+                continue   # the listing's own fd, closed by now
+    return out
 
 
 def await_early(pid: int, sock: _socket.socket) -> None:
