@@ -22,8 +22,8 @@ def wrap(o, name):
     setattr(o, name, w)
 TARGETS = {
  "krat.cli.commands.run": (None, ["run", "image_present"]),
- "krat.engine.monitor": (None, ["spawn_early", "await_early"]),
- "krat.cli.container_flags": (None, ["new_parser", "build_spec"]),
+ "krat.engine.monitorspawn": (None, ["spawn_early", "await_early"]),
+ "krat.cli.container_flags": (None, ["parse_flags", "build_spec"]),
  "krat.engine.containers": ("ContainerService", ["create", "prepare", "start", "finish_removal", "refresh", "_launch_monitor", "_insert", "_handshake"]),
  "krat.cli.session": (None, ["attach_session"]),
 }

@@ -4,62 +4,64 @@ from __future__ import annotations
 
 import os
 
-from krat.cli.options import ArgumentParser
 from krat.engine import spec as S
 from krat.errors import InvalidArgument
 
+# `run` and `create`: rows of krat.cli.flags tables (names, kind, default, metavar, help).
+FLAGS = (
+    ("--name", "str", "", "NAME", "Assign a name to the container"),
+    ("-d --detach", "bool", False, "", "Run the container in the background and print its ID"),
+    ("-i --interactive", "bool", False, "", "Keep STDIN open even if not attached"),
+    ("-t --tty", "bool", False, "", "Allocate a pseudo-TTY"),
+    ("--rm", "bool", False, "", "Remove the container (and its anonymous volumes) when it exits"),
+    ("-e --env", "list", (), "KEY[=VALUE]", "Set an environment variable (KEY alone: its value here)"),
+    ("--env-file", "list", (), "FILE", "Read environment variables from a file"),
+    ("-w --workdir", "str", "", "DIR", "Working directory inside the container"),
+    ("-u --user", "str", "", "USER[:GROUP]", "User name or UID (and group) to run as"),
+    ("-h --hostname", "str", "", "NAME", "Host name of the container"),
+    ("--entrypoint", "str", None, "COMMAND", "Override the image's ENTRYPOINT (\"\" clears it)"),
+    ("--init", "bool", False, "", "Run an init (tini) as PID 1 that forwards signals and reaps zombies"),
+    ("-l --label", "list", (), "KEY=VALUE", "Set metadata on the container"),
+    ("--restart", "str", "no", "POLICY", "Restart policy: no (default), on-failure[:N], always, unless-stopped"),
+    ("--stop-signal", "str", "", "SIGNAL", "Signal that stops the container (default: the image's, else SIGTERM)"),
+    ("--stop-timeout", "int", None, "SECONDS", "Seconds to wait after the stop signal before SIGKILL"),
+    ("--shm-size", "str", "", "BYTES", "Size of /dev/shm (default 64m)"),
+    ("--ulimit", "list", (), "NAME=SOFT[:HARD]", "Set a resource limit (ulimit)"),
+    ("--device", "list", (), "HOST[:CONTAINER[:PERMISSIONS]]", "Add a host device"),
+    ("--pid", "str", "", "MODE", "PID namespace: host, or the container's own (default)"),
+    ("--ipc", "str", "private", "MODE", "IPC namespace: private (default), shareable, host, none, container:NAME"),
+    ("-m --memory", "str", "", "BYTES", "Memory limit"),
+    ("--memory-swap", "str", "", "BYTES", "Memory plus swap limit (-1: unlimited swap)"),
+    ("--cpus", "str", "", "NUMBER", "Number of CPUs"),
+    ("-c --cpu-shares", "int", 0, "SHARES", "CPU shares (relative weight)"),
+    ("--pids-limit", "int", 0, "N", "Limit on the number of processes (-1: unlimited)"),
+    ("--privileged", "bool", False, "", "Give the container every capability and the host's devices"),
+    ("--cap-add", "list", (), "CAP", "Add a Linux capability"),
+    ("--cap-drop", "list", (), "CAP", "Drop a Linux capability"),
+    ("--security-opt", "list", (), "OPTION", "Security option: no-new-privileges, seccomp=unconfined|FILE"),
+    ("--read-only", "bool", False, "", "Mount the container's root filesystem read-only"),
+    ("--runtime", "str", "", "RUNTIME", "OCI runtime for this container (krat's own by default)"),
+    ("--log-opt", "list", (), "KEY=VALUE", "Log option: max-size, max-file"),
+    ("--log-driver", "str", "json-file", "DRIVER", "Logging driver (json-file)"),
+    ("--pull", "str", "missing", "POLICY", "Pull the image before running: missing (default), always, never"),
+    ("--platform", "str", None, "OS/ARCH[/VARIANT]", "The platform to pull if the image is a multi-platform one"),
+)
 
-def add_flags(p: ArgumentParser) -> None:
-    a = p.add_argument
-    a("--name", default="")
-    a("-d", "--detach", action="store_true")
-    a("-i", "--interactive", action="store_true")
-    a("-t", "--tty", action="store_true")
-    a("--rm", action="store_true")
-    a("-e", "--env", action="append", default=[])
-    a("--env-file", action="append", default=[])
-    a("-w", "--workdir", default="")
-    a("-u", "--user", default="")
-    a("-h", "--hostname", default="")
-    a("--entrypoint", default=None)
-    a("--init", action="store_true")
-    a("-l", "--label", action="append", default=[])
-    a("--restart", default="no")
-    a("--stop-signal", default="")
-    a("--stop-timeout", type=int, default=None)
-    a("--shm-size", default="")
-    a("--ulimit", action="append", default=[])
-    a("--device", action="append", default=[])
-    a("--pid", default="")
-    a("--ipc", default="private")
-    a("-m", "--memory", default="")
-    a("--memory-swap", default="")
-    a("--cpus", default="")
-    a("-c", "--cpu-shares", type=int, default=0)
-    a("--pids-limit", type=int, default=0)
-    a("--privileged", action="store_true")
-    a("--cap-add", action="append", default=[])
-    a("--cap-drop", action="append", default=[])
-    a("--security-opt", action="append", default=[])
-    a("--read-only", action="store_true")
-    a("--runtime", default="")
-    a("--log-opt", action="append", default=[])
-    a("--log-driver", default="json-file")
-    a("--network", "--net", default="bridge")
-    a("--add-host", action="append", default=[])
-    a("--tmpfs", action="append", default=[])
-    from krat.cli import netflags
-
-    netflags.add_arguments(p)   # -p -P --dns -v --mount --volumes-from ... (the net area's)
-    a("image")
-    a("command", nargs="...")
+USAGE = "[OPTIONS] IMAGE [COMMAND] [ARG...]"
+_tables: dict = {}
 
 
-def new_parser(verb: str) -> ArgumentParser:
-    p = ArgumentParser(verb, add_help=False)
-    p.add_argument("--help", action="help")
-    add_flags(p)
-    return p
+def parse_flags(verb: str, summary: str, argv: list[str]):
+    """`krat run|create` flags (these, the engine's and the net area's; see krat.cli.flags):
+    the parsed flags with .image and .command, or None once --help has been printed."""
+    table = _tables.get(verb)
+    if table is None:
+        from krat.cli import netflags
+        from krat.cli.flags import FlagTable
+
+        rows = FLAGS + netflags.ENGINE_FLAGS + netflags.FLAGS
+        table = _tables[verb] = FlagTable(f"krat {verb}", USAGE, summary, rows, ("image", "command"))
+    return table.parse(argv)
 
 
 def _security(args) -> S.Security:

@@ -1,10 +1,11 @@
 """`krat run`/`create` flags for networks, ports and mounts, in one place.
 
     from krat.cli import netflags
-    netflags.add_arguments(parser)            # -p -P --expose --network-alias --ip --mac-address
-                                              # --dns --dns-search --dns-option -v --mount --volumes-from
-                                              # (--network, --add-host and --tmpfs are the engine's flags;
-                                              #  request_from reads --network and --add-host too)
+    netflags.FLAGS                            # -p -P --expose --network-alias --ip --mac-address
+                                              # --dns --dns-search --dns-option -v --mount --volumes-from,
+                                              # as krat.cli.flags rows (add_arguments: on an argparse parser)
+                                              # (--network, --add-host and --tmpfs are the engine's flags,
+                                              #  ENGINE_FLAGS; request_from reads --network and --add-host too)
     request = netflags.request_from(args)     # -> krat.engine.containernet.NetVolRequest (parsed, checked)
 
 Parsing errors are InvalidArgument (one line, exit 125) before anything is created.
@@ -12,31 +13,44 @@ Parsing errors are InvalidArgument (one line, exit 125) before anything is creat
 
 from __future__ import annotations
 
-import argparse
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+
+# Rows of krat.cli.flags tables: (names, kind, default, metavar, help).
+FLAGS = (
+    ("-p --publish", "list", (), "[IP:]HOST:CONTAINER[/PROTO]", "Publish a container's port to the host"),
+    ("-P --publish-all", "bool", False, "", "Publish every exposed port to a random host port"),
+    ("--expose", "list", (), "PORT[/PROTO]", "Expose a port or a range of ports"),
+    ("--network-alias --net-alias", "list", (), "NAME", "Add a network-scoped alias for the container"),
+    ("--ip", "str", None, "ADDRESS", "IPv4 address on the network"),
+    ("--mac-address", "str", None, "ADDRESS", "MAC address of the container's interface"),
+    ("--dns", "list", (), "ADDRESS", "Use this DNS server"),
+    ("--dns-search", "list", (), "DOMAIN", "Add a DNS search domain"),
+    ("--dns-option --dns-opt", "list", (), "OPTION", "Add a resolv.conf option"),
+    ("-v --volume", "list", (), "[SOURCE:]TARGET[:OPTIONS]", "Bind mount a host path or a named volume"),
+    ("--mount", "list", (), "type=TYPE,target=PATH,...", "Attach a filesystem mount"),
+    ("--volumes-from", "list", (), "CONTAINER[:ro|rw]", "Mount the volumes of another container"),
+)
+
+# The engine's own networking flags, which `krat run` defines among its other flags.
+ENGINE_FLAGS = (
+    ("--network --net", "str", "bridge", "NETWORK",
+     "Connect to a network: bridge (default), none, host, container:NAME, or a network's name"),
+    ("--add-host", "list", (), "HOST:IP", "Add a line to /etc/hosts"),
+    ("--tmpfs", "list", (), "PATH[:OPTIONS]", "Mount a tmpfs directory"),
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser, engine_flags: bool = False) -> None:
-    """Our flags; with engine_flags also --network, --add-host and --tmpfs (for standalone use)."""
-    add = parser.add_argument
-    add("-p", "--publish", action="append", default=[], metavar="[IP:]HOST:CONTAINER[/PROTO]")
-    add("-P", "--publish-all", action="store_true")
-    add("--expose", action="append", default=[])
-    if engine_flags:
-        add("--network", "--net", default="bridge")
-        add("--add-host", action="append", default=[])
-        add("--tmpfs", action="append", default=[])
-    add("--network-alias", "--net-alias", action="append", default=[])
-    add("--ip")
-    add("--mac-address")
-    add("--dns", action="append", default=[])
-    add("--dns-search", action="append", default=[])
-    add("--dns-option", "--dns-opt", action="append", default=[])
-    add("-v", "--volume", action="append", default=[])
-    add("--mount", action="append", default=[])
-    add("--volumes-from", action="append", default=[])
+    """Our flags on an argparse parser; with engine_flags also --network, --add-host and
+    --tmpfs (for standalone use). `krat run` reads FLAGS through krat.cli.flags instead."""
+    from krat.cli.flags import add_to_argparse
+
+    add_to_argparse(parser, FLAGS + ENGINE_FLAGS if engine_flags else FLAGS)
 
 
-def request_from(args: argparse.Namespace, tmpfs: bool = False):
+def request_from(args, tmpfs: bool = False):
     """The NetVolRequest of parsed flags; `tmpfs`: also take --tmpfs (when the engine does not)."""
     from krat.engine.containernet import NetVolRequest
     from krat.engine.mountspec import parse_mount, parse_tmpfs, parse_volume
@@ -59,7 +73,7 @@ def request_from(args: argparse.Namespace, tmpfs: bool = False):
     return NetVolRequest(network, tuple(mounts), tuple(args.volumes_from), exposed_from(args))
 
 
-def exposed_from(args: argparse.Namespace) -> tuple[str, ...]:
+def exposed_from(args) -> tuple[str, ...]:
     """`--expose` as ExposedPorts keys ('80/tcp', '8000-8010/udp'), checked."""
     from krat.net import ports
 

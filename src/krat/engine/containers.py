@@ -248,7 +248,7 @@ class ContainerService(Lifecycle):
         cfg.update(attach=attach, stdin_once=attach and c.spec.open_stdin, go=True)
         self.run_dir(c.id).mkdir(parents=True, exist_ok=True)
         if early is not None:
-            from krat.engine.monitor import send_config
+            from krat.engine.monitorspawn import send_config
 
             _, pid, raw = early
             ours = socket.socket(fileno=raw.detach())

@@ -36,11 +36,8 @@ import time
 from krat.engine.monitorproto import (EXIT, HEADER_SIZE, REMOVED, RESIZE, STDERR, STDIN, STDIN_CLOSE, STDOUT,  # noqa: F401
                                       exit_payload, frame, parse_frames, proc_start_ticks)
 from krat.engine.monitorstate import open_db, record, record_in_child, restart_delay  # noqa: F401
+from krat.engine.monitorspawn import MONITOR_MAIN, await_early, send_config, spawn_early, spawn_process  # noqa: F401
 
-# How a monitor is started: `python -S -c MONITOR_MAIN ARGS` (runpy's `-m` costs ~3 ms more).
-# It ends with os._exit: nothing is left to finalize (the log is closed, output goes out with
-# os.write), and `run --rm` waits for the monitor to be gone.
-MONITOR_MAIN = "import os, sys; from krat.engine.monitor import main; os._exit(main(sys.argv[1:]))"
 ACK_TIMEOUT = 30.0
 KEEP = "keep"
 HANDOFF_TIMEOUT = 120.0  # then the monitor removes the container itself (idempotent steps)
@@ -573,70 +570,6 @@ def main(argv: list[str]) -> int:
     daemonize()
     set_subreaper()
     return run(cfg, sync_fd)
-
-
-def spawn_early(container_id: str, cgroups_path: str, run_dir: str) -> tuple[int, _socket.socket]:
-    """`krat run`'s first step: start the container's monitor before the CLI loads the
-    engine, so the monitor's interpreter start and its runtime child's import of krat.runtime
-    overlap the CLI's own imports and preparation instead of following them. (A fork of the
-    CLI would be cheaper to start but costs more: every page either process then writes is
-    copied.) Returns (the pid to reap: it exits once the monitor has detached, the CLI's end
-    of the sync socket). The monitor waits for its config (send_config), then for "go", as a
-    monitor spawned with its config does; EOF first: it exits, having removed what it made
-    (await_early waits for that). container_id: the id the CLI will give the container, so that the
-    runtime's child can enter its cgroup early (see runtimes.prefork)."""
-    ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
-    try:
-        os.set_inheritable(theirs.fileno(), True)
-        # run_dir: only to tell in `ps` whose monitor it is
-        pid = spawn_process(["--early", str(theirs.fileno()), container_id, cgroups_path, run_dir])
-    finally:
-        theirs.close()
-    return pid, ours
-
-
-def spawn_process(args: list[str], errfd: int = -1) -> int:
-    """`python -S -c MONITOR_MAIN ARGS` in a new session, with this krat on its path and
-    /dev/null (or errfd) as its stdio; returns its pid (it daemonizes: reap it soon)."""
-    import krat
-
-    env = dict(os.environ)
-    src = os.path.dirname(os.path.dirname(os.path.abspath(krat.__file__)))
-    env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    devnull = os.open(os.devnull, os.O_RDWR)
-    try:
-        return os.posix_spawn(sys.executable, [sys.executable, "-S", "-c", MONITOR_MAIN, *args], env,
-                              setsid=True, file_actions=[(os.POSIX_SPAWN_DUP2, devnull, 0),
-                                                         (os.POSIX_SPAWN_DUP2, devnull, 1),
-                                                         (os.POSIX_SPAWN_DUP2, errfd if errfd >= 0 else devnull, 2)])
-    finally:
-        os.close(devnull)
-
-
-def await_early(pid: int, sock: _socket.socket) -> None:
-    """The CLI side of spawn_early when `run` fails before it configured the monitor: EOF to
-    it, then wait until it has gone (it removes the cgroup its runtime child entered), so
-    nothing of the failed run outlives the CLI. A configured monitor's socket is detached
-    (fileno -1): ContainerService owns it then."""
-    if sock.fileno() < 0:
-        return
-    try:
-        sock.shutdown(_socket.SHUT_WR)
-        while sock.recv(4096):
-            pass
-    except OSError:
-        pass
-    sock.close()
-    try:
-        os.waitpid(pid, 0)
-    except ChildProcessError:
-        pass
-
-
-def send_config(sock: _socket.socket, cfg: dict) -> None:
-    """The CLI side of spawn_early: the monitor's config (marshal, length-prefixed)."""
-    blob = marshal.dumps(cfg)
-    sock.sendall(len(blob).to_bytes(4, "big") + blob)
 
 
 def _read_exact(fd: int, size: int) -> bytes | None:

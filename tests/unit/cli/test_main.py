@@ -15,3 +15,15 @@ def test_unknown_command_is_one_line_exit_125(capsys):
 def test_unknown_global_flag(capsys):
     assert main(["--nope", "ps"]) == 125
     assert "--nope" in capsys.readouterr().err
+
+
+def test_every_verb_maps_to_its_module():
+    """module_for's set of keyword verbs agrees with Python's keywords for every verb we have."""
+    import keyword
+
+    from krat.cli.main import load_verb, module_for, verbs
+
+    for verb in verbs():
+        name = verb.replace("-", "_")
+        assert module_for(verb) == (name + "_" if keyword.iskeyword(name) else name), verb
+        assert load_verb(module_for(verb)) is not None, verb

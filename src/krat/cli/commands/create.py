@@ -7,16 +7,17 @@ FAST_EXIT = True  # see krat.cli.main.cli
 
 
 def main(ctx, argv: list[str]) -> int:
-    from krat.cli.container_flags import build_spec, new_parser
+    from krat.cli.container_flags import build_spec, parse_flags
+
+    args = parse_flags("create", HELP, argv)
+    if args is None:
+        return 0  # --help
+    spec, name, netvol = build_spec(args)
     from krat.engine.containers import ContainerService
 
-    from krat.cli.registry_opts import add_pull_options, pull_for_run
-
-    parser = new_parser("create")
-    add_pull_options(parser)
-    args = parser.parse_args(argv)
-    spec, name, netvol = build_spec(args)
     if args.pull != "missing" or not image_present(ctx, spec.image):
+        from krat.cli.registry_opts import pull_for_run
+
         pull_for_run(ctx, spec.image, args)  # --pull missing|always|never, as Docker
     c = ContainerService(ctx.paths).create(spec, name, netvol)
     print(c.id)

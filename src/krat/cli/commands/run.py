@@ -7,11 +7,15 @@ FAST_EXIT = True  # see krat.cli.main.cli
 
 
 def main(ctx, argv: list[str]) -> int:
-    from krat.engine.monitor import await_early, spawn_early
+    import os
+
+    from krat.engine.config import default_runroot
+    from krat.engine.monitorspawn import await_early, spawn_early
     from krat.engine.names import cgroups_path, new_id
 
     cid = new_id()
-    run_dir = str(ctx.paths.run_containers / cid)
+    # Paths.run_containers / cid, without pathlib's ~8 ms of imports before the spawn
+    run_dir = os.path.join(os.path.abspath(ctx.runroot or default_runroot()), "containers", cid)
     pid, sock = spawn_early(cid, cgroups_path(cid), run_dir)  # first: the monitor starts while we load the engine
     try:
         return run(ctx, argv, (cid, pid, sock))
@@ -20,17 +24,18 @@ def main(ctx, argv: list[str]) -> int:
 
 
 def run(ctx, argv: list[str], early) -> int:
-    from krat.cli.container_flags import build_spec, new_parser
+    from krat.cli.container_flags import build_spec, parse_flags
+
+    args = parse_flags("run", HELP, argv)
+    if args is None:
+        return 0  # --help
+    spec, name, netvol = build_spec(args)
     from krat.engine.containers import ContainerService, StartError
 
-    from krat.cli.registry_opts import add_pull_options, pull_for_run
-
-    parser = new_parser("run")
-    add_pull_options(parser)
-    args = parser.parse_args(argv)
-    spec, name, netvol = build_spec(args)
     svc = ContainerService(ctx.paths)
     if args.pull != "missing" or not image_present(ctx, spec.image, svc.db):
+        from krat.cli.registry_opts import pull_for_run
+
         pull_for_run(ctx, spec.image, args)  # --pull missing|always|never, as Docker
     c = svc.create(spec, name, netvol, prestart={"attach": not args.detach, "owner": True,
                                                        "early": early})

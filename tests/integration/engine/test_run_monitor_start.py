@@ -1,0 +1,52 @@
+"""`krat run`'s monitor, started at the CLI's start: a detached process of its own that keeps
+nothing of the CLI (fds, session) and outlives it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from engine_helpers import assert_nothing_left, monitor_pids
+
+pytestmark = pytest.mark.root
+
+
+def _fd_targets(pid: int) -> list[str]:
+    fds = Path(f"/proc/{pid}/fd")
+    out = []
+    for fd in fds.iterdir():
+        try:
+            out.append(os.readlink(fd))
+        except OSError:
+            continue
+    return out
+
+
+def test_detached_run_leaves_a_monitor_without_the_clis_fds(kr):
+    r, w = os.pipe()    # an fd the CLI inherits, as from a shell or a test harness
+    try:
+        proc = subprocess.run(kr.argv("run", "-d", "busybox", "sleep", "60"), env=kr.env, pass_fds=(w,),
+                              capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        cid = proc.stdout.strip()
+        [monitor] = monitor_pids(kr.runroot)
+        cmdline = Path(f"/proc/{monitor}/cmdline").read_bytes().split(b"\0")
+        assert b"--early" in cmdline and cid.encode() in cmdline
+        pipe = f"pipe:[{os.fstat(w).st_ino}]"
+        targets = _fd_targets(monitor)
+        assert pipe not in targets, targets
+        assert targets.count("/dev/null") >= 2      # stdin and stdout; stderr is its monitor.log
+        assert os.getsid(monitor) != os.getsid(0)   # a session of its own
+        assert kr.ok("inspect", "-f", "{{.State.Running}}", cid).stdout.strip() == "true"
+        os.close(w)
+        w = -1
+        assert os.read(r, 1) == b""                 # nothing holds the pipe's write end any more
+    finally:
+        os.close(r)
+        if w >= 0:
+            os.close(w)
+    kr.ok("rm", "-f", cid)
+    assert_nothing_left(kr, [cid])
