@@ -54,14 +54,6 @@ def access_from(args):
                   platform=getattr(args, "platform", None))
 
 
-def add_pull_options(parser) -> None:
-    """`run`/`create`: --pull missing|always|never and --platform, as Docker has them."""
-    parser.add_argument("--pull", default="missing", metavar="POLICY",
-                        help="pull the image before running: missing (default), always, never")
-    parser.add_argument("--platform", default=None, metavar="OS/ARCH[/VARIANT]",
-                        help="the platform to pull if the image is a multi-platform one")
-
-
 def pull_for_run(ctx, image: str, args) -> None:
     """Pull `image` as the policy says, with progress on stderr like `docker run` (quiet
     until a pull really starts, so a failure stays one line)."""

@@ -77,7 +77,7 @@ def spawn_monitor(cfg: dict, errlog: Path, wait: bool = True) -> int:
     os.set_inheritable(cfg["sync_fd"], True)
     errfd = os.open(errlog, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
-        pid = spawn_process([marshal.dumps(cfg).hex()], errfd)
+        pid = spawn_process([marshal.dumps(cfg).hex()], errfd, pass_fds=(cfg["sync_fd"],))
     finally:
         os.close(errfd)
     if wait:
