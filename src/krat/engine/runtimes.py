@@ -353,7 +353,7 @@ def _serve_request(fd: int, container_id: str, cgroups_path: str) -> None:
         import struct
 
         import krat.runtime as rt
-        from krat.runtime import creation
+        from krat.runtime import creation, seccomp  # noqa: F401  (seccomp: for linux.seccomp)
 
         rt.start  # noqa: B018  (loads krat.runtime's modules now, not on request)
         joined = creation.enter_cgroup(container_id, cgroups_path)

@@ -77,13 +77,24 @@ def enter_cgroup(container_id: str, cgroups_path: str) -> bool:
         cgroup = Cgroup(cgroup_path(cgroups_path, container_id), configured_root())
     except InvalidArgument:
         return False   # create() names the bad setting
+    global _entered
     try:
         cgroup.create()
         cgroup.join(os.getpid())
-        return True
     except OSError:
         _leave(cgroup)
         return False
+    _entered = (cgroup.path, cgroup.root, os.getpid())
+    return True
+
+
+# (cgroup path, root, pid) of the cgroup enter_cgroup moved this process into: create() then
+# knows it is there without reading each hierarchy's cgroup.procs.
+_entered: tuple[str, str, int] | None = None
+
+
+def _joined(cgroup: Cgroup) -> bool:
+    return _entered == (cgroup.path, cgroup.root, os.getpid())
 
 
 def leave_cgroup(container_id: str, cgroups_path: str) -> None:
@@ -92,8 +103,11 @@ def leave_cgroup(container_id: str, cgroups_path: str) -> None:
 
 def _leave(cgroup: Cgroup, destroy: bool = True) -> None:
     """Take the calling process out of `cgroup` (if in it); then remove the cgroup."""
+    global _entered
     if cgroup.holds(os.getpid()):
         cgroup.leave()
+    if _joined(cgroup):
+        _entered = None
     if destroy:
         try:
             cgroup.destroy()
@@ -136,7 +150,7 @@ def create(container_id: str, bundle: str, state_root: str = DEFAULT_ROOT,
                            if spec.hooks_of(k)})
     directory = store.reserve(record)
     cgroup = Cgroup(record.cgroup, record.cgroup_root)
-    joined = cgroup.holds(os.getpid())
+    joined = _joined(cgroup)
     try:
         with open(os.path.join(directory, "config.json"), "w") as f:
             f.write(json.dumps(spec.to_json()))  # dumps: json.dump would take the pure-Python encoder
