@@ -13,7 +13,7 @@ from krat.runtime import syscalls as sc
 from krat.runtime.cgroups import Cgroup, cgroup_path, configured_root, hierarchies
 from krat.runtime.container import _kill_cgroup, _now
 from krat.runtime.init import INIT_STEPS, InitContext
-from krat.runtime.records import DEFAULT_ROOT, Record, Store, proc_start
+from krat.runtime.records import DEFAULT_ROOT, Record, Store, proc_start, write_file
 from krat.runtime.spawn import Launch, spawn
 
 S = ContainerStatus
@@ -152,8 +152,7 @@ def create(container_id: str, bundle: str, state_root: str = DEFAULT_ROOT,
     cgroup = Cgroup(record.cgroup, record.cgroup_root)
     joined = _joined(cgroup)
     try:
-        with open(os.path.join(directory, "config.json"), "w") as f:
-            f.write(json.dumps(spec.to_json()))  # dumps: json.dump would take the pure-Python encoder
+        write_file(os.path.join(directory, "config.json"), json.dumps(spec.to_json()).encode())
         if joined and 0 < (spec.linux.resources.pids_limit or 0) < 8:
             _leave(cgroup)  # this process and the intermediate would count against a tiny pids limit
             joined = False
@@ -161,8 +160,7 @@ def create(container_id: str, bundle: str, state_root: str = DEFAULT_ROOT,
         cgroup.apply(spec.linux.resources)
         ctx = _prepare_context(spec, rootfs, cgroup, console_socket)
         if ctx.filter is not None:
-            with open(os.path.join(directory, SECCOMP_BPF), "wb") as f:
-                f.write(ctx.filter.bpf)
+            write_file(os.path.join(directory, SECCOMP_BPF), ctx.filter.bpf)
         ctx.preserve_fds = preserve_fds
         pid = _spawn_init(spec, ctx, cgroup, stdio, _make_fifo(directory, spec), record, joined)
         record.pid, record.pid_start, record.status = pid, proc_start(pid) or "", S.CREATED.value
