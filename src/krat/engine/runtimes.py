@@ -226,17 +226,27 @@ class KratRuntime:
         os.write(self._pending[1], b"s")
         try:
             _answer(self._pending[2])
-        finally:
+        except BaseException:
             self._finish_child()
+            raise
+        self._finish_child(wait=False)
 
-    def _finish_child(self) -> None:
-        """Let the create/start child go (EOF on its go pipe) and reap it."""
+    def _finish_child(self, wait: bool = True) -> None:
+        """Let the create/start child go (EOF on its go pipe) and reap it. wait=False: it has
+        answered and exits by itself; the caller, a subreaper that reaps every child (the
+        monitor), need not wait for its exit before going on."""
         if self._pending is None:
             return
         pid, go_w, ans_r = self._pending
         self._pending = None
         os.close(go_w)
         os.close(ans_r)
+        if not wait:
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+            return
         while True:
             try:
                 os.waitpid(pid, 0)
