@@ -130,6 +130,10 @@ def _launch(spec: Spec, cgroup: Cgroup, stdio: tuple[int, int, int] | None, join
             launch.new_user = True
         else:
             launch.unshare_flags |= sc.NAMESPACE_FLAGS[ns.type]
+    # Without a user namespace the init is forked straight into its pid namespace (spawn.py).
+    # A time namespace, like a pid one, applies to children only: it keeps the intermediate.
+    launch.direct = not launch.new_user and not launch.unshare_flags & sc.CLONE_NEWTIME and \
+        all(kind not in ("user", "time") for kind, _ in launch.join)
     return launch
 
 
