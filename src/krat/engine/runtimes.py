@@ -363,14 +363,17 @@ def _serve_request(fd: int, container_id: str, cgroups_path: str) -> None:
         import struct
 
         import krat.runtime as rt
-        from krat.runtime import creation, seccomp  # noqa: F401  (seccomp: for linux.seccomp)
+        from krat.runtime import creation, earlyinit, seccomp  # noqa: F401  (seccomp: for linux.seccomp)
 
         rt.start  # noqa: B018  (loads krat.runtime's modules now, not on request)
         joined = creation.enter_cgroup(container_id, cgroups_path)
+        if joined:
+            earlyinit.fork_early(close=(fd,))   # the container's init, forked ahead
         sock = _socket.socket(fileno=fd)
         data, anc, _, _ = sock.recvmsg(65536, _socket.CMSG_SPACE(3 * 4))
         sock.detach()
         if not data:
+            earlyinit.release()
             if joined:
                 creation.leave_cgroup(container_id, cgroups_path)
             code = 0

@@ -7,8 +7,9 @@ import os
 
 from krat.errors import InvalidArgument
 from krat.oci import jsoncodec as json
-from krat.oci.runtime import ContainerStatus, Spec, load_spec
+from krat.oci.runtime import ContainerStatus, Spec, parse_spec
 from krat.runtime import capabilities as caps
+from krat.runtime import earlyinit
 from krat.runtime import syscalls as sc
 from krat.runtime.cgroups import Cgroup, cgroup_path, configured_root, hierarchies
 from krat.runtime.container import _kill_cgroup, _now
@@ -22,8 +23,9 @@ S = ContainerStatus
 SECCOMP_BPF = "seccomp.bpf"  # the compiled linux.seccomp, in the state directory: exec loads it as is
 
 
-def process_context(spec: Spec, rootfs: str, console_socket: str | None) -> InitContext:
-    """What the init steps need for spec.process (capabilities, console); create and exec."""
+def process_context(spec: Spec, rootfs: str, console_socket: str | None, connect: bool = True) -> InitContext:
+    """What the init steps need for spec.process (capabilities, console); create and exec.
+    connect=False: check the console settings, but let the init connect (earlyinit)."""
     ctx = InitContext(spec=spec, rootfs=rootfs, sys=sc.LinuxSyscalls())
     if spec.process.capabilities is not None:
         ctx.cap_masks = caps.masks(spec.process.capabilities, caps.held())
@@ -31,14 +33,16 @@ def process_context(spec: Spec, rootfs: str, console_socket: str | None) -> Init
     if spec.process.terminal:
         if not console_socket:
             raise InvalidArgument("process.terminal is true: --console-socket is required")
-        ctx.console = _connect(console_socket)
+        if connect:
+            ctx.console = _connect(console_socket)
     elif console_socket:
         raise InvalidArgument("--console-socket needs process.terminal: true")
     return ctx
 
 
-def _prepare_context(spec: Spec, rootfs: str, cgroup: Cgroup, console_socket: str | None) -> InitContext:
-    ctx = process_context(spec, rootfs, console_socket)
+def _prepare_context(spec: Spec, rootfs: str, cgroup: Cgroup, console_socket: str | None,
+                     connect: bool = True) -> InitContext:
+    ctx = process_context(spec, rootfs, console_socket, connect)
     if spec.linux.seccomp is not None:
         from krat.runtime import seccomp
 
@@ -142,7 +146,32 @@ def create(container_id: str, bundle: str, state_root: str = DEFAULT_ROOT,
            pid_file: str | None = None, preserve_fds: int = 0) -> int:
     """Set the container up and leave its process waiting for `start`; return its pid."""
     bundle = os.path.abspath(bundle)
-    spec = load_spec(os.path.join(bundle, "config.json"))
+    path = os.path.join(bundle, "config.json")
+    raw = _read_config(path)
+    # An init forked ahead (earlyinit) starts on its part now, beside this process's.
+    early = earlyinit.claim(raw, stdio, container_id, bundle, console_socket) if not preserve_fds else None
+    try:
+        return _create(container_id, bundle, state_root, stdio, console_socket, pid_file, preserve_fds,
+                       parse_spec(raw, path), early)
+    except BaseException:
+        if early is not None:
+            early.release()
+        raise
+
+
+def _read_config(path: str) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError as err:
+        raise InvalidArgument(f"{path}: no such file") from err
+    except OSError as err:
+        raise InvalidArgument(f"{path}: {err}") from err
+
+
+def _create(container_id: str, bundle: str, state_root: str, stdio: tuple[int, int, int] | None,
+            console_socket: str | None, pid_file: str | None, preserve_fds: int, spec: Spec,
+            early: earlyinit.EarlyInit | None) -> int:
     rootfs = os.path.normpath(os.path.join(bundle, spec.root.path))
     if not os.path.isdir(rootfs):
         raise InvalidArgument(f"root.path: {rootfs} is not a directory")
@@ -155,24 +184,29 @@ def create(container_id: str, bundle: str, state_root: str = DEFAULT_ROOT,
     directory = store.reserve(record)
     cgroup = Cgroup(record.cgroup, record.cgroup_root)
     joined = _joined(cgroup)
+    if early is not None and not (joined and earlyinit.serves(spec, earlyinit.pids_limit_ok(spec))):
+        early.release()   # it saw the same and has left
+        early = None
     try:
         write_file(os.path.join(directory, "config.json"), json.dumps(spec.to_json()).encode())
-        if joined and 0 < (spec.linux.resources.pids_limit or 0) < 8:
+        if joined and not earlyinit.pids_limit_ok(spec):
             _leave(cgroup)  # this process and the intermediate would count against a tiny pids limit
             joined = False
         cgroup.create()
         cgroup.apply(spec.linux.resources)
-        ctx = _prepare_context(spec, rootfs, cgroup, console_socket)
+        ctx = _prepare_context(spec, rootfs, cgroup, console_socket, connect=early is None)
         if ctx.filter is not None:
             write_file(os.path.join(directory, SECCOMP_BPF), ctx.filter.bpf)
         ctx.preserve_fds = preserve_fds
-        pid = _spawn_init(spec, ctx, cgroup, stdio, _make_fifo(directory, spec), record, joined)
+        pid = _spawn_init(spec, ctx, cgroup, stdio, _make_fifo(directory, spec), record, joined, early)
         record.pid, record.pid_start, record.status = pid, proc_start(pid) or "", S.CREATED.value
         store.save(record)
         if pid_file:
             _write_pid_file(pid_file, pid)
         return pid
     except BaseException:
+        if early is not None:
+            early.release()
         if joined:
             _leave(cgroup, destroy=False)
         _kill_cgroup(cgroup)
@@ -191,7 +225,7 @@ def _make_fifo(directory: str, spec: Spec) -> str:
 
 
 def _spawn_init(spec: Spec, ctx: InitContext, cgroup: Cgroup, stdio: tuple[int, int, int] | None,
-                fifo: str, record: Record, joined: bool = False) -> int:
+                fifo: str, record: Record, joined: bool = False, early: earlyinit.EarlyInit | None = None) -> int:
     ctx.fifo = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
     launch = Launch(stdio=None, cgroup_dirs=[])
 
@@ -205,6 +239,8 @@ def _spawn_init(spec: Spec, ctx: InitContext, cgroup: Cgroup, stdio: tuple[int, 
         return state
 
     try:
+        if early is not None:
+            return earlyinit.finish(early, ctx.fifo, create_hooks)
         launch = _launch(spec, cgroup, stdio, joined)
         return spawn(launch, ctx, INIT_STEPS, create_hooks)
     finally:
