@@ -41,9 +41,9 @@ def process_context(spec: Spec, rootfs: str, console_socket: str | None, connect
 
 
 def _prepare_context(spec: Spec, rootfs: str, cgroup: Cgroup, console_socket: str | None,
-                     connect: bool = True) -> InitContext:
+                     connect: bool = True, with_filter: bool = True) -> InitContext:
     ctx = process_context(spec, rootfs, console_socket, connect)
-    if spec.linux.seccomp is not None:
+    if spec.linux.seccomp is not None and with_filter:
         from krat.runtime import seccomp
 
         try:
@@ -240,7 +240,7 @@ def _spawn_init(spec: Spec, ctx: InitContext, cgroup: Cgroup, stdio: tuple[int, 
 
     try:
         if early is not None:
-            return earlyinit.finish(early, ctx.fifo, create_hooks)
+            return earlyinit.finish(early, ctx.fifo, ctx.filter.bpf if ctx.filter is not None else b"", create_hooks)
         launch = _launch(spec, cgroup, stdio, joined)
         return spawn(launch, ctx, INIT_STEPS, create_hooks)
     finally:

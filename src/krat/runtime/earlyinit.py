@@ -154,11 +154,13 @@ def pids_limit_ok(spec: Spec) -> bool:
     return not 0 < (spec.linux.resources.pids_limit or 0) < 8
 
 
-def finish(early: EarlyInit, fifo_fd: int, on_hooks) -> int:
-    """The cgroup is ready: hand the init exec.fifo, then follow it as spawn does until it
-    is ready (its pid) or has failed (the error; the caller releases it)."""
+def finish(early: EarlyInit, fifo_fd: int, bpf: bytes, on_hooks) -> int:
+    """The cgroup is ready: hand the init exec.fifo and the seccomp program (compiled or read
+    from the cache here already), then follow it as spawn does until it is ready (its pid)
+    or has failed (the error; the caller releases it)."""
+    message = READY + len(bpf).to_bytes(4, "big") + bpf
     try:
-        early.sock.sendmsg([READY], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, struct.pack("i", fifo_fd))])
+        early.sock.sendmsg([message], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, struct.pack("i", fifo_fd))])
     except OSError:
         pass   # it has gone: its error, if any, is on the sync pipe
     _, error = sp._converse(early.sync_r, early.sock.fileno(), sp.Launch(stdio=None, cgroup_dirs=[]), on_hooks,
@@ -233,7 +235,7 @@ def _become(request, sock: _socket.socket, sync_w: int, host: dict[str, int]) ->
     ctx = InitContext(spec=spec, rootfs=rootfs, sys=sc.LinuxSyscalls(), sync=sync_w)  # to report errors
     try:
         cgroup = Cgroup(cgroup_path(spec.linux.cgroups_path, container_id), configured_root())
-        ctx = creation._prepare_context(spec, rootfs, cgroup, console_socket)
+        ctx = creation._prepare_context(spec, rootfs, cgroup, console_socket, with_filter=False)  # sent with READY
         ctx.sync = sync_w
         ctx.reply = sock.fileno()
         launch = creation._launch(spec, cgroup, stdio, joined=True)
@@ -269,9 +271,21 @@ def _await_creator(ctx: InitContext) -> None:
     """An init step: wait until the creator has set the cgroup up; take exec.fifo's fd."""
     sock = _socket.socket(fileno=os.dup(ctx.reply))
     try:
-        data, anc, _, _ = sock.recvmsg(1, _socket.CMSG_SPACE(4))
+        data, anc, _, _ = sock.recvmsg(5, _socket.CMSG_SPACE(4))
+        if anc:
+            ctx.fifo = struct.unpack("i", anc[0][2][:4])[0]
+        if len(data) < 5 or data[:1] != READY or not anc:
+            os._exit(1)   # the creator failed or gave up: it reports why
+        size = int.from_bytes(data[1:5], "big")
+        bpf = b""
+        while len(bpf) < size:
+            more = sock.recv(size - len(bpf))
+            if not more:
+                os._exit(1)
+            bpf += more
     finally:
         sock.close()
-    if data != READY or not anc:
-        os._exit(1)   # the creator failed or gave up: it reports why
-    ctx.fifo = struct.unpack("i", anc[0][2][:4])[0]
+    if bpf:
+        from krat.runtime.seccomp import Filter
+
+        ctx.filter = Filter.from_bpf(bpf)
