@@ -152,7 +152,7 @@ def create(container_id: str, bundle: str, state_root: str = DEFAULT_ROOT,
     early = earlyinit.claim(raw, stdio, container_id, bundle, console_socket) if not preserve_fds else None
     try:
         return _create(container_id, bundle, state_root, stdio, console_socket, pid_file, preserve_fds,
-                       parse_spec(raw, path), early)
+                       parse_spec(raw, path), raw, early)
     except BaseException:
         if early is not None:
             early.release()
@@ -170,7 +170,7 @@ def _read_config(path: str) -> bytes:
 
 
 def _create(container_id: str, bundle: str, state_root: str, stdio: tuple[int, int, int] | None,
-            console_socket: str | None, pid_file: str | None, preserve_fds: int, spec: Spec,
+            console_socket: str | None, pid_file: str | None, preserve_fds: int, spec: Spec, raw: bytes,
             early: earlyinit.EarlyInit | None) -> int:
     rootfs = os.path.normpath(os.path.join(bundle, spec.root.path))
     if not os.path.isdir(rootfs):
@@ -188,7 +188,8 @@ def _create(container_id: str, bundle: str, state_root: str, stdio: tuple[int, i
         early.release()   # it saw the same and has left
         early = None
     try:
-        write_file(os.path.join(directory, "config.json"), json.dumps(spec.to_json()).encode())
+        # The document as read and checked (exec and `krat-runtime exec` read it again later).
+        write_file(os.path.join(directory, "config.json"), raw)
         if joined and not earlyinit.pids_limit_ok(spec):
             _leave(cgroup)  # this process and the intermediate would count against a tiny pids limit
             joined = False
