@@ -4,8 +4,8 @@ The monitor's pre-forked create child (engine.runtimes.prefork) waits 10-20 ms f
 request while the CLI prepares the bundle. In that time `fork_early` forks the init
 ahead: into a new pid namespace (as spawn's direct path does: Docker's default and
 krat's), in the container's cgroup entered early (creation.enter_cgroup), and with new
-network, uts, ipc and cgroup namespaces made ahead too (undone by setns to the host's
-where the spec asks for none, replaced by setns where it gives a path). The mount
+network (with `lo` up), uts, ipc and cgroup namespaces made ahead too (undone by setns to
+the host's where the spec asks for none, replaced by setns where it gives a path). The mount
 namespace is made after the request: the bundle's root filesystem is mounted on the
 host after this fork, and a copy taken now would not see it.
 
@@ -188,6 +188,7 @@ def _serve(sock: _socket.socket, sync_w: int, close: tuple[int, ...]) -> None:
         for flag in SPECULATIVE.values():
             flags |= flag
         syscalls.unshare(flags)
+        syscalls.link_up("lo")   # what init.loopback_up does, should the spec keep this namespace
         request = _receive(sock)
         if request is None:
             code = 0

@@ -145,7 +145,8 @@ class LinuxSyscalls:
         try:
             got = fcntl.ioctl(s.fileno(), SIOCGIFFLAGS, struct.pack("16sH22x", name.encode(), 0))
             flags = struct.unpack("16sH22x", got)[1]
-            fcntl.ioctl(s.fileno(), SIOCSIFFLAGS, struct.pack("16sH22x", name.encode(), flags | IFF_UP))
+            if not flags & IFF_UP:   # up already (earlyinit does it ahead): no rtnl round
+                fcntl.ioctl(s.fileno(), SIOCSIFFLAGS, struct.pack("16sH22x", name.encode(), flags | IFF_UP))
         finally:
             s.close()
 
