@@ -77,6 +77,9 @@ def fork_early(close: tuple[int, ...] = ()) -> bool:
     """Fork the init ahead (the caller is single-threaded and in the container's cgroup);
     False if this process cannot. close: the caller's fds the init must not hold."""
     global _early
+    from krat.runtime import capabilities as caps
+
+    caps.held()   # read once here, for this process and (inherited) the init's context
     ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
     sync_r, sync_w = os.pipe()
     own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
