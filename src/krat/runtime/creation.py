@@ -193,7 +193,8 @@ def _create(container_id: str, bundle: str, state_root: str, stdio: tuple[int, i
         if joined and not earlyinit.pids_limit_ok(spec):
             _leave(cgroup)  # this process and the intermediate would count against a tiny pids limit
             joined = False
-        cgroup.create()
+        if not joined:
+            cgroup.create()   # else enter_cgroup made it, and a cgroup with us in it stays
         cgroup.apply(spec.linux.resources)
         ctx = _prepare_context(spec, rootfs, cgroup, console_socket, connect=early is None)
         if ctx.filter is not None:
