@@ -146,7 +146,9 @@ def claim(data: bytes, stdio: tuple[int, int, int] | None, container_id: str, bu
 
 
 def serves(spec: Spec, pids_limit_ok: bool) -> bool:
-    """Whether an early init can be this spec's (decided alike by the creator and the init)."""
+    """Whether an early init can be this spec's, decided alike by the creator and the init
+    (with: the creator entered the spec's cgroup early), before the init does anything that
+    shows (it connects to the console socket)."""
     kinds = {ns.type: ns for ns in spec.linux.namespaces}
     pid = kinds.get("pid")
     return (pid is not None and not pid.path and "user" not in kinds and "time" not in kinds
@@ -230,15 +232,17 @@ def _become(request, sock: _socket.socket, sync_w: int, host: dict[str, int]) ->
         spec = Spec.from_json(json.loads(data))
     except Exception:  # noqa: BLE001 - the creator parses the same bytes and reports it
         return
-    if not serves(spec, pids_limit_ok(spec)):
-        return
+    cgroup_dir = cgroup_path(spec.linux.cgroups_path, container_id)
+    entered = creation._entered is not None and creation._entered[:2] == (cgroup_dir, configured_root())
+    if not (entered and serves(spec, pids_limit_ok(spec))):
+        return   # the creator decides the same (it entered that cgroup, we were forked in it)
     sp._DEBUG = bool(os.environ.get("KRAT_DEBUG"))
     if sp._DEBUG:
         import traceback  # noqa: F401  (nothing can be imported after pivot_root)
     rootfs = os.path.normpath(os.path.join(bundle, spec.root.path))
     ctx = InitContext(spec=spec, rootfs=rootfs, sys=sc.LinuxSyscalls(), sync=sync_w)  # to report errors
     try:
-        cgroup = Cgroup(cgroup_path(spec.linux.cgroups_path, container_id), configured_root())
+        cgroup = Cgroup(cgroup_dir, configured_root())
         ctx = creation._prepare_context(spec, rootfs, cgroup, console_socket, with_filter=False)  # sent with READY
         ctx.sync = sync_w
         ctx.reply = sock.fileno()
