@@ -200,9 +200,17 @@ def _create(container_id: str, bundle: str, state_root: str, stdio: tuple[int, i
         if ctx.filter is not None:
             write_file(os.path.join(directory, SECCOMP_BPF), ctx.filter.bpf)
         ctx.preserve_fds = preserve_fds
-        pid = _spawn_init(spec, ctx, cgroup, stdio, _make_fifo(directory, spec), record, joined, early)
-        record.pid, record.pid_start, record.status = pid, proc_start(pid) or "", S.CREATED.value
-        store.save(record)
+        fifo = _make_fifo(directory, spec)
+        if early is None:
+            pid = _spawn_init(spec, ctx, cgroup, stdio, fifo, record, joined)
+            record.pid, record.pid_start, record.status = pid, proc_start(pid) or "", S.CREATED.value
+            store.save(record)
+        else:
+            # The init's pid is known already: its state is written while it finishes its
+            # steps, and made the state (a rename) once it is ready.
+            record.pid, record.pid_start, record.status = early.pid, proc_start(early.pid) or "", S.CREATED.value
+            pid = _spawn_init(spec, ctx, cgroup, stdio, fifo, record, joined, early, lambda: store.stage(record))
+            store.publish(container_id)
         if pid_file:
             _write_pid_file(pid_file, pid)
         return pid
@@ -227,7 +235,8 @@ def _make_fifo(directory: str, spec: Spec) -> str:
 
 
 def _spawn_init(spec: Spec, ctx: InitContext, cgroup: Cgroup, stdio: tuple[int, int, int] | None,
-                fifo: str, record: Record, joined: bool = False, early: earlyinit.EarlyInit | None = None) -> int:
+                fifo: str, record: Record, joined: bool = False, early: earlyinit.EarlyInit | None = None,
+                meanwhile=None) -> int:
     ctx.fifo = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
     launch = Launch(stdio=None, cgroup_dirs=[])
 
@@ -242,7 +251,8 @@ def _spawn_init(spec: Spec, ctx: InitContext, cgroup: Cgroup, stdio: tuple[int, 
 
     try:
         if early is not None:
-            return earlyinit.finish(early, ctx.fifo, ctx.filter.bpf if ctx.filter is not None else b"", create_hooks)
+            return earlyinit.finish(early, ctx.fifo, ctx.filter.bpf if ctx.filter is not None else b"", create_hooks,
+                                    meanwhile)
         launch = _launch(spec, cgroup, stdio, joined)
         return spawn(launch, ctx, INIT_STEPS, create_hooks)
     finally:

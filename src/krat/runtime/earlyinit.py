@@ -159,15 +159,18 @@ def pids_limit_ok(spec: Spec) -> bool:
     return not 0 < (spec.linux.resources.pids_limit or 0) < 8
 
 
-def finish(early: EarlyInit, fifo_fd: int, bpf: bytes, on_hooks) -> int:
+def finish(early: EarlyInit, fifo_fd: int, bpf: bytes, on_hooks, meanwhile=None) -> int:
     """The cgroup is ready: hand the init exec.fifo and the seccomp program (compiled or read
-    from the cache here already), then follow it as spawn does until it is ready (its pid)
-    or has failed (the error; the caller releases it)."""
+    from the cache here already), run meanwhile() while it finishes its steps, then follow
+    it as spawn does until it is ready (its pid) or has failed (the error; the caller
+    releases it)."""
     message = READY + len(bpf).to_bytes(4, "big") + bpf
     try:
         early.sock.sendmsg([message], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, struct.pack("i", fifo_fd))])
     except OSError:
         pass   # it has gone: its error, if any, is on the sync pipe
+    if meanwhile is not None:
+        meanwhile()
     _, error = sp._converse(early.sync_r, early.sock.fileno(), sp.Launch(stdio=None, cgroup_dirs=[]), on_hooks,
                             early.pid)
     if error is not None:

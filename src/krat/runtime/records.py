@@ -84,10 +84,16 @@ class Store:
         return d
 
     def save(self, record: Record) -> None:
-        d = self.dir(record.id)
-        tmp = os.path.join(d, "state.json.tmp")
-        write_file(tmp, json.dumps(asdict(record)).encode())
-        os.rename(tmp, os.path.join(d, "state.json"))
+        self.stage(record)
+        self.publish(record.id)
+
+    def stage(self, record: Record) -> None:
+        """Write the record where readers do not look yet (publish makes it the state)."""
+        write_file(os.path.join(self.dir(record.id), "state.json.tmp"), json.dumps(asdict(record)).encode())
+
+    def publish(self, container_id: str) -> None:
+        d = self.dir(container_id)
+        os.rename(os.path.join(d, "state.json.tmp"), os.path.join(d, "state.json"))
 
     def load(self, container_id: str) -> Record:
         try:
