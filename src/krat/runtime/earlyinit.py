@@ -54,18 +54,22 @@ class EarlyInit:
         self.owner = os.getpid()
 
     def release(self) -> None:
-        """Let it go (it exits at EOF) and reap it; for a create that did not use it or failed."""
+        """Let it go (it exits at EOF) and reap it; for a create that did not use it or failed.
+        Once only: after the reap its pid may be another process's."""
         if self.sock.fileno() >= 0:
             self.sock.close()
         if self.sync_r >= 0:
             os.close(self.sync_r)
             self.sync_r = -1
+        pid, self.pid = self.pid, 0
+        if pid <= 0:
+            return
         try:
-            os.kill(self.pid, 9)   # it may be in the middle of its steps
+            os.kill(pid, 9)   # it may be in the middle of its steps
         except ProcessLookupError:
             pass
         try:
-            os.waitpid(self.pid, 0)
+            os.waitpid(pid, 0)
         except ChildProcessError:
             pass
 
