@@ -144,9 +144,14 @@ class Monitor:
             child_fds += [out_w, err_w]
             self.add_output(out_r, STDOUT)
             self.add_output(err_r, STDERR)
+        # krat's runtime starts the container as soon as it is created: what this monitor does
+        # in between (report "created", accept the attach client) needs no stopped container,
+        # since the output waits in the pipe or pty until the loop reads it.
+        at_once = {"start": True} if getattr(self.runtime, "starts_at_once", False) else {}
         try:
             self.pid = self.runtime.create(self.id, self.dir, stdio=stdio,
-                                           console_socket=self.short("console.sock") if console else None)
+                                           console_socket=self.short("console.sock") if console else None,
+                                           **at_once)
         finally:
             for fd in child_fds:
                 os.close(fd)

@@ -181,16 +181,23 @@ class KratRuntime:
         self.root = root
         self._pending: tuple[int, int, int] | None = None   # (child pid, go fd, answer fd)
         self._preforked = preforked
+        self._started_at_once = False
+        self._rest = b""   # what the child wrote after its create answer
+
+    starts_at_once = True   # create(start=True): see there
 
     def create(self, container_id: str, bundle: str, *, stdio: tuple[int, int, int],
-               console_socket: str | None = None) -> int:
+               console_socket: str | None = None, start: bool = False) -> int:
         """Create in a forked child that then waits to start it: krat.runtime is imported once
-        (a child from prefork() has done so already and gets the request over its socket)."""
+        (a child from prefork() has done so already and gets the request over its socket).
+        start=True: the child starts the container right after creating it, without waiting
+        for start() (which then only collects the outcome): for a caller with nothing to do
+        in between that the container must wait for, two round trips fewer."""
         if self._preforked is not None:
             pid, fd = self._preforked
             self._preforked = None
             self._pending = (pid, os.dup(fd), fd)
-            _send_request(fd, (container_id, bundle, self.root, console_socket), stdio)
+            _send_request(fd, (container_id, bundle, self.root, console_socket, start), stdio)
         else:
             go_r, go_w = os.pipe()
             ans_r, ans_w = os.pipe()
@@ -198,12 +205,14 @@ class KratRuntime:
             if pid == 0:
                 os.close(go_w)
                 os.close(ans_r)
-                _create_then_start(container_id, bundle, self.root, stdio, console_socket, go_r, ans_w)
+                _create_then_start(container_id, bundle, self.root, stdio, console_socket, go_r, ans_w, start)
             os.close(go_r)
             os.close(ans_w)
             self._pending = (pid, go_w, ans_r)
+        self._started_at_once = start
         try:
-            return int(_answer(self._pending[2]))
+            text, self._rest = _answer(self._pending[2])
+            return int(text)
         except BaseException:
             self._finish_child()
             raise
@@ -223,20 +232,31 @@ class KratRuntime:
                 return ""
             in_child(act)
             return
-        os.write(self._pending[1], b"s")
+        if not self._started_at_once:
+            os.write(self._pending[1], b"s")
         try:
-            _answer(self._pending[2])
-        finally:
+            _answer(self._pending[2], self._rest)
+        except BaseException:
             self._finish_child()
+            raise
+        self._finish_child(wait=False)
 
-    def _finish_child(self) -> None:
-        """Let the create/start child go (EOF on its go pipe) and reap it."""
+    def _finish_child(self, wait: bool = True) -> None:
+        """Let the create/start child go (EOF on its go pipe) and reap it. wait=False: it has
+        answered and exits by itself; the caller, a subreaper that reaps every child (the
+        monitor), need not wait for its exit before going on."""
         if self._pending is None:
             return
         pid, go_w, ans_r = self._pending
         self._pending = None
         os.close(go_w)
         os.close(ans_r)
+        if not wait:
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+            return
         while True:
             try:
                 os.waitpid(pid, 0)
@@ -287,8 +307,10 @@ class KratRuntime:
         return argv + ["exec", "--process", process_file] + (["--detach"] if detach else []) + [container_id]
 
 
-def _create_then_start(cid: str, bundle: str, root: str, stdio, console_socket, go_r: int, ans_w: int) -> None:
-    """The forked child of KratRuntime.create: create, answer, wait for b"s", start, answer."""
+def _create_then_start(cid: str, bundle: str, root: str, stdio, console_socket, go_r: int, ans_w: int,
+                       at_once: bool = False) -> None:
+    """The forked child of KratRuntime.create: create, answer, wait for b"s" (unless at_once),
+    start, answer."""
     code = 0
     try:
         import krat.runtime as rt
@@ -299,7 +321,7 @@ def _create_then_start(cid: str, bundle: str, root: str, stdio, console_socket, 
             os.write(ans_w, _line(str(getattr(err, "exit_code", 125)), getattr(err, "message", None) or str(err)))
             code = 1
             return
-        if os.read(go_r, 1) != b"s":
+        if not at_once and os.read(go_r, 1) != b"s":
             return  # the monitor gave up before starting: delete() cleans up
         try:
             rt.start(cid, root)
@@ -353,21 +375,24 @@ def _serve_request(fd: int, container_id: str, cgroups_path: str) -> None:
         import struct
 
         import krat.runtime as rt
-        from krat.runtime import creation
+        from krat.runtime import creation, earlyinit, seccomp  # noqa: F401  (seccomp: for linux.seccomp)
 
         rt.start  # noqa: B018  (loads krat.runtime's modules now, not on request)
         joined = creation.enter_cgroup(container_id, cgroups_path)
+        if joined:
+            earlyinit.fork_early(close=(fd,))   # the container's init, forked ahead
         sock = _socket.socket(fileno=fd)
         data, anc, _, _ = sock.recvmsg(65536, _socket.CMSG_SPACE(3 * 4))
         sock.detach()
         if not data:
+            earlyinit.release()
             if joined:
                 creation.leave_cgroup(container_id, cgroups_path)
             code = 0
             return   # the monitor gave up (its CLI failed before creating anything)
-        cid, bundle, root, console_socket = marshal.loads(data)
+        cid, bundle, root, console_socket, at_once = marshal.loads(data)
         stdio = struct.unpack("3i", anc[0][2][:12])
-        _create_then_start(cid, bundle, root, stdio, console_socket, fd, fd)
+        _create_then_start(cid, bundle, root, stdio, console_socket, fd, fd, at_once)
     finally:
         os._exit(code)
 
@@ -385,10 +410,11 @@ def _line(code: str, text: str) -> bytes:
     return f"{code}\t{text.replace(chr(10), ' ')}\n".encode()
 
 
-def _answer(fd: int) -> str:
-    """One answer line from the child. Not EOF: the container's process holds the pipe too."""
-    buf = b""
-    while not buf.endswith(b"\n"):
+def _answer(fd: int, rest: bytes = b"") -> tuple[str, bytes]:
+    """One answer line from the child, and what followed it (create(start=True)'s second
+    answer may come in the same read). Not EOF: the container's process holds the pipe too."""
+    buf = rest
+    while b"\n" not in buf:
         try:
             data = os.read(fd, 4096)
         except InterruptedError:
@@ -396,12 +422,13 @@ def _answer(fd: int) -> str:
         if not data:
             break
         buf += data
-    code, _, text = buf.decode(errors="replace").rstrip("\n").partition("\t")
+    line, _, rest = buf.partition(b"\n")
+    code, _, text = line.decode(errors="replace").partition("\t")
     if code != "0":
         err = RuntimeError_(text or "the runtime's helper exited without an answer")
         err.exit_code = int(code) if code.isdigit() else 125
         raise err
-    return text
+    return text, rest
 
 
 def in_child(act) -> str:

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = ["OCI_VERSION", "Capabilities", "ContainerStatus", "Device", "DeviceRule", "Hook", "IdMapping", "Linux",
            "Mount", "Namespace", "Process", "Resources", "Rlimit", "Root", "Seccomp", "SeccompArg",
-           "SeccompRule", "Spec", "State", "User", "load_spec"]
+           "SeccompRule", "Spec", "State", "User", "load_spec", "parse_spec"]
 
 
 @record(frozen=True)
@@ -78,10 +78,19 @@ def load_spec(path: str) -> Spec:
     """Read and validate a config.json; errors name the file and the field."""
     try:
         with open(path, "rb") as f:
-            data = json.loads(f.read())
+            raw = f.read()
     except FileNotFoundError as err:
         raise InvalidArgument(f"{path}: no such file") from err
-    except (OSError, ValueError) as err:
+    except OSError as err:
+        raise InvalidArgument(f"{path}: {err}") from err
+    return parse_spec(raw, path)
+
+
+def parse_spec(raw: bytes, path: str) -> Spec:
+    """Validate a config.json's bytes (read from `path`, which errors name)."""
+    try:
+        data = json.loads(raw)
+    except ValueError as err:
         raise InvalidArgument(f"{path}: {err}") from err
     try:
         return Spec.from_json(data)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from krat.errors import InvalidArgument
 from krat.oci.process import Capabilities
 from krat.oci.records import record
@@ -51,24 +50,42 @@ def masks(caps: Capabilities, available: int) -> CapMasks:
     return CapMasks(**m)
 
 
+_last: int | None = None
+_held: int | None = None   # this process's bounding set, read once (drop_bounding forgets it)
+
+
 def last_cap() -> int:
-    try:
-        with open("/proc/sys/kernel/cap_last_cap") as f:
-            return int(f.read())
-    except OSError:
-        return max(CAPABILITIES.values())
+    """The kernel's highest capability number (a constant of the running kernel: read once)."""
+    global _last
+    if _last is None:
+        try:
+            with open("/proc/sys/kernel/cap_last_cap") as f:
+                _last = int(f.read())
+        except OSError:
+            return max(CAPABILITIES.values())
+    return _last
 
 
 def held(pid: str = "self") -> int:
-    """This process's bounding set: what it can hand on."""
+    """This process's bounding set: what it can hand on. For "self" it is read once: only
+    drop_bounding shrinks it (a fork inherits it, and the value with it)."""
+    global _held
+    if pid == "self" and _held is not None:
+        return _held
+    bounding = (1 << (last_cap() + 1)) - 1
     with open(f"/proc/{pid}/status") as f:
         for line in f:
             if line.startswith("CapBnd:"):
-                return int(line.split()[1], 16)
-    return (1 << (last_cap() + 1)) - 1
+                bounding = int(line.split()[1], 16)
+                break
+    if pid == "self":
+        _held = bounding
+    return bounding
 
 
 def drop_bounding(sys: sc.Syscalls, m: CapMasks, top: int) -> None:
+    global _held
+    _held = None
     for number in range(top + 1):
         if not m.bounding & (1 << number):
             sys.prctl(sc.PR_CAPBSET_DROP, number)

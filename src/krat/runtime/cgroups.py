@@ -135,11 +135,21 @@ class Hierarchy:
     options: str  # the super options to mount it again inside a container
 
 
+_host: list[Hierarchy] | None = None
+
+
 def hierarchies(mountinfo: str | None = None) -> list[Hierarchy]:
-    """The cgroup mounts of this host, from /proc/self/mountinfo."""
+    """The cgroup mounts of this host, from /proc/self/mountinfo (or the given text).
+
+    The host's are read once per process, as runc does: cgroup hierarchies are mounted at
+    boot, and a runtime process would otherwise parse mountinfo for every Cgroup it makes
+    (create made three, start one more)."""
+    global _host
     if mountinfo is None:
-        with open("/proc/self/mountinfo") as f:
-            mountinfo = f.read()
+        if _host is None:
+            with open("/proc/self/mountinfo") as f:
+                _host = hierarchies(f.read())
+        return list(_host)
     out = []
     for line in mountinfo.splitlines():
         left, _, right = line.partition(" - ")

@@ -38,7 +38,7 @@ def status_of(record: Record, state_root: str) -> ContainerStatus:
         return S.STOPPED
     if cgroup_of(record).frozen():
         return S.PAUSED
-    # `start` removes exec.fifo before it records "running": the fifo is the truth if it dies between.
+    # `start` removes exec.fifo as it releases the init: created until then, running after.
     waiting = os.path.exists(os.path.join(state_root, record.id, "exec.fifo"))
     return S.CREATED if waiting else S.RUNNING
 
@@ -71,9 +71,7 @@ def start(container_id: str, state_root: str = DEFAULT_ROOT) -> None:
                 raise Conflict(f"container {container_id} is stopped: its process exited before start")
     finally:
         os.close(fd)
-    os.unlink(fifo)
-    record.status = S.RUNNING.value
-    store.save(record)
+    os.unlink(fifo)   # from here on the container is running (status_of): no state.json rewrite
     _run_late_hooks(record, "poststart", S.RUNNING)
 
 

@@ -7,13 +7,14 @@ import os
 
 from krat.errors import InvalidArgument
 from krat.oci import jsoncodec as json
-from krat.oci.runtime import ContainerStatus, Spec, load_spec
+from krat.oci.runtime import ContainerStatus, Spec, parse_spec
 from krat.runtime import capabilities as caps
+from krat.runtime import earlyinit
 from krat.runtime import syscalls as sc
 from krat.runtime.cgroups import Cgroup, cgroup_path, configured_root, hierarchies
 from krat.runtime.container import _kill_cgroup, _now
 from krat.runtime.init import INIT_STEPS, InitContext
-from krat.runtime.records import DEFAULT_ROOT, Record, Store, proc_start
+from krat.runtime.records import DEFAULT_ROOT, Record, Store, proc_start, write_file
 from krat.runtime.spawn import Launch, spawn
 
 S = ContainerStatus
@@ -22,8 +23,9 @@ S = ContainerStatus
 SECCOMP_BPF = "seccomp.bpf"  # the compiled linux.seccomp, in the state directory: exec loads it as is
 
 
-def process_context(spec: Spec, rootfs: str, console_socket: str | None) -> InitContext:
-    """What the init steps need for spec.process (capabilities, console); create and exec."""
+def process_context(spec: Spec, rootfs: str, console_socket: str | None, connect: bool = True) -> InitContext:
+    """What the init steps need for spec.process (capabilities, console); create and exec.
+    connect=False: check the console settings, but let the init connect (earlyinit)."""
     ctx = InitContext(spec=spec, rootfs=rootfs, sys=sc.LinuxSyscalls())
     if spec.process.capabilities is not None:
         ctx.cap_masks = caps.masks(spec.process.capabilities, caps.held())
@@ -31,15 +33,17 @@ def process_context(spec: Spec, rootfs: str, console_socket: str | None) -> Init
     if spec.process.terminal:
         if not console_socket:
             raise InvalidArgument("process.terminal is true: --console-socket is required")
-        ctx.console = _connect(console_socket)
+        if connect:
+            ctx.console = _connect(console_socket)
     elif console_socket:
         raise InvalidArgument("--console-socket needs process.terminal: true")
     return ctx
 
 
-def _prepare_context(spec: Spec, rootfs: str, cgroup: Cgroup, console_socket: str | None) -> InitContext:
-    ctx = process_context(spec, rootfs, console_socket)
-    if spec.linux.seccomp is not None:
+def _prepare_context(spec: Spec, rootfs: str, cgroup: Cgroup, console_socket: str | None,
+                     connect: bool = True, with_filter: bool = True) -> InitContext:
+    ctx = process_context(spec, rootfs, console_socket, connect)
+    if spec.linux.seccomp is not None and with_filter:
         from krat.runtime import seccomp
 
         try:
@@ -77,13 +81,24 @@ def enter_cgroup(container_id: str, cgroups_path: str) -> bool:
         cgroup = Cgroup(cgroup_path(cgroups_path, container_id), configured_root())
     except InvalidArgument:
         return False   # create() names the bad setting
+    global _entered
     try:
         cgroup.create()
         cgroup.join(os.getpid())
-        return True
     except OSError:
         _leave(cgroup)
         return False
+    _entered = (cgroup.path, cgroup.root, os.getpid())
+    return True
+
+
+# (cgroup path, root, pid) of the cgroup enter_cgroup moved this process into: create() then
+# knows it is there without reading each hierarchy's cgroup.procs.
+_entered: tuple[str, str, int] | None = None
+
+
+def _joined(cgroup: Cgroup) -> bool:
+    return _entered == (cgroup.path, cgroup.root, os.getpid())
 
 
 def leave_cgroup(container_id: str, cgroups_path: str) -> None:
@@ -92,8 +107,11 @@ def leave_cgroup(container_id: str, cgroups_path: str) -> None:
 
 def _leave(cgroup: Cgroup, destroy: bool = True) -> None:
     """Take the calling process out of `cgroup` (if in it); then remove the cgroup."""
+    global _entered
     if cgroup.holds(os.getpid()):
         cgroup.leave()
+    if _joined(cgroup):
+        _entered = None
     if destroy:
         try:
             cgroup.destroy()
@@ -116,6 +134,10 @@ def _launch(spec: Spec, cgroup: Cgroup, stdio: tuple[int, int, int] | None, join
             launch.new_user = True
         else:
             launch.unshare_flags |= sc.NAMESPACE_FLAGS[ns.type]
+    # Without a user namespace the init is forked straight into its pid namespace (spawn.py).
+    # A time namespace, like a pid one, applies to children only: it keeps the intermediate.
+    launch.direct = not launch.new_user and not launch.unshare_flags & sc.CLONE_NEWTIME and \
+        all(kind not in ("user", "time") for kind, _ in launch.join)
     return launch
 
 
@@ -124,7 +146,32 @@ def create(container_id: str, bundle: str, state_root: str = DEFAULT_ROOT,
            pid_file: str | None = None, preserve_fds: int = 0) -> int:
     """Set the container up and leave its process waiting for `start`; return its pid."""
     bundle = os.path.abspath(bundle)
-    spec = load_spec(os.path.join(bundle, "config.json"))
+    path = os.path.join(bundle, "config.json")
+    raw = _read_config(path)
+    # An init forked ahead (earlyinit) starts on its part now, beside this process's.
+    early = earlyinit.claim(raw, stdio, container_id, bundle, console_socket) if not preserve_fds else None
+    try:
+        return _create(container_id, bundle, state_root, stdio, console_socket, pid_file, preserve_fds,
+                       parse_spec(raw, path), raw, early)
+    except BaseException:
+        if early is not None:
+            early.release()
+        raise
+
+
+def _read_config(path: str) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError as err:
+        raise InvalidArgument(f"{path}: no such file") from err
+    except OSError as err:
+        raise InvalidArgument(f"{path}: {err}") from err
+
+
+def _create(container_id: str, bundle: str, state_root: str, stdio: tuple[int, int, int] | None,
+            console_socket: str | None, pid_file: str | None, preserve_fds: int, spec: Spec, raw: bytes,
+            early: earlyinit.EarlyInit | None) -> int:
     rootfs = os.path.normpath(os.path.join(bundle, spec.root.path))
     if not os.path.isdir(rootfs):
         raise InvalidArgument(f"root.path: {rootfs} is not a directory")
@@ -136,27 +183,40 @@ def create(container_id: str, bundle: str, state_root: str = DEFAULT_ROOT,
                            if spec.hooks_of(k)})
     directory = store.reserve(record)
     cgroup = Cgroup(record.cgroup, record.cgroup_root)
-    joined = cgroup.holds(os.getpid())
+    joined = _joined(cgroup)
+    if early is not None and not (joined and earlyinit.serves(spec, earlyinit.pids_limit_ok(spec))):
+        early.release()   # it saw the same and has left
+        early = None
     try:
-        with open(os.path.join(directory, "config.json"), "w") as f:
-            f.write(json.dumps(spec.to_json()))  # dumps: json.dump would take the pure-Python encoder
-        if joined and 0 < (spec.linux.resources.pids_limit or 0) < 8:
+        # The document as read and checked (exec and `krat-runtime exec` read it again later).
+        write_file(os.path.join(directory, "config.json"), raw)
+        if joined and not earlyinit.pids_limit_ok(spec):
             _leave(cgroup)  # this process and the intermediate would count against a tiny pids limit
             joined = False
-        cgroup.create()
+        if not joined:
+            cgroup.create()   # else enter_cgroup made it, and a cgroup with us in it stays
         cgroup.apply(spec.linux.resources)
-        ctx = _prepare_context(spec, rootfs, cgroup, console_socket)
+        ctx = _prepare_context(spec, rootfs, cgroup, console_socket, connect=early is None)
         if ctx.filter is not None:
-            with open(os.path.join(directory, SECCOMP_BPF), "wb") as f:
-                f.write(ctx.filter.bpf)
+            write_file(os.path.join(directory, SECCOMP_BPF), ctx.filter.bpf)
         ctx.preserve_fds = preserve_fds
-        pid = _spawn_init(spec, ctx, cgroup, stdio, _make_fifo(directory, spec), record, joined)
-        record.pid, record.pid_start, record.status = pid, proc_start(pid) or "", S.CREATED.value
-        store.save(record)
+        fifo = _make_fifo(directory, spec)
+        if early is None:
+            pid = _spawn_init(spec, ctx, cgroup, stdio, fifo, record, joined)
+            record.pid, record.pid_start, record.status = pid, proc_start(pid) or "", S.CREATED.value
+            store.save(record)
+        else:
+            # The init's pid is known already: its state is written while it finishes its
+            # steps, and made the state (a rename) once it is ready.
+            record.pid, record.pid_start, record.status = early.pid, proc_start(early.pid) or "", S.CREATED.value
+            pid = _spawn_init(spec, ctx, cgroup, stdio, fifo, record, joined, early, lambda: store.stage(record))
+            store.publish(container_id)
         if pid_file:
             _write_pid_file(pid_file, pid)
         return pid
     except BaseException:
+        if early is not None:
+            early.release()
         if joined:
             _leave(cgroup, destroy=False)
         _kill_cgroup(cgroup)
@@ -175,7 +235,8 @@ def _make_fifo(directory: str, spec: Spec) -> str:
 
 
 def _spawn_init(spec: Spec, ctx: InitContext, cgroup: Cgroup, stdio: tuple[int, int, int] | None,
-                fifo: str, record: Record, joined: bool = False) -> int:
+                fifo: str, record: Record, joined: bool = False, early: earlyinit.EarlyInit | None = None,
+                meanwhile=None) -> int:
     ctx.fifo = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
     launch = Launch(stdio=None, cgroup_dirs=[])
 
@@ -189,6 +250,9 @@ def _spawn_init(spec: Spec, ctx: InitContext, cgroup: Cgroup, stdio: tuple[int, 
         return state
 
     try:
+        if early is not None:
+            return earlyinit.finish(early, ctx.fifo, ctx.filter.bpf if ctx.filter is not None else b"", create_hooks,
+                                    meanwhile)
         launch = _launch(spec, cgroup, stdio, joined)
         return spawn(launch, ctx, INIT_STEPS, create_hooks)
     finally:

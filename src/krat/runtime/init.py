@@ -315,6 +315,9 @@ def wait_for_start(ctx: InitContext) -> None:
     os.write(fd, b"0")
     os.close(fd)
     os.close(ctx.fifo)
+    # `start` waits for that byte. Let it run now: the scheduler tends to keep this process on
+    # its CPU through the exec and leave the woken reader waiting a tick (~1 ms).
+    os.sched_yield()
 
 
 def exec_process(ctx: InitContext) -> None:

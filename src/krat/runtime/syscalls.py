@@ -145,7 +145,8 @@ class LinuxSyscalls:
         try:
             got = fcntl.ioctl(s.fileno(), SIOCGIFFLAGS, struct.pack("16sH22x", name.encode(), 0))
             flags = struct.unpack("16sH22x", got)[1]
-            fcntl.ioctl(s.fileno(), SIOCSIFFLAGS, struct.pack("16sH22x", name.encode(), flags | IFF_UP))
+            if not flags & IFF_UP:   # up already (earlyinit does it ahead): no rtnl round
+                fcntl.ioctl(s.fileno(), SIOCSIFFLAGS, struct.pack("16sH22x", name.encode(), flags | IFF_UP))
         finally:
             s.close()
 
@@ -156,7 +157,15 @@ class LinuxSyscalls:
         os.symlink(target, path)
 
     def mkdir(self, path: str, mode: int = 0o755) -> None:
-        os.makedirs(path, mode, exist_ok=True)
+        """os.makedirs(path, mode, exist_ok=True), with one mkdir(2) when the parent exists
+        (the usual case: the init makes ~30 mount points and device directories)."""
+        try:
+            os.mkdir(path, mode)
+        except FileExistsError:
+            if not os.path.isdir(path):
+                raise
+        except FileNotFoundError:
+            os.makedirs(path, mode, exist_ok=True)
 
     def touch(self, path: str) -> None:
         os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))

@@ -34,6 +34,19 @@ def test_namespace_modes(kr, runtime):
     assert ",UP" not in joined.split("\n")[0]          # the same namespace: lo is down there too
 
 
+def test_host_namespaces_are_the_hosts(kr, runtime):
+    """--network host / --ipc host: the container is in this host's namespaces, the others are its own
+    (the runtime may make namespaces ahead of the request and give back the ones not asked for)."""
+    import os
+
+    show = "for n in net ipc uts; do readlink /proc/self/ns/$n; done"
+    host = [os.readlink(f"/proc/self/ns/{n}") for n in ("net", "ipc", "uts")]
+    shared = kr.ok("run", "--rm", "--network", "host", "--ipc", "host", "busybox", "sh", "-c", show).stdout.split()
+    assert shared[:2] == host[:2] and shared[2] != host[2]
+    own = kr.ok("run", "--rm", "--network", "none", "busybox", "sh", "-c", show).stdout.split()
+    assert all(mine != theirs for mine, theirs in zip(own, host))
+
+
 def test_stop_signal_and_labels_and_filters(kr, runtime):
     kr.ok("run", "-d", "--name", "graceful", "--stop-signal", "USR1", "-l", "tier=web", "busybox", "sh", "-c",
           "trap 'exit 11' USR1; while true; do sleep 0.1; done")

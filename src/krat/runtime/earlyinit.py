@@ -1,0 +1,306 @@
+"""The container's init, forked before create knows the bundle (by a caller that waits for it).
+
+The monitor's pre-forked create child (engine.runtimes.prefork) waits 10-20 ms for its
+request while the CLI prepares the bundle. In that time `fork_early` forks the init
+ahead: into a new pid namespace (as spawn's direct path does: Docker's default and
+krat's), in the container's cgroup entered early (creation.enter_cgroup), and with new
+network (with `lo` up), uts, ipc and cgroup namespaces made ahead too (undone by setns to
+the host's where the spec asks for none, replaced by setns where it gives a path). The mount
+namespace is made after the request: the bundle's root filesystem is mounted on the
+host after this fork, and a copy taken now would not see it.
+
+At create the creator sends config.json's bytes (read once: both parse the same
+document) with the stdio fds. Both then work at the same time: the creator on its
+bookkeeping (state, cgroup limits, seccomp.bpf, exec.fifo), the init on its context,
+namespaces and mounts, until it waits for the creator's "cgroup ready" (with exec.fifo's
+fd) before it makes device nodes, so the cgroup's device rules are in place. From there
+on it is spawn's protocol (the sync pipe: ready, hooks, error). A spec this init cannot
+serve (a user or time namespace, no new pid namespace, a pid limit under 8) is found by
+both from the same pure check: the init exits, the creator forks one as usual.
+
+Off the critical path: a fork of a Python process (~1 ms, and on a busy host many ms
+when another process moves tasks between cgroups), the namespaces' unshare (~0.6 ms),
+and the creator's part of create runs beside the init's.
+"""
+
+from __future__ import annotations
+
+import _socket
+import marshal
+import os
+import struct
+
+from krat.oci.runtime import Spec
+from krat.runtime import spawn as sp
+from krat.runtime import syscalls as sc
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from krat.runtime.init import InitContext
+
+# Made ahead; the spec may keep them, join others by path, or want the host's.
+SPECULATIVE = {"network": sc.CLONE_NEWNET, "uts": sc.CLONE_NEWUTS, "ipc": sc.CLONE_NEWIPC,
+               "cgroup": sc.CLONE_NEWCGROUP}
+READY = b"R"   # the creator's "cgroup ready", sent with exec.fifo's O_PATH fd
+
+
+class EarlyInit:
+    """The creator's handle on an init forked ahead."""
+
+    def __init__(self, pid: int, sock: _socket.socket, sync_r: int) -> None:
+        self.pid = pid
+        self.sock = sock
+        self.sync_r = sync_r
+        self.owner = os.getpid()
+
+    def release(self) -> None:
+        """Let it go (it exits at EOF) and reap it; for a create that did not use it or failed.
+        Once only: after the reap its pid may be another process's."""
+        if self.sock.fileno() >= 0:
+            self.sock.close()
+        if self.sync_r >= 0:
+            os.close(self.sync_r)
+            self.sync_r = -1
+        pid, self.pid = self.pid, 0
+        if pid <= 0:
+            return
+        try:
+            os.kill(pid, 9)   # it may be in the middle of its steps
+        except ProcessLookupError:
+            pass
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+
+
+_early: EarlyInit | None = None
+
+
+def fork_early(close: tuple[int, ...] = ()) -> bool:
+    """Fork the init ahead (the caller is single-threaded and in the container's cgroup);
+    False if this process cannot. close: the caller's fds the init must not hold."""
+    global _early
+    from krat.runtime import capabilities as caps
+
+    caps.held()   # read once here, for this process and (inherited) the init's context
+    ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    sync_r, sync_w = os.pipe()
+    own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+    syscalls = sc.LinuxSyscalls()
+    pid = 0
+    try:
+        try:
+            syscalls.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
+            syscalls.unshare(sc.CLONE_NEWPID)  # for the next child only
+            pid = os.fork()
+            if pid == 0:
+                _serve(theirs, sync_w, (ours.detach(), sync_r, *close))
+        except OSError:
+            pid = -1   # no pid namespace or no fork for us: create forks as usual
+        # Back at once: whatever this process forks later (hooks) stays in its own pid
+        # namespace. Should that fail, the error goes up: nothing may be forked here then.
+        syscalls.setns(own, sc.CLONE_NEWPID)
+    except BaseException:
+        if pid > 0:
+            EarlyInit(pid, ours, sync_r).release()
+        else:
+            ours.close()
+            os.close(sync_r)
+        raise
+    finally:
+        os.close(own)
+        os.close(sync_w)
+        theirs.close()
+    if pid < 0:
+        ours.close()
+        os.close(sync_r)
+        return False
+    _early = EarlyInit(pid, ours, sync_r)
+    return True
+
+
+def release() -> None:
+    """Let an unused early init go (the request never came)."""
+    global _early
+    if _early is not None:
+        _early.release()
+        _early = None
+
+
+def claim(data: bytes, stdio: tuple[int, int, int] | None, container_id: str, bundle: str,
+          console_socket: str | None) -> EarlyInit | None:
+    """The early init for this create, sent its request; None if there is none (here).
+    The creator still decides with serves(spec) whether it is used (else: release)."""
+    global _early
+    early, _early = _early, None
+    if early is None:
+        return None
+    if early.owner != os.getpid() or stdio is None:
+        early.release()
+        return None
+    blob = marshal.dumps((container_id, bundle, console_socket, data))
+    try:
+        early.sock.sendmsg([len(blob).to_bytes(4, "big") + blob],
+                           [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, struct.pack("3i", *stdio))])
+    except OSError:
+        early.release()
+        return None
+    return early
+
+
+def serves(spec: Spec, pids_limit_ok: bool) -> bool:
+    """Whether an early init can be this spec's, decided alike by the creator and the init
+    (with: the creator entered the spec's cgroup early), before the init does anything that
+    shows (it connects to the console socket)."""
+    kinds = {ns.type: ns for ns in spec.linux.namespaces}
+    pid = kinds.get("pid")
+    return (pid is not None and not pid.path and "user" not in kinds and "time" not in kinds
+            and "mount" in kinds and pids_limit_ok)
+
+
+def pids_limit_ok(spec: Spec) -> bool:
+    return not 0 < (spec.linux.resources.pids_limit or 0) < 8
+
+
+def finish(early: EarlyInit, fifo_fd: int, bpf: bytes, on_hooks, meanwhile=None) -> int:
+    """The cgroup is ready: hand the init exec.fifo and the seccomp program (compiled or read
+    from the cache here already), run meanwhile() while it finishes its steps, then follow
+    it as spawn does until it is ready (its pid) or has failed (the error; the caller
+    releases it)."""
+    message = READY + len(bpf).to_bytes(4, "big") + bpf
+    try:
+        early.sock.sendmsg([message], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, struct.pack("i", fifo_fd))])
+    except OSError:
+        pass   # it has gone: its error, if any, is on the sync pipe
+    if meanwhile is not None:
+        meanwhile()
+    _, error = sp._converse(early.sync_r, early.sock.fileno(), sp.Launch(stdio=None, cgroup_dirs=[]), on_hooks,
+                            early.pid)
+    if error is not None:
+        raise error
+    early.sock.close()
+    os.close(early.sync_r)
+    early.sync_r = -1
+    return early.pid
+
+
+# --- the init's side ---------------------------------------------------------------------
+
+def _serve(sock: _socket.socket, sync_w: int, close: tuple[int, ...]) -> None:
+    """The early init: namespaces ahead, then wait for the request and become the container."""
+    code = 1
+    try:
+        for fd in close:
+            os.close(fd)
+        syscalls = sc.LinuxSyscalls()
+        host = {kind: os.open(f"/proc/self/ns/{sc.NAMESPACE_FILES[kind]}", os.O_RDONLY | os.O_CLOEXEC)
+                for kind in SPECULATIVE}
+        flags = 0
+        for flag in SPECULATIVE.values():
+            flags |= flag
+        syscalls.unshare(flags)
+        syscalls.link_up("lo")   # what init.loopback_up does, should the spec keep this namespace
+        request = _receive(sock)
+        if request is None:
+            code = 0
+            return   # released: the create never came, or went another way
+        _become(request, sock, sync_w, host)
+    except BaseException:  # noqa: BLE001 - a forked child must never return to the caller
+        pass
+    finally:
+        os._exit(code)
+
+
+def _receive(sock: _socket.socket):
+    data, anc, _, _ = sock.recvmsg(65536, _socket.CMSG_SPACE(3 * 4))
+    if not data:
+        return None
+    size = int.from_bytes(data[:4], "big")
+    blob = data[4:]
+    while len(blob) < size:
+        more = sock.recv(size - len(blob))
+        if not more:
+            return None
+        blob += more
+    stdio = struct.unpack("3i", anc[0][2][:12])
+    return marshal.loads(blob), stdio
+
+
+def _become(request, sock: _socket.socket, sync_w: int, host: dict[str, int]) -> None:
+    """Build the context from the spec (as the creator does), then the namespaces and steps."""
+    from krat.oci import jsoncodec as json
+    from krat.runtime import creation
+    from krat.runtime.cgroups import Cgroup, cgroup_path, configured_root
+    from krat.runtime.init import INIT_STEPS, InitContext, make_devices
+
+    (container_id, bundle, console_socket, data), stdio = request
+    try:
+        spec = Spec.from_json(json.loads(data))
+    except Exception:  # noqa: BLE001 - the creator parses the same bytes and reports it
+        return
+    cgroup_dir = cgroup_path(spec.linux.cgroups_path, container_id)
+    entered = creation._entered is not None and creation._entered[:2] == (cgroup_dir, configured_root())
+    if not (entered and serves(spec, pids_limit_ok(spec))):
+        return   # the creator decides the same (it entered that cgroup, we were forked in it)
+    sp._DEBUG = bool(os.environ.get("KRAT_DEBUG"))
+    if sp._DEBUG:
+        import traceback  # noqa: F401  (nothing can be imported after pivot_root)
+    rootfs = os.path.normpath(os.path.join(bundle, spec.root.path))
+    ctx = InitContext(spec=spec, rootfs=rootfs, sys=sc.LinuxSyscalls(), sync=sync_w)  # to report errors
+    try:
+        cgroup = Cgroup(cgroup_dir, configured_root())
+        ctx = creation._prepare_context(spec, rootfs, cgroup, console_socket, with_filter=False)  # sent with READY
+        ctx.sync = sync_w
+        ctx.reply = sock.fileno()
+        launch = creation._launch(spec, cgroup, stdio, joined=True)
+        sp._enter(launch, ctx)
+        _namespaces(ctx, launch, host)
+    except BaseException as err:  # noqa: BLE001
+        sp._report_error(ctx, err)
+        return
+    steps = list(INIT_STEPS)
+    steps.insert(steps.index(make_devices), _await_creator)
+    sp._child(ctx, steps)
+
+
+def _namespaces(ctx: InitContext, launch: sp.Launch, host: dict[str, int]) -> None:
+    """From the namespaces made ahead to the spec's: keep, join by path, or back to the host's."""
+    joined = {kind for kind, _ in launch.join}
+    wanted = {ns.type for ns in ctx.spec.linux.namespaces}
+    for kind, fd in launch.join:
+        if kind != "pid":
+            ctx.sys.setns(fd, sc.NAMESPACE_FLAGS[kind])
+    for kind, fd in host.items():
+        if kind not in wanted and kind not in joined:
+            ctx.sys.setns(fd, SPECULATIVE[kind])
+        os.close(fd)
+    rest = launch.unshare_flags & ~sc.CLONE_NEWPID
+    for flag in SPECULATIVE.values():
+        rest &= ~flag
+    if rest:
+        ctx.sys.unshare(rest)   # the mount namespace, now that the bundle's rootfs is mounted
+
+
+def _await_creator(ctx: InitContext) -> None:
+    """An init step: wait until the creator has set the cgroup up; take exec.fifo's fd."""
+    sock = _socket.socket(fileno=os.dup(ctx.reply))
+    try:
+        data, anc, _, _ = sock.recvmsg(5, _socket.CMSG_SPACE(4))
+        if anc:
+            ctx.fifo = struct.unpack("i", anc[0][2][:4])[0]
+        if len(data) < 5 or data[:1] != READY or not anc:
+            os._exit(1)   # the creator failed or gave up: it reports why
+        size = int.from_bytes(data[1:5], "big")
+        bpf = b""
+        while len(bpf) < size:
+            more = sock.recv(size - len(bpf))
+            if not more:
+                os._exit(1)
+            bpf += more
+    finally:
+        sock.close()
+    if bpf:
+        from krat.runtime.seccomp import Filter
+
+        ctx.filter = Filter.from_bpf(bpf)
