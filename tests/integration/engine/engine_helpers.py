@@ -8,17 +8,20 @@ from pathlib import Path
 
 
 def monitor_pids(runroot: Path) -> list[int]:
-    out = []
+    """The monitors of this runroot's containers. A monitor's runtime child is a fork with
+    the same command line, briefly alive after a start: children of a monitor do not count."""
+    found: dict[int, int] = {}
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
         try:
             cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
+            ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
             continue
         if b"krat.engine.monitor" in cmd and _monitor_of(cmd, runroot):
-            out.append(int(pid))
-    return out
+            found[int(pid)] = ppid
+    return [pid for pid, ppid in found.items() if ppid not in found]
 
 
 def _monitor_of(cmdline: bytes, runroot: Path) -> bool:
