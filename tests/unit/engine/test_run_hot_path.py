@@ -59,3 +59,25 @@ def test_exec_path_imports_little():
     for heavy in ("dataclasses", "typing", "re", "json", "enum", "sqlite3", "subprocess", "socket", "signal",
                   "pathlib", "argparse", "krat.engine.containers", "krat.engine.spec", "krat.engine.runtimes"):
         assert heavy not in modules, heavy
+
+
+def test_exec_lookup_finds_the_row_without_functools(tmp_path):
+    """krat.db.lookup loads _sqlite3 without functools (and collections with it), yet finds a
+    container by name and by id prefix, and leaves no stand-in module behind."""
+    from krat.db import containers, open_database
+
+    db_path = str(tmp_path / "krat.db")
+    db = open_database(tmp_path / "krat.db")
+    row = containers.ContainerRow(
+        id="ab12" + "0" * 60, name="web", image_id="sha256:" + "1" * 64, image_ref="busybox", created="now",
+        spec='{"runtime": ""}', status="created", pid=0, monitor_pid=0, monitor_start=0, exit_code=0, error="",
+        started_at="", finished_at="", oom_killed=False, restart_count=0, stop_requested=False)
+    containers.insert(db, row)
+    db.close()
+    code = ("import sys, krat.db.lookup as l\n"
+            f"print(l.find_container({db_path!r}, 'web')['id'], l.find_container({db_path!r}, 'ab1')['name'],\n"
+            f"      l.find_container({db_path!r}, 'nope'), 'functools' in sys.modules)\n"
+            "import functools; print(functools.reduce(lambda a, b: a + b, [1, 2]))")
+    out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, check=True,
+                         env={"PYTHONPATH": SRC, "PATH": "/usr/bin:/bin"}).stdout.split()
+    assert out == [row.id, "web", "None", "False", "3"]
