@@ -20,7 +20,7 @@ from krat.runtime.container import cgroup_of, status_of
 from krat.runtime.creation import SECCOMP_BPF, _write_pid_file, process_context
 from krat.runtime.init import EXEC_STEPS
 from krat.runtime.records import DEFAULT_ROOT, Record, Store, check_operation
-from krat.runtime.spawn import Launch, spawn
+from krat.runtime.spawn import Launch, spawn, spawn_joined
 
 
 def exec_process(container_id: str, process: Process, state_root: str = DEFAULT_ROOT,
@@ -47,7 +47,10 @@ def exec_process(container_id: str, process: Process, state_root: str = DEFAULT_
             ctx.console.close()
         raise
     try:
-        pid = spawn(launch, ctx, EXEC_STEPS)
+        if any(kind == "user" for kind, _ in launch.join):
+            pid = spawn(launch, ctx, EXEC_STEPS)
+        else:
+            pid = spawn_joined(launch, ctx, EXEC_STEPS)
     finally:
         for _, fd in launch.join:
             os.close(fd)
