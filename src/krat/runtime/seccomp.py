@@ -1,4 +1,4 @@
-"""linux.seccomp -> a kernel filter, through libseccomp (bound with ctypes).
+"""linux.seccomp -> a kernel filter, through libseccomp (bound with ctypes; loaded through krat.runtime.libc).
 
 `plan` is the pure part: the spec's rules as (action value, syscall, conditions),
 split the way runc splits them (conditions on distinct arguments are ANDed in one
@@ -10,15 +10,17 @@ with prctl(PR_SET_SECCOMP) at the end of init.
 
 from __future__ import annotations
 
-import ctypes
 import os
 
 from krat.errors import InvalidArgument
 from krat.oci import jsoncodec as json
 from krat.oci.records import record
+from krat.runtime import libc
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import ctypes
+
     from krat.oci.linux import Seccomp, SeccompArg
 
 EPERM = 1
@@ -96,9 +98,9 @@ def plan(spec: Seccomp) -> FilterPlan:
     return FilterPlan(default, arches, tuple(rules))
 
 
-class _ArgCmp(ctypes.Structure):
-    _fields_ = [("arg", ctypes.c_uint), ("op", ctypes.c_int), ("datum_a", ctypes.c_uint64),
-                ("datum_b", ctypes.c_uint64)]
+class _ArgCmp(libc.Structure):
+    _fields_ = [("arg", libc.c_uint), ("op", libc.c_int), ("datum_a", libc.c_uint64),
+                ("datum_b", libc.c_uint64)]
 
 
 _lib: ctypes.CDLL | None = None
@@ -107,6 +109,8 @@ _lib: ctypes.CDLL | None = None
 def _libseccomp() -> ctypes.CDLL:
     global _lib
     if _lib is None:
+        import ctypes  # argtypes and restype: only to compile a profile not in the cache
+
         try:
             lib = ctypes.CDLL("libseccomp.so.2")
         except OSError as err:
@@ -126,8 +130,8 @@ def _libseccomp() -> ctypes.CDLL:
     return _lib
 
 
-class _SockFprog(ctypes.Structure):
-    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+class _SockFprog(libc.Structure):
+    _fields_ = [("len", libc.c_ushort), ("filter", libc.c_void_p)]
 
 
 _PR_SET_SECCOMP = 22
@@ -194,14 +198,14 @@ class Filter:
         if not bpf or len(bpf) % 8:
             raise InvalidArgument(f"linux.seccomp: a compiled filter of {len(bpf)} bytes is not a BPF program")
         self.bpf = bpf
-        self._buffer = ctypes.create_string_buffer(self.bpf, len(self.bpf))
-        self._prog = _SockFprog(len(self.bpf) // 8, ctypes.addressof(self._buffer))
-        self._libc = ctypes.CDLL(None, use_errno=True)
+        self._buffer = libc.bytes_buffer(self.bpf)
+        self._prog = _SockFprog(len(self.bpf) // 8, libc.addressof(self._buffer))
+        self._libc = libc.Library(None)
 
     def load(self) -> None:
-        rc = self._libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(self._prog), 0, 0)
+        rc = self._libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, libc.byref(self._prog), 0, 0)
         if rc < 0:
-            err = ctypes.get_errno()
+            err = libc.get_errno()
             raise OSError(err, f"cannot load the seccomp filter: {os.strerror(err)}")
 
 

@@ -57,7 +57,7 @@ def test_exec_path_imports_little():
                            "krat.db.lookup, krat.runtime.tenant, krat.runtime.seccomp, krat.runtime.cgroupwarm",
                            ("-S",))
     for heavy in ("dataclasses", "typing", "re", "json", "enum", "sqlite3", "subprocess", "socket", "signal",
-                  "pathlib", "argparse", "krat.engine.containers", "krat.engine.spec", "krat.engine.runtimes"):
+                  "pathlib", "argparse", "ctypes", "krat.engine.containers", "krat.engine.spec", "krat.engine.runtimes"):
         assert heavy not in modules, heavy
 
 
