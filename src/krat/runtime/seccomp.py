@@ -37,6 +37,10 @@ OPS = {"SCMP_CMP_NE": 1, "SCMP_CMP_LT": 2, "SCMP_CMP_LE": 3, "SCMP_CMP_EQ": 4, "
        "SCMP_CMP_GT": 6, "SCMP_CMP_MASKED_EQ": 7}
 
 _FLTATR_CTL_NNP = 3  # libseccomp sets no_new_privs on load unless told not to
+# libseccomp >= 2.5: 2 = find the syscall by a binary search instead of one compare after the
+# other. Same verdicts; the kernel attaches Docker's profile in ~0.45 ms instead of ~0.9 (it
+# runs the program per syscall number to fill its verdict cache), on every start and exec.
+_FLTATR_CTL_OPTIMIZE = 8
 _ARCH_NAMES = {"SCMP_ARCH_X86": "x86", "SCMP_ARCH_X86_64": "x86_64", "SCMP_ARCH_X32": "x32",
                "SCMP_ARCH_ARM": "arm", "SCMP_ARCH_AARCH64": "aarch64", "SCMP_ARCH_PPC64LE": "ppc64le",
                "SCMP_ARCH_S390X": "s390x", "SCMP_ARCH_RISCV64": "riscv64"}
@@ -136,7 +140,7 @@ class _SockFprog(libc.Structure):
 
 _PR_SET_SECCOMP = 22
 _SECCOMP_MODE_FILTER = 2
-_CACHE_FORMAT = b"krat-bpf-1"
+_CACHE_FORMAT = b"krat-bpf-2"  # 2: binary-tree programs
 
 
 def compile_bpf(p: FilterPlan) -> bytes:
@@ -147,6 +151,7 @@ def compile_bpf(p: FilterPlan) -> bytes:
         raise InvalidArgument("linux.seccomp: seccomp_init failed")
     try:
         lib.seccomp_attr_set(ctx, _FLTATR_CTL_NNP, 0)  # no_new_privs only when process.noNewPrivileges says
+        lib.seccomp_attr_set(ctx, _FLTATR_CTL_OPTIMIZE, 2)  # an older libseccomp refuses: linear, still right
         for arch in p.architectures:
             token = lib.seccomp_arch_resolve_name(arch.encode())
             if token:
