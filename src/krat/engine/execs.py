@@ -166,6 +166,7 @@ def _exec_runtime_cli(binary: str, c: Target, process: dict, spec: ExecSpec) -> 
         os.close(r)
         for s in old:
             signal.signal(s, lambda signum, _f: proc.send_signal(signum))
+        _collector_back_on()
         code = proc.wait()
     finally:
         for s, h in old.items():
@@ -220,8 +221,21 @@ def exec_in_process(state_root: str, cid: str, document: dict, spec: ExecSpec, r
     return rt.wait(pid)
 
 
+def _collector_back_on() -> None:
+    """The command waits from here on, however long: cyclic garbage collection again
+    (cli.commands.exec turned it off for the start-up), over what is made from now on: a
+    pass over everything the start-up made would cost what turning it off saved."""
+    import gc
+
+    gc.freeze()
+    gc.enable()
+
+
 def _forward_signals(pid: int) -> None:
+    """From here on we wait for pid (or proxy its terminal)."""
     import _signal  # the signal module's C half: `signal` itself imports enum (~4 ms)
+
+    _collector_back_on()
 
     def forward(signum, _frame):
         try:
