@@ -29,7 +29,8 @@ def exec_process(container_id: str, process: Process, state_root: str = DEFAULT_
     """Run another process in a running container (its namespaces, cgroup, seccomp); return its pid."""
     store = Store(state_root)
     record = store.load(container_id)
-    check_operation(container_id, "exec", status_of(record, state_root))
+    cgroup = cgroup_of(record)  # reads mountinfo (v1): once for the status and the join
+    check_operation(container_id, "exec", status_of(record, state_root, cgroup))
     directory = store.dir(container_id)
     with open(os.path.join(directory, "config.json"), "rb") as f:
         config = json.loads(f.read())
@@ -37,7 +38,6 @@ def exec_process(container_id: str, process: Process, state_root: str = DEFAULT_
     filter_ = _seccomp_filter(directory, linux.get("seccomp"))
     # The container is built already: the steps read only the new process (root is not used).
     spec = Spec(process=process, root=Root(path=record.rootfs))
-    cgroup = cgroup_of(record)
     ctx = process_context(spec, "/", console_socket)
     ctx.filter = filter_
     try:
