@@ -243,13 +243,15 @@ def exec_in_process(state_root: str, cid: str, document: dict, spec: ExecSpec, r
 
 
 def _collector_back_on() -> None:
-    """The command waits from here on, however long: cyclic garbage collection again
-    (cli.commands.exec turned it off for the start-up), over what is made from now on: a
-    pass over everything the start-up made would cost what turning it off saved."""
+    """The command waits from here on, however long: cyclic garbage collection again where
+    cli.commands.exec turned it off for the start-up, over what is made from now on (a pass
+    over everything the start-up made would cost what turning it off saved). A caller that
+    left the collector on (a long-lived process) is not touched."""
     import gc
 
-    gc.freeze()
-    gc.enable()
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
 
 
 def _forward_signals(pid: int) -> None:
