@@ -239,6 +239,9 @@ def spawn_joined(launch: Launch, ctx: InitContext, steps: list[Callable[[InitCon
         pid = os.fork()
         if pid == 0:
             _joined_child(launch, ctx, steps, sync_r)
+    except OSError as err:  # as the intermediate would have reported it
+        os.close(sync_r)
+        raise InvalidArgument(f"cannot start the container: {err.strerror}") from err
     finally:
         if own >= 0:
             ctx.sys.setns(own, sc.CLONE_NEWPID)
