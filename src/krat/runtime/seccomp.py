@@ -16,6 +16,7 @@ from krat.errors import InvalidArgument
 from krat.oci import jsoncodec as json
 from krat.oci.records import record
 from krat.runtime import libc
+from krat.runtime.bpf import Program
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -134,12 +135,6 @@ def _libseccomp() -> ctypes.CDLL:
     return _lib
 
 
-class _SockFprog(libc.Structure):
-    _fields_ = [("len", libc.c_ushort), ("filter", libc.c_void_p)]
-
-
-_PR_SET_SECCOMP = 22
-_SECCOMP_MODE_FILTER = 2
 _CACHE_FORMAT = b"krat-bpf-2"  # 2: binary-tree programs
 
 
@@ -182,36 +177,15 @@ def _add(lib: ctypes.CDLL, ctx: int, rule: FilterRule) -> None:
         raise InvalidArgument(f"linux.seccomp: cannot add a rule for {rule.syscall}: error {-rc}")
 
 
-class Filter:
-    """A compiled filter, loaded later with prctl (after the last syscall it would forbid).
+class Filter(Program):
+    """A profile's compiled program, loaded later with prctl (after the last syscall it would forbid).
 
     Compiled programs are cached by the profile's content under `cache_dir`, so the next
     container with the same profile skips libseccomp entirely (Podman precompiles too).
     """
 
     def __init__(self, spec: Seccomp, cache_dir: str | None = None) -> None:
-        self._use(_cached(spec, cache_dir))
-
-    @classmethod
-    def from_bpf(cls, bpf: bytes) -> "Filter":
-        """A program compiled before: the one create keeps in the container's state for exec."""
-        self = cls.__new__(cls)
-        self._use(bpf)
-        return self
-
-    def _use(self, bpf: bytes) -> None:
-        if not bpf or len(bpf) % 8:
-            raise InvalidArgument(f"linux.seccomp: a compiled filter of {len(bpf)} bytes is not a BPF program")
-        self.bpf = bpf
-        self._buffer = libc.bytes_buffer(self.bpf)
-        self._prog = _SockFprog(len(self.bpf) // 8, libc.addressof(self._buffer))
-        self._libc = libc.Library(None)
-
-    def load(self) -> None:
-        rc = self._libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, libc.byref(self._prog), 0, 0)
-        if rc < 0:
-            err = libc.get_errno()
-            raise OSError(err, f"cannot load the seccomp filter: {os.strerror(err)}")
+        super().__init__(_cached(spec, cache_dir))
 
 
 def default_cache_dir() -> str:

@@ -15,6 +15,7 @@ from krat.oci import jsoncodec as json
 from krat.oci.process import Process, Root
 from krat.oci.runtime import Spec
 from krat.runtime import syscalls as sc
+from krat.runtime.bpf import Program
 from krat.runtime.cgroups import Cgroup
 from krat.runtime.container import cgroup_of, status_of
 from krat.runtime.creation import SECCOMP_BPF, _write_pid_file, process_context
@@ -65,13 +66,12 @@ def _seccomp_filter(directory: str, profile: dict | None):
     """The program create compiled; a container created before create kept it is compiled here."""
     if profile is None:
         return None
-    from krat.runtime import seccomp
-
     try:
         with open(os.path.join(directory, SECCOMP_BPF), "rb") as f:
-            return seccomp.Filter.from_bpf(f.read())
+            return Program(f.read())  # without the compiler (seccomp.py)
     except FileNotFoundError:
         from krat.oci.linux import Linux
+        from krat.runtime import seccomp
 
         return seccomp.Filter(Linux.from_json({"seccomp": profile}).seccomp, seccomp.default_cache_dir())
 
