@@ -1,4 +1,4 @@
-"""linux.seccomp -> a kernel filter, through libseccomp (bound with ctypes; loaded through krat.runtime.libc).
+"""linux.seccomp -> a kernel filter, through libseccomp (bound with ctypes; bpf.Program loads it).
 
 `plan` is the pure part: the spec's rules as (action value, syscall, conditions),
 split the way runc splits them (conditions on distinct arguments are ANDed in one
