@@ -24,7 +24,9 @@ def _import_sqlite3():
     """`_sqlite3` without `functools`: the C module's init takes only `functools.lru_cache`
     (its statement cache), and functools' pure-Python half loads collections, operator,
     keyword, reprlib and types (~1.5 ms of `krat exec`). A stand-in module gives it the C
-    wrapper that functools.lru_cache itself returns, and is gone again right after."""
+    wrapper that functools.lru_cache itself returns, and is gone again right after. Only
+    where functools is not loaded yet: no other thread can see the stand-in (`threading`
+    imports functools)."""
     import sys
 
     if "_sqlite3" in sys.modules or "functools" in sys.modules:
