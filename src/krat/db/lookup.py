@@ -20,11 +20,46 @@ _OPEN: list = []   # connections kept from being closed (and checkpointing) befo
 _COLUMNS = ("id", "name", "spec", "status", "pid", "monitor_pid", "monitor_start")
 
 
+def _import_sqlite3():
+    """`_sqlite3` without `functools`: the C module's init takes only `functools.lru_cache`
+    (its statement cache), and functools' pure-Python half loads collections, operator,
+    keyword, reprlib and types (~1.5 ms of `krat exec`). A stand-in module gives it the C
+    wrapper that functools.lru_cache itself returns, and is gone again right after. Only
+    where functools is not loaded yet: no other thread can see the stand-in (`threading`
+    imports functools)."""
+    import sys
+
+    if "_sqlite3" in sys.modules or "functools" in sys.modules:
+        import _sqlite3
+
+        return _sqlite3
+    import _functools
+
+    def lru_cache(maxsize=128, typed=False):
+        return lambda function: _functools._lru_cache_wrapper(function, maxsize, typed, _cache_info)
+
+    def _cache_info(*counts):  # what cache_info() would return; nothing here asks
+        return counts
+
+    stand_in = type(sys)("functools")
+    stand_in.lru_cache = lru_cache
+    sys.modules["functools"] = stand_in
+    try:
+        import _sqlite3
+    except AttributeError:  # a Python whose _sqlite3 wants more of functools: the real one
+        del sys.modules["functools"]
+        import _sqlite3
+    finally:
+        if sys.modules.get("functools") is stand_in:
+            del sys.modules["functools"]
+    return _sqlite3
+
+
 def find_container(db_path: str, ref: str) -> dict | None:
     """The one container whose id, name or id prefix is `ref`, as {column: value}, else None."""
     if not os.path.exists(db_path):
         return None
-    import _sqlite3
+    _sqlite3 = _import_sqlite3()
 
     select = ("SELECT " + ", ".join(f"c.{c}" if c in ("id", "name", "spec") else f"s.{c}" for c in _COLUMNS)
               + " FROM containers c JOIN container_states s ON s.id = c.id")

@@ -61,18 +61,33 @@ def _running(root: str, runroot: str, ref: str) -> Target | None:
     """The container `ref` names when the database says running and its monitor (or its
     process) is alive; None for everything else, which ContainerService.get handles."""
     from krat.db.lookup import find_container
-    from krat.engine.procs import container_pid_alive, pid_alive
     from krat.oci import jsoncodec
 
     row = find_container(os.path.join(root, "krat.db"), ref)
     if row is None or row["status"] != "running":
         return None
-    if not pid_alive(row["monitor_pid"], row["monitor_start"]) and not container_pid_alive(row["pid"], row["id"]):
-        return None
+    if not _monitor_alive(row["monitor_pid"], row["monitor_start"]):
+        from krat.engine.procs import container_pid_alive
+
+        if not container_pid_alive(row["pid"], row["id"]):
+            return None
     spec = jsoncodec.loads(row["spec"])
     return Target(row["id"], row["name"], row["status"], spec.get("runtime") or "",
                   bool(spec.get("security", {}).get("privileged")),
                   os.path.join(runroot, "containers", row["id"]), runroot)
+
+
+def _monitor_alive(pid: int, start_ticks: int) -> bool:
+    """procs.pid_alive(pid, start_ticks) in one read of /proc/PID/stat: the process runs (is
+    no zombie) and started when the row says (is not another one with a reused pid)."""
+    if pid <= 0:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        return fields[0] != b"Z" and (not start_ticks or int(fields[19]) == start_ticks)
+    except (OSError, IndexError, ValueError):
+        return False
 
 
 def process_document(base: dict, spec: ExecSpec, user) -> dict:
@@ -107,7 +122,7 @@ def run_exec(c: Target, spec: ExecSpec) -> int:
     if c.status != "running":
         raise Conflict(f"container {c.name} is not running")
     warm = None
-    if (c.runtime or "krat") == "krat":
+    if (c.runtime or "krat") == "krat" and _may_warm():
         from krat.runtime import cgroupwarm
 
         warm = cgroupwarm.start()  # the kernel's cgroup-move wait passes while the runtime loads
@@ -116,6 +131,12 @@ def run_exec(c: Target, spec: ExecSpec) -> int:
     finally:
         if warm is not None:
             warm.stop()
+
+
+def _may_warm() -> bool:
+    """Whether cgroupwarm.start could do anything (it says why): not on a v1 host, where
+    this saves loading it."""
+    return os.path.exists("/sys/fs/cgroup/cgroup.controllers") or bool(os.environ.get("KRAT_CGROUP2_ROOT"))
 
 
 def _run_exec(c: Target, spec: ExecSpec, warm) -> int:
@@ -166,6 +187,7 @@ def _exec_runtime_cli(binary: str, c: Target, process: dict, spec: ExecSpec) -> 
         os.close(r)
         for s in old:
             signal.signal(s, lambda signum, _f: proc.send_signal(signum))
+        _collector_back_on()
         code = proc.wait()
     finally:
         for s, h in old.items():
@@ -220,8 +242,23 @@ def exec_in_process(state_root: str, cid: str, document: dict, spec: ExecSpec, r
     return rt.wait(pid)
 
 
+def _collector_back_on() -> None:
+    """The command waits from here on, however long: cyclic garbage collection again where
+    cli.commands.exec turned it off for the start-up, over what is made from now on (a pass
+    over everything the start-up made would cost what turning it off saved). A caller that
+    left the collector on (a long-lived process) is not touched."""
+    import gc
+
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
+
+
 def _forward_signals(pid: int) -> None:
+    """From here on we wait for pid (or proxy its terminal)."""
     import _signal  # the signal module's C half: `signal` itself imports enum (~4 ms)
+
+    _collector_back_on()
 
     def forward(signum, _frame):
         try:

@@ -30,13 +30,14 @@ def cgroup_of(record: Record) -> Cgroup:
     return Cgroup(record.cgroup, record.cgroup_root or CGROUP_ROOT)
 
 
-def status_of(record: Record, state_root: str) -> ContainerStatus:
-    """From the kernel's facts, not only the record: a live init, exec.fifo still there, the freezer."""
+def status_of(record: Record, state_root: str, cgroup: Cgroup | None = None) -> ContainerStatus:
+    """From the kernel's facts, not only the record: a live init, exec.fifo still there, the freezer.
+    cgroup: cgroup_of(record), when the caller has it already."""
     if record.status == S.CREATING.value:
         return S.CREATING if record.pid == 0 or alive(record) else S.STOPPED
     if not alive(record):
         return S.STOPPED
-    if cgroup_of(record).frozen():
+    if (cgroup if cgroup is not None else cgroup_of(record)).frozen():
         return S.PAUSED
     # `start` removes exec.fifo as it releases the init: created until then, running after.
     waiting = os.path.exists(os.path.join(state_root, record.id, "exec.fifo"))

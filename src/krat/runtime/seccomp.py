@@ -1,4 +1,4 @@
-"""linux.seccomp -> a kernel filter, through libseccomp (bound with ctypes).
+"""linux.seccomp -> a kernel filter, through libseccomp (bound with ctypes; bpf.Program loads it).
 
 `plan` is the pure part: the spec's rules as (action value, syscall, conditions),
 split the way runc splits them (conditions on distinct arguments are ANDed in one
@@ -10,15 +10,18 @@ with prctl(PR_SET_SECCOMP) at the end of init.
 
 from __future__ import annotations
 
-import ctypes
 import os
 
 from krat.errors import InvalidArgument
 from krat.oci import jsoncodec as json
 from krat.oci.records import record
+from krat.runtime import libc
+from krat.runtime.bpf import Program
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import ctypes
+
     from krat.oci.linux import Seccomp, SeccompArg
 
 EPERM = 1
@@ -98,9 +101,9 @@ def plan(spec: Seccomp) -> FilterPlan:
     return FilterPlan(default, arches, tuple(rules))
 
 
-class _ArgCmp(ctypes.Structure):
-    _fields_ = [("arg", ctypes.c_uint), ("op", ctypes.c_int), ("datum_a", ctypes.c_uint64),
-                ("datum_b", ctypes.c_uint64)]
+class _ArgCmp(libc.Structure):
+    _fields_ = [("arg", libc.c_uint), ("op", libc.c_int), ("datum_a", libc.c_uint64),
+                ("datum_b", libc.c_uint64)]
 
 
 _lib: ctypes.CDLL | None = None
@@ -109,6 +112,8 @@ _lib: ctypes.CDLL | None = None
 def _libseccomp() -> ctypes.CDLL:
     global _lib
     if _lib is None:
+        import ctypes  # argtypes and restype: only to compile a profile not in the cache
+
         try:
             lib = ctypes.CDLL("libseccomp.so.2")
         except OSError as err:
@@ -128,13 +133,7 @@ def _libseccomp() -> ctypes.CDLL:
     return _lib
 
 
-class _SockFprog(ctypes.Structure):
-    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
-
-
-_PR_SET_SECCOMP = 22
-_SECCOMP_MODE_FILTER = 2
-_CACHE_FORMAT = b"krat-bpf-2"  # -2: binary-tree programs
+_CACHE_FORMAT = b"krat-bpf-2"  # 2: binary-tree programs
 
 
 def compile_bpf(p: FilterPlan) -> bytes:
@@ -181,36 +180,15 @@ def _add(lib: ctypes.CDLL, ctx: int, rule: FilterRule) -> None:
         raise InvalidArgument(f"linux.seccomp: cannot add a rule for {rule.syscall}: error {-rc}")
 
 
-class Filter:
-    """A compiled filter, loaded later with prctl (after the last syscall it would forbid).
+class Filter(Program):
+    """A profile's compiled program, loaded later with prctl (after the last syscall it would forbid).
 
     Compiled programs are cached by the profile's content under `cache_dir`, so the next
     container with the same profile skips libseccomp entirely (Podman precompiles too).
     """
 
     def __init__(self, spec: Seccomp, cache_dir: str | None = None) -> None:
-        self._use(_cached(spec, cache_dir))
-
-    @classmethod
-    def from_bpf(cls, bpf: bytes) -> "Filter":
-        """A program compiled before: the one create keeps in the container's state for exec."""
-        self = cls.__new__(cls)
-        self._use(bpf)
-        return self
-
-    def _use(self, bpf: bytes) -> None:
-        if not bpf or len(bpf) % 8:
-            raise InvalidArgument(f"linux.seccomp: a compiled filter of {len(bpf)} bytes is not a BPF program")
-        self.bpf = bpf
-        self._buffer = ctypes.create_string_buffer(self.bpf, len(self.bpf))
-        self._prog = _SockFprog(len(self.bpf) // 8, ctypes.addressof(self._buffer))
-        self._libc = ctypes.CDLL(None, use_errno=True)
-
-    def load(self) -> None:
-        rc = self._libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(self._prog), 0, 0)
-        if rc < 0:
-            err = ctypes.get_errno()
-            raise OSError(err, f"cannot load the seccomp filter: {os.strerror(err)}")
+        super().__init__(_cached(spec, cache_dir))
 
 
 def default_cache_dir() -> str:

@@ -295,3 +295,70 @@ def _error(msg: dict) -> KratError:
     if msg.get("code") == 126:
         return CommandCannotRun(text)
     return InvalidArgument(f"cannot start the container: {text}")
+
+
+def spawn_joined(launch: Launch, ctx: InitContext, steps: list[Callable[[InitContext], None]]) -> int:
+    """exec's spawn for a container whose user namespace is ours: one fork instead of two.
+
+    setns(CLONE_NEWPID) changes only the namespace of the caller's later children, so the
+    caller points it at the container's, forks, and points it back at its own: the child
+    is born in the container's pid namespace and joins the cgroup and the other namespaces
+    itself, with no intermediate process to fork, report and reap (~1 ms of `krat exec`).
+    A user namespace to join needs spawn(): it must be entered before the others, in a child."""
+    global _DEBUG
+    _DEBUG = bool(os.environ.get("KRAT_DEBUG"))
+    if _DEBUG:
+        import traceback  # noqa: F401
+    pid_fd = next((fd for kind, fd in launch.join if kind == "pid"), -1)
+    own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC) if pid_fd >= 0 else -1
+    sync_r, sync_w = os.pipe()
+    ctx.sync = sync_w
+    try:
+        if pid_fd >= 0:
+            ctx.sys.setns(pid_fd, sc.CLONE_NEWPID)
+        pid = os.fork()
+        if pid == 0:
+            _joined_child(launch, ctx, steps, sync_r)
+    except OSError as err:  # as the intermediate would have reported it
+        os.close(sync_r)
+        raise InvalidArgument(f"cannot start the container: {err.strerror}") from err
+    finally:
+        if own >= 0:
+            ctx.sys.setns(own, sc.CLONE_NEWPID)
+            os.close(own)
+        os.close(sync_w)
+    try:
+        error = _await_ready(sync_r)
+    finally:
+        os.close(sync_r)
+    if error is not None:
+        _reap(pid)
+        raise error
+    return pid
+
+
+def _joined_child(launch: Launch, ctx: InitContext, steps: list[Callable[[InitContext], None]], sync_r: int) -> None:
+    try:
+        os.close(sync_r)
+        ctx.sys.prctl(sc.PR_SET_DUMPABLE, 0)  # as _intermediate (CVE-2019-5736)
+        if launch.stdio is not None and not ctx.spec.process.terminal:
+            _dup_stdio(launch.stdio)
+        join_self(launch.cgroup_dirs)
+        for kind, fd in launch.join:  # the caller sorted mount last
+            if kind != "pid":
+                ctx.sys.setns(fd, sc.NAMESPACE_FLAGS[kind])
+    except BaseException as err:  # noqa: BLE001 - a forked child must never return to the caller
+        _report_error(ctx, err)
+        os._exit(1)
+    _child(ctx, steps)
+
+
+def _await_ready(sync_r: int) -> KratError | None:
+    with os.fdopen(os.dup(sync_r), "rb") as stream:
+        for line in stream:
+            msg = json.loads(line)
+            if "ready" in msg:
+                return None
+            if "error" in msg:
+                return _error(msg)
+    return Internal("the process died before it was ready")

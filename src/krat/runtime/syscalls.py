@@ -1,6 +1,7 @@
 """The kernel seam: every privileged call the runtime makes goes through `Syscalls`.
 
-`LinuxSyscalls` binds libc with ctypes (Python 3.11 has no os.unshare/os.setns);
+`LinuxSyscalls` binds libc with ctypes' C half (krat.runtime.libc; Python 3.11 has no
+os.unshare/os.setns);
 `RecordingSyscalls` (tests) records the calls instead, so the init sequence and its
 pure decisions are testable without root. File-system reads that only inform a
 decision (stat, exists) are not routed here; writes and mounts are.
@@ -9,11 +10,12 @@ decision (stat, exists) are not routed here; writes and mounts are.
 from __future__ import annotations
 
 import _socket
-import ctypes
 import fcntl
 import os
 import resource as _resource  # imported here: after pivot_root nothing can be imported
 import struct
+
+from krat.runtime import libc as ctypes  # the ctypes names, without ctypes/__init__.py (~1.2 ms)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -110,7 +112,7 @@ class LinuxSyscalls:
     """The real kernel, through libc."""
 
     def __init__(self) -> None:
-        self.libc = ctypes.CDLL(None, use_errno=True)
+        self.libc = ctypes.Library(None)
 
     def _check(self, result: int, what: str, path: str | None = None) -> None:
         if result < 0:

@@ -15,12 +15,13 @@ from krat.oci import jsoncodec as json
 from krat.oci.process import Process, Root
 from krat.oci.runtime import Spec
 from krat.runtime import syscalls as sc
+from krat.runtime.bpf import Program
 from krat.runtime.cgroups import Cgroup
 from krat.runtime.container import cgroup_of, status_of
 from krat.runtime.creation import SECCOMP_BPF, _write_pid_file, process_context
 from krat.runtime.init import EXEC_STEPS
 from krat.runtime.records import DEFAULT_ROOT, Record, Store, check_operation
-from krat.runtime.spawn import Launch, spawn
+from krat.runtime.spawn import Launch, spawn, spawn_joined
 
 
 def exec_process(container_id: str, process: Process, state_root: str = DEFAULT_ROOT,
@@ -29,7 +30,8 @@ def exec_process(container_id: str, process: Process, state_root: str = DEFAULT_
     """Run another process in a running container (its namespaces, cgroup, seccomp); return its pid."""
     store = Store(state_root)
     record = store.load(container_id)
-    check_operation(container_id, "exec", status_of(record, state_root))
+    cgroup = cgroup_of(record)  # reads mountinfo (v1): once for the status and the join
+    check_operation(container_id, "exec", status_of(record, state_root, cgroup))
     directory = store.dir(container_id)
     with open(os.path.join(directory, "config.json"), "rb") as f:
         config = json.loads(f.read())
@@ -37,7 +39,6 @@ def exec_process(container_id: str, process: Process, state_root: str = DEFAULT_
     filter_ = _seccomp_filter(directory, linux.get("seccomp"))
     # The container is built already: the steps read only the new process (root is not used).
     spec = Spec(process=process, root=Root(path=record.rootfs))
-    cgroup = cgroup_of(record)
     ctx = process_context(spec, "/", console_socket)
     ctx.filter = filter_
     try:
@@ -47,7 +48,10 @@ def exec_process(container_id: str, process: Process, state_root: str = DEFAULT_
             ctx.console.close()
         raise
     try:
-        pid = spawn(launch, ctx, EXEC_STEPS)
+        if any(kind == "user" for kind, _ in launch.join):
+            pid = spawn(launch, ctx, EXEC_STEPS)
+        else:
+            pid = spawn_joined(launch, ctx, EXEC_STEPS)
     finally:
         for _, fd in launch.join:
             os.close(fd)
@@ -62,13 +66,12 @@ def _seccomp_filter(directory: str, profile: dict | None):
     """The program create compiled; a container created before create kept it is compiled here."""
     if profile is None:
         return None
-    from krat.runtime import seccomp
-
     try:
         with open(os.path.join(directory, SECCOMP_BPF), "rb") as f:
-            return seccomp.Filter.from_bpf(f.read())
+            return Program(f.read())  # without the compiler (seccomp.py)
     except FileNotFoundError:
         from krat.oci.linux import Linux
+        from krat.runtime import seccomp
 
         return seccomp.Filter(Linux.from_json({"seccomp": profile}).seccomp, seccomp.default_cache_dir())
 

@@ -22,42 +22,32 @@ if TYPE_CHECKING:
 
 PAGE_LIMIT = 4000  # options page (4096) minus room for the kernel's own additions
 MNT_DETACH = 2
-_libc: dict = {}
 
 
-def _libc_call(name: str):
-    """libc's `name` (an int result, errno kept) through _ctypes, the C half of ctypes: the
-    ctypes package costs ~1-3 ms to import on every `krat run` for its two calls here (mount,
-    umount2), which need only a function pointer type and the C types of their arguments.
-    The running interpreter already links libc, so dlopen(NULL) finds it (find_library forks)."""
-    if not _libc:
-        import _ctypes
+def _libc():
+    """libc through krat.runtime.libc (_ctypes alone): the ctypes package costs ~1-3 ms of
+    every `krat run` for the two calls made here, mount and umount2."""
+    from krat.runtime.libc import Library
 
-        class CInt(_ctypes._SimpleCData):
-            _type_ = "i"
+    global _LIBC
+    if _LIBC is None:
+        _LIBC = Library()
+    return _LIBC
 
-        class CULong(_ctypes._SimpleCData):
-            _type_ = "L"
 
-        class LibcFunction(_ctypes.CFuncPtr):
-            _flags_ = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_USE_ERRNO
-            _restype_ = CInt
-
-        _libc.update(ulong=CULong, function=LibcFunction, handle=_ctypes.dlopen(None, 0),
-                     dlsym=_ctypes.dlsym, errno=_ctypes.get_errno)
-    fn = _libc.get(name)
-    if fn is None:
-        fn = _libc[name] = _libc["function"](_libc["dlsym"](_libc["handle"], name))
-    return fn
+_LIBC = None
 
 
 def _errno() -> int:
-    return _libc["errno"]()
+    from krat.runtime.libc import get_errno
+
+    return get_errno()
 
 
 def _mount(source: str, target: str, fstype: str, flags: int, data: str) -> None:
-    mount = _libc_call("mount")
-    rc = mount(source.encode(), target.encode(), fstype.encode(), _libc["ulong"](flags), data.encode())
+    from krat.runtime.libc import c_ulong
+
+    rc = _libc().mount(source.encode(), target.encode(), fstype.encode(), c_ulong(flags), data.encode())
     if rc != 0:
         err = _errno()
         raise OSError(err, f"mount {fstype} on {target}: {os.strerror(err)}")
@@ -161,7 +151,7 @@ def _mount_short(lowers: list[Path], target: Path, upper: Path | None, work: Pat
 
 def unmount(target: Path, lazy: bool = False) -> None:
     """Unmount `target`; a target that is not mounted is fine (idempotent cleanup)."""
-    rc = _libc_call("umount2")(str(target).encode(), MNT_DETACH if lazy else 0)
+    rc = _libc().umount2(str(target).encode(), MNT_DETACH if lazy else 0)
     if rc != 0:
         err = _errno()
         if err in (22, 2):  # EINVAL: not a mount point; ENOENT: gone already

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from runtime_bundles import DOCKER_CAPS, run
+from runtime_bundles import DOCKER_CAPS, create, run, wait_status
 from runtime_bundles import bundle, krat_runtime, rootfs_template, runtime  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.root
@@ -143,6 +145,30 @@ def test_sysctl_and_bind_mount_options(runtime, bundle, tmp_path):
 
 
 def test_user_namespace_with_id_maps(runtime, bundle):
+    with _user_namespace_bundle(bundle):
+        _run_in_user_namespace(runtime, bundle)
+
+
+def test_exec_joins_a_user_namespace(runtime, bundle, tmp_path):
+    """exec into a container with its own user namespace: that one is joined first, in a child
+    of the caller, then the others (krat's two-fork path; without one, exec forks once)."""
+    with _user_namespace_bundle(bundle):
+        container_id = create(runtime, bundle, ["sleep", "1000"], tmp_path / "out.log")
+        try:
+            runtime("start", container_id)
+            wait_status(runtime, container_id, "running")
+            proc = runtime("exec", container_id, "sh", "-c", "id -u; cat /proc/self/uid_map; echo $$; cat /proc/1/cmdline",
+                           stdin=subprocess.DEVNULL)
+        finally:
+            runtime("delete", "--force", container_id)  # before its rootfs goes
+        assert proc.returncode == 0, proc.stderr
+        lines = proc.stdout.splitlines()
+        assert lines[0] == "0" and lines[1].split() == ["0", "200000", "65536"]
+        assert int(lines[2]) > 1 and lines[3].startswith("sleep")
+
+
+@contextlib.contextmanager
+def _user_namespace_bundle(bundle):
     import shutil
     import tempfile
 
@@ -151,18 +177,16 @@ def test_user_namespace_with_id_maps(runtime, bundle):
     os.chmod(outer, 0o755)
     try:
         bundle.path = Path(outer)
-        _run_in_user_namespace(runtime, bundle)
+        shutil.copytree(bundle.rootfs, bundle.path / "rootfs", symlinks=True)
+        bundle.config["linux"]["namespaces"].append({"type": "user"})
+        bundle.config["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 200000, "size": 65536}]
+        bundle.config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 200000, "size": 65536}]
+        yield
     finally:
         shutil.rmtree(outer, ignore_errors=True)
 
 
 def _run_in_user_namespace(runtime, bundle):
-    import shutil
-
-    shutil.copytree(bundle.rootfs, bundle.path / "rootfs", symlinks=True)
-    bundle.config["linux"]["namespaces"].append({"type": "user"})
-    bundle.config["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 200000, "size": 65536}]
-    bundle.config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 200000, "size": 65536}]
     proc = run(runtime, bundle, ["sh", "-c", "id -u; cat /proc/self/uid_map; stat -c %U /bin/busybox"])
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()

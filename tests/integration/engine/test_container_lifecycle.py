@@ -91,10 +91,14 @@ def test_rm_force_running_and_refusal(kr, runtime):
     assert_nothing_left(kr, [cid])
 
 
-def test_exec_env_user_workdir_and_errors(kr, runtime):
+def test_exec_env_user_workdir_and_errors(kr, runtime, tmp_path):
     kr.ok("run", "-d", "--name", "box", "-e", "FROM_RUN=1", "busybox", "sleep", "100")
     out = kr.ok("exec", "-e", "X=2", "-w", "/tmp", "box", "sh", "-c", "echo $FROM_RUN $X $(pwd)").stdout
     assert out == "1 2 /tmp\n"
+    (tmp_path / "vars.env").write_text("# comment\nFROM_FILE=3\n")
+    assert kr.ok("exec", "--env-file", str(tmp_path / "vars.env"), "box", "sh", "-c", "echo $FROM_FILE").stdout == "3\n"
+    missing = str(tmp_path / "missing.env")
+    assert kr.fails("exec", "--env-file", missing, "box", "true") == f"Error: cannot read env file {missing}: No such file or directory"
     assert kr.ok("exec", "-u", "nobody", "box", "id", "-u").stdout == "65534\n"
     assert kr.ok("exec", "-i", "box", "cat", input="piped\n").stdout == "piped\n"
     assert kr("exec", "box", "sh", "-c", "exit 5").returncode == 5
@@ -135,6 +139,7 @@ def test_pause_and_unpause(kr, runtime):
     kr.ok("run", "-d", "--name", "pz", "busybox", "sh", "-c", "while true; do date +%s%N > /tmp/t; sleep 0.05; done")
     kr.ok("pause", "pz")
     assert kr.ok("inspect", "-f", "{{.State.Status}} {{.State.Paused}}", "pz").stdout == "paused true\n"
+    assert "is paused" in kr.fails("exec", "pz", "true")
     assert "(Paused)" in kr.ok("ps").stdout
     kr.ok("unpause", "pz")
     assert kr.ok("inspect", "-f", "{{.State.Status}}", "pz").stdout == "running\n"

@@ -107,6 +107,8 @@ def test_exec_pause_resume_kill(env):
     out_r, out_w = os.pipe()
     epid = rt.exec_process(container_id, Process(("hostname",), env=("PATH=/bin",)), root, stdio=(0, out_w, 2))
     os.close(out_w)
+    # exec pointed our children's pid namespace at the container's to fork into it, and back
+    assert os.readlink("/proc/self/ns/pid_for_children") == os.readlink("/proc/self/ns/pid")
     assert rt.wait(epid) == 0
     with os.fdopen(out_r) as f:
         assert f.read().strip() == "api-box"

@@ -54,10 +54,11 @@ def test_runtime_child_imports_no_json_re_enum_or_typing():
 def test_exec_path_imports_little():
     """`krat exec` is timed against `docker exec`: its modules load none of these at import."""
     modules = loaded_after("import krat.cli.main, krat.cli.commands.exec, krat.engine.execs, krat.engine.config, "
-                           "krat.db.lookup, krat.runtime.tenant, krat.runtime.seccomp, krat.runtime.cgroupwarm",
+                           "krat.db.lookup, krat.runtime.tenant, krat.runtime.cgroupwarm",
                            ("-S",))
     for heavy in ("dataclasses", "typing", "re", "json", "enum", "sqlite3", "subprocess", "socket", "signal",
-                  "pathlib", "argparse", "krat.engine.containers", "krat.engine.spec", "krat.engine.runtimes"):
+                  "pathlib", "argparse", "ctypes", "krat.engine.containers", "krat.engine.spec", "krat.engine.runtimes",
+                  "krat.runtime.seccomp"):
         assert heavy not in modules, heavy
 
 
@@ -65,9 +66,31 @@ def test_rootfs_mount_calls_libc_without_the_ctypes_package():
     """snapshots' mount and umount2 go through _ctypes alone (the ctypes package costs
     `krat run` ~1-3 ms); the call still reports errno."""
     code = ("import sys\nfrom krat.store import snapshots\n"
-            "rc = snapshots._libc_call('umount2')(b'/nonexistent/krat-hot-path', 0)\n"
+            "rc = snapshots._libc().umount2(b'/nonexistent/krat-hot-path', 0)\n"
             "print(rc, snapshots._errno(), 'ctypes' in sys.modules)")
     out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, check=True,
                          env={"PYTHONPATH": SRC, "PATH": "/usr/bin:/bin"}).stdout.split()
     assert out[0] == "-1" and out[1] in ("1", "2")  # EPERM without root, else ENOENT
     assert out[2] == "False"
+
+
+def test_exec_lookup_finds_the_row_without_functools(tmp_path):
+    """krat.db.lookup loads _sqlite3 without functools (and collections with it), yet finds a
+    container by name and by id prefix, and leaves no stand-in module behind."""
+    from krat.db import containers, open_database
+
+    db_path = str(tmp_path / "krat.db")
+    db = open_database(tmp_path / "krat.db")
+    row = containers.ContainerRow(
+        id="ab12" + "0" * 60, name="web", image_id="sha256:" + "1" * 64, image_ref="busybox", created="now",
+        spec='{"runtime": ""}', status="created", pid=0, monitor_pid=0, monitor_start=0, exit_code=0, error="",
+        started_at="", finished_at="", oom_killed=False, restart_count=0, stop_requested=False)
+    containers.insert(db, row)
+    db.close()
+    code = ("import sys, krat.db.lookup as l\n"
+            f"print(l.find_container({db_path!r}, 'web')['id'], l.find_container({db_path!r}, 'ab1')['name'],\n"
+            f"      l.find_container({db_path!r}, 'nope'), 'functools' in sys.modules)\n"
+            "import functools; print(functools.reduce(lambda a, b: a + b, [1, 2]))")
+    out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, check=True,
+                         env={"PYTHONPATH": SRC, "PATH": "/usr/bin:/bin"}).stdout.split()
+    assert out == [row.id, "web", "None", "False", "3"]

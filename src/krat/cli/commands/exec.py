@@ -78,7 +78,12 @@ def parse(argv: list[str]):
 
 
 def main(ctx, argv: list[str]) -> int:
+    import gc
     import os
+
+    # No cyclic garbage collection while the command sets up: its passes would walk every object
+    # the imports below make (~0.9 ms in 8 passes); execs turns it back on before the wait.
+    gc.disable()
 
     from krat.engine.execs import ExecSpec, exec_in
     from krat.errors import InvalidArgument
@@ -91,8 +96,12 @@ def main(ctx, argv: list[str]) -> int:
         from krat.engine.spec import parse_env_file, parse_env_line
 
         for path in args.env_file:
-            with open(path) as f:
-                env += parse_env_file(path, f.read(), os.environ.get)
+            try:
+                with open(path) as f:
+                    content = f.read()
+            except OSError as err:  # as run's --env-file
+                raise InvalidArgument(f"cannot read env file {path}: {err.strerror}") from None
+            env += parse_env_file(path, content, os.environ.get)
         env += [v for v in (parse_env_line(e, os.environ.get) for e in args.env) if v is not None]
     if args.workdir and not args.workdir.startswith("/"):
         raise InvalidArgument(f"invalid working directory {args.workdir!r}: it must be an absolute path")

@@ -1,0 +1,37 @@
+"""A compiled seccomp program (classic BPF), loaded into the calling process with prctl.
+
+Kept apart from seccomp.py (the profile -> program compiler): a process joining a running
+container (exec) loads the program its create compiled and needs none of the compiler.
+"""
+
+from __future__ import annotations
+
+import os
+
+from krat.errors import InvalidArgument
+from krat.runtime import libc
+
+_PR_SET_SECCOMP = 22
+_SECCOMP_MODE_FILTER = 2
+
+
+class _SockFprog(libc.Structure):
+    _fields_ = [("len", libc.c_ushort), ("filter", libc.c_void_p)]
+
+
+class Program:
+    """`bpf`: struct sock_filter[] as the kernel takes it; load() after the last syscall it would forbid."""
+
+    def __init__(self, bpf: bytes) -> None:
+        if not bpf or len(bpf) % 8:
+            raise InvalidArgument(f"linux.seccomp: a compiled filter of {len(bpf)} bytes is not a BPF program")
+        self.bpf = bpf
+        self._buffer = libc.bytes_buffer(bpf)
+        self._prog = _SockFprog(len(bpf) // 8, libc.addressof(self._buffer))
+        self._libc = libc.Library(None)
+
+    def load(self) -> None:
+        rc = self._libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, libc.byref(self._prog), 0, 0)
+        if rc < 0:
+            err = libc.get_errno()
+            raise OSError(err, f"cannot load the seccomp filter: {os.strerror(err)}")
