@@ -301,6 +301,6 @@ def _await_creator(ctx: InitContext) -> None:
     finally:
         sock.close()
     if bpf:
-        from krat.runtime.seccomp import Filter
+        from krat.runtime.bpf import Program
 
-        ctx.filter = Filter.from_bpf(bpf)
+        ctx.filter = Program(bpf)
