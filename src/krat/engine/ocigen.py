@@ -233,6 +233,20 @@ def _rlim(value: int) -> int:
     return 0xFFFFFFFFFFFFFFFF if value == -1 else value
 
 
+def _shm_mount(spec: ContainerSpec, ctx: RunContext) -> dict | None:
+    """/dev/shm goes with the IPC namespace, as in Docker: its own tmpfs (private, shareable),
+    the host's (host), none at all (none). container:NAME gets none yet: the other
+    container's tmpfs lives in its mount namespace, which a bind mount cannot reach (Docker
+    keeps a shareable container's /dev/shm on the host side for that)."""
+    options = ["nosuid", "noexec", "nodev"]
+    if spec.ipc_mode == "none" or spec.ipc_mode.startswith("container:"):
+        return None
+    if spec.ipc_mode == "host":
+        return {"destination": "/dev/shm", "type": "bind", "source": "/dev/shm", "options": ["rbind", *options]}
+    return {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+            "options": [*options, "mode=1777", f"size={spec.shm_size}"]}
+
+
 def _mounts(spec: ContainerSpec, ctx: RunContext) -> list[dict]:
     sys_ro = [] if spec.security.privileged else ["ro"]
     mounts = [
@@ -246,9 +260,9 @@ def _mounts(spec: ContainerSpec, ctx: RunContext) -> list[dict]:
          "options": ["nosuid", "noexec", "nodev", "relatime"] + sys_ro},
         {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]},
     ]
-    if spec.ipc_mode not in ("host", "none") and not spec.ipc_mode.startswith("container:"):
-        mounts.append({"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
-                       "options": ["nosuid", "noexec", "nodev", "mode=1777", f"size={spec.shm_size}"]})
+    shm = _shm_mount(spec, ctx)
+    if shm is not None:
+        mounts.append(shm)
     for dest, source in ctx.etc_files:
         opts = ["rbind", "rprivate"] + (["ro"] if spec.security.read_only else [])
         mounts.append({"destination": dest, "type": "bind", "source": source, "options": opts})

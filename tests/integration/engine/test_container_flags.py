@@ -47,6 +47,24 @@ def test_host_namespaces_are_the_hosts(kr, runtime):
     assert all(mine != theirs for mine, theirs in zip(own, host))
 
 
+def test_dev_shm_follows_the_ipc_mode(kr, runtime, tmp_path):
+    """As in Docker: --ipc host shares the host's /dev/shm, --ipc none has none, the default
+    is a tmpfs of the container's own, sized by --shm-size."""
+    import os
+
+    probe = f"/dev/shm/krat-test-{os.getpid()}"
+    with open(probe, "w") as f:
+        f.write("from the host")
+    try:
+        assert kr.ok("run", "--rm", "--ipc", "host", "busybox", "cat", probe).stdout == "from the host"
+        assert kr("run", "--rm", "busybox", "cat", probe).returncode != 0
+    finally:
+        os.unlink(probe)
+    assert kr("run", "--rm", "--ipc", "none", "busybox", "ls", "/dev/shm").returncode != 0
+    own = kr.ok("run", "--rm", "--shm-size", "8m", "busybox", "df", "-k", "/dev/shm").stdout.splitlines()[-1].split()
+    assert own[0] == "shm" and own[1] == "8192"
+
+
 def test_stop_signal_and_labels_and_filters(kr, runtime):
     kr.ok("run", "-d", "--name", "graceful", "--stop-signal", "USR1", "-l", "tier=web", "busybox", "sh", "-c",
           "trap 'exit 11' USR1; while true; do sleep 0.1; done")
