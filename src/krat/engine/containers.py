@@ -590,12 +590,11 @@ class ContainerService(Lifecycle):
         try:
             sock.sendall(frame(REMOVED, b""))
             sock.settimeout(5)
-            while sock.recv(4096):   # EOF: the monitor let us go and is exiting
+            while sock.recv(4096):   # EOF: the monitor has exited (it leaves the socket to the kernel)
                 pass
         except OSError:
             pass
         sock.close()
-        self._await_old_monitor(c, timeout=5.0, poll=0.001)  # `run --rm` returns with nothing left
 
     def rename(self, ref: str, new_name: str) -> None:
         from krat.engine.spec import parse_name

@@ -519,7 +519,11 @@ def handoff(mon: Monitor, code: int) -> bool:
         while data := conn.recv(65536):
             frames, buf = parse_frames(buf + data)
             if any(kind == REMOVED for kind, _ in frames):
-                mon.drop(mon.owner)
+                # Left open: the kernel closes it as we exit, after freeing our memory, so
+                # the client's EOF says this monitor is gone (no polling of /proc).
+                mon.clients.pop(mon.owner)
+                mon.unwatch(mon.owner)
+                conn.detach()
                 return True
     except OSError:
         pass
