@@ -459,15 +459,24 @@ class ContainerService(Lifecycle):
                 return self._handshake(c, ours.makefile("rb"), ours, attach, early.owner, sock)
         return self._spawn_monitor(c, attach, owner and attach and c.spec.auto_remove)
 
-    def _await_old_monitor(self, c: Container, timeout: float = 30.0, poll: float = 0.01) -> None:
+    def _await_old_monitor(self, c: Container, timeout: float = 30.0) -> None:
         """Until the container's last monitor has exited. It records the exit before it
         unmounts and detaches: a new start must not mount (or find mounted) what that cleanup
-        is about to take away."""
-        import time
+        is about to take away. A pidfd wakes us as it exits (no polling of /proc)."""
+        import select
 
-        deadline = time.monotonic() + timeout
-        while pid_alive(c.row.monitor_pid, c.row.monitor_start) and time.monotonic() < deadline:
-            time.sleep(poll)
+        pid, ticks = c.row.monitor_pid, c.row.monitor_start
+        if not pid_alive(pid, ticks):
+            return
+        try:
+            fd = os.pidfd_open(pid)
+        except OSError:  # gone meanwhile
+            return
+        try:
+            if pid_alive(pid, ticks):  # still ours: the pid was not reused before the open
+                select.select([fd], [], [], timeout)
+        finally:
+            os.close(fd)
 
     def _spawn_monitor(self, c: Container, attach: bool, owner: bool = False):
         """Start the monitor and follow its handshake (see engine/monitor.py)."""
