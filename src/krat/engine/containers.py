@@ -101,6 +101,22 @@ def _reap(pid: int) -> None:
         pass
 
 
+def _await_frame(sock, kind: int, timeout: float) -> bool:
+    """Read the monitor's frames until one of `kind`; False at EOF or timeout."""
+    from krat.engine.monitorproto import parse_frames
+
+    buf = b""
+    sock.settimeout(timeout)
+    try:
+        while data := sock.recv(4096):
+            frames, buf = parse_frames(buf + data)
+            if any(k == kind for k, _ in frames):
+                return True
+    except OSError:
+        pass
+    return False
+
+
 def shutil_rmtree(path: Path) -> None:
     import shutil
 
@@ -157,7 +173,9 @@ class ContainerService(Lifecycle):
         return self.reconcile(self._wrap(found[0]))
 
     def list(self) -> list[Container]:
-        return [self.reconcile(self._wrap(r)) for r in rows.list_all(self.db)]
+        """Every container, truthfully: an --rm one whose monitor died is removed, not listed."""
+        found = (self._reconciled(self._wrap(r)) for r in rows.list_all(self.db))
+        return [c for c in found if c is not None]
 
     def refresh(self, c: Container) -> Container:
         row = rows.get(self.db, c.id)
@@ -168,6 +186,11 @@ class ContainerService(Lifecycle):
     # --- truthfulness -------------------------------------------------------------------------
     def reconcile(self, c: Container) -> Container:
         """Correct a recorded active state whose monitor is gone (kill -9, reboot)."""
+        found = self._reconciled(c)
+        return c if found is None else found
+
+    def _reconciled(self, c: Container) -> Container | None:
+        """reconcile(); None when that removed an --rm container."""
         r = c.row
         if Status(r.status) not in ACTIVE or pid_alive(r.monitor_pid, r.monitor_start):
             return c
@@ -184,7 +207,7 @@ class ContainerService(Lifecycle):
             from krat.engine.cleanup import remove_container
 
             remove_container(self.monitor_config(c), self.db)
-            return c
+            return None
         return self.refresh(c)
 
     # --- create -------------------------------------------------------------------------------
@@ -554,7 +577,7 @@ class ContainerService(Lifecycle):
 
     # --- remove, rename ------------------------------------------------------------------------
     def remove(self, ref: str | Container, force: bool = False, volumes: bool = False) -> str:
-        from krat.engine.cleanup import release, remove_container
+        from krat.engine.cleanup import release_kernel, remove_container
 
         c = ref if isinstance(ref, Container) else self.get(ref)
         if c.status in ACTIVE:
@@ -581,23 +604,36 @@ class ContainerService(Lifecycle):
             return c.id  # an --rm container: its monitor removed it meanwhile
         self._await_old_monitor(current, timeout=10.0)
         cfg = self.monitor_config(c)
-        release(cfg, db=self.db)
-        remove_container(cfg, self.db, volumes=volumes)
+        release_kernel(cfg)
+        remove_container(cfg, self.db, volumes=volumes)  # detaches the networks, as release would
         return c.id
 
     def finish_removal(self, c: Container, sock) -> None:
         """Remove an exited --rm container whose monitor handed that over to us (the owner
-        client): this process has the database and the modules loaded, a fresh monitor
-        would import them all. Then tell the monitor; if we die first, it removes the
-        container itself (every step is idempotent)."""
-        from krat.engine.cleanup import release, remove_container
-        from krat.engine.monitorproto import REMOVED, frame
+        client), on both cores: the monitor releases the kernel's side and the storage
+        (cleanup.release_kernel) while we detach the networks and delete the rows (this
+        process has the database open). The container's row goes in a transaction committed
+        once the monitor says RELEASED; then it exits, and its EOF tells us. If it dies before
+        RELEASED, we release here; if we die, the row says running with no monitor, which
+        the next command's reconcile removes (see monitor.handoff)."""
+        from krat.engine.cleanup import release, remove_dirs
+        from krat.engine.monitorproto import RELEASED, REMOVING, frame
 
         cfg = self.monitor_config(c)
-        release(cfg, db=self.db)
-        remove_container(cfg, self.db, volumes=True)
         try:
-            sock.sendall(frame(REMOVED, b""))
+            sock.sendall(frame(REMOVING, b""))
+        except OSError:
+            pass
+        # detach and forget the networks and volumes: outside the transaction, as a network's
+        # lock may be taken (and another process may hold that lock waiting for the database)
+        self.networking().remove(c.id, volumes=True)
+        with self.db.transaction():
+            rows.delete(self.db, c.id)
+            if not _await_frame(sock, RELEASED, 30.0):
+                release(cfg, db=self.db)  # the monitor is gone: its part is ours
+                remove_dirs(cfg, ("storage_dir",))
+        remove_dirs(cfg, ("dir",))
+        try:
             sock.settimeout(5)
             while sock.recv(4096):   # EOF: the monitor has exited (it leaves the socket to the kernel)
                 pass

@@ -21,6 +21,8 @@ Attach protocol (unix stream socket attach.sock): the client sends b"A" to recei
 output or b"W" to wait only, then frames [kind u8][length u32 BE][payload]:
 monitor -> client: 1 stdout, 2 stderr, 3 exit ({"code": N, "final": bool});
 client -> monitor: 0 stdin data, 4 close stdin, 5 resize (rows, cols: u16 BE each).
+The owner of an --rm container (mode b"R") removes it with the monitor (see handoff):
+client -> monitor: 7 removing; monitor -> client: 8 released.
 """
 
 from __future__ import annotations
@@ -33,8 +35,8 @@ import select
 import sys
 import time
 
-from krat.engine.monitorproto import (EXIT, HEADER_SIZE, REMOVED, RESIZE, STDERR, STDIN, STDIN_CLOSE, STDOUT,  # noqa: F401
-                                      exit_payload, frame, parse_frames, proc_start_ticks)
+from krat.engine.monitorproto import (EXIT, HEADER_SIZE, RELEASED, REMOVING, RESIZE, STDERR, STDIN,  # noqa: F401
+                                      STDIN_CLOSE, STDOUT, exit_payload, frame, parse_frames, proc_start_ticks)
 from krat.engine.monitorstate import open_db, record, record_in_child, restart_delay  # noqa: F401
 
 # How a monitor is started: `python -S -c MONITOR_MAIN ARGS` (runpy's `-m` costs ~3 ms more).
@@ -493,34 +495,50 @@ def removes(mon: Monitor) -> bool:
 def cleanup(mon: Monitor, ran: bool) -> None:
     """Release what the container held, then, for --rm, the container itself (after a failed
     start the CLI removes it, once it has said why)."""
-    from krat.engine.cleanup import release, remove_container
+    from krat.engine.cleanup import release_kernel, release_networks, remove_container
 
-    release(mon.cfg, runtime=mon.runtime)
-    trace("released")
-    if removes(mon) and ran:
-        db = open_db(mon.cfg)
-        try:
+    release_kernel(mon.cfg, runtime=mon.runtime)  # first: it needs no database, should that fail to open
+    db = open_db(mon.cfg)  # one connection for the networks and the rows
+    try:
+        release_networks(mon.cfg, db)
+        trace("released")
+        if removes(mon) and ran:
             remove_container(mon.cfg, db, volumes=True)
-        finally:
-            db.close()
+    finally:
+        db.close()
 
 
 def handoff(mon: Monitor, code: int) -> bool:
-    """An exited --rm container whose foreground `run` is still attached: that client removes
-    it (it has the database and the cleanup modules loaded; this process would import them
-    all). Wait for its REMOVED frame; False if it went away first, so we clean up ourselves."""
+    """An exited --rm container whose foreground `run` is still attached (the owner): the two
+    remove it together, each with what it has loaded. We send the exit (cleanup: true), then
+    release the kernel's side and drop the storage (no database needed; see preload_cleanup)
+    while the owner, having sent REMOVING, removes the rows (it has the database open). We
+    answer RELEASED and exit; the owner commits, and returns at our EOF. False if the owner
+    went away before REMOVING: we then remove the container ourselves (idempotent steps).
+    Should it die after, the rows say "running" with no monitor: the next command's
+    reconcile removes the container."""
     client = mon.clients.get(mon.owner)
     if not removes(mon) or client is None:
         return False
     conn, buf = client[0], client[2]
     try:
         conn.sendall(frame(EXIT, exit_payload(code, True, cleanup=True)))
+    except OSError:
+        mon.drop(mon.owner)
+        return False
+    from krat.engine.cleanup import release_kernel, remove_dirs
+
+    release_kernel(mon.cfg, runtime=mon.runtime)
+    remove_dirs(mon.cfg, ("storage_dir",))
+    trace("released")
+    try:
         conn.settimeout(HANDOFF_TIMEOUT)
         while data := conn.recv(65536):
             frames, buf = parse_frames(buf + data)
-            if any(kind == REMOVED for kind, _ in frames):
+            if any(kind == REMOVING for kind, _ in frames):
+                conn.sendall(frame(RELEASED, b""))
                 # Left open: the kernel closes it as we exit, after freeing our memory, so
-                # the client's EOF says this monitor is gone (no polling of /proc).
+                # the owner's EOF says this monitor is gone (no polling of /proc).
                 mon.clients.pop(mon.owner)
                 mon.unwatch(mon.owner)
                 conn.detach()
@@ -529,6 +547,15 @@ def handoff(mon: Monitor, code: int) -> bool:
         pass
     mon.drop(mon.owner)
     return False
+
+
+def preload_cleanup(mon: Monitor) -> None:
+    """--rm: load what handoff's release needs while the CLI prepares the container (we wait
+    for "go" meanwhile), not after the exit, when `run` waits for us."""
+    import krat.engine.cleanup  # noqa: F401
+
+    if getattr(mon.runtime, "name", "") == "krat":
+        import krat.runtime.container  # noqa: F401
 
 
 def daemonize() -> None:
@@ -680,6 +707,8 @@ def run(cfg: dict, sync_fd: int, preforked=None) -> int:
     mon.runtime = make_runtime(cfg["runtime"], cfg["runtime_root"], preforked)
     setup_signals(mon)
     mon.listen()
+    if cfg.get("go") and cfg.get("auto_remove"):
+        preload_cleanup(mon)
     if cfg.get("go") and not await_go(sync_fd):
         mon._unlink("attach.sock")   # the CLI gave up before the start: nothing is ours
         discard = getattr(mon.runtime, "discard", None)
