@@ -35,10 +35,17 @@ def release_networks(cfg: dict, db=None) -> None:
                 net.db.close()
 
 
-def release_kernel(cfg: dict, runtime=None) -> None:
+def release_kernel(cfg: dict, runtime=None, unmounted=None) -> None:
     """The part of release() that needs no database: the runtime's state and cgroups, the
     rootfs mount, the bundle's files. What the monitor of an --rm container does while its
-    `run` client removes the rows (see ContainerService.finish_removal)."""
+    `run` client removes the rows (see ContainerService.finish_removal). unmounted(): called
+    once the rootfs is unmounted, so that another process may remove the storage meanwhile;
+    a plain umount, tried first, succeeds only when no process of the container is left (each
+    has its root there): else it follows the runtime's kill, detaching a still busy mount."""
+    rootfs = cfg.get("rootfs")
+    done = not rootfs or try_unmount(rootfs)
+    if done and unmounted is not None:
+        unmounted()
     if runtime is None and os.path.lexists(os.path.join(cfg["runtime_root"], cfg["id"])):
         # (none: the runtime has nothing to delete, as runtimes keep a container's state in
         # <root>/<id>; `rm` after the monitor's release need not load the runtime)
@@ -51,9 +58,10 @@ def release_kernel(cfg: dict, runtime=None) -> None:
         except Exception:
             pass  # already gone: `delete` of an unknown id fails, which is what we want
     remove_cgroups(cfg.get("cgroups_path", ""), cfg.get("cgroup_root", ""))
-    rootfs = cfg.get("rootfs")
-    if rootfs:
+    if not done:
         unmount(rootfs)
+        if unmounted is not None:
+            unmounted()
     bundle = cfg.get("dir")
     if bundle:
         for name in ("config.json", "pid", "runtime.log"):
@@ -84,22 +92,29 @@ def remove_cgroups(path: str, root: str = "") -> None:
             pass
 
 
+def try_unmount(target: str) -> bool:
+    """umount2(target, 0); True when nothing is mounted there any more, False when busy
+    (or refused). store.snapshots.unmount without that module's imports (pathlib: ~9 ms in a
+    monitor)."""
+    return _umount2(target, 0) in (0, 2, 22)  # ENOENT: gone; EINVAL: not a mount point
+
+
 def unmount(target: str) -> None:
-    """umount2(target); busy: detach it (MNT_DETACH); not mounted or gone: nothing to do.
-    store.snapshots.unmount without that module's imports (pathlib: ~9 ms in a monitor)."""
+    """umount2(target); busy: detach it (MNT_DETACH). A failure is reported, not raised."""
+    err = _umount2(target, 0)
+    if err == 16:  # EBUSY: something still has it open
+        err = _umount2(target, 2)  # MNT_DETACH
+    if err not in (0, 2, 22):
+        sys.stderr.write(f"krat: umount {target}: {os.strerror(err)}\n")
+
+
+def _umount2(target: str, flags: int) -> int:
+    """0, or the errno."""
     import ctypes
 
-    libc = ctypes.CDLL(None, use_errno=True)
-    path = os.fsencode(target)
-    for flags in (0, 2):  # 2: MNT_DETACH
-        if libc.umount2(path, flags) == 0:
-            return
-        err = ctypes.get_errno()
-        if err in (2, 22):  # ENOENT: gone; EINVAL: not a mount point
-            return
-        if err != 16:  # EBUSY: something still has it open
-            break
-    sys.stderr.write(f"krat: umount {target}: {os.strerror(err)}\n")
+    if ctypes.CDLL(None, use_errno=True).umount2(os.fsencode(target), flags) == 0:
+        return 0
+    return ctypes.get_errno()
 
 
 def remove_container(cfg: dict, db, volumes: bool = False) -> None:

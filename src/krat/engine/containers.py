@@ -101,20 +101,36 @@ def _reap(pid: int) -> None:
         pass
 
 
-def _await_frame(sock, kind: int, timeout: float) -> bool:
-    """Read the monitor's frames until one of `kind`; False at EOF or timeout."""
-    from krat.engine.monitorproto import parse_frames
+class _HandOver:
+    """The owner's side of monitor.handoff: the frame kinds the monitor has sent so far."""
 
-    buf = b""
-    sock.settimeout(timeout)
-    try:
-        while data := sock.recv(4096):
-            frames, buf = parse_frames(buf + data)
-            if any(k == kind for k, _ in frames):
-                return True
-    except OSError:
-        pass
-    return False
+    def __init__(self, sock) -> None:
+        self.sock, self.buf, self.seen, self.eof = sock, b"", set(), False
+
+    def send(self, kind: int) -> None:
+        from krat.engine.monitorproto import frame
+
+        try:
+            self.sock.sendall(frame(kind, b""))
+        except OSError:
+            pass
+
+    def wait(self, kind: int, timeout: float = 30.0) -> bool:
+        """Until the monitor has sent a frame of `kind`; False at its EOF (or the timeout)."""
+        from krat.engine.monitorproto import parse_frames
+
+        self.sock.settimeout(timeout)
+        while kind not in self.seen and not self.eof:
+            try:
+                data = self.sock.recv(4096)
+            except OSError:
+                data = b""
+            if not data:
+                self.eof = True
+                break
+            frames, self.buf = parse_frames(self.buf + data)
+            self.seen.update(k for k, _ in frames)
+        return kind in self.seen
 
 
 def shutil_rmtree(path: Path) -> None:
@@ -610,35 +626,33 @@ class ContainerService(Lifecycle):
 
     def finish_removal(self, c: Container, sock) -> None:
         """Remove an exited --rm container whose monitor handed that over to us (the owner
-        client), on both cores: the monitor releases the kernel's side and the storage
-        (cleanup.release_kernel) while we detach the networks and delete the rows (this
-        process has the database open). The container's row goes in a transaction committed
-        once the monitor says RELEASED; then it exits, and its EOF tells us. If it dies before
-        RELEASED, we release here; if we die, the row says running with no monitor, which
-        the next command's reconcile removes (see monitor.handoff)."""
+        client), on both cores (see monitor.handoff): the monitor releases the kernel's side
+        (cleanup.release_kernel) while we detach the networks (this process has the database
+        open), then remove the storage once it says UNMOUNTED. The container's row goes in a
+        transaction committed once the monitor says RELEASED; then it exits, and its EOF
+        tells us. If it dies first, we release here; if we die, the row says running with no
+        monitor, which the next command's reconcile removes."""
         from krat.engine.cleanup import release, remove_dirs
-        from krat.engine.monitorproto import RELEASED, REMOVING, frame
+        from krat.engine.monitorproto import RELEASED, REMOVING, UNMOUNTED, frame
 
         cfg = self.monitor_config(c)
-        try:
-            sock.sendall(frame(REMOVING, b""))
-        except OSError:
-            pass
-        # detach and forget the networks and volumes: outside the transaction, as a network's
-        # lock may be taken (and another process may hold that lock waiting for the database)
-        self.networking().remove(c.id, volumes=True)
+        monitor = _HandOver(sock)
+        monitor.send(REMOVING)
+        net = self.networking()
+        if c.spec.network_mode != "none":
+            # not in the transaction: a network's lock may be taken, which another process
+            # may hold while it waits for the database (remove's detach then finds nothing)
+            net.stop(c.id)
+        if not monitor.wait(UNMOUNTED):
+            release(cfg, db=self.db)  # the monitor is gone: its part is ours
+        remove_dirs(cfg, ("storage_dir",))
         with self.db.transaction():
+            net.remove(c.id, volumes=True)
             rows.delete(self.db, c.id)
-            if not _await_frame(sock, RELEASED, 30.0):
-                release(cfg, db=self.db)  # the monitor is gone: its part is ours
-                remove_dirs(cfg, ("storage_dir",))
+            if not monitor.wait(RELEASED):
+                release(cfg, db=self.db)
         remove_dirs(cfg, ("dir",))
-        try:
-            sock.settimeout(5)
-            while sock.recv(4096):   # EOF: the monitor has exited (it leaves the socket to the kernel)
-                pass
-        except OSError:
-            pass
+        monitor.wait(-1, timeout=5.0)  # EOF: the monitor has exited (it leaves the socket to the kernel)
         sock.close()
 
     def rename(self, ref: str, new_name: str) -> None:

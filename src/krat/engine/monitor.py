@@ -22,7 +22,7 @@ output or b"W" to wait only, then frames [kind u8][length u32 BE][payload]:
 monitor -> client: 1 stdout, 2 stderr, 3 exit ({"code": N, "final": bool});
 client -> monitor: 0 stdin data, 4 close stdin, 5 resize (rows, cols: u16 BE each).
 The owner of an --rm container (mode b"R") removes it with the monitor (see handoff):
-client -> monitor: 7 removing; monitor -> client: 8 released.
+client -> monitor: 7 removing; monitor -> client: 9 unmounted, 8 released.
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ import sys
 import time
 
 from krat.engine.monitorproto import (EXIT, HEADER_SIZE, RELEASED, REMOVING, RESIZE, STDERR, STDIN,  # noqa: F401
-                                      STDIN_CLOSE, STDOUT, exit_payload, frame, parse_frames, proc_start_ticks)
+                                      STDIN_CLOSE, STDOUT, UNMOUNTED, exit_payload, frame, parse_frames,
+                                      proc_start_ticks)
 from krat.engine.monitorstate import open_db, record, record_in_child, restart_delay  # noqa: F401
 
 # How a monitor is started: `python -S -c MONITOR_MAIN ARGS` (runpy's `-m` costs ~3 ms more).
@@ -511,9 +512,10 @@ def cleanup(mon: Monitor, ran: bool) -> None:
 def handoff(mon: Monitor, code: int) -> bool:
     """An exited --rm container whose foreground `run` is still attached (the owner): the two
     remove it together, each with what it has loaded. We send the exit (cleanup: true), then
-    release the kernel's side and drop the storage (no database needed; see preload_cleanup)
-    while the owner, having sent REMOVING, removes the rows (it has the database open). We
-    answer RELEASED and exit; the owner commits, and returns at our EOF. False if the owner
+    release the kernel's side (no database needed; see preload_cleanup), saying UNMOUNTED as
+    soon as the rootfs is, while the owner, having sent REMOVING, removes the rows (it has
+    the database open) and then the storage. We answer RELEASED and exit; the owner commits,
+    and returns at our EOF. False if the owner
     went away before REMOVING: we then remove the container ourselves (idempotent steps).
     Should it die after, the rows say "running" with no monitor: the next command's
     reconcile removes the container."""
@@ -526,10 +528,14 @@ def handoff(mon: Monitor, code: int) -> bool:
     except OSError:
         mon.drop(mon.owner)
         return False
-    from krat.engine.cleanup import release_kernel, remove_dirs
+    from krat.engine.cleanup import release_kernel
 
-    release_kernel(mon.cfg, runtime=mon.runtime)
-    remove_dirs(mon.cfg, ("storage_dir",))
+    def unmounted() -> None:  # the owner removes the storage meanwhile
+        try:
+            conn.sendall(frame(UNMOUNTED, b""))
+        except OSError:
+            pass
+    release_kernel(mon.cfg, runtime=mon.runtime, unmounted=unmounted)
     trace("released")
     try:
         conn.settimeout(HANDOFF_TIMEOUT)
