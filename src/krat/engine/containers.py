@@ -399,9 +399,12 @@ class ContainerService(Lifecycle):
         c = ref if isinstance(ref, Container) else self.get(ref)
         lock = self._start_lock(c.id)
         try:
-            return self._start_locked(c, attach, owner)
+            sock = self._start_locked(c, attach, owner)
         finally:
             os.close(lock)
+        if owner and attach and c.spec.auto_remove:
+            import krat.engine.cleanup  # noqa: F401  (finish_removal's: loaded while the container runs)
+        return sock
 
     def _start_lock(self, cid: str, wait: bool = True) -> int:
         """An fd holding the container's start lock, or -1 (wait=False) when another process
