@@ -35,17 +35,15 @@ def release_networks(cfg: dict, db=None) -> None:
                 net.db.close()
 
 
-def release_kernel(cfg: dict, runtime=None, unmounted=None) -> None:
+def release_kernel(cfg: dict, runtime=None) -> None:
     """The part of release() that needs no database: the runtime's state and cgroups, the
-    rootfs mount, the bundle's files. What the monitor of an --rm container does while its
-    `run` client removes the rows (see ContainerService.finish_removal). unmounted(): called
-    once the rootfs is unmounted, so that another process may remove the storage meanwhile;
-    a plain umount, tried first, succeeds only when no process of the container is left (each
-    has its root there): else it follows the runtime's kill, detaching a still busy mount."""
+    rootfs mount, the bundle's files. What the monitor does while an `rm -f` or the `run`
+    client of an --rm container removes the rows (see ContainerService.finish_removal). The
+    rootfs first, so that the storage may go meanwhile: a plain umount succeeds only when no
+    process of the container is left (each has its root there); else it follows the
+    runtime's kill, detaching a still busy mount."""
     rootfs = cfg.get("rootfs")
     done = not rootfs or try_unmount(rootfs)
-    if done and unmounted is not None:
-        unmounted()
     if runtime is None and os.path.lexists(os.path.join(cfg["runtime_root"], cfg["id"])):
         # (none: the runtime has nothing to delete, as runtimes keep a container's state in
         # <root>/<id>; `rm` after the monitor's release need not load the runtime)
@@ -60,8 +58,6 @@ def release_kernel(cfg: dict, runtime=None, unmounted=None) -> None:
     remove_cgroups(cfg.get("cgroups_path", ""), cfg.get("cgroup_root", ""))
     if not done:
         unmount(rootfs)
-        if unmounted is not None:
-            unmounted()
     bundle = cfg.get("dir")
     if bundle:
         for name in ("config.json", "pid", "runtime.log"):

@@ -102,10 +102,11 @@ def _reap(pid: int) -> None:
 
 
 class _HandOver:
-    """The owner's side of monitor.handoff: the frame kinds the monitor has sent so far."""
+    """The remover's side of monitor.handoff: what the monitor has sent so far."""
 
     def __init__(self, sock) -> None:
         self.sock, self.buf, self.seen, self.eof = sock, b"", set(), False
+        self.final: dict | None = None   # the final exit frame's payload
 
     def send(self, kind: int) -> None:
         from krat.engine.monitorproto import frame
@@ -117,20 +118,32 @@ class _HandOver:
 
     def wait(self, kind: int, timeout: float = 30.0) -> bool:
         """Until the monitor has sent a frame of `kind`; False at its EOF (or the timeout)."""
-        from krat.engine.monitorproto import parse_frames
+        self._read(lambda: kind in self.seen, timeout)
+        return kind in self.seen
+
+    def final_exit(self, timeout: float) -> dict | None:
+        """The final exit frame's payload ({"code", "final", "cleanup"}); None at EOF first."""
+        self._read(lambda: self.final is not None, timeout)
+        return self.final
+
+    def _read(self, done, timeout: float) -> None:
+        from krat.engine.monitorproto import EXIT, parse_frames
 
         self.sock.settimeout(timeout)
-        while kind not in self.seen and not self.eof:
+        while not done() and not self.eof:
             try:
                 data = self.sock.recv(4096)
             except OSError:
                 data = b""
             if not data:
                 self.eof = True
-                break
+                return
             frames, self.buf = parse_frames(self.buf + data)
-            self.seen.update(k for k, _ in frames)
-        return kind in self.seen
+            for kind, payload in frames:
+                self.seen.add(kind)
+                if kind == EXIT and self.final is None:
+                    msg = json.loads(payload)
+                    self.final = msg if msg.get("final") else None
 
 
 def shutil_rmtree(path: Path) -> None:
@@ -604,7 +617,7 @@ class ContainerService(Lifecycle):
                 raise Conflict(f"cannot remove container {c.name}: it is {c.status.value}; "
                                "stop it first or use --force")
             rows.update_state(self.db, c.id, None, stop_requested=True)
-            sock = self._waiter(c)
+            sock = self._remover(c)
             if c.status is Status.PAUSED:
                 self._signal(c, signals.SIGKILL)
                 try:
@@ -614,9 +627,14 @@ class ContainerService(Lifecycle):
             elif c.status is Status.RESTARTING:
                 self._nudge_monitor(c)
             self._signal(c, signals.SIGKILL)
-            self._await_exit(sock, c, 30)
-            if sock is not None:
-                sock.close()
+            if sock is None:
+                self._await_exit(sock, c, 30)
+            else:
+                monitor = _HandOver(sock)
+                if (monitor.final_exit(30.0) or {}).get("cleanup"):
+                    self._remove_handed_over(c, monitor, volumes)
+                    return c.id
+                sock.close()  # the monitor released it itself (an older one, or it went away)
         try:
             current = self.refresh(c)
         except NotFound:
@@ -627,36 +645,53 @@ class ContainerService(Lifecycle):
         remove_container(cfg, self.db, volumes=volumes)  # detaches the networks, as release would
         return c.id
 
+    def _remover(self, c: Container):
+        """A socket on which the monitor hands the container's removal to us once it exited
+        (see monitor.handoff); None without a monitor to ask."""
+        from krat.engine.attach import connect
+
+        try:
+            return connect(self.run_dir(c.id), stream=False, remover=True)
+        except OSError:
+            return None
+
     def finish_removal(self, c: Container, sock) -> None:
         """Remove an exited --rm container whose monitor handed that over to us (the owner
-        client), on both cores (see monitor.handoff): the monitor releases the kernel's side
-        (cleanup.release_kernel) while we detach the networks (this process has the database
-        open), then remove the storage once it says UNMOUNTED. The container's row goes in a
-        transaction committed once the monitor says RELEASED; then it exits, and its EOF
-        tells us. If it dies first, we release here; if we die, the row says running with no
+        client): see _remove_handed_over."""
+        self._remove_handed_over(c, _HandOver(sock), volumes=True)
+
+    def _remove_handed_over(self, c: Container, monitor: "_HandOver", volumes: bool) -> None:
+        """Remove an exited container with its monitor, on both cores (see monitor.handoff):
+        it releases the kernel's side (cleanup.release_kernel) while we remove the storage
+        and the rows (this process has the database open). The storage goes once the rootfs
+        is unmounted: a plain umount, here or in the monitor, whichever comes first, succeeds
+        only when no process of the container is left. The container's row goes in a
+        transaction committed once the monitor says RELEASED; then it exits, and its EOF tells
+        us. If it dies first, we release here; if we die, the row says running with no
         monitor, which the next command's reconcile removes."""
-        from krat.engine.cleanup import release, remove_dirs
-        from krat.engine.monitorproto import RELEASED, REMOVING, UNMOUNTED, frame
+        from krat.engine.cleanup import release, remove_dirs, try_unmount
+        from krat.engine.monitorproto import RELEASED, REMOVING
 
         cfg = self.monitor_config(c)
-        monitor = _HandOver(sock)
         monitor.send(REMOVING)
         net = self.networking()
         if c.spec.network_mode != "none":
             # not in the transaction: a network's lock may be taken, which another process
             # may hold while it waits for the database (remove's detach then finds nothing)
             net.stop(c.id)
-        if not monitor.wait(UNMOUNTED):
-            release(cfg, db=self.db)  # the monitor is gone: its part is ours
-        remove_dirs(cfg, ("storage_dir",))
+        unmounted = try_unmount(cfg["rootfs"])
+        if unmounted:
+            remove_dirs(cfg, ("storage_dir",))
         with self.db.transaction():
-            net.remove(c.id, volumes=True)
+            net.remove(c.id, volumes=volumes)
             rows.delete(self.db, c.id)
             if not monitor.wait(RELEASED):
-                release(cfg, db=self.db)
+                release(cfg, db=self.db)  # the monitor is gone: its part is ours
+        if not unmounted:
+            remove_dirs(cfg, ("storage_dir",))  # after the runtime's kill and a detaching umount
         remove_dirs(cfg, ("dir",))
         monitor.wait(-1, timeout=5.0)  # EOF: the monitor has exited (it leaves the socket to the kernel)
-        sock.close()
+        monitor.sock.close()
 
     def rename(self, ref: str, new_name: str) -> None:
         from krat.engine.spec import parse_name

@@ -21,8 +21,9 @@ Attach protocol (unix stream socket attach.sock): the client sends b"A" to recei
 output or b"W" to wait only, then frames [kind u8][length u32 BE][payload]:
 monitor -> client: 1 stdout, 2 stderr, 3 exit ({"code": N, "final": bool});
 client -> monitor: 0 stdin data, 4 close stdin, 5 resize (rows, cols: u16 BE each).
-The owner of an --rm container (mode b"R") removes it with the monitor (see handoff):
-client -> monitor: 7 removing; monitor -> client: 9 unmounted, 8 released.
+The owner of an --rm container (mode b"R"), or an `rm -f` (mode b"D", for any container),
+removes it with the monitor once it exited (see handoff):
+client -> monitor: 7 removing; monitor -> client: 8 released (then EOF: the monitor exited).
 """
 
 from __future__ import annotations
@@ -36,8 +37,7 @@ import sys
 import time
 
 from krat.engine.monitorproto import (EXIT, HEADER_SIZE, RELEASED, REMOVING, RESIZE, STDERR, STDIN,  # noqa: F401
-                                      STDIN_CLOSE, STDOUT, UNMOUNTED, exit_payload, frame, parse_frames,
-                                      proc_start_ticks)
+                                      STDIN_CLOSE, STDOUT, exit_payload, frame, parse_frames, proc_start_ticks)
 from krat.engine.monitorstate import open_db, record, record_in_child, restart_delay  # noqa: F401
 
 # How a monitor is started: `python -S -c MONITOR_MAIN ARGS` (runpy's `-m` costs ~3 ms more).
@@ -110,6 +110,7 @@ class Monitor:
         self.runtime = None
         self.listener: _socket.socket | None = None
         self.owner = -1                           # the client that removes an --rm container
+        self.forced = False                       # ... or any container (`rm -f`, mode b"D")
         self.unrecorded: dict | None = None       # the exit, while that client may remove it
         self.wake_r = -1
 
@@ -215,8 +216,9 @@ class Monitor:
             conn.close()
             return
         conn.settimeout(5)
-        if mode == b"R":
+        if mode in (b"R", b"D"):
             self.owner = fd
+            self.forced = mode == b"D"
         self.clients[fd] = [conn, mode in (b"A", b"R"), b""]
         self.watch(fd, "client")
 
@@ -446,10 +448,10 @@ def serve(mon: Monitor, sync_fd: int) -> int:
         code = exit_code_of(mon.exit_status)
         oom = code == 137 and mon.oom_killed()
         fields = dict(status="exited", pid=0, exit_code=code, oom_killed=oom, finished_at=timestamp())
+        if removes(mon) and mon.owner in mon.clients:
+            mon.unrecorded = fields  # the owner removes the row; recorded only if it does not
+            return code
         if policy in ("", "no"):
-            if removes(mon) and mon.owner in mon.clients:
-                mon.unrecorded = fields  # the owner removes the row; recorded only if it does not
-                return code
             record(mon.cfg, **fields)
             trace("recorded")
             return code
@@ -489,7 +491,10 @@ def restart(mon: Monitor, delay: float) -> bool:
 
 def removes(mon: Monitor) -> bool:
     """--rm: the container goes with its exit, unless `restart` asked to keep it (a file
-    KEEP in the run dir, as Docker suspends AutoRemove while it restarts a container)."""
+    KEEP in the run dir, as Docker suspends AutoRemove while it restarts a container);
+    any container goes when an `rm -f` waits to remove it (it asked for the stop: no restart)."""
+    if mon.forced and mon.owner in mon.clients:
+        return True
     return bool(mon.cfg.get("auto_remove")) and not os.path.exists(os.path.join(mon.dir, KEEP))
 
 
@@ -512,9 +517,9 @@ def cleanup(mon: Monitor, ran: bool) -> None:
 def handoff(mon: Monitor, code: int) -> bool:
     """An exited --rm container whose foreground `run` is still attached (the owner): the two
     remove it together, each with what it has loaded. We send the exit (cleanup: true), then
-    release the kernel's side (no database needed; see preload_cleanup), saying UNMOUNTED as
-    soon as the rootfs is, while the owner, having sent REMOVING, removes the rows (it has
-    the database open) and then the storage. We answer RELEASED and exit; the owner commits,
+    release the kernel's side (no database needed; see preload_cleanup; the rootfs first),
+    while the owner, having sent REMOVING, removes the storage once the rootfs is unmounted
+    and the rows (it has the database open). We answer RELEASED and exit; the owner commits,
     and returns at our EOF. False if the owner
     went away before REMOVING: we then remove the container ourselves (idempotent steps).
     Should it die after, the rows say "running" with no monitor: the next command's
@@ -530,12 +535,7 @@ def handoff(mon: Monitor, code: int) -> bool:
         return False
     from krat.engine.cleanup import release_kernel
 
-    def unmounted() -> None:  # the owner removes the storage meanwhile
-        try:
-            conn.sendall(frame(UNMOUNTED, b""))
-        except OSError:
-            pass
-    release_kernel(mon.cfg, runtime=mon.runtime, unmounted=unmounted)
+    release_kernel(mon.cfg, runtime=mon.runtime)
     trace("released")
     try:
         conn.settimeout(HANDOFF_TIMEOUT)

@@ -6,7 +6,7 @@ Standard library only, and only `os`: the monitor imports this.
 from __future__ import annotations
 
 STDIN, STDOUT, STDERR, EXIT, STDIN_CLOSE, RESIZE = 0, 1, 2, 3, 4, 5
-REMOVING, RELEASED, UNMOUNTED = 7, 8, 9  # the --rm hand-over (monitor.handoff); 6 was its older REMOVED
+REMOVING, RELEASED = 7, 8  # the removal's hand-over (monitor.handoff); 6 was its older REMOVED
 HEADER_SIZE = 5
 
 

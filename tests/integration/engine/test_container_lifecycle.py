@@ -91,6 +91,42 @@ def test_rm_force_running_and_refusal(kr, runtime):
     assert_nothing_left(kr, [cid])
 
 
+@pytest.mark.parametrize("state", ["paused", "restarting", "bridged"])
+def test_rm_force_in_any_state_leaves_nothing(kr, runtime, state):
+    """rm -f removes the container together with its monitor (the monitor releases the
+    kernel's side, rm the storage and rows): paused, between restarts, on a bridge."""
+    if state == "restarting":
+        cid = kr.ok("run", "-d", "--restart", "always", "--network", "none", "busybox", "sh", "-c",
+                    "sleep 0.2; exit 1").stdout.strip()
+        wait_for(lambda: kr.ok("inspect", "-f", "{{.RestartCount}}", cid).stdout.strip() not in ("", "0"),
+                 what="a restart")
+    else:
+        net = [] if state == "bridged" else ["--network", "none"]
+        cid = kr.ok("run", "-d", *net, "busybox", "sleep", "100").stdout.strip()
+        if state == "paused":
+            kr.ok("pause", cid)
+    assert kr.ok("rm", "-f", cid).stdout.strip() == cid
+    assert kr.ok("ps", "-aq").stdout.strip() == ""
+    assert_nothing_left(kr, [cid])
+
+
+def test_rm_force_of_a_foreground_rm_run(kr, runtime):
+    """rm -f of a container whose `run --rm` is attached: run returns 137, rm removed it."""
+    import subprocess
+
+    proc = subprocess.Popen(kr.argv("run", "--rm", "--name", "fg", "--network", "none", "busybox", "sleep", "100"),
+                            env=kr.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: kr.ok("ps", "-q", "--filter", "name=fg").stdout.strip(), what="fg running")
+        kr.ok("rm", "-f", "fg")
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 137, (out, err)
+    assert kr.ok("ps", "-aq").stdout.strip() == ""
+    assert_nothing_left(kr)
+
+
 def test_exec_env_user_workdir_and_errors(kr, runtime):
     kr.ok("run", "-d", "--name", "box", "-e", "FROM_RUN=1", "busybox", "sleep", "100")
     out = kr.ok("exec", "-e", "X=2", "-w", "/tmp", "box", "sh", "-c", "echo $FROM_RUN $X $(pwd)").stdout
