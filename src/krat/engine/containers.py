@@ -665,30 +665,25 @@ class ContainerService(Lifecycle):
         it releases the kernel's side (cleanup.release_kernel) while we remove the storage
         and the rows (this process has the database open). The storage goes once the rootfs
         is unmounted: a plain umount, here or in the monitor, whichever comes first, succeeds
-        only when no process of the container is left. The container's row goes in a
-        transaction committed once the monitor says RELEASED; then it exits, and its EOF tells
-        us. If it dies first, we release here; if we die, the row says running with no
-        monitor, which the next command's reconcile removes."""
+        only when no process of the container is left. The container's row goes once the
+        monitor says RELEASED (no transaction is held open meanwhile: a stuck monitor must
+        not hold up every writer); then it exits, and its EOF tells us. If it dies first, we release
+        here; if we die, the row says running with no monitor, which the next command's
+        reconcile removes."""
         from krat.engine.cleanup import release, remove_dirs, try_unmount
         from krat.engine.monitorproto import RELEASED, REMOVING
 
         cfg = self.monitor_config(c)
         monitor.send(REMOVING)
-        net = self.networking()
-        if c.spec.network_mode != "none":
-            # not in the transaction: a network's lock may be taken, which another process
-            # may hold while it waits for the database (remove's detach then finds nothing)
-            net.stop(c.id)
+        self.networking().remove(c.id, volumes=volumes)  # detach, forget networks and volumes
         unmounted = try_unmount(cfg["rootfs"])
         if unmounted:
             remove_dirs(cfg, ("storage_dir",))
-        with self.db.transaction():
-            net.remove(c.id, volumes=volumes)
-            rows.delete(self.db, c.id)
-            if not monitor.wait(RELEASED):
-                release(cfg, db=self.db)  # the monitor is gone: its part is ours
+        if not monitor.wait(RELEASED):
+            release(cfg, db=self.db)  # the monitor is gone: its part is ours
         if not unmounted:
             remove_dirs(cfg, ("storage_dir",))  # after the runtime's kill and a detaching umount
+        rows.delete(self.db, c.id)  # last: a crash before leaves it for `rm` (or reconcile)
         remove_dirs(cfg, ("dir",))
         monitor.wait(-1, timeout=5.0)  # EOF: the monitor has exited (it leaves the socket to the kernel)
         monitor.sock.close()
