@@ -44,18 +44,22 @@ def release_kernel(cfg: dict, runtime=None) -> None:
     runtime's kill, detaching a still busy mount."""
     rootfs = cfg.get("rootfs")
     done = not rootfs or try_unmount(rootfs)
-    if runtime is None and os.path.lexists(os.path.join(cfg["runtime_root"], cfg["id"])):
-        # (none: the runtime has nothing to delete, as runtimes keep a container's state in
-        # <root>/<id>; `rm` after the monitor's release need not load the runtime)
+    # Runtimes keep a container's state in <root>/<id>: none there, nothing to delete (and
+    # `rm` after the monitor's release need not load the runtime).
+    known = os.path.lexists(os.path.join(cfg["runtime_root"], cfg["id"]))
+    if runtime is None and known:
         from krat.engine.runtimes import make_runtime
 
         runtime = make_runtime(cfg["runtime"], cfg["runtime_root"])
+    deleted = False
     if runtime is not None:
         try:
-            runtime.delete(cfg["id"], force=True)
+            runtime.delete(cfg["id"], force=True)  # its cgroups with it
+            deleted = known
         except Exception:
             pass  # already gone: `delete` of an unknown id fails, which is what we want
-    remove_cgroups(cfg.get("cgroups_path", ""), cfg.get("cgroup_root", ""))
+    if not deleted:  # what a runtime that failed, or lost the container's state, left
+        remove_cgroups(cfg.get("cgroups_path", ""), cfg.get("cgroup_root", ""))
     if not done:
         unmount(rootfs)
     bundle = cfg.get("dir")
