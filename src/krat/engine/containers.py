@@ -618,6 +618,8 @@ class ContainerService(Lifecycle):
                                "stop it first or use --force")
             rows.update_state(self.db, c.id, None, stop_requested=True)
             sock = self._remover(c)
+            # what the removal needs, loaded (~8 ms of imports) before the kill rather than after
+            prepared = (self.monitor_config(c), self.networking()) if sock is not None else None
             if c.status is Status.PAUSED:
                 self._signal(c, signals.SIGKILL)
                 try:
@@ -632,7 +634,7 @@ class ContainerService(Lifecycle):
             else:
                 monitor = _HandOver(sock)
                 if (monitor.final_exit(30.0) or {}).get("cleanup"):
-                    self._remove_handed_over(c, monitor, volumes)
+                    self._remove_handed_over(c, monitor, volumes, prepared)
                     return c.id
                 sock.close()  # the monitor released it itself (an older one, or it went away)
         try:
@@ -660,7 +662,7 @@ class ContainerService(Lifecycle):
         client): see _remove_handed_over."""
         self._remove_handed_over(c, _HandOver(sock), volumes=True)
 
-    def _remove_handed_over(self, c: Container, monitor: "_HandOver", volumes: bool) -> None:
+    def _remove_handed_over(self, c: Container, monitor: "_HandOver", volumes: bool, prepared=None) -> None:
         """Remove an exited container with its monitor, on both cores (see monitor.handoff):
         it releases the kernel's side (cleanup.release_kernel) while we remove the storage
         and the rows (this process has the database open). The storage goes once the rootfs
@@ -669,13 +671,13 @@ class ContainerService(Lifecycle):
         monitor says RELEASED (no transaction is held open meanwhile: a stuck monitor must
         not hold up every writer); then it exits, and its EOF tells us. If it dies first, we release
         here; if we die, the row says running with no monitor, which the next command's
-        reconcile removes."""
+        reconcile removes. prepared: (monitor_config, networking()), made ahead."""
         from krat.engine.cleanup import release, remove_dirs, try_unmount
         from krat.engine.monitorproto import RELEASED, REMOVING
 
-        cfg = self.monitor_config(c)
+        cfg, net = prepared or (self.monitor_config(c), self.networking())
         monitor.send(REMOVING)
-        self.networking().remove(c.id, volumes=volumes)  # detach, forget networks and volumes
+        net.remove(c.id, volumes=volumes)  # detach, forget networks and volumes
         unmounted = try_unmount(cfg["rootfs"])
         if unmounted:
             remove_dirs(cfg, ("storage_dir",))
