@@ -662,16 +662,17 @@ class ContainerService(Lifecycle):
         client): see _remove_handed_over."""
         self._remove_handed_over(c, _HandOver(sock), volumes=True)
 
-    def _remove_handed_over(self, c: Container, monitor: "_HandOver", volumes: bool, prepared=None) -> None:
+    def _remove_handed_over(self, c: Container, monitor: "_HandOver", volumes: bool,
+                            prepared: tuple | None = None) -> None:
         """Remove an exited container with its monitor, on both cores (see monitor.handoff):
         it releases the kernel's side (cleanup.release_kernel) while we remove the storage
         and the rows (this process has the database open). The storage goes once the rootfs
         is unmounted: a plain umount, here or in the monitor, whichever comes first, succeeds
         only when no process of the container is left. The container's row goes once the
         monitor says RELEASED (no transaction is held open meanwhile: a stuck monitor must
-        not hold up every writer); then it exits, and its EOF tells us. If it dies first, we release
-        here; if we die, the row says running with no monitor, which the next command's
-        reconcile removes. prepared: (monitor_config, networking()), made ahead."""
+        not hold up every writer); then it exits, and its EOF tells us. If it dies first, we
+        release here; if we die, the row says running with no monitor, for the next command's
+        reconcile. prepared: (monitor_config(c), networking()), made ahead."""
         from krat.engine.cleanup import release, remove_dirs, try_unmount
         from krat.engine.monitorproto import RELEASED, REMOVING
 

@@ -515,15 +515,15 @@ def cleanup(mon: Monitor, ran: bool) -> None:
 
 
 def handoff(mon: Monitor, code: int) -> bool:
-    """An exited --rm container whose foreground `run` is still attached (the owner): the two
-    remove it together, each with what it has loaded. We send the exit (cleanup: true), then
-    release the kernel's side (no database needed; see preload_cleanup; the rootfs first),
-    while the owner, having sent REMOVING, removes the storage once the rootfs is unmounted
-    and the rows (it has the database open). We answer RELEASED and exit; the owner commits,
-    and returns at our EOF. False if the owner
-    went away before REMOVING: we then remove the container ourselves (idempotent steps).
-    Should it die after, the rows say "running" with no monitor: the next command's
-    reconcile removes the container."""
+    """An exited container whose remover is attached (the foreground `run` of an --rm
+    container, or an `rm -f`): the two remove it together, each with what it has loaded.
+    We send the exit (cleanup: true) and release the kernel's side (no database needed; see
+    preload_cleanup; the rootfs first), while the remover, having sent REMOVING, detaches the
+    networks and removes the storage once the rootfs is unmounted. We answer RELEASED and
+    exit; the remover then deletes the row and returns at our EOF. False if it went away
+    before REMOVING: we then record the exit and release the container ourselves, removing
+    an --rm one (idempotent steps). Should it die after, the row says running with no
+    monitor: the next command's reconcile removes an --rm container (shows another exited)."""
     client = mon.clients.get(mon.owner)
     if not removes(mon) or client is None:
         return False
