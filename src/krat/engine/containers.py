@@ -612,7 +612,7 @@ class ContainerService(Lifecycle):
         from krat.engine.cleanup import release_kernel, remove_container
 
         c = ref if isinstance(ref, Container) else self.get(ref)
-        if c.status in ACTIVE:
+        if c.status in ACTIVE or (force and self._restart_pending(c)):
             if not force:
                 raise Conflict(f"cannot remove container {c.name}: it is {c.status.value}; "
                                "stop it first or use --force")
@@ -646,6 +646,12 @@ class ContainerService(Lifecycle):
         release_kernel(cfg)
         remove_container(cfg, self.db, volumes=volumes)  # detaches the networks, as release would
         return c.id
+
+    def _restart_pending(self, c: Container) -> bool:
+        """Recorded as exited, but its monitor lives on to restart it: between a restart
+        policy's exit and its "restarting" record. (A monitor only finishing its cleanup
+        looks the same: the forced path then finds it gone and removes the container.)"""
+        return c.spec.restart.name not in ("", "no") and pid_alive(c.row.monitor_pid, c.row.monitor_start)
 
     def _remover(self, c: Container):
         """A socket on which the monitor hands the container's removal to us once it exited
