@@ -684,7 +684,11 @@ class ContainerService(Lifecycle):
 
         cfg, net = prepared or (self.monitor_config(c), self.networking())
         monitor.send(REMOVING)
-        net.remove(c.id, volumes=volumes)  # detach, forget networks and volumes
+        if c.spec.network_mode == "none":  # no network's lock can be taken: one commit, not three
+            with self.db.transaction():
+                net.remove(c.id, volumes=volumes)
+        else:  # outside a transaction: another process may hold a network's lock waiting for the db
+            net.remove(c.id, volumes=volumes)  # detach, forget networks and volumes
         unmounted = try_unmount(cfg["rootfs"])
         if unmounted:
             remove_dirs(cfg, ("storage_dir",))
