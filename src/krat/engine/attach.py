@@ -19,16 +19,17 @@ from krat.engine.monitorproto import EXIT, RESIZE, STDERR, STDIN, STDIN_CLOSE, S
 DETACH_KEYS = b"\x10\x11"  # ctrl-p ctrl-q
 
 
-def connect(run_dir: Path, stream: bool, owner: bool = False) -> socket.socket:
+def connect(run_dir: Path, stream: bool, owner: bool = False, remover: bool = False) -> socket.socket:
     """Connect to <run_dir>/attach.sock through a directory fd (sun_path holds 108 bytes).
     owner: the foreground `run --rm` client, which removes the container itself once it
-    exited (see monitor.handoff) instead of waiting for the monitor's slower teardown."""
+    exited (see monitor.handoff) instead of waiting for the monitor's slower teardown;
+    remover: `rm -f`, which does the same for any container."""
     dirfd = os.open(run_dir, os.O_PATH | os.O_DIRECTORY)
     try:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             sock.connect(f"/proc/self/fd/{dirfd}/attach.sock")
-            sock.sendall(b"R" if owner else b"A" if stream else b"W")
+            sock.sendall(b"D" if remover else b"R" if owner else b"A" if stream else b"W")
         except OSError:
             sock.close()
             raise

@@ -76,6 +76,8 @@ class Lifecycle:
             return c
 
     def _signal(self, c: "Container", number: int) -> None:
+        if c.row.pid <= 0:  # none recorded (exited, restarting): kill(0) would hit our own group
+            return
         try:
             os.kill(c.row.pid, number)
         except ProcessLookupError:

@@ -21,6 +21,9 @@ Attach protocol (unix stream socket attach.sock): the client sends b"A" to recei
 output or b"W" to wait only, then frames [kind u8][length u32 BE][payload]:
 monitor -> client: 1 stdout, 2 stderr, 3 exit ({"code": N, "final": bool});
 client -> monitor: 0 stdin data, 4 close stdin, 5 resize (rows, cols: u16 BE each).
+The owner of an --rm container (mode b"R"), or an `rm -f` (mode b"D", for any container),
+removes it with the monitor once it exited (see handoff):
+client -> monitor: 7 removing; monitor -> client: 8 released (then EOF: the monitor exited).
 """
 
 from __future__ import annotations
@@ -33,8 +36,8 @@ import select
 import sys
 import time
 
-from krat.engine.monitorproto import (EXIT, HEADER_SIZE, REMOVED, RESIZE, STDERR, STDIN, STDIN_CLOSE, STDOUT,  # noqa: F401
-                                      exit_payload, frame, parse_frames, proc_start_ticks)
+from krat.engine.monitorproto import (EXIT, HEADER_SIZE, RELEASED, REMOVING, RESIZE, STDERR, STDIN,  # noqa: F401
+                                      STDIN_CLOSE, STDOUT, exit_payload, frame, parse_frames, proc_start_ticks)
 from krat.engine.monitorstate import open_db, record, record_in_child, restart_delay  # noqa: F401
 from krat.engine.monitorspawn import MONITOR_MAIN, await_early, send_config, spawn_early, spawn_process  # noqa: F401
 
@@ -104,6 +107,7 @@ class Monitor:
         self.runtime = None
         self.listener: _socket.socket | None = None
         self.owner = -1                           # the client that removes an --rm container
+        self.forced = False                       # ... or any container (`rm -f`, mode b"D")
         self.unrecorded: dict | None = None       # the exit, while that client may remove it
         self.wake_r = -1
 
@@ -214,8 +218,9 @@ class Monitor:
             conn.close()
             return
         conn.settimeout(5)
-        if mode == b"R":
+        if mode in (b"R", b"D"):
             self.owner = fd
+            self.forced = mode == b"D"
         self.clients[fd] = [conn, mode in (b"A", b"R"), b""]
         self.watch(fd, "client")
 
@@ -459,10 +464,10 @@ def serve(mon: Monitor, sync_fd: int) -> int:
         code = exit_code_of(mon.exit_status)
         oom = code == 137 and mon.oom_killed()
         fields = dict(status="exited", pid=0, exit_code=code, oom_killed=oom, finished_at=timestamp())
+        if removes(mon) and mon.owner in mon.clients:
+            mon.unrecorded = fields  # the owner removes the row; recorded only if it does not
+            return code
         if policy in ("", "no"):
-            if removes(mon) and mon.owner in mon.clients:
-                mon.unrecorded = fields  # the owner removes the row; recorded only if it does not
-                return code
             record(mon.cfg, **fields)
             trace("recorded")
             return code
@@ -502,45 +507,77 @@ def restart(mon: Monitor, delay: float) -> bool:
 
 def removes(mon: Monitor) -> bool:
     """--rm: the container goes with its exit, unless `restart` asked to keep it (a file
-    KEEP in the run dir, as Docker suspends AutoRemove while it restarts a container)."""
+    KEEP in the run dir, as Docker suspends AutoRemove while it restarts a container);
+    any container goes when an `rm -f` waits to remove it (it asked for the stop: no restart)."""
+    if mon.forced and mon.owner in mon.clients:
+        return True
     return bool(mon.cfg.get("auto_remove")) and not os.path.exists(os.path.join(mon.dir, KEEP))
 
 
 def cleanup(mon: Monitor, ran: bool) -> None:
     """Release what the container held, then, for --rm, the container itself (after a failed
     start the CLI removes it, once it has said why)."""
-    from krat.engine.cleanup import release, remove_container
+    from krat.engine.cleanup import release_kernel, release_networks, remove_container
 
-    release(mon.cfg, runtime=mon.runtime)
-    trace("released")
-    if removes(mon) and ran:
-        db = open_db(mon.cfg)
-        try:
+    release_kernel(mon.cfg, runtime=mon.runtime)  # first: it needs no database, should that fail to open
+    db = open_db(mon.cfg)  # one connection for the networks and the rows
+    try:
+        release_networks(mon.cfg, db)
+        trace("released")
+        if removes(mon) and ran:
             remove_container(mon.cfg, db, volumes=True)
-        finally:
-            db.close()
+    finally:
+        db.close()
 
 
 def handoff(mon: Monitor, code: int) -> bool:
-    """An exited --rm container whose foreground `run` is still attached: that client removes
-    it (it has the database and the cleanup modules loaded; this process would import them
-    all). Wait for its REMOVED frame; False if it went away first, so we clean up ourselves."""
+    """An exited container whose remover is attached (the foreground `run` of an --rm
+    container, or an `rm -f`): the two remove it together, each with what it has loaded.
+    We send the exit (cleanup: true) and release the kernel's side (no database needed; see
+    preload_cleanup; the rootfs first), while the remover, having sent REMOVING, detaches the
+    networks and removes the storage once the rootfs is unmounted. We answer RELEASED and
+    exit; the remover then deletes the row and returns at our EOF. False if it went away
+    before REMOVING: we then record the exit and release the container ourselves, removing
+    an --rm one (idempotent steps). Should it die after, the row says running with no
+    monitor: the next command's reconcile removes an --rm container (shows another exited)."""
     client = mon.clients.get(mon.owner)
     if not removes(mon) or client is None:
         return False
     conn, buf = client[0], client[2]
     try:
         conn.sendall(frame(EXIT, exit_payload(code, True, cleanup=True)))
+    except OSError:
+        mon.drop(mon.owner)
+        return False
+    from krat.engine.cleanup import release_kernel
+
+    release_kernel(mon.cfg, runtime=mon.runtime)
+    trace("released")
+    try:
         conn.settimeout(HANDOFF_TIMEOUT)
         while data := conn.recv(65536):
             frames, buf = parse_frames(buf + data)
-            if any(kind == REMOVED for kind, _ in frames):
-                mon.drop(mon.owner)
+            if any(kind == REMOVING for kind, _ in frames):
+                conn.sendall(frame(RELEASED, b""))
+                # Left open: the kernel closes it as we exit, after freeing our memory, so
+                # the owner's EOF says this monitor is gone (no polling of /proc).
+                mon.clients.pop(mon.owner)
+                mon.unwatch(mon.owner)
+                conn.detach()
                 return True
     except OSError:
         pass
     mon.drop(mon.owner)
     return False
+
+
+def preload_cleanup(mon: Monitor) -> None:
+    """--rm: load what handoff's release needs while the CLI prepares the container (we wait
+    for "go" meanwhile), not after the exit, when `run` waits for us."""
+    import krat.engine.cleanup  # noqa: F401
+
+    if getattr(mon.runtime, "name", "") == "krat":
+        import krat.runtime.container  # noqa: F401
 
 
 def daemonize() -> None:
@@ -628,6 +665,8 @@ def run(cfg: dict, sync_fd: int, preforked=None) -> int:
     mon.runtime = make_runtime(cfg["runtime"], cfg["runtime_root"], preforked)
     setup_signals(mon)
     mon.listen()
+    if cfg.get("go") and cfg.get("auto_remove"):
+        preload_cleanup(mon)
     if cfg.get("go") and not await_go(sync_fd, cfg):
         mon._unlink("attach.sock")   # the CLI gave up before the start: nothing is ours
         discard = getattr(mon.runtime, "discard", None)

@@ -5,7 +5,8 @@ Standard library only, and only `os`: the monitor imports this.
 
 from __future__ import annotations
 
-STDIN, STDOUT, STDERR, EXIT, STDIN_CLOSE, RESIZE, REMOVED = 0, 1, 2, 3, 4, 5, 6
+STDIN, STDOUT, STDERR, EXIT, STDIN_CLOSE, RESIZE = 0, 1, 2, 3, 4, 5
+REMOVING, RELEASED = 7, 8  # the removal's hand-over (monitor.handoff); 6 was its older REMOVED
 HEADER_SIZE = 5
 
 

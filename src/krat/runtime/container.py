@@ -6,6 +6,7 @@ in creation.py and exec in tenant.py, so these stay light.
 
 from __future__ import annotations
 
+import errno
 import os
 import select
 import _signal as signal  # not `signal`: it builds enums (imports enum)
@@ -139,16 +140,35 @@ def delete(container_id: str, force: bool = False, state_root: str = DEFAULT_ROO
         if force:
             return  # as runc: --force on a container that is gone is not an error
         raise
-    status = status_of(record, state_root)
-    if status is not S.STOPPED and not force:
-        check_operation(container_id, "delete", status)
+    if not force:
+        status = status_of(record, state_root)
+        if status is not S.STOPPED:
+            check_operation(container_id, "delete", status)
+    running = alive(record)
     cgroup = cgroup_of(record)
-    if alive(record):
-        _signal(record.pid, signal.SIGKILL)
-    _kill_cgroup(cgroup)
-    cgroup.destroy()
+    if running or not _remove_empty(cgroup):
+        if alive(record):
+            _signal(record.pid, signal.SIGKILL)
+        _kill_cgroup(cgroup)
+        cgroup.destroy()
     _run_late_hooks(record, "poststop", S.STOPPED)
     store.remove(container_id)
+
+
+def _remove_empty(cgroup: Cgroup) -> bool:
+    """rmdir the cgroup's directories; False at the first one still holding a process (EBUSY).
+    A stopped container's cgroup is usually empty already (its init's death took its pid
+    namespace along), so delete need not read the freezer state and cgroup.procs first."""
+    for d in cgroup.dirs.values():
+        try:
+            os.rmdir(d)
+        except FileNotFoundError:
+            continue
+        except OSError as err:
+            if err.errno == errno.EBUSY:
+                return False
+            raise
+    return True
 
 
 def _run_late_hooks(record: Record, kind: str, status: ContainerStatus) -> None:

@@ -105,9 +105,23 @@ class Store:
             raise NotFound(f"container {container_id}: unreadable state ({err})") from err
 
     def remove(self, container_id: str) -> None:
-        import shutil
+        """rm -r of the container's directory. Its files are flat (state.json, config.json,
+        exec.fifo, seccomp.bpf): unlinked one by one, as shutil costs an engine's monitor
+        ~8 ms to import while `run --rm` waits for it; shutil for anything else."""
+        d = self.dir(container_id)
+        try:
+            for name in os.listdir(d):
+                try:
+                    os.unlink(os.path.join(d, name))
+                except FileNotFoundError:
+                    pass
+            os.rmdir(d)
+        except FileNotFoundError:
+            return
+        except OSError:  # a subdirectory (EISDIR, ENOTEMPTY)
+            import shutil
 
-        shutil.rmtree(self.dir(container_id), ignore_errors=True)
+            shutil.rmtree(d, ignore_errors=True)
 
     def ids(self) -> list[str]:
         try:

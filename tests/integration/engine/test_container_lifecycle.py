@@ -91,6 +91,46 @@ def test_rm_force_running_and_refusal(kr, runtime):
     assert_nothing_left(kr, [cid])
 
 
+@pytest.mark.parametrize("state", ["paused", "restarting", "bridged"])
+def test_rm_force_in_any_state_leaves_nothing(kr, runtime, state):
+    """rm -f removes the container together with its monitor (the monitor releases the
+    kernel's side, rm the storage and rows): paused, between restarts, on a bridge."""
+    if state == "restarting":   # its record has no pid then: rm must not signal "pid 0" (its own group)
+        cid = kr.ok("run", "-d", "--restart", "always", "--network", "none", "busybox", "sh", "-c",
+                    "sleep 0.2; exit 1").stdout.strip()
+        wait_for(lambda: kr.ok("inspect", "-f", "{{.State.Status}}", cid).stdout.strip() == "restarting",
+                 what="the back-off between restarts", timeout=30)
+    else:
+        net = [] if state == "bridged" else ["--network", "none"]
+        cid = kr.ok("run", "-d", *net, "busybox", "sleep", "100").stdout.strip()
+        if state == "paused":
+            kr.ok("pause", cid)
+    import subprocess
+
+    rm = subprocess.run(kr.argv("rm", "-f", cid), env=kr.env, capture_output=True, text=True, timeout=60,
+                        start_new_session=True)   # a stray kill(0) must not reach the test runner
+    assert (rm.returncode, rm.stdout.strip()) == (0, cid), rm.stderr
+    assert kr.ok("ps", "-aq").stdout.strip() == ""
+    assert_nothing_left(kr, [cid])
+
+
+def test_rm_force_of_a_foreground_rm_run(kr, runtime):
+    """rm -f of a container whose `run --rm` is attached: run returns 137, rm removed it."""
+    import subprocess
+
+    proc = subprocess.Popen(kr.argv("run", "--rm", "--name", "fg", "--network", "none", "busybox", "sleep", "100"),
+                            env=kr.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: kr.ok("ps", "-q", "--filter", "name=fg").stdout.strip(), what="fg running")
+        kr.ok("rm", "-f", "fg")
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 137, (out, err)
+    assert kr.ok("ps", "-aq").stdout.strip() == ""
+    assert_nothing_left(kr)
+
+
 def test_exec_env_user_workdir_and_errors(kr, runtime, tmp_path):
     kr.ok("run", "-d", "--name", "box", "-e", "FROM_RUN=1", "busybox", "sleep", "100")
     out = kr.ok("exec", "-e", "X=2", "-w", "/tmp", "box", "sh", "-c", "echo $FROM_RUN $X $(pwd)").stdout

@@ -136,6 +136,52 @@ def test_rm_handoff_falls_back_to_the_monitor_when_the_client_goes_away(kr):
     assert_nothing_left(kr, [cid])
 
 
+def test_rm_handoff_owner_dying_mid_removal_leaves_it_to_the_next_command(kr):
+    """The owner said REMOVING, so the monitor released the kernel's side, answered UNMOUNTED
+    and RELEASED and exited; the owner then died before removing the storage and the row. The row says running with no
+    monitor: the next command removes the container, as for any --rm container whose
+    monitor is gone."""
+    from krat.engine.attach import FrameReader, connect
+    from krat.engine.monitorproto import EXIT, RELEASED, REMOVING, frame
+
+    cid = kr.ok("run", "-d", "--rm", "--network", "none", "busybox", "sh", "-c", "sleep 1; exit 3").stdout.strip()
+    sock = connect(kr.runroot / "containers" / cid, stream=True, owner=True)
+    reader, kinds = FrameReader(sock), []
+    while RELEASED not in kinds:
+        frames = reader.feed()
+        assert frames is not None, f"the monitor closed the socket after {kinds}"
+        if EXIT in [k for k, _ in frames]:
+            sock.sendall(frame(REMOVING, b""))
+        kinds += [k for k, _ in frames]
+    assert reader.feed() is None               # EOF: the monitor has exited
+    assert not monitor_pids(kr.runroot)
+    assert cid not in open("/proc/mounts").read(), "the monitor unmounted the rootfs"
+    sock.close()                               # gone without deleting the row
+    assert kr.ok("ps", "-aq").stdout.strip() == ""
+    assert_nothing_left(kr, [cid])
+
+
+def test_rm_owner_releases_what_a_dead_monitor_left(kr):
+    """The owner of an --rm container finds its monitor gone before RELEASED (kill -9): it
+    kills the container and releases its cgroups, mount and storage itself."""
+    from krat.engine.attach import connect
+    from krat.engine.config import Paths
+    from krat.engine.containers import ContainerService
+
+    cid = kr.ok("run", "-d", "--rm", "--network", "none", "busybox", "sleep", "300").stdout.strip()
+    sock = connect(kr.runroot / "containers" / cid, stream=True, owner=True)
+    [pid] = monitor_pids(kr.runroot)
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: not monitor_pids(kr.runroot), timeout=20)
+    svc = ContainerService(Paths.resolve(str(kr.root), str(kr.runroot)))
+    try:
+        svc.finish_removal(svc.get(cid), sock)
+    finally:
+        svc.db.close()
+    assert kr.ok("ps", "-aq").stdout.strip() == ""
+    assert_nothing_left(kr, [cid])
+
+
 def test_foreground_rm_run_leaves_nothing(kr):
     assert kr("run", "--rm", "--network", "none", "busybox", "sh", "-c", "echo out; exit 4").returncode == 4
     assert kr.ok("ps", "-aq").stdout.strip() == ""
