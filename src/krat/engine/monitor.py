@@ -150,8 +150,9 @@ class Monitor:
             self.add_output(err_r, STDERR)
         # krat's runtime starts the container as soon as it is created: what this monitor does
         # in between (report "created", accept the attach client) needs no stopped container,
-        # since the output waits in the pipe or pty until the loop reads it.
-        at_once = {"start": True} if getattr(self.runtime, "starts_at_once", False) else {}
+        # since the output waits in the pipe or pty until the loop reads it. Not with a gate:
+        # then the CLI is still plugging the network in (see start_container).
+        at_once = {"start": True} if getattr(self.runtime, "starts_at_once", False) and not self.cfg.get("gate") else {}
         try:
             self.pid = self.runtime.create(self.id, self.dir, stdio=stdio,
                                            console_socket=self.short("console.sock") if console else None,

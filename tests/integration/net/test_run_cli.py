@@ -298,17 +298,34 @@ def test_a_failed_start_leaves_no_network_state(kr):
     assert not list((kr.runroot / "netns").glob("*"))
 
 
+def _fake_ip(tmp_path, batch_action: str) -> dict:
+    """An environment whose `ip` runs batch_action (shell) for `ip -batch`, else the real ip."""
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "ip").write_text(f'#!/bin/sh\n[ "$1" = -batch ] && {{ {batch_action}; }}\n'
+                             f'exec {shutil.which("ip")} "$@"\n')
+    (fake / "ip").chmod(0o755)
+    return {"PATH": f"{fake}:{os.environ.get('PATH', os.defpath)}"}
+
+
+def test_a_container_starts_only_once_its_veth_is_plugged_in(kr, tmp_path):
+    """The veth is plugged in while the runtime creates the container, never after the start:
+    a slow `ip` delays the start, and the container's first command sees its address."""
+    kr.ok("run", "-d", "--name", "parked", "busybox", "sleep", "120")   # the bridge stays up
+    slow = KratCLI(kr.root, kr.runroot, dict(kr.env, **_fake_ip(tmp_path, "sleep 0.3")))
+    out = slow.ok("run", "--rm", "busybox", "sh", "-c", "ip -o -4 addr show eth0; ip route").stdout
+    assert "inet 10." in out and "default via" in out
+    assert slow.ok("run", "-d", "--name", "bg", "busybox", "sh", "-c",
+                   "ip -o -4 addr show eth0 > /tmp/a; sleep 60").stdout.strip()
+    assert "inet 10." in kr.ok("exec", "bg", "cat", "/tmp/a").stdout
+
+
 def test_a_failed_veth_plug_stops_the_start_and_leaves_nothing(kr, tmp_path):
     """The veth is plugged in while the runtime creates the container; when that fails the
     container never starts: one clear line, exit 125, no container, veth, pin or mount."""
     kr.ok("run", "-d", "--name", "parked", "busybox", "sleep", "120")   # the bridge stays up
-    fake = tmp_path / "bin"
-    fake.mkdir()
-    (fake / "ip").write_text('#!/bin/sh\n[ "$1" = -batch ] && { echo "RTNETLINK answers: simulated" >&2; exit 2; }\n'
-                             f'exec {shutil.which("ip")} "$@"\n')
-    (fake / "ip").chmod(0o755)
     links = set(os.listdir("/sys/class/net"))
-    env = dict(kr.env, PATH=f"{fake}:{kr.env.get('PATH', os.defpath)}")
+    env = dict(kr.env, **_fake_ip(tmp_path, 'echo "RTNETLINK answers: simulated" >&2; exit 2'))
     broken = KratCLI(kr.root, kr.runroot, env)
     err = broken.fails("run", "--rm", "--name", "broken", "busybox", "echo", "never")
     assert "failed: RTNETLINK answers: simulated" in err and "never" not in err
