@@ -6,7 +6,7 @@ the container's output to local descriptors, sends stdin, resizes and detaches.
 
 from __future__ import annotations
 
-import json
+from krat.oci import jsoncodec as json  # not `json`: json.decoder loads re (~1 ms)
 import os
 import select
 import socket
