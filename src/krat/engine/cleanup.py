@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import sys
+
+from krat.runtime.trees import remove_tree  # not shutil: it loads bz2 and lzma
 
 
 def release(cfg: dict, runtime=None, db=None) -> None:
@@ -77,7 +78,7 @@ def remove_container(cfg: dict, db, volumes: bool = False) -> None:
     for key in ("storage_dir", "dir"):
         path = cfg.get(key)
         if path:
-            shutil.rmtree(path, ignore_errors=True)
+            remove_tree(path)
 
 
 @contextlib.contextmanager

@@ -104,9 +104,9 @@ def _reap(pid: int) -> None:
 
 
 def shutil_rmtree(path: Path) -> None:
-    import shutil
+    from krat.runtime.trees import remove_tree  # not shutil: it loads bz2 and lzma
 
-    shutil.rmtree(path, ignore_errors=True)
+    remove_tree(path)
 
 
 def default_netvol(spec: ContainerSpec):

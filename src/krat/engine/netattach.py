@@ -12,7 +12,6 @@ import contextlib
 import errno
 import fcntl
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from krat.db import networks as rows
 from krat.errors import Conflict, InvalidArgument, NotFound, Unavailable
 from krat.net import dns, ipam, netns, ports
 from krat.oci.records import field, record
+from krat.runtime.trees import remove_tree  # not shutil: it loads bz2 and lzma
 
 # bridge, firewall, netdns and socket load where a bridge network or a published port needs
 # them: `--network none` and `host` (and `container:`) never do.
@@ -406,7 +406,7 @@ class Attacher:
         try:
             for ep in endpoints:
                 self.detach_endpoint(cid, ep.network_id, unplug=False)
-            shutil.rmtree(self.files_dir(cid), ignore_errors=True)
+            remove_tree(self.files_dir(cid))
         finally:
             if veths:
                 from krat.net import bridge
@@ -440,7 +440,7 @@ class Attacher:
 
         netdns.stop(self, rec)
         bridge.delete_with(bridge.bridge_name(rec.id), firewall.teardown_script(firewall.table_name(rec.id)))
-        shutil.rmtree(self.network_dir(rec.id), ignore_errors=True)
+        remove_tree(self.network_dir(rec.id))
 
     def forget(self, cid: str) -> None:
         """`rm`: detach and drop every row of the container."""

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import time
 import os
-import shutil
 from pathlib import Path
 
 from krat.db import volumes as rows
 from krat.engine.mountspec import MountRequest, check_volume_name
 from krat.errors import Conflict, Internal, InvalidArgument, NotFound
+from krat.runtime.trees import remove_tree  # not shutil: it loads bz2 and lzma
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ class VolumeService:
             rows.insert(self.db, rec)
         except Exception:
             if rows.get(self.db, name) is None:
-                shutil.rmtree(data.parent, ignore_errors=True)
+                remove_tree(data.parent)
                 raise
         return rows.get(self.db, name)
 
@@ -97,7 +97,7 @@ class VolumeService:
             raise Conflict(f"volume {name} is in use by container(s) {', '.join(u[:12] for u in users)}")
         self._unmount(rec)
         rows.delete(self.db, name)
-        shutil.rmtree(self.paths.volumes / name, ignore_errors=True)
+        remove_tree(self.paths.volumes / name)
 
     def prune(self, all_volumes: bool = False) -> tuple[list[str], int]:
         """Unused volumes: anonymous ones only unless `all_volumes` (Docker >= 23)."""

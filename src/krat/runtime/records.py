@@ -105,9 +105,9 @@ class Store:
             raise NotFound(f"container {container_id}: unreadable state ({err})") from err
 
     def remove(self, container_id: str) -> None:
-        import shutil
+        from krat.runtime.trees import remove_tree  # not shutil: it loads bz2 and lzma
 
-        shutil.rmtree(self.dir(container_id), ignore_errors=True)
+        remove_tree(self.dir(container_id))
 
     def ids(self) -> list[str]:
         try:
