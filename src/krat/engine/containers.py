@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 from krat.oci import jsoncodec as json  # not `json`: json.decoder loads re (~1 ms)
 import os
-import signal as signals
+import _signal as signals  # not `signal`: it builds enums (imports enum); the numbers are the same
 from pathlib import Path
 from socket import SHUT_WR
 

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import time
 import os
-import re
 
 from krat.db import networks as rows
 from krat.engine.netattach import Attacher, Attachment, NetworkingRequest
+from krat.engine.spec import is_name  # not a compiled `re` at import (~0.1 ms on `krat run`)
 from krat.errors import Conflict, InvalidArgument, NotFound
 from krat.net import ipam, ports
 from krat.oci.records import asdict, field, record
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Attachment", "NetworkService", "NetworkingRequest"]
 
-NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 PREDEFINED = ("bridge", "host", "none")
 MTU_OPTION = "com.docker.network.driver.mtu"
 
@@ -63,7 +62,7 @@ class NetworkService(Attacher):
     # -- networks ---------------------------------------------------------------------
 
     def create(self, req: NetworkCreate) -> rows.NetworkRecord:
-        if not NAME_RE.match(req.name):
+        if not is_name(req.name, 1):   # [a-zA-Z0-9][a-zA-Z0-9_.-]*
             raise InvalidArgument(f"invalid network name {req.name!r}: use letters, digits, '_', '.', '-'")
         if req.driver != "bridge":
             raise InvalidArgument(f"network driver {req.driver!r} is not supported (only bridge)")
