@@ -53,32 +53,41 @@ def add_arguments(parser: argparse.ArgumentParser, engine_flags: bool = False) -
 def request_from(args, tmpfs: bool = False):
     """The NetVolRequest of parsed flags; `tmpfs`: also take --tmpfs (when the engine does not)."""
     from krat.engine.containernet import NetVolRequest
-    from krat.engine.mountspec import parse_mount, parse_tmpfs, parse_volume
     from krat.engine.netattach import NetworkingRequest
-    from krat.net import dns, ports
 
-    for text in args.publish:
-        ports.parse_publish(text)  # fail fast, with the flag's own message
-    for text in args.dns:
-        dns.parse_dns_server(text)
-    for text in getattr(args, "add_host", ()) or ():
-        dns.parse_add_host(text)
+    # the port, DNS and mount parsers load for the flags that use them (not for `--network none`)
+    if args.publish:
+        from krat.net import ports
+
+        for text in args.publish:
+            ports.parse_publish(text)  # fail fast, with the flag's own message
+    if args.dns or getattr(args, "add_host", ()):
+        from krat.net import dns
+
+        for text in args.dns:
+            dns.parse_dns_server(text)
+        for text in getattr(args, "add_host", ()) or ():
+            dns.parse_add_host(text)
     add_hosts = tuple(getattr(args, "add_host", ()) or ())
     network = NetworkingRequest(getattr(args, "network", "bridge"), tuple(args.network_alias), args.ip,
                                 args.mac_address, tuple(args.publish), args.publish_all, tuple(args.dns),
                                 tuple(args.dns_search), tuple(args.dns_option), add_hosts)
-    mounts = [parse_volume(t) for t in args.volume] + [parse_mount(t) for t in args.mount]
-    if tmpfs:
-        mounts += [parse_tmpfs(t) for t in getattr(args, "tmpfs", ())]
+    mounts = []
+    if args.volume or args.mount or tmpfs and getattr(args, "tmpfs", ()):
+        from krat.engine.mountspec import parse_mount, parse_tmpfs, parse_volume
+
+        mounts = [parse_volume(t) for t in args.volume] + [parse_mount(t) for t in args.mount]
+        if tmpfs:
+            mounts += [parse_tmpfs(t) for t in getattr(args, "tmpfs", ())]
     return NetVolRequest(network, tuple(mounts), tuple(args.volumes_from), exposed_from(args))
 
 
 def exposed_from(args) -> tuple[str, ...]:
     """`--expose` as ExposedPorts keys ('80/tcp', '8000-8010/udp'), checked."""
-    from krat.net import ports
-
     out = []
     for text in args.expose:
+        from krat.net import ports
+
         spec, _, proto = text.partition("/")
         key = f"{spec}/{(proto or 'tcp').lower()}"
         ports.parse_exposed(key)

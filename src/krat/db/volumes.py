@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+from krat.oci import jsoncodec as json  # not `json`: json.decoder loads re (~1 ms)
 
 from krat.db.connection import unique
 from krat.oci.records import field, record

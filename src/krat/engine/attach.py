@@ -6,27 +6,48 @@ the container's output to local descriptors, sends stdin, resizes and detaches.
 
 from __future__ import annotations
 
-import json
+import _socket  # not `socket`: it loads selectors, enum and array (~1.5 ms on `krat run`); see Socket
 import os
 import select
-import socket
 import struct
 import time
-from pathlib import Path
 
 from krat.engine.monitorproto import EXIT, RESIZE, STDERR, STDIN, STDIN_CLOSE, STDOUT, frame, parse_frames
+from krat.oci import jsoncodec as json  # not `json`: json.decoder loads re (~1 ms)
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
 
 DETACH_KEYS = b"\x10\x11"  # ctrl-p ctrl-q
 
 
-def connect(run_dir: Path, stream: bool, owner: bool = False, remover: bool = False) -> socket.socket:
+class Socket(_socket.socket):
+    """The C socket with what krat uses of socket.socket's extras: `with`, and makefile("rb")
+    (a buffered reader on the socket's fd, which stays the socket's to close)."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> "Socket":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def makefile(self, mode: str = "rb"):
+        if mode != "rb":
+            raise ValueError(f"Socket.makefile: mode {mode!r} is not supported (only 'rb')")
+        return open(self.fileno(), "rb", closefd=False)
+
+
+def connect(run_dir: Path, stream: bool, owner: bool = False, remover: bool = False) -> Socket:
     """Connect to <run_dir>/attach.sock through a directory fd (sun_path holds 108 bytes).
     owner: the foreground `run --rm` client, which removes the container itself once it
     exited (see monitor.handoff) instead of waiting for the monitor's slower teardown;
     remover: `rm -f`, which does the same for any container."""
     dirfd = os.open(run_dir, os.O_PATH | os.O_DIRECTORY)
     try:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock = Socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
         try:
             sock.connect(f"/proc/self/fd/{dirfd}/attach.sock")
             sock.sendall(b"D" if remover else b"R" if owner else b"A" if stream else b"W")
@@ -39,7 +60,7 @@ def connect(run_dir: Path, stream: bool, owner: bool = False, remover: bool = Fa
 
 
 class FrameReader:
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: Socket) -> None:
         self.sock = sock
         self.buf = b""
 
@@ -47,7 +68,7 @@ class FrameReader:
         """Read what is there; None at EOF."""
         try:
             data = self.sock.recv(65536)
-        except (ConnectionResetError, socket.timeout):
+        except (ConnectionResetError, TimeoutError):
             data = b""
         if not data:
             return None
@@ -55,7 +76,7 @@ class FrameReader:
         return out
 
 
-def wait_exit(sock: socket.socket, timeout: float | None, final: bool) -> int | None:
+def wait_exit(sock: Socket, timeout: float | None, final: bool) -> int | None:
     """The exit code from the monitor; None on timeout; -1 when it closed without one
     (it was already past its last broadcast: the database has the code)."""
     reader = FrameReader(sock)
@@ -79,7 +100,7 @@ def wait_exit(sock: socket.socket, timeout: float | None, final: bool) -> int | 
                     return code
 
 
-def send_resize(sock: socket.socket, fd: int) -> None:
+def send_resize(sock: Socket, fd: int) -> None:
     import fcntl
     import termios
 
@@ -94,7 +115,7 @@ def send_resize(sock: socket.socket, fd: int) -> None:
 class Session:
     """Pumps one attach session: returns the exit code, or None when the user detached."""
 
-    def __init__(self, sock: socket.socket, stdin: bool, tty: bool, wait_final: bool = True,
+    def __init__(self, sock: Socket, stdin: bool, tty: bool, wait_final: bool = True,
                  in_fd: int = 0, out_fd: int = 1, err_fd: int = 2) -> None:
         self.sock, self.stdin, self.tty, self.wait_final = sock, stdin, tty, wait_final
         self.in_fd, self.out_fd, self.err_fd = in_fd, out_fd, err_fd

@@ -14,6 +14,8 @@ from __future__ import annotations
 import os
 import sys
 
+from krat.runtime.trees import remove_tree  # not shutil: it loads bz2 and lzma
+
 
 def release(cfg: dict, runtime=None, db=None) -> None:
     """Delete the runtime's state (and so its cgroup), detach the networks, unmount the rootfs,
@@ -146,41 +148,7 @@ def remove_dirs(cfg: dict, keys: tuple[str, ...] = ("storage_dir", "dir")) -> No
     for key in keys:
         path = cfg.get(key)
         if path:
-            rmtree(path)
-
-
-def rmtree(path: str) -> None:
-    """shutil.rmtree(path, ignore_errors=True) without importing shutil (~2 ms in a monitor):
-    symlinks are removed, never followed (a symlink `path` itself is left alone, as there)."""
-    if not os.path.islink(path):
-        _rmtree(path)
-
-
-def _rmtree(path: str) -> None:
-    try:
-        entries = list(os.scandir(path))
-    except OSError:
-        return
-    for entry in entries:
-        try:
-            is_dir = entry.is_dir(follow_symlinks=False)
-        except OSError:
-            is_dir = False
-        if is_dir:
-            _rmtree(entry.path)
-        else:
-            _unlink(entry.path)
-    try:
-        os.rmdir(path)
-    except OSError:
-        pass
-
-
-def _unlink(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
+            remove_tree(path)
 
 
 def _networking(cfg: dict, db=None):

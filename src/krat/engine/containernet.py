@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from krat.engine.mountspec import MountRequest
 from krat.engine.netattach import NetworkingRequest
 from krat.engine.networks import NetworkService
 from krat.engine.volumes import VolumeService
@@ -31,6 +30,7 @@ if TYPE_CHECKING:
 
     from krat.db import Database
     from krat.engine.config import Paths
+    from krat.engine.mountspec import MountRequest
 
 
 @record(frozen=True)

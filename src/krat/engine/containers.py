@@ -9,11 +9,11 @@ without telling anyone (kill -9).
 from __future__ import annotations
 
 import contextlib
-import json
+from krat.oci import jsoncodec as json  # not `json`: json.decoder loads re (~1 ms)
 import os
-import signal as signals
+import _signal as signals  # not `signal`: it builds enums (imports enum); the numbers are the same
 from pathlib import Path
-from socket import SHUT_WR
+from _socket import SHUT_WR  # not `socket`: it loads selectors, enum and array (~1.5 ms)
 
 from krat.db import containers as rows
 from krat.db import open_database
@@ -149,9 +149,9 @@ class _HandOver:
 
 
 def shutil_rmtree(path: Path) -> None:
-    import shutil
+    from krat.runtime.trees import remove_tree  # not shutil: it loads bz2 and lzma
 
-    shutil.rmtree(path, ignore_errors=True)
+    remove_tree(path)
 
 
 def default_netvol(spec: ContainerSpec):
@@ -293,22 +293,23 @@ class ContainerService(Lifecycle):
     def _launch_monitor(self, c: Container, attach: bool, owner: bool, early=None) -> EarlyMonitor:
         """early: (id, pid, socket) from `run`'s monitor.spawn_early, a monitor already running
         for this id that only needs its config; else a monitor process is spawned now."""
-        import socket
-
         owner = owner and attach and c.spec.auto_remove
         cfg = self.monitor_config(c)
         cfg.update(attach=attach, stdin_once=attach and c.spec.open_stdin, go=True)
         self.run_dir(c.id).mkdir(parents=True, exist_ok=True)
         if early is not None:
+            from krat.engine.attach import Socket
             from krat.engine.monitorspawn import send_config
 
             _, pid, raw = early
-            ours = socket.socket(fileno=raw.detach())
+            ours = Socket(fileno=raw.detach())
             try:
                 send_config(ours, cfg)
             except OSError:
                 pass  # the monitor died: the handshake reads EOF and says so
             return EarlyMonitor(pid, ours, attach, owner)
+        import socket
+
         ours, theirs = socket.socketpair()
         cfg["sync_fd"] = theirs.fileno()
         try:
@@ -325,11 +326,9 @@ class ContainerService(Lifecycle):
         early = self._early.pop(cid, None)
         if early is None:
             return
-        import socket
-
         with early.sync as sock:
             try:
-                sock.shutdown(socket.SHUT_WR)
+                sock.shutdown(SHUT_WR)
                 while sock.recv(4096):
                     pass
             except OSError:

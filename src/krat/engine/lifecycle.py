@@ -7,7 +7,7 @@ reconcile, start and monitor_config.
 from __future__ import annotations
 
 import os
-import signal as signals
+import _signal as signals  # not `signal`: it builds enums (imports enum); the numbers are the same
 import time
 
 from krat.db import containers as rows

@@ -6,12 +6,10 @@ Docker's syntax. One deliberate difference: `-v /missing/host/dir:/path` is an e
 
 from __future__ import annotations
 
-import re
-
+from krat.engine.spec import is_name  # not a compiled `re` at import (~0.1 ms on `krat run`)
 from krat.errors import InvalidArgument
 from krat.oci.records import record, replace
 
-VOLUME_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 PROPAGATIONS = ("private", "rprivate", "shared", "rshared", "slave", "rslave")
 
 
@@ -36,7 +34,7 @@ class MountRequest:
 
 
 def check_volume_name(name: str) -> str:
-    if not VOLUME_NAME_RE.match(name):
+    if not is_name(name):   # [a-zA-Z0-9][a-zA-Z0-9_.-]+
         raise InvalidArgument(f"invalid volume name {name!r}: use at least two of letters, digits, '_', '.', '-'"
                               " (a host path must be absolute)")
     return name
@@ -151,6 +149,8 @@ def parse_tmpfs(text: str) -> MountRequest:
 def size_with_units(value: str) -> int:
     """'1m' -> 1048576 (binary units, as Docker's RAMInBytes)."""
     units = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+    import re
+
     match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([bkmg]?)b?", value.strip().lower())
     if not match:
         raise InvalidArgument(f"invalid size {value!r}: expected a number with an optional unit k, m, g")

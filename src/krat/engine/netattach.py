@@ -12,20 +12,23 @@ import contextlib
 import errno
 import fcntl
 import os
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 from krat.db import networks as rows
 from krat.errors import Conflict, InvalidArgument, NotFound, Unavailable
-from krat.net import dns, ipam, netns, ports
+from krat.net import dns, netns
 from krat.oci.records import field, record
+from krat.runtime.trees import remove_tree  # not shutil: it loads bz2 and lzma
 
 # bridge, firewall, netdns and socket load where a bridge network or a published port needs
-# them: `--network none` and `host` (and `container:`) never do.
+# them: `--network none` and `host` (and `container:`) never do; ipam and ports where an
+# address or a port is asked for.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import ipaddress
+    from collections.abc import Iterator
+
+    from krat.net import ipam, ports
 
     from krat.db import Database
     from krat.engine.config import Paths
@@ -128,14 +131,21 @@ class Attacher:
 
     def configure(self, cid: str, name: str, req: NetworkingRequest, exposed: tuple[str, ...] = ()) -> None:
         """Validate the request and store it; raises before anything exists on bad input."""
-        for text in req.publish:
-            ports.parse_publish(text)
-        for key in exposed:
-            ports.parse_exposed(key)
+        if req.publish or exposed:
+            from krat.net import ports
+
+            for text in req.publish:
+                ports.parse_publish(text)
+            for key in exposed:
+                ports.parse_exposed(key)
         dns_servers = [dns.parse_dns_server(s) for s in req.dns]
         for text in req.add_hosts:
             dns.parse_add_host(text)
-        mac = ipam.parse_mac(req.mac) if req.mac else None
+        mac = None
+        if req.mac:
+            from krat.net import ipam
+
+            mac = ipam.parse_mac(req.mac)
         mode = "bridge" if req.mode in ("", "default") else req.mode
         config = {"mode": mode, "publish": list(req.publish), "publish_all": req.publish_all,
                   "exposed": list(exposed), "dns": dns_servers, "dns_search": list(req.dns_search),
@@ -182,6 +192,8 @@ class Attacher:
             return self._rootless(cid, hostname, config)
         if mode == "none":
             return self._private(cid, hostname, config)
+        from krat.net import ports
+
         try:
             if mode == "host":
                 ns_path, ips = None, ()
@@ -278,7 +290,7 @@ class Attacher:
         and the DNS table, not the device work: once our lease is committed no concurrent
         last-detach can remove the bridge, so parallel runs make their veths in parallel."""
         from krat.engine import netdns
-        from krat.net import bridge
+        from krat.net import bridge, ipam
 
         with self.network_lock(ep.network_id):
             rec = self._bring_up(rows.get_network(self.db, ep.network_id))
@@ -303,7 +315,7 @@ class Attacher:
         return ip
 
     def _lease(self, cid: str, ep: rows.EndpointRecord, rec: rows.NetworkRecord) -> tuple[str, str, str]:
-        from krat.net import bridge
+        from krat.net import bridge, ipam
 
         subnet = ipam.IPv4Network(rec.subnet)
         veth = bridge.veth_name(cid)
@@ -318,7 +330,7 @@ class Attacher:
         return str(ip), mac, veth
 
     def _bring_up(self, rec: rows.NetworkRecord) -> rows.NetworkRecord:
-        from krat.net import bridge, firewall
+        from krat.net import bridge, firewall, ipam
 
         name = bridge.bridge_name(rec.id)
         if bridge.link_exists(name):
@@ -345,7 +357,7 @@ class Attacher:
         return rec
 
     def _publish(self, cid: str, network_id: str, ip: str, config: dict) -> None:
-        from krat.net import firewall
+        from krat.net import firewall, ports
 
         requests = [ports.parse_publish(t) for t in config["publish"]]
         if config["publish_all"]:
@@ -406,7 +418,7 @@ class Attacher:
         try:
             for ep in endpoints:
                 self.detach_endpoint(cid, ep.network_id, unplug=False)
-            shutil.rmtree(self.files_dir(cid), ignore_errors=True)
+            remove_tree(self.files_dir(cid))
         finally:
             if veths:
                 from krat.net import bridge
@@ -440,7 +452,7 @@ class Attacher:
 
         netdns.stop(self, rec)
         bridge.delete_with(bridge.bridge_name(rec.id), firewall.teardown_script(firewall.table_name(rec.id)))
-        shutil.rmtree(self.network_dir(rec.id), ignore_errors=True)
+        remove_tree(self.network_dir(rec.id))
 
     def forget(self, cid: str) -> None:
         """`rm`: detach and drop every row of the container."""

@@ -7,13 +7,14 @@ these types; they are pure and raise InvalidArgument with the offending value.
 
 from __future__ import annotations
 
-import re
-
 from krat.errors import InvalidArgument
 from krat.oci import records
 from krat.oci.records import field, record
 
-NAME_RE = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
+# [a-zA-Z0-9] and [a-zA-Z0-9_.-], checked without `re`: on `krat run`'s path, compiling the
+# patterns cost ~0.3 ms at import.
+_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+_NAME_CHARS = _ALNUM | frozenset("_.-")
 RESTART_NAMES = ("no", "on-failure", "always", "unless-stopped")
 
 
@@ -134,8 +135,13 @@ class ContainerSpec:
 
 # --- parsers for flag values -------------------------------------------------------------
 
+def is_name(text: str, min_length: int = 2) -> bool:
+    """[a-zA-Z0-9][a-zA-Z0-9_.-]*, at least min_length characters (Docker's names)."""
+    return len(text) >= min_length and text[0] in _ALNUM and _NAME_CHARS.issuperset(text)
+
+
 def parse_name(text: str) -> str:
-    if not NAME_RE.match(text):
+    if not is_name(text[1:] if text.startswith("/") else text):
         raise InvalidArgument(f"invalid container name {text!r}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
     return text.lstrip("/")
 
@@ -264,17 +270,22 @@ def parse_network(text: str) -> str:
             raise InvalidArgument("invalid --network 'container:': name the container")
         return "default" if text == "bridge" else text
     # User-defined networks belong to the network area; keep the name for it to attach.
-    if re.match(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$", text):
+    if is_name(text, 1):
         return text
     raise InvalidArgument(f"invalid --network {text!r}")
 
 
 def parse_size(text: str, what: str) -> int:
     """'512m', '1g', '100k', '1024' -> bytes (Docker's RAMInBytes: binary units, optional b)."""
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)b?\s*", text.lower())
-    if not m:
+    number = text.lower().strip()   # NUMBER[.FRACTION] [k|m|g|t|p][b], spaces around
+    if number.endswith("b"):
+        number = number[:-1]
+    unit = number[-1:] if number[-1:] in ("k", "m", "g", "t", "p") else ""
+    number = number[:len(number) - len(unit)].rstrip()
+    whole, dot, fraction = number.partition(".")
+    if not whole.isdecimal() or dot and not fraction.isdecimal():
         raise InvalidArgument(f"invalid {what} {text!r}: expected a number with an optional unit b, k, m, g")
-    return int(float(m.group(1)) * (1 << (10 * " kmgtp".index(m.group(2) or " "))))
+    return int(float(number) * (1 << (10 * " kmgtp".index(unit or " "))))
 
 
 def parse_memory(text: str, what: str = "--memory") -> int:

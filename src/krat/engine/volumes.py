@@ -16,17 +16,19 @@ from __future__ import annotations
 
 import time
 import os
-import shutil
 from pathlib import Path
 
 from krat.db import volumes as rows
-from krat.engine.mountspec import MountRequest, check_volume_name
 from krat.errors import Conflict, Internal, InvalidArgument, NotFound
+from krat.runtime.trees import remove_tree  # not shutil: it loads bz2 and lzma
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from krat.db import Database
     from krat.engine.config import Paths
+    from krat.engine.mountspec import MountRequest
+
+# krat.engine.mountspec loads where a container has mounts (not on a plain `krat run`).
 
 DRIVER_OPTIONS = ("type", "device", "o")
 
@@ -53,6 +55,8 @@ class VolumeService:
         for key in options or {}:
             if key not in DRIVER_OPTIONS:
                 raise InvalidArgument(f"invalid volume option {key!r}: the local driver takes type, device and o")
+        from krat.engine.mountspec import check_volume_name
+
         anonymous = name is None
         name = os.urandom(32).hex() if name is None else check_volume_name(name)
         existing = rows.get(self.db, name)
@@ -65,7 +69,7 @@ class VolumeService:
             rows.insert(self.db, rec)
         except Exception:
             if rows.get(self.db, name) is None:
-                shutil.rmtree(data.parent, ignore_errors=True)
+                remove_tree(data.parent)
                 raise
         return rows.get(self.db, name)
 
@@ -97,7 +101,7 @@ class VolumeService:
             raise Conflict(f"volume {name} is in use by container(s) {', '.join(u[:12] for u in users)}")
         self._unmount(rec)
         rows.delete(self.db, name)
-        shutil.rmtree(self.paths.volumes / name, ignore_errors=True)
+        remove_tree(self.paths.volumes / name)
 
     def prune(self, all_volumes: bool = False) -> tuple[list[str], int]:
         """Unused volumes: anonymous ones only unless `all_volumes` (Docker >= 23)."""
@@ -183,6 +187,8 @@ class VolumeService:
                 raise InvalidArgument(f"invalid mount config for type \"bind\": bind source path does not exist: "
                                       f"{req.source}")
             plan[req.target] = dict(req.to_dict(), anonymous=False)
+        if image_volumes:
+            from krat.engine.mountspec import MountRequest
         for target in image_volumes:
             target = target.rstrip("/") or "/"
             if target not in plan:
@@ -192,7 +198,10 @@ class VolumeService:
     def oci_mounts(self, cid: str, rootfs: Path | None = None, uid: int = 0, gid: int = 0) -> list[dict]:
         """config.json mounts; fills empty new volumes from the image and applies `:U`."""
         out = []
-        for item in rows.mounts_of(self.db, cid):
+        items = rows.mounts_of(self.db, cid)
+        if items:
+            from krat.engine.mountspec import MountRequest
+        for item in items:
             req = MountRequest.from_dict({k: v for k, v in item.items() if k != "anonymous"})
             if req.type == "tmpfs":
                 out.append(_tmpfs(req))
@@ -239,6 +248,8 @@ class VolumeService:
         return out
 
     def mounts_requests(self, cid: str) -> list[MountRequest]:
+        from krat.engine.mountspec import MountRequest
+
         return [MountRequest.from_dict({k: v for k, v in i.items() if k != "anonymous"})
                 for i in rows.mounts_of(self.db, cid)]
 

@@ -105,23 +105,9 @@ class Store:
             raise NotFound(f"container {container_id}: unreadable state ({err})") from err
 
     def remove(self, container_id: str) -> None:
-        """rm -r of the container's directory. Its files are flat (state.json, config.json,
-        exec.fifo, seccomp.bpf): unlinked one by one, as shutil costs an engine's monitor
-        ~8 ms to import while `run --rm` waits for it; shutil for anything else."""
-        d = self.dir(container_id)
-        try:
-            for name in os.listdir(d):
-                try:
-                    os.unlink(os.path.join(d, name))
-                except FileNotFoundError:
-                    pass
-            os.rmdir(d)
-        except FileNotFoundError:
-            return
-        except OSError:  # a subdirectory (EISDIR, ENOTEMPTY)
-            import shutil
+        from krat.runtime.trees import remove_tree  # not shutil: it loads bz2 and lzma
 
-            shutil.rmtree(d, ignore_errors=True)
+        remove_tree(self.dir(container_id))
 
     def ids(self) -> list[str]:
         try:

@@ -94,3 +94,21 @@ def test_exec_lookup_finds_the_row_without_functools(tmp_path):
     out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, check=True,
                          env={"PYTHONPATH": SRC, "PATH": "/usr/bin:/bin"}).stdout.split()
     assert out == [row.id, "web", "None", "False", "3"]
+
+
+def test_run_network_none_loads_no_socket_shutil_json_or_net_parsers():
+    """`krat run --rm --network none IMAGE CMD` (no ports, DNS flags or mounts): its flags,
+    spec and every module its create/start/remove path imports load none of these (each
+    costs the run 0.2-1.5 ms; the code that needs them imports them where it does)."""
+    modules = loaded_after(
+        "from krat.cli.container_flags import build_spec, parse_flags\n"
+        "build_spec(parse_flags('run', '', ['--rm', '--network', 'none', 'busybox', 'true']))\n"
+        "import krat.cli.main, krat.cli.commands.run, krat.cli.session, krat.engine.containers, "
+        "krat.engine.containernet, krat.engine.networks, krat.engine.volumes, krat.engine.bundle, "
+        "krat.engine.ocigen, krat.engine.images, krat.engine.attach, krat.engine.cleanup, "
+        "krat.engine.runtimes, krat.engine.profiles, krat.store.snapshots, krat.runtime.container",
+        ("-S",))
+    for heavy in ("socket", "selectors", "shutil", "bz2", "lzma", "json", "signal",
+                  "krat.net.ipam", "krat.net.ports", "krat.engine.mountspec"):
+        assert heavy not in modules, heavy
+    assert "krat.engine.containernet" in modules  # the check saw the path's modules
