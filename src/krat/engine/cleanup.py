@@ -102,7 +102,7 @@ def try_unmount(target: str) -> bool:
 
 
 def _umount2(target: str, flags: int) -> int:
-    """0, or the errno. ctypes (~2 ms to import in `rm`) only when something is mounted
+    """0, or the errno. libc only when something is mounted
     there: a rootfs is an overlay, whose device differs from its parent directory's (two
     lstats; os.path.ismount would resolve every component of the path first)."""
     try:
@@ -110,11 +110,11 @@ def _umount2(target: str, flags: int) -> int:
             return 22  # EINVAL, as umount2 would say
     except FileNotFoundError:
         return 2
-    import ctypes
+    from krat.runtime import libc   # _ctypes alone: the ctypes package costs ~2 ms
 
-    if ctypes.CDLL(None, use_errno=True).umount2(os.fsencode(target), flags) == 0:
+    if libc.Library(None).umount2(os.fsencode(target), flags) == 0:
         return 0
-    return ctypes.get_errno()
+    return libc.get_errno()
 
 
 def unmount(target: str) -> None:

@@ -65,11 +65,11 @@ def exit_code_of(status: int) -> int:
 
 
 def set_subreaper() -> None:
-    import ctypes
+    from krat.runtime import libc   # _ctypes alone: the ctypes package costs ~1.5 ms
 
     PR_SET_CHILD_SUBREAPER = 36
-    if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
+    if libc.Library(None).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        raise OSError(libc.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
 
 
 def unix_socket() -> _socket.socket:
@@ -605,7 +605,7 @@ def setup_signals(mon: Monitor) -> None:
 def main(argv: list[str]) -> int:
     trace("python started")
     if argv[0] == "--early":
-        return main_early(int(argv[1]), argv[2], argv[3])
+        return main_early(int(argv[1]), argv[2], argv[3], new_netns=argv[4] == "new-netns")
     cfg = marshal.loads(bytes.fromhex(argv[0]))
     sync_fd = cfg.get("sync_fd", -1)
     if sync_fd >= 0:
@@ -628,7 +628,7 @@ def _read_exact(fd: int, size: int) -> bytes | None:
     return buf
 
 
-def main_early(sync_fd: int, container_id: str, cgroups_path: str) -> int:
+def main_early(sync_fd: int, container_id: str, cgroups_path: str, new_netns: bool = False) -> int:
     """The monitor started by spawn_early: pre-fork the runtime's create child (it imports
     krat.runtime now), then wait for the config."""
     os.set_inheritable(sync_fd, False)  # the container must not hold the CLI's socket
@@ -638,7 +638,7 @@ def main_early(sync_fd: int, container_id: str, cgroups_path: str) -> int:
 
     preforked = None
     if os.environ.get("KRAT_RUNTIME", "krat") == "krat":
-        preforked = prefork(container_id, cgroups_path, close=(sync_fd,))
+        preforked = prefork(container_id, cgroups_path, close=(sync_fd,), new_netns=new_netns)
     from krat.engine.logs import LogWriter  # noqa: F401  (loaded while the CLI works)
 
     size = _read_exact(sync_fd, 4)

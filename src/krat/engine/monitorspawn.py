@@ -19,7 +19,8 @@ import sys
 MONITOR_MAIN = "import os, sys; from krat.engine.monitor import main; os._exit(main(sys.argv[1:]))"
 
 
-def spawn_early(container_id: str, cgroups_path: str, run_dir: str) -> tuple[int, _socket.socket]:
+def spawn_early(container_id: str, cgroups_path: str, run_dir: str,
+                new_netns: bool = False) -> tuple[int, _socket.socket]:
     """`krat run`'s first step: start the container's monitor before the CLI loads the
     engine, so the monitor's interpreter start and its runtime child's import of krat.runtime
     overlap the CLI's own imports and preparation instead of following them. (A fork of the
@@ -28,12 +29,15 @@ def spawn_early(container_id: str, cgroups_path: str, run_dir: str) -> tuple[int
     of the sync socket). The monitor waits for its config (send_config), then for "go", as a
     monitor spawned with its config does; EOF first: it exits, having removed what it made
     (await_early waits for that). container_id: the id the CLI will give the container, so that the
-    runtime's child can enter its cgroup early (see runtimes.prefork)."""
+    runtime's child can enter its cgroup early (see runtimes.prefork). new_netns: the
+    container will have a network namespace of its own (--network none), which the
+    runtime's child may then make ahead."""
     ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
         os.set_inheritable(theirs.fileno(), True)
         # run_dir: only to tell in `ps` whose monitor it is
-        pid = spawn_process(["--early", str(theirs.fileno()), container_id, cgroups_path, run_dir],
+        pid = spawn_process(["--early", str(theirs.fileno()), container_id, cgroups_path,
+                             "new-netns" if new_netns else "-", run_dir],
                             pass_fds=(theirs.fileno(),))
     finally:
         theirs.close()

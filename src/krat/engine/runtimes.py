@@ -333,12 +333,14 @@ def _create_then_start(cid: str, bundle: str, root: str, stdio, console_socket, 
         os._exit(code)
 
 
-def prefork(container_id: str, cgroups_path: str, close: tuple[int, ...] = ()) -> tuple[int, int]:
+def prefork(container_id: str, cgroups_path: str, close: tuple[int, ...] = (),
+            new_netns: bool = False) -> tuple[int, int]:
     """Fork KratRuntime.create's child ahead of the request: it imports krat.runtime and
     enters the container's cgroup while the caller waits for the container to be prepared.
     Returns (pid, the caller's socket fd); the request arrives with its stdio fds
     (SCM_RIGHTS); EOF instead: the child leaves and removes the cgroup, and exits.
-    close: the caller's fds the child must not hold."""
+    close: the caller's fds the child must not hold. new_netns: the container is expected
+    to get a network namespace of its own (see earlyinit.fork_early)."""
     import _socket
 
     ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
@@ -347,7 +349,7 @@ def prefork(container_id: str, cgroups_path: str, close: tuple[int, ...] = ()) -
         ours.close()
         for fd in close:
             os.close(fd)
-        _serve_request(theirs.detach(), container_id, cgroups_path)
+        _serve_request(theirs.detach(), container_id, cgroups_path, new_netns)
     theirs.close()
     return pid, ours.detach()
 
@@ -365,7 +367,7 @@ def _send_request(fd: int, request: tuple, stdio: tuple[int, int, int]) -> None:
         sock.close()
 
 
-def _serve_request(fd: int, container_id: str, cgroups_path: str) -> None:
+def _serve_request(fd: int, container_id: str, cgroups_path: str, new_netns: bool = False) -> None:
     """The pre-forked child: import krat.runtime, enter the cgroup, receive one request,
     create and start."""
     code = 1
@@ -380,7 +382,7 @@ def _serve_request(fd: int, container_id: str, cgroups_path: str) -> None:
         rt.start  # noqa: B018  (loads krat.runtime's modules now, not on request)
         joined = creation.enter_cgroup(container_id, cgroups_path)
         if joined:
-            earlyinit.fork_early(close=(fd,))   # the container's init, forked ahead
+            earlyinit.fork_early(close=(fd,), new_netns=new_netns)   # the container's init, forked ahead
         sock = _socket.socket(fileno=fd)
         data, anc, _, _ = sock.recvmsg(65536, _socket.CMSG_SPACE(3 * 4))
         sock.detach()

@@ -77,9 +77,12 @@ class EarlyInit:
 _early: EarlyInit | None = None
 
 
-def fork_early(close: tuple[int, ...] = ()) -> bool:
+def fork_early(close: tuple[int, ...] = (), new_netns: bool = False) -> bool:
     """Fork the init ahead (the caller is single-threaded and in the container's cgroup);
-    False if this process cannot. close: the caller's fds the init must not hold."""
+    False if this process cannot. close: the caller's fds the init must not hold.
+    new_netns: make the network namespace ahead too. Only when the container is expected to
+    keep it: one made for nothing is freed by the kernel's namespace worker, and the
+    container's own (with its veth, which `run --rm` waits for) queues behind it (~20 ms)."""
     global _early
     from krat.runtime import capabilities as caps
 
@@ -95,7 +98,8 @@ def fork_early(close: tuple[int, ...] = ()) -> bool:
             syscalls.unshare(sc.CLONE_NEWPID)  # for the next child only
             pid = os.fork()
             if pid == 0:
-                _serve(theirs, sync_w, (ours.detach(), sync_r, *close))
+                kinds = tuple(k for k in SPECULATIVE if new_netns or k != "network")
+                _serve(theirs, sync_w, (ours.detach(), sync_r, *close), kinds)
         except OSError:
             pid = -1   # no pid namespace or no fork for us: create forks as usual
         # Back at once: whatever this process forks later (hooks) stays in its own pid
@@ -187,7 +191,7 @@ def finish(early: EarlyInit, fifo_fd: int, bpf: bytes, on_hooks, meanwhile=None)
 
 # --- the init's side ---------------------------------------------------------------------
 
-def _serve(sock: _socket.socket, sync_w: int, close: tuple[int, ...]) -> None:
+def _serve(sock: _socket.socket, sync_w: int, close: tuple[int, ...], kinds: tuple[str, ...]) -> None:
     """The early init: namespaces ahead, then wait for the request and become the container."""
     code = 1
     try:
@@ -195,12 +199,13 @@ def _serve(sock: _socket.socket, sync_w: int, close: tuple[int, ...]) -> None:
             os.close(fd)
         syscalls = sc.LinuxSyscalls()
         host = {kind: os.open(f"/proc/self/ns/{sc.NAMESPACE_FILES[kind]}", os.O_RDONLY | os.O_CLOEXEC)
-                for kind in SPECULATIVE}
+                for kind in kinds}
         flags = 0
-        for flag in SPECULATIVE.values():
-            flags |= flag
+        for kind in kinds:
+            flags |= SPECULATIVE[kind]
         syscalls.unshare(flags)
-        syscalls.link_up("lo")   # what init.loopback_up does, should the spec keep this namespace
+        if "network" in kinds:
+            syscalls.link_up("lo")   # what init.loopback_up does, should the spec keep this namespace
         request = _receive(sock)
         if request is None:
             code = 0
@@ -268,6 +273,7 @@ def _namespaces(ctx: InitContext, launch: sp.Launch, host: dict[str, int]) -> No
     """From the namespaces made ahead to the spec's: keep, join by path, or back to the host's."""
     joined = {kind for kind, _ in launch.join}
     wanted = {ns.type for ns in ctx.spec.linux.namespaces}
+    made = set(host)
     for kind, fd in launch.join:
         if kind != "pid":
             ctx.sys.setns(fd, sc.NAMESPACE_FLAGS[kind])
@@ -276,8 +282,8 @@ def _namespaces(ctx: InitContext, launch: sp.Launch, host: dict[str, int]) -> No
             ctx.sys.setns(fd, SPECULATIVE[kind])
         os.close(fd)
     rest = launch.unshare_flags & ~sc.CLONE_NEWPID
-    for flag in SPECULATIVE.values():
-        rest &= ~flag
+    for kind in made:
+        rest &= ~SPECULATIVE[kind]
     if rest:
         ctx.sys.unshare(rest)   # the mount namespace, now that the bundle's rootfs is mounted
 

@@ -35,8 +35,9 @@ def monitor_pid(runroot: Path, cid: str) -> int:
     for pid, cmd in _cmdlines().items():
         if b"krat.engine.monitor" in cmd:
             args = cmd.split(b"\0")
-            if b"--early" in args:   # `run`'s monitor: ... --early FD ID CGROUPS RUNDIR
-                if args[-4].decode() == cid and args[-2].decode().startswith(str(runroot)):
+            if b"--early" in args:   # `run`'s monitor: ... --early FD ID CGROUPS NETNS RUNDIR
+                at = args.index(b"--early")
+                if args[at + 2].decode() == cid and args[at + 5].decode().startswith(str(runroot)):
                     return pid
                 continue
             try:

@@ -107,3 +107,20 @@ def test_netflags_on_argparse_still_read_the_engine_flags():
     args = p.parse_args(["-v", "a:/a", "--add-host", "db:10.1.2.3", "-p", "80", "--tmpfs", "/t"])
     assert args.volume == ["a:/a"] and args.add_host == ["db:10.1.2.3"] and args.publish == ["80"]
     assert args.tmpfs == ["/t"] and args.network == "bridge" and args.ip is None
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["--rm", "--network", "none", "busybox", "true"], True),
+    (["--net=none", "busybox"], True),
+    (["--network=none", "-d", "busybox"], True),
+    (["--rm", "busybox", "true"], False),                     # the default bridge
+    (["--network", "host", "busybox"], False),
+    (["--network", "nonet", "busybox"], False),
+    (["--network"], False),
+])
+def test_run_tells_the_monitor_early_whether_the_container_gets_its_own_network(argv, expected):
+    """Before parsing, `run` tells its monitor whether to make the network namespace ahead
+    (only --network none keeps it); a wrong guess costs time, never correctness."""
+    from krat.cli.commands.run import asks_network_none
+
+    assert asks_network_none(argv) is expected
