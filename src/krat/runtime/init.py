@@ -23,9 +23,9 @@ from krat.runtime.cgroups import Hierarchy
 
 # mounts, hooks and resource are imported where a step uses them, for the steps that build a
 # container (creation.py loads them before it forks) or an optional part of an exec (tenant.py
-# loads them when the process asks for it): once a child has joined or pivoted into the
-# container's root, an import would read the container's files (spawn refuses it, see
-# spawn.seal_imports). An exec's usual steps need none of the three (~0.3 ms of `krat exec`).
+# loads them when the process asks for it): once a child has pivoted into the container's root
+# or joined its mount namespace, an import would read the container's files (a child that
+# joined one refuses it: spawn.seal_imports). An exec's usual steps need none of the three.
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
