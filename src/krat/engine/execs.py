@@ -15,6 +15,10 @@ from krat.errors import Conflict
 # config.json without the sqlite3 and json packages (see krat.db.lookup, krat.oci.jsoncodec).
 
 
+# Rows exec found, with the database's version they were read at (krat.db.lookup.find_container).
+EXEC_LOOKUP = "exec-lookup.json"
+
+
 class ExecSpec:
     """What `krat exec` asks for, besides the container."""
 
@@ -63,7 +67,7 @@ def _running(root: str, runroot: str, ref: str) -> Target | None:
     from krat.db.lookup import find_container
     from krat.oci import jsoncodec
 
-    row = find_container(os.path.join(root, "krat.db"), ref)
+    row = find_container(os.path.join(root, "krat.db"), ref, os.path.join(runroot, EXEC_LOOKUP))
     if row is None or row["status"] != "running":
         return None
     if not _monitor_alive(row["monitor_pid"], row["monitor_start"]):

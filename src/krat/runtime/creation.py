@@ -4,40 +4,22 @@ so the other operations do not import the init machinery)."""
 from __future__ import annotations
 
 import os
+import resource  # noqa: F401  (these three: for the init's steps, which import nothing; see init.py)
 
 from krat.errors import InvalidArgument
 from krat.oci import jsoncodec as json
 from krat.oci.runtime import ContainerStatus, Spec, parse_spec
-from krat.runtime import capabilities as caps
 from krat.runtime import earlyinit
+from krat.runtime import hooks, mounts  # noqa: F401
 from krat.runtime import syscalls as sc
 from krat.runtime.cgroups import Cgroup, cgroup_path, configured_root, hierarchies
 from krat.runtime.container import _kill_cgroup, _now
-from krat.runtime.init import INIT_STEPS, InitContext
-from krat.runtime.records import DEFAULT_ROOT, Record, Store, proc_start, write_file
+from krat.runtime.init import INIT_STEPS, InitContext, process_context
+from krat.runtime.records import DEFAULT_ROOT, SECCOMP_BPF, Record, Store, proc_start, write_file
+from krat.runtime.records import write_pid_file as _write_pid_file
 from krat.runtime.spawn import Launch, spawn
 
 S = ContainerStatus
-
-
-SECCOMP_BPF = "seccomp.bpf"  # the compiled linux.seccomp, in the state directory: exec loads it as is
-
-
-def process_context(spec: Spec, rootfs: str, console_socket: str | None, connect: bool = True) -> InitContext:
-    """What the init steps need for spec.process (capabilities, console); create and exec.
-    connect=False: check the console settings, but let the init connect (earlyinit)."""
-    ctx = InitContext(spec=spec, rootfs=rootfs, sys=sc.LinuxSyscalls())
-    if spec.process.capabilities is not None:
-        ctx.cap_masks = caps.masks(spec.process.capabilities, caps.held())
-        ctx.cap_top = caps.last_cap()
-    if spec.process.terminal:
-        if not console_socket:
-            raise InvalidArgument("process.terminal is true: --console-socket is required")
-        if connect:
-            ctx.console = _connect(console_socket)
-    elif console_socket:
-        raise InvalidArgument("--console-socket needs process.terminal: true")
-    return ctx
 
 
 def _prepare_context(spec: Spec, rootfs: str, cgroup: Cgroup, console_socket: str | None,
@@ -56,18 +38,6 @@ def _prepare_context(spec: Spec, rootfs: str, cgroup: Cgroup, console_socket: st
     ctx.hierarchies = [h for h in hierarchies() if h.controllers] if not cgroup.v2 else []
     ctx.cgroupns = spec.linux.namespace("cgroup") is not None
     return ctx
-
-
-def _connect(path: str):
-    import socket
-
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        sock.connect(path)
-    except OSError as err:
-        sock.close()
-        raise InvalidArgument(f"--console-socket {path}: {err.strerror}") from err
-    return sock
 
 
 def enter_cgroup(container_id: str, cgroups_path: str) -> bool:
@@ -268,10 +238,3 @@ def _host_id(mappings, container_id: int) -> int:
         if m.container_id <= container_id < m.container_id + m.size:
             return m.host_id + container_id - m.container_id
     return container_id
-
-
-def _write_pid_file(path: str, pid: int) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(str(pid))
-    os.rename(tmp, path)

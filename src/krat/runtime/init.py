@@ -8,24 +8,31 @@ no_new_privs is asked (then it is the very last step, so it may forbid capset/se
 
 from __future__ import annotations
 
+import _signal as signal  # not `signal`: it builds enums (imports enum)
+import _struct as struct  # struct.py only re-exports it
 import fcntl
 import os
-import resource as _resource
-import _signal as signal  # not `signal`: it builds enums (imports enum)
-import struct
 
+from krat.errors import InvalidArgument
 from krat.oci import jsoncodec as json
 from krat.oci.records import field, record
 from krat.runtime import capabilities as caps
-from krat.runtime import command, hooks, mounts
+from krat.runtime import command
 from krat.runtime import syscalls as sc
 from krat.runtime.cgroups import Hierarchy
+
+# mounts, hooks and resource are imported where a step uses them, for the steps that build a
+# container (creation.py loads them before it forks) or an optional part of an exec (tenant.py
+# loads them when the process asks for it): once a child has pivoted into the container's root
+# or joined its mount namespace, an import would read the container's files (a child that
+# joined one refuses it: spawn.seal_imports). An exec's usual steps need none of the three.
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Callable
 
     from krat.oci.runtime import Spec
+    from krat.runtime import mounts
 
 RLIMITS = {"RLIMIT_CPU": 0, "RLIMIT_FSIZE": 1, "RLIMIT_DATA": 2, "RLIMIT_STACK": 3, "RLIMIT_CORE": 4,
            "RLIMIT_RSS": 5, "RLIMIT_NPROC": 6, "RLIMIT_NOFILE": 7, "RLIMIT_MEMLOCK": 8, "RLIMIT_AS": 9,
@@ -57,6 +64,35 @@ class InitContext:
     ready: bool = False                  # the caller stopped listening: later errors go to stderr
 
 
+def process_context(spec: Spec, rootfs: str, console_socket: str | None, connect: bool = True) -> InitContext:
+    """What the init steps need for spec.process (capabilities, console); create and exec.
+    connect=False: check the console settings, but let the init connect (earlyinit)."""
+    ctx = InitContext(spec=spec, rootfs=rootfs, sys=sc.LinuxSyscalls())
+    if spec.process.capabilities is not None:
+        ctx.cap_masks = caps.masks(spec.process.capabilities, caps.held())
+        ctx.cap_top = caps.last_cap()
+    if spec.process.terminal:
+        if not console_socket:
+            raise InvalidArgument("process.terminal is true: --console-socket is required")
+        if connect:
+            ctx.console = connect_console(console_socket)
+    elif console_socket:
+        raise InvalidArgument("--console-socket needs process.terminal: true")
+    return ctx
+
+
+def connect_console(path: str):
+    import socket
+
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(path)
+    except OSError as err:
+        sock.close()
+        raise InvalidArgument(f"--console-socket {path}: {err.strerror}") from err
+    return sock
+
+
 def report(ctx: InitContext, message: dict) -> None:
     if ctx.sync >= 0:
         os.write(ctx.sync, (json.dumps(message) + "\n").encode())
@@ -74,6 +110,8 @@ def bind_rootfs(ctx: InitContext) -> None:
 
 
 def mount_all(ctx: InitContext) -> None:
+    from krat.runtime import mounts
+
     for m in ctx.spec.mounts:
         plan = mounts.plan_mount(m)
         if m.type == "cgroup":
@@ -83,6 +121,8 @@ def mount_all(ctx: InitContext) -> None:
 
 
 def mount_cgroup(ctx: InitContext, plan: mounts.MountPlan) -> None:
+    from krat.runtime import mounts
+
     target = mounts.secure_join(ctx.rootfs, plan.destination)
     ctx.sys.mkdir(target)
     flags = plan.flags & (sc.MS_RDONLY | sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC)
@@ -111,6 +151,8 @@ def mount_cgroup(ctx: InitContext, plan: mounts.MountPlan) -> None:
 
 
 def make_devices(ctx: InitContext) -> None:
+    from krat.runtime import mounts
+
     has_dev = any(m.destination == "/dev" for m in ctx.spec.mounts)
     mounts.make_devices(ctx.sys, ctx.rootfs, ctx.spec.linux.devices, has_dev)
     if has_dev:
@@ -121,7 +163,9 @@ def open_console(ctx: InitContext) -> None:
     """A pty from the container's own devpts; its master goes to --console-socket."""
     if not ctx.spec.process.terminal:
         return
-    import socket  # only with a terminal; imported before pivot_root
+    import socket  # only with a terminal (both loaded by the caller: see the top of this module)
+
+    from krat.runtime import mounts
 
     ptmx = mounts.secure_join(ctx.rootfs, "/dev/pts/ptmx")
     inside = os.path.exists(ptmx)
@@ -158,6 +202,8 @@ def run_create_hooks(ctx: InitContext) -> None:
     if not line.startswith(b"ok "):
         os._exit(1)  # the caller has the hook's error already
     ctx.hook_state = json.loads(line[3:])
+    from krat.runtime import hooks
+
     hooks.run_hooks("createContainer", spec.hooks_of("createContainer"), json.dumps(ctx.hook_state).encode())
 
 
@@ -179,6 +225,8 @@ BEFORE_PIVOT: list[Callable[[InitContext], None]] = [make_root_private, bind_roo
 def set_propagation(ctx: InitContext) -> None:
     prop = ctx.spec.linux.rootfs_propagation
     if prop:
+        from krat.runtime import mounts
+
         ctx.sys.mount("", "/", "", mounts.PROPAGATION[prop])
 
 
@@ -188,17 +236,23 @@ def write_sysctls(ctx: InitContext) -> None:
 
 
 def mask_paths(ctx: InitContext) -> None:
+    from krat.runtime import mounts
+
     for path in ctx.spec.linux.masked_paths:
         mounts.mask_path(ctx.sys, path)
 
 
 def readonly_paths(ctx: InitContext) -> None:
+    from krat.runtime import mounts
+
     for path in ctx.spec.linux.readonly_paths:
         mounts.readonly_path(ctx.sys, path)
 
 
 def readonly_root(ctx: InitContext) -> None:
     if ctx.spec.root.readonly:
+        from krat.runtime import mounts
+
         keep = os.statvfs("/").f_flag & mounts.KEEP_ON_REMOUNT
         ctx.sys.mount("", "/", "", sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | keep)
 
@@ -217,7 +271,9 @@ def set_hostname(ctx: InitContext) -> None:
 
 def rlimit_values(soft: int, hard: int, current_hard: int) -> tuple[int, int]:
     """Never above the current hard limit: raising it needs CAP_SYS_RESOURCE, which root may lack."""
-    if current_hard != _resource.RLIM_INFINITY and (hard < 0 or hard > current_hard):
+    import resource
+
+    if current_hard != resource.RLIM_INFINITY and (hard < 0 or hard > current_hard):
         hard = current_hard
     if hard >= 0 and (soft < 0 or soft > hard):
         soft = hard
@@ -225,11 +281,15 @@ def rlimit_values(soft: int, hard: int, current_hard: int) -> tuple[int, int]:
 
 
 def set_rlimits(ctx: InitContext) -> None:
+    if not ctx.spec.process.rlimits:
+        return
+    import resource
+
     for r in ctx.spec.process.rlimits:
         if r.type not in RLIMITS:
             raise ValueError(f"process.rlimits: unknown rlimit {r.type}")
         number = RLIMITS[r.type]
-        soft, hard = rlimit_values(r.soft, r.hard, _resource.getrlimit(number)[1])
+        soft, hard = rlimit_values(r.soft, r.hard, resource.getrlimit(number)[1])
         ctx.sys.setrlimit(number, soft, hard)
 
 
@@ -326,6 +386,8 @@ def exec_process(ctx: InitContext) -> None:
     ctx.ready = True
     wait_for_start(ctx)
     if ctx.hook_state is not None and ctx.spec.hooks_of("startContainer"):
+        from krat.runtime import hooks
+
         hooks.run_hooks("startContainer", ctx.spec.hooks_of("startContainer"), json.dumps(ctx.hook_state).encode())
     for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_DFL)  # Python ignores SIGPIPE; exec keeps ignored signals ignored

@@ -26,6 +26,8 @@ NEEDS = {
     "delete": {S.STOPPED, S.CREATED},  # like runc: a created container has run nothing yet
 }
 
+SECCOMP_BPF = "seccomp.bpf"  # the compiled linux.seccomp, in the state directory: exec loads it as is
+
 _ID_FIRST = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 _ID_REST = _ID_FIRST | frozenset("_.+-")
 
@@ -124,6 +126,14 @@ def write_file(path: str, data: bytes) -> None:
         os.write(fd, data)
     finally:
         os.close(fd)
+
+
+def write_pid_file(path: str, pid: int) -> None:
+    """--pid-file: written whole under another name, then renamed into place."""
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(str(pid))
+    os.rename(tmp, path)
 
 
 def proc_start(pid: int) -> str | None:

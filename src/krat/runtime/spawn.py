@@ -20,10 +20,10 @@ made after it, so it keeps the intermediate, as does exec.
 from __future__ import annotations
 
 import os
+import sys
 
 from krat.errors import CommandCannotRun, CommandNotFound, ContainerCommandError, Internal, InvalidArgument, KratError
 from krat.oci import jsoncodec as json
-from krat.oci.linux import IdMapping
 from krat.oci.records import field, record
 from krat.runtime import syscalls as sc
 from krat.runtime.cgroups import join_self
@@ -33,8 +33,29 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Callable
 
+    from krat.oci.linux import IdMapping
+
 
 _DEBUG = False
+
+
+class _Sealed:
+    """A finder that refuses imports, first on sys.meta_path of a child that has joined a
+    container's mount namespace: the files an import would read there are the container's
+    (a module planted in it would run with the runtime's privileges). What the steps use is
+    loaded before the fork (see init.py); a built-in module reads no file and still loads."""
+
+    @staticmethod
+    def find_spec(name: str, path: object = None, target: object = None) -> None:
+        if name in sys.builtin_module_names:
+            return None
+        raise ImportError(f"{name} cannot be imported inside the container: load it before the fork", name=name)
+
+
+def seal_imports(join: list[tuple[str, int]]) -> None:
+    """Refuse imports from here on in this process if it has joined a mount namespace (setns)."""
+    if any(kind == "mount" for kind, _ in join):
+        sys.meta_path.insert(0, _Sealed)
 
 
 @record
@@ -84,6 +105,7 @@ def _intermediate(launch: Launch, ctx: InitContext, steps: list[Callable[[InitCo
     for kind, fd in launch.join:
         if kind != "user":
             ctx.sys.setns(fd, sc.NAMESPACE_FLAGS[kind])
+    seal_imports(launch.join)
     if launch.unshare_flags:
         ctx.sys.unshare(launch.unshare_flags)
     pid = os.fork()
@@ -231,6 +253,7 @@ def _direct_child(launch: Launch, ctx: InitContext, steps: list[Callable[[InitCo
         for kind, fd in launch.join:
             if kind != "pid":
                 ctx.sys.setns(fd, sc.NAMESPACE_FLAGS[kind])
+        seal_imports(launch.join)
         if launch.unshare_flags & ~sc.CLONE_NEWPID:
             ctx.sys.unshare(launch.unshare_flags & ~sc.CLONE_NEWPID)
     except BaseException as err:  # noqa: BLE001 - a forked child must never return to the caller
@@ -347,6 +370,7 @@ def _joined_child(launch: Launch, ctx: InitContext, steps: list[Callable[[InitCo
         for kind, fd in launch.join:  # the caller sorted mount last
             if kind != "pid":
                 ctx.sys.setns(fd, sc.NAMESPACE_FLAGS[kind])
+        seal_imports(launch.join)
     except BaseException as err:  # noqa: BLE001 - a forked child must never return to the caller
         _report_error(ctx, err)
         os._exit(1)

@@ -9,11 +9,9 @@ decision (stat, exists) are not routed here; writes and mounts are.
 
 from __future__ import annotations
 
-import _socket
+import _struct as struct  # struct.py only re-exports it
 import fcntl
 import os
-import resource as _resource  # imported here: after pivot_root nothing can be imported
-import struct
 
 from krat.runtime import libc as ctypes  # the ctypes names, without ctypes/__init__.py (~1.2 ms)
 
@@ -142,6 +140,8 @@ class LinuxSyscalls:
 
     def link_up(self, name: str) -> None:
         """Set IFF_UP on a network interface of this network namespace (SIOCSIFFLAGS)."""
+        import _socket  # built in (no file to read), and only where the runtime makes a network namespace
+
         SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 1
         s = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
         try:
@@ -202,6 +202,8 @@ class LinuxSyscalls:
         self._check(self.libc.capset(ctypes.byref(header), data), "capset")
 
     def setrlimit(self, resource: int, soft: int, hard: int) -> None:
+        import resource as _resource  # loaded by the caller before the fork (see init.py)
+
         _resource.setrlimit(resource, (soft, hard))
 
     def set_user(self, uid: int, gid: int, groups: tuple[int, ...]) -> None:

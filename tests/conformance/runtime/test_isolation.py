@@ -159,9 +159,13 @@ def test_exec_joins_a_user_namespace(runtime, bundle, tmp_path):
             wait_status(runtime, container_id, "running")
             proc = runtime("exec", container_id, "sh", "-c", "id -u; cat /proc/self/uid_map; echo $$; cat /proc/1/cmdline",
                            stdin=subprocess.DEVNULL)
+            refused = runtime("exec", container_id, "/etc", stdin=subprocess.DEVNULL)  # a command execve refuses
         finally:
             runtime("delete", "--force", container_id)  # before its rootfs goes
         assert proc.returncode == 0, proc.stderr
+        assert refused.returncode != 0 and "/etc" in refused.stderr
+        if runtime.name == "krat":
+            assert refused.returncode == 126 and "is a directory" in refused.stderr, refused.stderr
         lines = proc.stdout.splitlines()
         assert lines[0] == "0" and lines[1].split() == ["0", "200000", "65536"]
         assert int(lines[2]) > 1 and lines[3].startswith("sleep")

@@ -118,6 +118,20 @@ def test_exec_with_process_json(runtime, bundle, tmp_path):
     assert proc.stdout.split() == ["1000", "/tmp", "bar"]
 
 
+def test_exec_with_rlimits(runtime, bundle, tmp_path):
+    """An exec's own rlimits (the module that sets them loads before the child joins the container)."""
+    container_id = create(runtime, bundle, ["sleep", "1000"], tmp_path / "out.log")
+    runtime("start", container_id)
+    wait_status(runtime, container_id, "running")
+    process = {"terminal": False, "user": {"uid": 0, "gid": 0}, "args": ["sh", "-c", "ulimit -n"],
+               "env": ["PATH=/bin"], "cwd": "/", "rlimits": [{"type": "RLIMIT_NOFILE", "soft": 200, "hard": 300}]}
+    spec = tmp_path / "process.json"
+    spec.write_text(json.dumps(process))
+    proc = runtime("exec", "--process", str(spec), container_id, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["200"]
+
+
 def test_exec_tty(runtime, bundle, tmp_path, console):
     container_id = create(runtime, bundle, ["sleep", "1000"], tmp_path / "out.log")
     runtime("start", container_id)

@@ -143,6 +143,16 @@ def test_exec_env_user_workdir_and_errors(kr, runtime, tmp_path):
     assert kr.ok("exec", "-i", "box", "cat", input="piped\n").stdout == "piped\n"
     assert kr("exec", "box", "sh", "-c", "exit 5").returncode == 5
     assert kr("exec", "box", "nosuchcmd").returncode == 127
+    # What is wrong with a command that is there (found out once execve refuses it): as Docker, 126/127.
+    kr.ok("exec", "box", "sh", "-c", "printf '#!/bin/nope\\ntrue\\n' > /tmp/s && chmod +x /tmp/s")
+    assert kr("exec", "box", "/etc").returncode == 126
+    assert kr("exec", "box", "/etc/passwd").returncode == 126
+    if runtime == "krat":   # (runc reports a missing #! interpreter with its own exit code 1)
+        assert kr.fails("exec", "box", "/etc", code=126) == "Error: /etc: is a directory, not a program"
+        assert kr.fails("exec", "box", "/tmp/s", code=127) == \
+            "Error: /tmp/s: interpreter /bin/nope (from its #! line): no such file or directory in the container"
+        assert kr.fails("exec", "-d", "box", "/etc/passwd", code=126) == \
+            "Error: /etc/passwd: permission denied (not executable for this user)"
     kr.ok("exec", "-d", "box", "sh", "-c", "echo detached > /tmp/d")
     wait_for(lambda: kr("exec", "box", "cat", "/tmp/d").stdout == "detached\n", what="exec -d")
     kr.ok("stop", "-t", "0", "box")

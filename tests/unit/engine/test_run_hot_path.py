@@ -58,7 +58,8 @@ def test_exec_path_imports_little():
                            ("-S",))
     for heavy in ("dataclasses", "typing", "re", "json", "enum", "sqlite3", "subprocess", "socket", "signal",
                   "pathlib", "argparse", "ctypes", "krat.engine.containers", "krat.engine.spec", "krat.engine.runtimes",
-                  "krat.runtime.seccomp"):
+                  "krat.runtime.seccomp", "krat.runtime.creation", "krat.runtime.earlyinit", "krat.runtime.mounts",
+                  "krat.runtime.hooks", "krat.oci.runtime", "krat.oci.linux", "resource"):
         assert heavy not in modules, heavy
 
 

@@ -116,5 +116,7 @@ def test_rlimits_never_exceed_the_current_hard_limit():
     assert init.rlimit_values(1024, 1024, 20000) == (1024, 1024)
     assert init.rlimit_values(1048576, 1048576, 20000) == (20000, 20000)
     assert init.rlimit_values(100, 1048576, 20000) == (100, 20000)
-    infinity = init._resource.RLIM_INFINITY
+    import resource
+
+    infinity = resource.RLIM_INFINITY
     assert init.rlimit_values(5, 10, infinity) == (5, 10)
