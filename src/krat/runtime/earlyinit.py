@@ -64,14 +64,7 @@ class EarlyInit:
         pid, self.pid = self.pid, 0
         if pid <= 0:
             return
-        try:
-            os.kill(pid, 9)   # it may be in the middle of its steps
-        except ProcessLookupError:
-            pass
-        try:
-            os.waitpid(pid, 0)
-        except ChildProcessError:
-            pass
+        sp.kill_and_reap(pid)   # it may be in the middle of its steps
 
 
 _early: EarlyInit | None = None

@@ -192,7 +192,7 @@ def spawn(launch: Launch, ctx: InitContext, steps: list[Callable[[InitContext], 
         os.waitpid(first, 0)
     if error is not None:
         if pid:
-            _reap(pid)  # re-parented to us (subreaper) now that the intermediate is gone
+            kill_and_reap(pid)  # re-parented to us (subreaper) now that the intermediate is gone
         raise error
     return pid
 
@@ -224,7 +224,7 @@ def _spawn_direct(launch: Launch, ctx: InitContext, steps: list[Callable[[InitCo
                 ctx.sys.setns(own, sc.CLONE_NEWPID)
     except OSError as err:
         if pid:
-            _reap(pid)
+            kill_and_reap(pid)
         message = err.strerror + (f": {err.filename}" if err.filename else "")
         raise _error({"error": message, "code": 125}) from None
     finally:
@@ -238,7 +238,7 @@ def _spawn_direct(launch: Launch, ctx: InitContext, steps: list[Callable[[InitCo
         os.close(sync_r)
         os.close(reply_w)
     if error is not None:
-        _reap(pid)
+        kill_and_reap(pid)
         raise error
     return got
 
@@ -300,7 +300,8 @@ def _answer_hooks(pid: int, reply_w: int, on_hooks: Callable[[int], bytes] | Non
     return None
 
 
-def _reap(pid: int) -> None:
+def kill_and_reap(pid: int) -> None:
+    """SIGKILL a child of ours and wait for it (gone already: fine)."""
     try:
         os.kill(pid, 9)
     except ProcessLookupError:
@@ -355,7 +356,7 @@ def spawn_joined(launch: Launch, ctx: InitContext, steps: list[Callable[[InitCon
     finally:
         os.close(sync_r)
     if error is not None:
-        _reap(pid)
+        kill_and_reap(pid)
         raise error
     return pid
 
