@@ -417,16 +417,20 @@ class Attacher:
         veths = [ep.host_veth for ep in endpoints if ep.host_veth]
         path = self.netns_path(cid)
         alone = path.exists() and not rows.joined_by(self.db, cid)
+        unplugging = None
         if veths and alone:
             from krat.net import bridge
 
-            bridge.unplug([v for v in veths if bridge.link_exists(v)])   # deleted with the namespace
+            present = [v for v in veths if bridge.link_exists(v)]
+            unplugging = bridge.unplug(present) if present else None   # deleted with the namespace
         netns.delete(path)
         try:
             for ep in endpoints:
                 self.detach_endpoint(cid, ep.network_id, unplug=False)
             remove_tree(self.files_dir(cid))
         finally:
+            if unplugging is not None:
+                unplugging.wait()   # out of the bridge when detach returns
             if veths and not alone:   # a --network container: guest keeps the namespace (or it is gone)
                 from krat.net import bridge
 

@@ -93,17 +93,16 @@ def delete_link(name: str) -> None:
                 raise
 
 
-def unplug(names: list[str]) -> None:
-    """Take veths out of their bridge and down, at once (one `ip` exec, ~2 ms): their device
-    goes later, with its namespace, in the kernel's namespace worker, which handles one batch
-    after the other and so takes 1 ms or 50 when containers end one after another; meanwhile
-    the device is inert, and the bridge has already forgotten the MAC address behind it (the
-    next container may get the same address, and with it the same MAC)."""
+def unplug(names: list[str]) -> netns.Tool:
+    """Start taking veths out of their bridge and down (one `ip` exec, ~2 ms; the caller goes
+    on, and waits for the returned tool before it is done): their device goes later, with its
+    namespace, in the kernel's namespace worker, which handles one batch after the other and
+    so takes 1 ms or 50 when containers end one after another; meanwhile the device is inert,
+    and the bridge has already forgotten the MAC address behind it (the next container may
+    get the same address, and with it the same MAC). Failures are not errors: a veth gone
+    already (its namespace went first) has nothing left to unplug."""
     script = "".join(f"link set {name} down\nlink set {name} nomaster\n" for name in names)
-    try:
-        run(["ip", "-force", "-batch", "-"], input=script, what="unplug veths")
-    except Internal:
-        pass   # gone already (the namespace went first): nothing left to unplug
+    return netns.Tool(["ip", "-force", "-batch", "-"], input=script, what="unplug veths")
 
 
 def delete_with(name: str, nft_script: str) -> None:
