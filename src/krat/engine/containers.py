@@ -18,12 +18,14 @@ from _socket import SHUT_WR  # not `socket`: it loads selectors, enum and array 
 from krat.db import containers as rows
 from krat.db import open_database
 from krat.engine.lifecycle import Lifecycle
+from krat.engine.monitorproto import HandOver
 from krat.engine.names import generate_name, new_id
 from krat.engine.procs import container_pid_alive, pid_alive, signal_number  # noqa: F401  (re-exported)
 from krat.engine.spec import ContainerSpec
 from krat.engine.state import ACTIVE, Status, check
 from krat.errors import AlreadyExists, Conflict, InvalidArgument, KratError, NotFound
 from krat.oci.records import record
+from krat.runtime.trees import remove_tree  # not shutil: it loads bz2 and lzma
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -101,57 +103,6 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, 0)
     except ChildProcessError:
         pass
-
-
-class _HandOver:
-    """The remover's side of monitor.handoff: what the monitor has sent so far."""
-
-    def __init__(self, sock) -> None:
-        self.sock, self.buf, self.seen, self.eof = sock, b"", set(), False
-        self.final: dict | None = None   # the final exit frame's payload
-
-    def send(self, kind: int) -> None:
-        from krat.engine.monitorproto import frame
-
-        try:
-            self.sock.sendall(frame(kind, b""))
-        except OSError:
-            pass
-
-    def wait(self, kind: int, timeout: float = 30.0) -> bool:
-        """Until the monitor has sent a frame of `kind`; False at its EOF (or the timeout)."""
-        self._read(lambda: kind in self.seen, timeout)
-        return kind in self.seen
-
-    def final_exit(self, timeout: float) -> dict | None:
-        """The final exit frame's payload ({"code", "final", "cleanup"}); None at EOF first."""
-        self._read(lambda: self.final is not None, timeout)
-        return self.final
-
-    def _read(self, done, timeout: float) -> None:
-        from krat.engine.monitorproto import EXIT, parse_frames
-
-        self.sock.settimeout(timeout)
-        while not done() and not self.eof:
-            try:
-                data = self.sock.recv(4096)
-            except OSError:
-                data = b""
-            if not data:
-                self.eof = True
-                return
-            frames, self.buf = parse_frames(self.buf + data)
-            for kind, payload in frames:
-                self.seen.add(kind)
-                if kind == EXIT and self.final is None:
-                    msg = json.loads(payload)
-                    self.final = msg if msg.get("final") else None
-
-
-def shutil_rmtree(path: Path) -> None:
-    from krat.runtime.trees import remove_tree  # not shutil: it loads bz2 and lzma
-
-    remove_tree(path)
 
 
 def default_netvol(spec: ContainerSpec):
@@ -284,8 +235,8 @@ class ContainerService(Lifecycle):
         except BaseException:
             self._abort_early(cid)
             rows.delete(self.db, cid)
-            shutil_rmtree(self.run_dir(cid))
-            shutil_rmtree(self.storage_dir(cid))
+            remove_tree(self.run_dir(cid))
+            remove_tree(self.storage_dir(cid))
             raise
         self._fresh[cid] = image  # prepare: neither mounted nor a stranger's image yet
         return c
@@ -387,7 +338,7 @@ class ContainerService(Lifecycle):
             if c.spec.auto_remove:
                 # overlayfs refuses an upper dir once mounted volatile (it may have lost writes
                 # in a crash); ours was unmounted cleanly when `restart` kept the container.
-                shutil_rmtree(storage / "work" / "work" / "incompat")
+                remove_tree(storage / "work" / "work" / "incompat")
             mount_overlay(image.layer_dirs, rootfs, storage / "diff", storage / "work",
                           volatile=c.spec.auto_remove)
         net = None
@@ -663,7 +614,7 @@ class ContainerService(Lifecycle):
             if sock is None:
                 self._await_exit(sock, c, 30)
             else:
-                monitor = _HandOver(sock)
+                monitor = HandOver(sock)
                 if (monitor.final_exit(30.0) or {}).get("cleanup"):
                     self._remove_handed_over(c, monitor, volumes, prepared)
                     return c.id
@@ -697,9 +648,9 @@ class ContainerService(Lifecycle):
     def finish_removal(self, c: Container, sock) -> None:
         """Remove an exited --rm container whose monitor handed that over to us (the owner
         client): see _remove_handed_over."""
-        self._remove_handed_over(c, _HandOver(sock), volumes=True)
+        self._remove_handed_over(c, HandOver(sock), volumes=True)
 
-    def _remove_handed_over(self, c: Container, monitor: "_HandOver", volumes: bool,
+    def _remove_handed_over(self, c: Container, monitor: "HandOver", volumes: bool,
                             prepared: tuple | None = None) -> None:
         """Remove an exited container with its monitor, on both cores (see monitor.handoff):
         it releases the kernel's side (cleanup.release_kernel) while we remove the storage
