@@ -112,9 +112,7 @@ def _umount2(target: str, flags: int) -> int:
         return 2
     from krat.runtime import libc   # _ctypes alone: the ctypes package costs ~2 ms
 
-    if libc.Library(None).umount2(os.fsencode(target), flags) == 0:
-        return 0
-    return libc.get_errno()
+    return libc.umount2(target, flags)
 
 
 def unmount(target: str) -> None:

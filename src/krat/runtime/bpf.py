@@ -28,7 +28,7 @@ class Program:
         self.bpf = bpf
         self._buffer = libc.bytes_buffer(bpf)
         self._prog = _SockFprog(len(bpf) // 8, libc.addressof(self._buffer))
-        self._libc = libc.Library(None)
+        self._libc = libc.process()
 
     def load(self) -> None:
         rc = self._libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, libc.byref(self._prog), 0, 0)

@@ -11,6 +11,7 @@ once per profile) imports ctypes itself.
 from __future__ import annotations
 
 import _ctypes
+import os
 
 Structure = _ctypes.Structure
 addressof = _ctypes.addressof
@@ -18,33 +19,18 @@ byref = _ctypes.byref
 get_errno = _ctypes.get_errno
 
 
-class c_int(_ctypes._SimpleCData):
-    _type_ = "i"
+def _simple(name: str, code: str) -> type:
+    """A C scalar type, as ctypes defines each of its own (struct module codes)."""
+    return type(name, (_ctypes._SimpleCData,), {"_type_": code, "__module__": __name__})
 
 
-class c_uint(_ctypes._SimpleCData):
-    _type_ = "I"
-
-
-class c_ushort(_ctypes._SimpleCData):
-    _type_ = "H"
-
-
-class c_ulong(_ctypes._SimpleCData):
-    _type_ = "L"
-
-
-class c_uint64(_ctypes._SimpleCData):
-    _type_ = "Q"
-
-
-class c_void_p(_ctypes._SimpleCData):
-    _type_ = "P"
-
-
-class c_char(_ctypes._SimpleCData):
-    _type_ = "c"
-
+c_int = _simple("c_int", "i")
+c_uint = _simple("c_uint", "I")
+c_ushort = _simple("c_ushort", "H")
+c_ulong = _simple("c_ulong", "L")
+c_uint64 = _simple("c_uint64", "Q")
+c_void_p = _simple("c_void_p", "P")
+c_char = _simple("c_char", "c")
 
 c_uint32 = c_uint  # as ctypes on Linux, where int is 32 bits
 
@@ -75,3 +61,21 @@ class Library:
 def bytes_buffer(data: bytes):
     """A C copy of data that stays put while the object lives (ctypes.create_string_buffer)."""
     return (c_char * len(data)).from_buffer_copy(data)
+
+
+_process: Library | None = None
+
+
+def process() -> Library:
+    """This process' own libc (dlopen(NULL): the interpreter links it), loaded once."""
+    global _process
+    if _process is None:
+        _process = Library(None)
+    return _process
+
+
+def umount2(target: str | bytes, flags: int = 0) -> int:
+    """umount2(2): 0, or the errno."""
+    if process().umount2(os.fsencode(target), flags) == 0:
+        return 0
+    return get_errno()

@@ -110,7 +110,7 @@ class LinuxSyscalls:
     """The real kernel, through libc."""
 
     def __init__(self) -> None:
-        self.libc = ctypes.Library(None)
+        self.libc = ctypes.process()
 
     def _check(self, result: int, what: str, path: str | None = None) -> None:
         if result < 0:

@@ -24,32 +24,12 @@ PAGE_LIMIT = 4000  # options page (4096) minus room for the kernel's own additio
 MNT_DETACH = 2
 
 
-def _libc():
-    """libc through krat.runtime.libc (_ctypes alone): the ctypes package costs ~1-3 ms of
-    every `krat run` for the two calls made here, mount and umount2."""
-    from krat.runtime.libc import Library
-
-    global _LIBC
-    if _LIBC is None:
-        _LIBC = Library()
-    return _LIBC
-
-
-_LIBC = None
-
-
-def _errno() -> int:
-    from krat.runtime.libc import get_errno
-
-    return get_errno()
-
-
 def _mount(source: str, target: str, fstype: str, flags: int, data: str) -> None:
-    from krat.runtime.libc import c_ulong
+    from krat.runtime import libc   # _ctypes alone: the ctypes package costs `krat run` ~1-3 ms
 
-    rc = _libc().mount(source.encode(), target.encode(), fstype.encode(), c_ulong(flags), data.encode())
+    rc = libc.process().mount(source.encode(), target.encode(), fstype.encode(), libc.c_ulong(flags), data.encode())
     if rc != 0:
-        err = _errno()
+        err = libc.get_errno()
         raise OSError(err, f"mount {fstype} on {target}: {os.strerror(err)}")
 
 
@@ -151,9 +131,10 @@ def _mount_short(lowers: list[Path], target: Path, upper: Path | None, work: Pat
 
 def unmount(target: Path, lazy: bool = False) -> None:
     """Unmount `target`; a target that is not mounted is fine (idempotent cleanup)."""
-    rc = _libc().umount2(str(target).encode(), MNT_DETACH if lazy else 0)
-    if rc != 0:
-        err = _errno()
+    from krat.runtime import libc
+
+    err = libc.umount2(str(target), MNT_DETACH if lazy else 0)
+    if err:
         if err in (22, 2):  # EINVAL: not a mount point; ENOENT: gone already
             return
         if err == 16 and not lazy:  # EBUSY: something still has it open; detach it

@@ -66,13 +66,14 @@ def test_exec_path_imports_little():
 def test_rootfs_mount_calls_libc_without_the_ctypes_package():
     """snapshots' mount and umount2 go through _ctypes alone (the ctypes package costs
     `krat run` ~1-3 ms); the call still reports errno."""
-    code = ("import sys\nfrom krat.store import snapshots\n"
-            "rc = snapshots._libc().umount2(b'/nonexistent/krat-hot-path', 0)\n"
-            "print(rc, snapshots._errno(), 'ctypes' in sys.modules)")
+    code = ("import sys\nfrom krat.store import snapshots\nfrom krat.runtime import libc\n"
+            "rc = libc.process().umount2(b'/nonexistent/krat-hot-path', 0)\n"
+            "print(rc, libc.get_errno(), libc.umount2('/nonexistent/krat-hot-path'), 'ctypes' in sys.modules)")
     out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, check=True,
                          env={"PYTHONPATH": SRC, "PATH": "/usr/bin:/bin"}).stdout.split()
     assert out[0] == "-1" and out[1] in ("1", "2")  # EPERM without root, else ENOENT
-    assert out[2] == "False"
+    assert out[2] == out[1]
+    assert out[3] == "False"
 
 
 def test_exec_lookup_finds_the_row_without_functools(tmp_path):
