@@ -68,7 +68,7 @@ def set_subreaper() -> None:
     from krat.runtime import libc   # _ctypes alone: the ctypes package costs ~1.5 ms
 
     PR_SET_CHILD_SUBREAPER = 36
-    if libc.Library(None).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+    if libc.process().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
         raise OSError(libc.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
 
 
@@ -366,8 +366,8 @@ def sync_send(fd: int, text: str) -> None:
 
 def await_go(fd: int, cfg: dict) -> bool:
     """A monitor started early (ContainerService.create's prestart) waits for "go": the
-    container is prepared; "go gate": and its network is still being plugged in (see
-    await_line). EOF instead: the CLI gave up."""
+    container is prepared; "go gate": and its network is still being plugged in (the
+    gate in start_container). EOF instead: the CLI gave up."""
     trace("waiting for go")
     line = read_line(fd)
     trace("go")

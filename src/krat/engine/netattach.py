@@ -257,7 +257,7 @@ class Attacher:
         netns.delete(path)  # a leftover of a killed run
         endpoints = rows.endpoints_of_container(self.db, cid)
         if not endpoints:
-            netns.create(path, netns.LO_UP)
+            netns.create(path, lo_up=True)
         ips = []
         for index, ep in enumerate(endpoints):
             ips.append(self._plug(cid, ep, path, index, defer=True))
@@ -301,13 +301,13 @@ class Attacher:
                                  gateway, mtu)
         if path.exists():
             bridge.attach(path, iface)
-        elif defer:
-            # the namespace now, its first veth in the background: the runtime creates the
-            # container meanwhile, and settle() waits for the plug before the container starts
-            netns.create(path, netns.LO_UP)
-            self._pending.setdefault(cid, []).append(bridge.attach_started(path, iface))
         else:
-            bridge.create_attached(path, iface)  # the namespace is made with its first interface
+            netns.create(path, lo_up=True)
+            if defer:   # its first veth in the background: the runtime creates the container
+                # meanwhile, and settle() waits for the plug before the container starts
+                self._pending.setdefault(cid, []).append(bridge.attach_started(path, iface))
+            else:
+                bridge.attach(path, iface, first=False)
         if rec.dns:   # user networks: the default bridge resolves no names
             from krat.engine import netdns
 

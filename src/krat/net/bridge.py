@@ -205,31 +205,6 @@ def _scripts(ns_path: Path, iface: Interface, first: bool) -> tuple[str, str]:
     return host, inside
 
 
-def create_attached(ns_path: Path, iface: Interface) -> None:
-    """A new namespace at `ns_path` with `iface` as its first interface: two execs in all.
-
-    Inside the new namespace (the exec that creates it) the veth pair is made with its
-    peer sent out to the host's namespace; then the host side joins the bridge.
-    """
-    inside = (f"link set lo up\n"
-              f"link add {iface.ifname} mtu {iface.mtu} type veth peer name {iface.host_veth} "
-              f"mtu {iface.mtu} netns {netns.host_netns()}\n"
-              f"link set {iface.ifname} address {iface.mac}\n"
-              f"addr add {iface.address}/{iface.prefixlen} dev {iface.ifname}\n"
-              f"link set {iface.ifname} up\n")
-    if iface.gateway:
-        inside += f"route add default via {iface.gateway} dev {iface.ifname} onlink\n"
-    host = (f"link set {iface.host_veth} master {iface.bridge}\n"
-            f"link set {iface.host_veth} type bridge_slave hairpin on\n"
-            f"link set {iface.host_veth} up\n")
-    netns.create(ns_path, inside)
-    try:
-        run(["ip", "-batch", "-"], input=host, what=f"plug {iface.host_veth} into {iface.bridge}")
-    except Internal:
-        delete_link(iface.host_veth)
-        raise
-
-
 def loopback_up(ns_path: Path) -> None:
     run(netns.exec_argv(ns_path, ["ip", "link", "set", "lo", "up"]), what="bring up lo")
 

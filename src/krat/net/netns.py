@@ -4,7 +4,7 @@ The engine puts that path into config.json (`linux.namespaces` entry
 {"type": "network", "path": ...}); the runtime joins it with setns(2). The namespace
 lives as long as the bind mount (or a process in it), so `delete` unmounts and unlinks.
 
-`unshare --net=FILE` (util-linux) creates the namespace and bind-mounts it in one exec;
+`create` makes the namespace in this process (unshare, bind mount, setns back);
 `nsenter --net=FILE` runs a command inside. `ip -n` only accepts names under
 /run/netns, so it is not used.
 """
@@ -76,25 +76,19 @@ def _drain(fd: int) -> str:
     return b"".join(chunks).decode(errors="replace")
 
 
-def create(path: Path, ip_script: str | None = None) -> Path:
-    """A new network namespace pinned at `path`: empty (only `lo`, down), or configured by
-    `ip_script` (an `ip -batch` script run inside it by the same exec, saving a process)."""
+def create(path: Path, lo_up: bool = False) -> Path:
+    """A new network namespace pinned at `path`, with only `lo` (up if lo_up)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
     os.close(fd)
-    argv = ["unshare", f"--net={path}"] + (["ip", "-batch", "-"] if ip_script else ["true"])
     try:
-        if ip_script in (None, LO_UP):
-            _create_here(path, lo_up=ip_script == LO_UP)  # the common case, without two execs
-        else:
-            run(argv, input=ip_script, what=f"create network namespace {path.name}")
+        _create_here(path, lo_up)
     except BaseException:
         delete(path)
         raise
     return path
 
 
-LO_UP = "link set lo up\n"
 CLONE_NEWNET = 0x40000000
 MS_BIND = 4096
 
@@ -145,11 +139,10 @@ def delete(path: Path) -> None:
 
 
 def _umount(path: Path) -> None:
-    import ctypes
+    from krat.runtime import libc   # not ctypes: ~1.7 ms of every bridge run's detach
 
-    libc = ctypes.CDLL(None, use_errno=True)
     # Detach: a process that still holds the namespace keeps it alive, we only drop our pin.
-    while libc.umount2(os.fsencode(str(path)), MNT_DETACH) == 0:
+    while libc.umount2(str(path), MNT_DETACH) == 0:
         pass
 
 
