@@ -63,7 +63,7 @@ def runtime_config(spec: RunSpec, rootfs: Path, container_id: str, work: Path) -
     return ocigen.generate(container, {}, ctx)
 
 
-def container_prefix(storage_root: Path) -> str:
+def container_prefix(storage_root: "str | os.PathLike[str]") -> str:
     """Build containers are named per storage root, so concurrent krat roots never mix them up."""
     import hashlib
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import _sqlite3 as sqlite3  # the C module: the sqlite3 package adds datetime adapters krat does not use (~1 ms)
 from collections.abc import Iterator
-from pathlib import Path
+import os
 
 from krat.db.migrate import migrate
 from krat.errors import AlreadyExists, Conflict
@@ -59,8 +59,8 @@ class Database:
         self.conn.close()
 
 
-def open_database(path: Path) -> Database:
-    path.parent.mkdir(parents=True, exist_ok=True)
+def open_database(path: str | os.PathLike[str]) -> Database:
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA journal_mode=WAL")

@@ -15,10 +15,6 @@ import time
 from krat.engine.monitorproto import EXIT, RESIZE, STDERR, STDIN, STDIN_CLOSE, STDOUT, frame, parse_frames
 from krat.oci import jsoncodec as json  # not `json`: json.decoder loads re (~1 ms)
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from pathlib import Path
-
 DETACH_KEYS = b"\x10\x11"  # ctrl-p ctrl-q
 
 
@@ -40,7 +36,7 @@ class Socket(_socket.socket):
         return open(self.fileno(), "rb", closefd=False)
 
 
-def connect(run_dir: Path, stream: bool, owner: bool = False, remover: bool = False) -> Socket:
+def connect(run_dir: "str | os.PathLike[str]", stream: bool, owner: bool = False, remover: bool = False) -> Socket:
     """Connect to <run_dir>/attach.sock through a directory fd (sun_path holds 108 bytes).
     owner: the foreground `run --rm` client, which removes the container itself once it
     exited (see monitor.handoff) instead of waiting for the monitor's slower teardown;

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from pathlib import Path
 
 from krat.errors import Internal, Unavailable
 from krat.net import netns
@@ -76,10 +75,13 @@ def ensure_bridge(name: str, gateway: str, prefixlen: int, mtu: int = DEFAULT_MT
 
 
 def _sysctl(key: str, value: str) -> None:
-    path = Path("/proc/sys") / key
+    path = os.path.join("/proc/sys", key)
     try:
-        if path.read_text().strip() != value:
-            path.write_text(value)
+        with open(path) as f:
+            current = f.read()
+        if current.strip() != value:
+            with open(path, "w") as f:
+                f.write(value)
     except OSError as err:
         raise Internal(f"cannot set sysctl {key.replace('/', '.')}={value}: {err.strerror}") from err
 
@@ -134,13 +136,13 @@ def _finish_nft(proc, script: str, what: str, again: str = "") -> None:
         raise Internal(f"nft failed on the {what}: {err.strip().splitlines()[-1] if err.strip() else proc.returncode}")
 
 
-def attach(ns_path: Path, iface: Interface, first: bool = True) -> None:
+def attach(ns_path: str, iface: Interface, first: bool = True) -> None:
     """Create a veth pair, plug the host end into the bridge, configure the container end."""
     host, inside = _scripts(ns_path, iface, first)
     try:
         run(["ip", "-batch", "-"], input=host, what=f"create veth {iface.host_veth}")
         run(netns.exec_argv(ns_path, ["ip", "-batch", "-"]), input=inside,
-            what=f"configure {iface.ifname} in {ns_path.name}")
+            what=f"configure {iface.ifname} in {os.path.basename(ns_path)}")
     except Internal:
         delete_link(iface.host_veth)
         raise
@@ -175,7 +177,7 @@ class PendingPlug:
             pass
 
 
-def attach_started(ns_path: Path, iface: Interface) -> PendingPlug:
+def attach_started(ns_path: str, iface: Interface) -> PendingPlug:
     """attach() for the first interface of a namespace that already has `lo` up, in a background
     shell: the caller goes on (the runtime creates the container meanwhile) and must `wait`
     before the container starts. Same two `ip` batches as attach()."""
@@ -189,7 +191,7 @@ def _quote(arg: str) -> str:
     return "'" + arg.replace("'", "'\\''") + "'"
 
 
-def _scripts(ns_path: Path, iface: Interface, first: bool) -> tuple[str, str]:
+def _scripts(ns_path: str, iface: Interface, first: bool) -> tuple[str, str]:
     """The `ip -batch` scripts that plug `iface` in: (host's, the namespace's)."""
     host = (f"link add {iface.host_veth} mtu {iface.mtu} type veth peer name {iface.ifname} "
             f"mtu {iface.mtu} address {iface.mac} netns {ns_path}\n"
@@ -205,7 +207,7 @@ def _scripts(ns_path: Path, iface: Interface, first: bool) -> tuple[str, str]:
     return host, inside
 
 
-def loopback_up(ns_path: Path) -> None:
+def loopback_up(ns_path: str) -> None:
     run(netns.exec_argv(ns_path, ["ip", "link", "set", "lo", "up"]), what="bring up lo")
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from pathlib import Path
 
 from krat.errors import Internal, Unavailable
 
@@ -76,9 +75,9 @@ def _drain(fd: int) -> str:
     return b"".join(chunks).decode(errors="replace")
 
 
-def create(path: Path, lo_up: bool = False) -> Path:
+def create(path: str, lo_up: bool = False) -> str:
     """A new network namespace pinned at `path`, with only `lo` (up if lo_up)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
     os.close(fd)
     try:
@@ -93,7 +92,7 @@ CLONE_NEWNET = 0x40000000
 MS_BIND = 4096
 
 
-def _create_here(path: Path, lo_up: bool) -> None:
+def _create_here(path: str, lo_up: bool) -> None:
     """What `unshare --net=PATH [ip link set lo up]` does, in this (single-threaded) process,
     without a fork or an exec: unshare(CLONE_NEWNET), bind-mount the new namespace on `path`,
     bring its `lo` up, and setns back. Sockets opened before keep their namespace. A fork of
@@ -111,7 +110,7 @@ def _create_here(path: Path, lo_up: bool) -> None:
         finally:
             calls.setns(home, CLONE_NEWNET)   # must not fail: this process stays where it was
     except OSError as err:
-        raise Internal(f"create network namespace {path.name} failed: {err.strerror or err}") from err
+        raise Internal(f"create network namespace {os.path.basename(path)} failed: {err.strerror or err}") from err
     finally:
         os.close(home)
 
@@ -121,7 +120,7 @@ def host_netns() -> str:
     return f"/proc/{os.getpid()}/ns/net"
 
 
-def is_mounted(path: Path) -> bool:
+def is_mounted(path: str) -> bool:
     target = str(path)
     try:
         with open("/proc/self/mounts") as mounts:
@@ -130,15 +129,18 @@ def is_mounted(path: Path) -> bool:
         return False
 
 
-def delete(path: Path) -> None:
+def delete(path: str) -> None:
     """Unmount and remove a namespace file; missing is fine (removal is idempotent)."""
-    if not path.exists():
+    if not os.path.exists(path):
         return
     _umount(path)
-    path.unlink(missing_ok=True)
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
-def _umount(path: Path) -> None:
+def _umount(path: str) -> None:
     from krat.runtime import libc   # not ctypes: ~1.7 ms of every bridge run's detach
 
     # Detach: a process that still holds the namespace keeps it alive, we only drop our pin.
@@ -146,6 +148,6 @@ def _umount(path: Path) -> None:
         pass
 
 
-def exec_argv(path: Path, argv: Sequence[str]) -> list[str]:
+def exec_argv(path: str, argv: Sequence[str]) -> list[str]:
     """argv that runs `argv` inside the namespace at `path`."""
     return ["nsenter", f"--net={path}", *argv]

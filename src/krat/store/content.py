@@ -134,7 +134,7 @@ class BlobWriter:
 
 
 class ContentStore:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: "str | os.PathLike[str]") -> None:
         self.root = Path(root)
         self.blobs = self.root / "blobs" / "sha256"
         self.ingest_dir = self.root / "ingest"

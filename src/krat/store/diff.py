@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import stat
 import tarfile
-from pathlib import Path
 from typing import BinaryIO
 
 from krat.store.apply import OPAQUE, WHITEOUT_PREFIX, XATTR_PREFIX
@@ -125,7 +124,7 @@ class _Writer:
             self.entry(os.path.join(folder, entry), f"{name}/{entry}" if name else entry)
 
 
-def diff(upper: Path, out: BinaryIO) -> None:
+def diff(upper: "str | os.PathLike[str]", out: BinaryIO) -> None:
     """Write the OCI layer tar (uncompressed) for the overlay upper directory `upper` to `out`."""
     with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
         _Writer(tar).walk(str(upper), "")

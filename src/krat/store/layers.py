@@ -91,7 +91,7 @@ def _hash_file(stream: BinaryIO) -> Digest:
 
 
 class LayerStore:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: "str | os.PathLike[str]") -> None:
         self.root = Path(root)
 
     def _hex(self, diff_id: Digest | str) -> str:

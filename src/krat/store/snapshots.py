@@ -12,13 +12,14 @@ chdir happens in a forked child so a threaded caller's cwd never changes.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from krat.errors import InvalidArgument, PermissionDenied
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Sequence
+
+    AnyPath = str | os.PathLike[str]   # the engine's paths are str, the builder's pathlib.Path
 
 PAGE_LIMIT = 4000  # options page (4096) minus room for the kernel's own additions
 MNT_DETACH = 2
@@ -39,7 +40,7 @@ def _escape(path: str) -> str:
     return path
 
 
-def overlay_options(lowers: Sequence[Path], upper: Path | None, work: Path | None,
+def overlay_options(lowers: Sequence[AnyPath], upper: AnyPath | None, work: AnyPath | None,
                     short: bool = False, userxattr: bool = False, volatile: bool = False) -> str:
     """The overlay option string; lowers are given bottom-most first, overlay wants top first.
     volatile: no syncs to the upper directory (for one whose data is thrown away)."""
@@ -47,7 +48,7 @@ def overlay_options(lowers: Sequence[Path], upper: Path | None, work: Path | Non
         # imported here: layers.py pulls in tarfile, which `krat run` must not pay for
         from krat.store.layers import LINKS, short_name
 
-        names = [f"{LINKS}/{short_name(Path(p).parent.name)}" for p in reversed(lowers)]
+        names = [f"{LINKS}/{short_name(os.path.basename(os.path.dirname(p)))}" for p in reversed(lowers)]
     else:
         names = [_escape(str(p)) for p in reversed(lowers)]
     opts = [f"lowerdir={':'.join(names)}"]
@@ -77,8 +78,8 @@ def _diffable_options() -> list[str]:
     return out
 
 
-def mount_overlay(lowers: Sequence[Path], target: Path, upper: Path | None = None,
-                  work: Path | None = None, readonly: bool = False, volatile: bool = False) -> None:
+def mount_overlay(lowers: Sequence[AnyPath], target: AnyPath, upper: AnyPath | None = None,
+                  work: AnyPath | None = None, readonly: bool = False, volatile: bool = False) -> None:
     """Mount the overlay of `lowers` (bottom first) with `upper`/`work` (None: read-only) at target.
     volatile (for a container removed when it exits): overlayfs skips syncing the upper
     directory, so unmounting never waits for a journal commit (up to ~100 ms here)."""
@@ -88,8 +89,8 @@ def mount_overlay(lowers: Sequence[Path], target: Path, upper: Path | None = Non
     userxattr = os.geteuid() != 0
     if not lowers or (upper is None and len(lowers) == 1):
         # overlayfs needs two layers without an upper dir and one with: add an empty bottom
-        empty = Path(target).parent / ".empty-lower"
-        empty.mkdir(exist_ok=True)
+        empty = os.path.join(os.path.dirname(target), ".empty-lower")
+        os.makedirs(empty, exist_ok=True)
         lowers = [empty, *lowers]
     flags = 1 if readonly or upper is None else 0  # MS_RDONLY
     data = overlay_options(lowers, upper, work, userxattr=userxattr, volatile=volatile)
@@ -104,9 +105,9 @@ def mount_overlay(lowers: Sequence[Path], target: Path, upper: Path | None = Non
         raise InvalidArgument(f"cannot mount the root filesystem at {target}: {err.strerror}") from None
 
 
-def _mount_short(lowers: list[Path], target: Path, upper: Path | None, work: Path | None,
+def _mount_short(lowers: list[AnyPath], target: AnyPath, upper: AnyPath | None, work: AnyPath | None,
                  flags: int, userxattr: bool, volatile: bool = False) -> None:
-    roots = {Path(p).parent.parent for p in lowers}
+    roots = {os.path.dirname(os.path.dirname(p)) for p in lowers}
     if len(roots) != 1:
         raise InvalidArgument(f"{len(lowers)} layers do not fit in overlay's mount options")
     root = roots.pop()
@@ -129,7 +130,7 @@ def _mount_short(lowers: list[Path], target: Path, upper: Path | None, work: Pat
         raise OSError(code, os.strerror(code))
 
 
-def unmount(target: Path, lazy: bool = False) -> None:
+def unmount(target: AnyPath, lazy: bool = False) -> None:
     """Unmount `target`; a target that is not mounted is fine (idempotent cleanup)."""
     from krat.runtime import libc
 
@@ -143,7 +144,7 @@ def unmount(target: Path, lazy: bool = False) -> None:
         raise OSError(err, f"umount {target}: {os.strerror(err)}")
 
 
-def is_mounted(target: Path) -> bool:
+def is_mounted(target: AnyPath) -> bool:
     want = os.path.realpath(target)
     with open("/proc/self/mountinfo") as f:
         return any(line.split()[4] == want for line in f)
