@@ -31,6 +31,8 @@ def build_image(paths, location: str, *, tags: list[str] | None = None, dockerfi
                 progress=None, stdin: BinaryIO | None = None, secrets: dict[str, bytes] | None = None,
                 volumes: list[tuple[str, str, bool]] | None = None, run_env: dict[str, str] | None = None) -> str:
     """Build and tag an image; returns its id. Nothing is left behind on failure."""
+    from pathlib import Path
+
     from krat.build.builder import Builder
     from krat.build.progress import QuietProgress
     from krat.build.source import open_source
@@ -40,7 +42,7 @@ def build_image(paths, location: str, *, tags: list[str] | None = None, dockerfi
     from krat.oci.reference import parse_reference
 
     names = [str(parse_reference(t)) for t in tags or []]
-    source = open_source(location, dockerfile, stdin or sys.stdin.buffer, paths.tmp / "build")
+    source = open_source(location, dockerfile, stdin or sys.stdin.buffer, Path(paths.tmp, "build"))
     progress = progress or QuietProgress(sys.stderr)
     try:
         db = open_database(paths.db)

@@ -21,6 +21,8 @@ def until_filter(filters: list[str]) -> float | None:
 
 def prune_cache(paths, older_than: float | None, mounts: bool) -> tuple[int, int]:
     """(entries removed, bytes reclaimed)."""
+    from pathlib import Path
+
     from krat.db import build_cache, images as q, open_database
     from krat.engine.images import ImageService
 
@@ -42,7 +44,7 @@ def prune_cache(paths, older_than: float | None, mounts: bool) -> tuple[int, int
                 reclaimed += svc.content.size(diff_id)
                 svc.content.delete(diff_id)
     if mounts:
-        folder = paths.root / "build-cache-mounts"
+        folder = Path(paths.root, "build-cache-mounts")
         if folder.is_dir():
             reclaimed += sum(f.stat().st_size for f in folder.rglob("*") if f.is_file() and not f.is_symlink())
             shutil.rmtree(folder, ignore_errors=True)

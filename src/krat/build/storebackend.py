@@ -31,7 +31,7 @@ class StoreBackend:
 
         self.paths = paths
         self.images = ImageService(paths, db)
-        self.tmp = paths.tmp / "build"
+        self.tmp = Path(paths.tmp, "build")
         self.tmp.mkdir(parents=True, exist_ok=True)
         self._locks: dict[Path, int] = {}
         self._sweep()
@@ -72,7 +72,7 @@ class StoreBackend:
 
         marker = path / "container-id"
         if marker.is_file():
-            forget_container(marker.read_text().strip(), self.paths.runroot / "build-runtime")
+            forget_container(marker.read_text().strip(), Path(self.paths.runroot, "build-runtime"))
         prefix = str(path.resolve()) + "/"
         with open("/proc/self/mountinfo") as f:
             below = [line.split()[4] for line in f if line.split()[4].startswith(prefix)]
@@ -153,7 +153,7 @@ class StoreBackend:
         return Layer(diff_id, self.images.layers.diff_dir(diff_id), unpacked.size)
 
     def cache_dir(self, mount_id: str) -> Path:
-        path = self.paths.root / "build-cache-mounts" / hashlib.sha256(mount_id.encode()).hexdigest()[:32]
+        path = Path(self.paths.root, "build-cache-mounts", hashlib.sha256(mount_id.encode()).hexdigest()[:32])
         path.mkdir(parents=True, exist_ok=True)
         return path
 
@@ -164,7 +164,7 @@ class StoreBackend:
 
         work = self.workdir("run")
         try:
-            return run_step(lowers, upper, work, spec, output, self.paths.runroot / "build-runtime",
+            return run_step(lowers, upper, work, spec, output, Path(self.paths.runroot, "build-runtime"),
                             container_prefix(self.paths.root))
         finally:
             self.release(work)

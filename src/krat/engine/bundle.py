@@ -10,7 +10,6 @@ image are hostile until checked).
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from krat.engine import ocigen
 from krat.engine.names import cgroups_path  # noqa: F401  (re-exported: callers import it from here)
@@ -156,7 +155,7 @@ def resolv_conf(net: NetworkAttachment) -> str:
     if net.resolv_conf is not None:
         return net.resolv_conf
     try:
-        text = Path("/etc/resolv.conf").read_text()
+        text = _read("/etc/resolv.conf")
     except OSError:
         text = ""
     # A nameserver on the host's loopback is unreachable from the container's namespace.
@@ -165,10 +164,16 @@ def resolv_conf(net: NetworkAttachment) -> str:
     return "\n".join(kept).strip() + "\n"
 
 
-def write_file(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
+def write_file(path: str, text: str) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
     os.replace(tmp, path)
+
+
+def _read(path: str) -> str:
+    with open(path) as f:
+        return f.read()
 
 
 def resolve_devices(spec: ContainerSpec) -> tuple[HostDevice, ...]:
@@ -218,7 +223,7 @@ def host_devices(top: str = "/dev") -> tuple[HostDevice, ...]:
     return tuple(out)
 
 
-def build_context(container_id: str, spec: ContainerSpec, rootfs: str, storage: Path,
+def build_context(container_id: str, spec: ContainerSpec, rootfs: str, storage: str,
                   namespace_paths: tuple[tuple[str, str], ...], net: NetworkAttachment,
                   image_user: str) -> RunContext:
     """Everything ocigen needs, found on this host now; writes the /etc files."""
@@ -236,20 +241,20 @@ def build_context(container_id: str, spec: ContainerSpec, rootfs: str, storage: 
     files = {"hostname": hostname + "\n", "hosts": hosts_file(hostname, spec.extra_hosts, net),
              "resolv.conf": resolv_conf(net)}
     if spec.network_mode == "host":
-        files["hosts"] = (Path("/etc/hosts").read_text() if os.path.exists("/etc/hosts") else files["hosts"])
+        files["hosts"] = (_read("/etc/hosts") if os.path.exists("/etc/hosts") else files["hosts"])
     for name, text in files.items():
-        write_file(storage / name, text)
-    etc = (("/etc/resolv.conf", str(storage / "resolv.conf")), ("/etc/hostname", str(storage / "hostname")),
-           ("/etc/hosts", str(storage / "hosts")))
+        write_file(os.path.join(storage, name), text)
+    etc = (("/etc/resolv.conf", os.path.join(storage, "resolv.conf")),
+           ("/etc/hostname", os.path.join(storage, "hostname")), ("/etc/hosts", os.path.join(storage, "hosts")))
     return RunContext(**{**ctx.__dict__, "etc_files": etc})
 
 
-def write_config(bundle: Path, document: dict) -> None:
+def write_config(bundle: str, document: dict) -> None:
     """config.json, compact: json.dumps with indent runs the pure-Python encoder (~0.5 ms a
     start for a document no one reads by eye; `python -m json.tool` shows it indented)."""
     from krat.oci import jsoncodec
 
-    bundle.mkdir(parents=True, exist_ok=True)
+    os.makedirs(bundle, exist_ok=True)
     tmp = f"{bundle}/config.json.tmp"
     with open(tmp, "w") as f:
         f.write(jsoncodec.dumps(document))

@@ -9,57 +9,53 @@ from __future__ import annotations
 
 import os
 
-TYPE_CHECKING = False  # pathlib costs `krat exec` a few ms; see Paths
-if TYPE_CHECKING:
-    from pathlib import Path
-
 from krat.oci.records import record
 
 
 @record(frozen=True)
 class Paths:
-    """The storage root and the runtime root (pathlib.Path each), and what lives below them.
+    """The storage root and the runtime root (absolute paths, str), and what lives below them.
 
-    A record, not a dataclass, and pathlib imported by resolve(): `krat exec` uses the
-    default_* functions below and must not pay for dataclasses or pathlib.
+    Plain strings and os.path, not pathlib.Path: pathlib's imports (re, fnmatch, urllib.parse,
+    ipaddress ...) cost `krat run` ~7 ms; a module that wants a Path makes one
+    (`Path(paths.content)`). A record, not a dataclass: `krat exec` uses the default_*
+    functions below and must not pay for dataclasses.
     """
 
-    root: Path
-    runroot: Path
+    root: str
+    runroot: str
 
     @classmethod
     def resolve(cls, root: str | None = None, runroot: str | None = None) -> "Paths":
-        from pathlib import Path
-
-        return cls(Path(root or default_root()).absolute(), Path(runroot or default_runroot()).absolute())
+        return cls(os.path.abspath(root or default_root()), os.path.abspath(runroot or default_runroot()))
 
     @property
-    def db(self) -> Path:
-        return self.root / "krat.db"
+    def db(self) -> str:
+        return os.path.join(self.root, "krat.db")
 
     @property
-    def content(self) -> Path:
-        return self.root / "content"
+    def content(self) -> str:
+        return os.path.join(self.root, "content")
 
     @property
-    def layers(self) -> Path:
-        return self.root / "layers"
+    def layers(self) -> str:
+        return os.path.join(self.root, "layers")
 
     @property
-    def containers(self) -> Path:
-        return self.root / "containers"
+    def containers(self) -> str:
+        return os.path.join(self.root, "containers")
 
     @property
-    def volumes(self) -> Path:
-        return self.root / "volumes"
+    def volumes(self) -> str:
+        return os.path.join(self.root, "volumes")
 
     @property
-    def tmp(self) -> Path:
-        return self.root / "tmp"
+    def tmp(self) -> str:
+        return os.path.join(self.root, "tmp")
 
     @property
-    def run_containers(self) -> Path:
-        return self.runroot / "containers"
+    def run_containers(self) -> str:
+        return os.path.join(self.runroot, "containers")
 
     @property
     def rootless(self) -> bool:

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 
 @contextlib.contextmanager
-def mounted_root(svc: "ContainerService", c: "Container") -> Iterator[Path]:
+def mounted_root(svc: "ContainerService", c: "Container") -> Iterator[str]:
     """The merged root: mounted already (running), else mounted for the block."""
     from krat.engine.images import ImageService
     from krat.store.snapshots import is_mounted, mount_overlay, unmount
@@ -33,8 +33,8 @@ def mounted_root(svc: "ContainerService", c: "Container") -> Iterator[Path]:
         return
     image = ImageService(svc.paths, svc.db).get(c.row.image_id)
     storage = svc.storage_dir(c.id)
-    rootfs.mkdir(parents=True, exist_ok=True)
-    mount_overlay(image.layer_dirs, rootfs, storage / "diff", storage / "work")
+    os.makedirs(rootfs, exist_ok=True)
+    mount_overlay(image.layer_dirs, rootfs, os.path.join(storage, "diff"), os.path.join(storage, "work"))
     try:
         yield rootfs
     finally:
@@ -48,7 +48,7 @@ def is_running(svc: "ContainerService", c: "Container") -> bool:
 
 # --- diff ----------------------------------------------------------------------------------
 
-def changes(upper: Path, in_lower) -> list[tuple[str, str]]:
+def changes(upper: str, in_lower) -> list[tuple[str, str]]:
     """Docker's `diff`: (kind, path), A added, C changed, D deleted, sorted by path (pure but
     for reading `upper`). A whiteout (0/0 character device) is a deletion; `in_lower(path)`
     tells a change from an addition."""
@@ -71,7 +71,8 @@ def diff(svc: "ContainerService", c: "Container") -> list[tuple[str, str]]:
 
     image = ImageService(svc.paths, svc.db).get(c.row.image_id)
     lowers = [str(p) for p in image.layer_dirs]
-    found = changes(svc.storage_dir(c.id) / "diff", lambda path: any(os.path.lexists(l + path) for l in lowers))
+    upper = os.path.join(svc.storage_dir(c.id), "diff")
+    found = changes(upper, lambda path: any(os.path.lexists(l + path) for l in lowers))
     return [(k, p) for k, p in found if p not in ENGINE_FILES]
 
 
@@ -81,12 +82,12 @@ ENGINE_FILES = ("/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/sbin/krat-i
 
 # --- cp ------------------------------------------------------------------------------------
 
-def inside(root: Path, path: str) -> str:
+def inside(root: str, path: str) -> str:
     from krat.engine.bundle import resolve_in_root
 
     if not path.startswith("/"):
         path = "/" + path
-    return resolve_in_root(str(root), path)
+    return resolve_in_root(root, path)
 
 
 def copy_out(svc: "ContainerService", c: "Container", src: str, out: BinaryIO) -> None:
@@ -181,9 +182,9 @@ def commit(svc: "ContainerService", c: "Container", tags: list[str], changes_: l
         svc.pause(c.id)
         paused = True
     try:
-        svc.paths.tmp.mkdir(parents=True, exist_ok=True)
+        os.makedirs(svc.paths.tmp, exist_ok=True)
         with tempfile.TemporaryFile(dir=svc.paths.tmp) as layer:
-            layer_diff(svc.storage_dir(c.id) / "diff", layer)
+            layer_diff(os.path.join(svc.storage_dir(c.id), "diff"), layer)
             layer.seek(0)
             doc = {"config": config, "created": now_rfc3339(), "author": author,
                    "architecture": base.architecture, "os": base.os}

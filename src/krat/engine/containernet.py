@@ -16,7 +16,7 @@ HostConfig/NetworkingConfig).
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 from krat.engine.netattach import NetworkingRequest
 from krat.engine.networks import NetworkService
@@ -73,7 +73,7 @@ class ContainerNet:
         other, colon, mode = ref.partition(":")
         return self.networks.resolve_container(other) + (colon + mode)
 
-    def start(self, cid: str, hostname: str, rootfs: Path | None = None, uid: int = 0, gid: int = 0) -> Started:
+    def start(self, cid: str, hostname: str, rootfs: str | None = None, uid: int = 0, gid: int = 0) -> Started:
         att = self.networks.attach(cid, hostname)
         try:
             mounts = self.volumes.oci_mounts(cid, rootfs, uid, gid)
@@ -83,7 +83,7 @@ class ContainerNet:
         targets = {m["destination"] for m in mounts}
         extra = [m for m in att.oci_mounts() if m["destination"] not in targets]
         return Started(att.oci_namespace(), mounts + extra, att.ips, tuple(mounts),
-                       Path(att.hosts_path).read_text(), Path(att.resolv_conf_path).read_text())
+                       _read(att.hosts_path), _read(att.resolv_conf_path))
 
     def settle(self, cid: str) -> bool:
         """Wait for the network setup start() left running in the background (see
@@ -136,9 +136,10 @@ class ContainerNet:
         bridges = [rec for rec in nets.list() if rec.driver == "bridge"]
         owners = {rec.id: firewall.port_owners(firewall.table_name(rec.id)) for rec in bridges}
         suspects = rows.holders(nets.db).union(*owners.values())
-        for folder in (nets.paths.runroot / "netns", nets.paths.runroot / "netfiles"):
-            if folder.is_dir():
-                suspects.update(p.name for p in folder.iterdir())
+        for name in ("netns", "netfiles"):
+            folder = os.path.join(nets.paths.runroot, name)
+            if os.path.isdir(folder):
+                suspects.update(os.listdir(folder))
         cleaned = []
         for cid in sorted(suspects):
             with claim_idle(cid) as idle:
@@ -159,17 +160,23 @@ class ContainerNet:
     def _has_kernel_objects(self, rec) -> bool:
         from krat.net import bridge, firewall
 
-        return (bridge.link_exists(bridge.bridge_name(rec.id)) or self.networks.network_dir(rec.id).exists()
+        return (bridge.link_exists(bridge.bridge_name(rec.id)) or os.path.exists(self.networks.network_dir(rec.id))
                 or firewall.table_exists(firewall.table_name(rec.id)))
 
     def _gc_unknown_networks(self, known: set[str]) -> None:
         """State folders (and DNS responders) of networks removed while krat was killed."""
         import shutil
+        from pathlib import Path
 
         from krat.engine import netdns
 
-        folder = self.networks.paths.runroot / "networks"
+        folder = Path(self.networks.paths.runroot, "networks")
         for path in folder.iterdir() if folder.is_dir() else ():
             if path.is_dir() and path.name not in known:
                 netdns.stop_folder(path)
                 shutil.rmtree(path, ignore_errors=True)
+
+
+def _read(path: str) -> str:
+    with open(path) as f:
+        return f.read()

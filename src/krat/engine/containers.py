@@ -12,7 +12,6 @@ import contextlib
 from krat.oci import jsoncodec as json  # not `json`: json.decoder loads re (~1 ms)
 import os
 import _signal as signals  # not `signal`: it builds enums (imports enum); the numbers are the same
-from pathlib import Path
 from _socket import SHUT_WR  # not `socket`: it loads selectors, enum and array (~1.5 ms)
 
 from krat.db import containers as rows
@@ -69,7 +68,7 @@ def now_rfc3339() -> str:
     return timestamp()
 
 
-def spawn_monitor(cfg: dict, errlog: Path, wait: bool = True) -> int:
+def spawn_monitor(cfg: dict, errlog: str, wait: bool = True) -> int:
     """`python -S -c MONITOR_MAIN CONFIG` in a new session; returns once it has detached
     (wait=False: at once, with the pid to reap, so the caller works while it starts)."""
     import marshal
@@ -132,17 +131,17 @@ class ContainerService(Lifecycle):
         return self._db
 
     # --- paths --------------------------------------------------------------------------------
-    def storage_dir(self, cid: str) -> Path:
-        return self.paths.containers / cid
+    def storage_dir(self, cid: str) -> str:
+        return os.path.join(self.paths.containers, cid)
 
-    def run_dir(self, cid: str) -> Path:
-        return self.paths.run_containers / cid
+    def run_dir(self, cid: str) -> str:
+        return os.path.join(self.paths.run_containers, cid)
 
-    def log_path(self, cid: str) -> Path:
-        return self.storage_dir(cid) / f"{cid}-json.log"
+    def log_path(self, cid: str) -> str:
+        return os.path.join(self.storage_dir(cid), f"{cid}-json.log")
 
-    def rootfs(self, cid: str) -> Path:
-        return self.storage_dir(cid) / "rootfs"
+    def rootfs(self, cid: str) -> str:
+        return os.path.join(self.storage_dir(cid), "rootfs")
 
     # --- lookup -------------------------------------------------------------------------------
     def _wrap(self, row: "ContainerRow") -> Container:
@@ -226,7 +225,7 @@ class ContainerService(Lifecycle):
         try:
             storage = self.storage_dir(cid)
             for sub in ("diff", "work", "rootfs"):
-                os.makedirs(storage / sub, exist_ok=True)
+                os.makedirs(os.path.join(storage, sub), exist_ok=True)
             os.close(os.open(self.log_path(cid), os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o640))  # before the monitor (prestart) opens it
             c = Container(inserted, spec)
             if prestart is not None:
@@ -247,7 +246,7 @@ class ContainerService(Lifecycle):
         owner = owner and attach and c.spec.auto_remove
         cfg = self.monitor_config(c)
         cfg.update(attach=attach, stdin_once=attach and c.spec.open_stdin, go=True)
-        self.run_dir(c.id).mkdir(parents=True, exist_ok=True)
+        os.makedirs(self.run_dir(c.id), exist_ok=True)
         if early is not None:
             from krat.engine.attach import Socket
             from krat.engine.monitorspawn import send_config
@@ -264,7 +263,7 @@ class ContainerService(Lifecycle):
         ours, theirs = socket.socketpair()
         cfg["sync_fd"] = theirs.fileno()
         try:
-            pid = spawn_monitor(cfg, self.run_dir(c.id) / "monitor.log", wait=False)
+            pid = spawn_monitor(cfg, os.path.join(self.run_dir(c.id), "monitor.log"), wait=False)
         except BaseException:
             ours.close()
             raise
@@ -307,15 +306,15 @@ class ContainerService(Lifecycle):
 
         binary = c.spec.runtime or "krat"
         return {
-            "id": c.id, "dir": str(self.run_dir(c.id)), "db": str(self.paths.db),
-            "root": str(self.paths.root), "runroot": str(self.paths.runroot),
-            "log_path": str(self.log_path(c.id)), "runtime": binary,
-            "runtime_root": state_root(binary, str(self.paths.runroot)),
+            "id": c.id, "dir": self.run_dir(c.id), "db": self.paths.db,
+            "root": self.paths.root, "runroot": self.paths.runroot,
+            "log_path": self.log_path(c.id), "runtime": binary,
+            "runtime_root": state_root(binary, self.paths.runroot),
             "tty": c.spec.tty, "open_stdin": c.spec.open_stdin,
             "restart": c.spec.restart.name, "max_retries": c.spec.restart.max_retries,
             "auto_remove": c.spec.auto_remove, "max_size": c.spec.log.max_size,
-            "max_file": c.spec.log.max_file, "rootfs": str(self.rootfs(c.id)),
-            "storage_dir": str(self.storage_dir(c.id)), "cgroups_path": cgroups_path(c.id),
+            "max_file": c.spec.log.max_file, "rootfs": self.rootfs(c.id),
+            "storage_dir": self.storage_dir(c.id), "cgroups_path": cgroups_path(c.id),
             "cgroup_memory": memory_cgroup_dir(c.id, cgroup_root(binary)), "cgroup_root": cgroup_root(binary), "restart_count": c.row.restart_count,
         }
 
@@ -330,7 +329,7 @@ class ContainerService(Lifecycle):
         rootfs = self.rootfs(c.id)
         if image is None:
             image = ImageService(self.paths, self.db).get_for_run(c.row.image_id)
-            rootfs.mkdir(parents=True, exist_ok=True)
+            os.makedirs(rootfs, exist_ok=True)
             mounted = is_mounted(rootfs)
         else:
             mounted = False  # made by create() in this process a moment ago
@@ -338,12 +337,12 @@ class ContainerService(Lifecycle):
             if c.spec.auto_remove:
                 # overlayfs refuses an upper dir once mounted volatile (it may have lost writes
                 # in a crash); ours was unmounted cleanly when `restart` kept the container.
-                remove_tree(storage / "work" / "work" / "incompat")
-            mount_overlay(image.layer_dirs, rootfs, storage / "diff", storage / "work",
+                remove_tree(os.path.join(storage, "work", "work", "incompat"))
+            mount_overlay(image.layer_dirs, rootfs, os.path.join(storage, "diff"), os.path.join(storage, "work"),
                           volatile=c.spec.auto_remove)
         net = None
         try:
-            ctx = bundle.build_context(c.id, c.spec, str(rootfs), storage, self.namespace_paths(c),
+            ctx = bundle.build_context(c.id, c.spec, rootfs, storage, self.namespace_paths(c),
                                        bundle.NetworkAttachment(), image.config.get("User") or "")
             document = ocigen.generate(c.spec, image.config, ctx)
             net = self.networking()
@@ -391,8 +390,8 @@ class ContainerService(Lifecycle):
         import fcntl
 
         folder = self.run_dir(cid)
-        folder.mkdir(parents=True, exist_ok=True)
-        fd = os.open(folder / "start.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        os.makedirs(folder, exist_ok=True)
+        fd = os.open(os.path.join(folder, "start.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -510,7 +509,7 @@ class ContainerService(Lifecycle):
         cfg["sync_fd"] = theirs.fileno()
         with ours:
             try:
-                spawn_monitor(cfg, self.run_dir(c.id) / "monitor.log")
+                spawn_monitor(cfg, os.path.join(self.run_dir(c.id), "monitor.log"))
             finally:
                 theirs.close()
             return self._handshake(c, ours.makefile("rb"), ours, attach, owner, gate=gate)
@@ -562,7 +561,7 @@ class ContainerService(Lifecycle):
         if sock is not None:
             sock.close()
         self._start_failed(c, "the container monitor exited before the container started "
-                              f"(see {self.run_dir(c.id) / 'monitor.log'})")
+                              f"(see {os.path.join(self.run_dir(c.id), 'monitor.log')})")
 
     def _start_failed(self, c: Container, message: str, code: int = 0) -> None:
         from krat.engine.runtimes import classify

@@ -33,14 +33,15 @@ a concurrent import either sees the rows or sees the files gone, never a half st
 
 from __future__ import annotations
 
+import os
 import time
-from pathlib import Path
 
 from krat.errors import InvalidArgument, NotFound
 from krat.oci.records import field, record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import BinaryIO, Iterable, Sequence, Union
     from krat.db import Database
     from krat.db.images import ImageListing
@@ -58,7 +59,7 @@ class Image:
     manifest_digest: str
     config_doc: dict                          # the whole image config document
     diff_ids: list[str]
-    layer_dirs: list[Path]                    # bottom-most first: overlay lowerdirs
+    layer_dirs: list[str]                     # bottom-most first: overlay lowerdirs
     repo_tags: list[str] = field(default_factory=list)      # familiar: busybox:latest
     repo_digests: list[str] = field(default_factory=list)
     created: str = ""
@@ -221,7 +222,7 @@ class ImageService:
         return Image(
             id=row.id, manifest_digest=row.manifest_digest, config_doc=config_doc,
             diff_ids=[r.diff_id for r in refs],
-            layer_dirs=[self.layers.diff_dir(r.diff_id) for r in refs],
+            layer_dirs=[str(self.layers.diff_dir(r.diff_id)) for r in refs],
             repo_tags=[familiar(t) for t in q.tags_of(self.db, image_id)],
             repo_digests=[familiar(d) for d in q.repo_digests_of(self.db, image_id)],
             created=row.created, size=row.size, parent_id=row.parent_id,
@@ -244,11 +245,11 @@ class ImageService:
         else:
             full = self.get(image_id)
             doc = {"config": full.config_doc, "diff_ids": full.diff_ids, "blob_digests": full.blob_digests,
-                   "layer_dirs": [str(p.relative_to(self.paths.root)) for p in full.layer_dirs]}
+                   "layer_dirs": [os.path.relpath(p, self.paths.root) for p in full.layer_dirs]}
             q.set_run_doc(self.db, image_id, jsoncodec.dumps(doc))
         root = self.paths.root
         return Image(id=row.id, manifest_digest=row.manifest_digest, config_doc=doc["config"],
-                     diff_ids=doc["diff_ids"], layer_dirs=[root / d for d in doc["layer_dirs"]],
+                     diff_ids=doc["diff_ids"], layer_dirs=[os.path.join(root, d) for d in doc["layer_dirs"]],
                      created=row.created, size=row.size, parent_id=row.parent_id,
                      blob_digests=doc["blob_digests"])
 
@@ -340,6 +341,8 @@ class ImageService:
 
     def save(self, refs: Sequence[str], out: "BinaryIO | Path", fmt: str = "docker-archive") -> None:
         """`save`: docker-archive / oci-archive to a binary stream, oci-dir to a directory Path."""
+        from pathlib import Path
+
         from krat.engine.archive import FORMATS, Saver
 
         if fmt not in FORMATS:

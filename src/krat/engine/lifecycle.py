@@ -138,14 +138,17 @@ class Lifecycle:
         from krat.engine.monitor import KEEP
 
         c = self.get(ref)
-        keep = self.run_dir(c.id) / KEEP
+        keep = os.path.join(self.run_dir(c.id), KEEP)
         if c.spec.auto_remove and c.status in ACTIVE:
-            keep.touch()
+            os.close(os.open(keep, os.O_WRONLY | os.O_CREAT, 0o666))
         try:
             c = self.stop(c, timeout)
             self.start(c)
         finally:
-            keep.unlink(missing_ok=True)
+            try:
+                os.unlink(keep)
+            except FileNotFoundError:
+                pass
         return self.refresh(c)
 
     # --- pause ---------------------------------------------------------------------------------

@@ -7,7 +7,6 @@ import sys
 import time
 from collections import deque
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from krat.engine.logs import log_files, parse_entry, parse_time
@@ -48,8 +47,8 @@ def _emit(entry: tuple[str, str, int, str], q: LogQuery) -> None:
     out.write(data)
 
 
-def entries(path: Path, q: LogQuery):
-    for name in log_files(str(path)):
+def entries(path: str, q: LogQuery):
+    for name in log_files(path):
         with open(name, encoding="utf-8", errors="replace") as f:
             for line in f:
                 e = parse_entry(line)
@@ -57,7 +56,7 @@ def entries(path: Path, q: LogQuery):
                     yield e
 
 
-def read(path: Path, q: LogQuery) -> None:
+def read(path: str, q: LogQuery) -> None:
     it = entries(path, q)
     if q.tail >= 0:
         it = deque(it, maxlen=q.tail) if q.tail else []

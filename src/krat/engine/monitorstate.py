@@ -27,11 +27,9 @@ def restart_delay(policy: str, max_retries: int, exit_code: int, restart_count: 
 
 
 def open_db(cfg: dict):
-    from pathlib import Path
-
     from krat.db import open_database
 
-    return open_database(Path(cfg["db"]))
+    return open_database(cfg["db"])
 
 
 def record(cfg: dict, **fields) -> bool:

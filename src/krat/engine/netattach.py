@@ -12,7 +12,6 @@ import contextlib
 import errno
 import fcntl
 import os
-from pathlib import Path
 
 from krat.db import networks as rows
 from krat.errors import Conflict, InvalidArgument, NotFound, Unavailable
@@ -33,7 +32,7 @@ if TYPE_CHECKING:
     from krat.db import Database
     from krat.engine.config import Paths
 
-HOST_LOCK = Path("/run/lock/krat-network.lock")
+HOST_LOCK = "/run/lock/krat-network.lock"
 
 
 @record(frozen=True)
@@ -82,22 +81,22 @@ class Attacher:
 
     # -- where things live -------------------------------------------------------------
 
-    def netns_path(self, cid: str) -> Path:
-        return self.paths.runroot / "netns" / cid
+    def netns_path(self, cid: str) -> str:
+        return os.path.join(self.paths.runroot, "netns", cid)
 
-    def files_dir(self, cid: str) -> Path:
-        return self.paths.runroot / "netfiles" / cid
+    def files_dir(self, cid: str) -> str:
+        return os.path.join(self.paths.runroot, "netfiles", cid)
 
-    def network_dir(self, network_id: str) -> Path:
-        return self.paths.runroot / "networks" / network_id
+    def network_dir(self, network_id: str) -> str:
+        return os.path.join(self.paths.runroot, "networks", network_id)
 
     def network_lock(self, network_id: str) -> contextlib.AbstractContextManager[None]:
         """Held while a network's kernel objects are brought up or torn down."""
-        return self._lock(self.network_dir(network_id).with_suffix(".lock"))
+        return self._lock(self.network_dir(network_id) + ".lock")
 
     @contextlib.contextmanager
-    def _lock(self, path: Path) -> Iterator[None]:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def _lock(self, path: str) -> Iterator[None]:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "a") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             yield
@@ -125,7 +124,7 @@ class Attacher:
         return got[0] if got else cid[:12]
 
     def is_attached(self, cid: str) -> bool:
-        return self.netns_path(cid).exists() or any(e.ip for e in rows.endpoints_of_container(self.db, cid))
+        return os.path.exists(self.netns_path(cid)) or any(e.ip for e in rows.endpoints_of_container(self.db, cid))
 
     # -- create --------------------------------------------------------------------------
 
@@ -205,15 +204,15 @@ class Attacher:
             else:
                 ns_path, ips = self._plug_all(cid, config)
                 hosts, resolv = self._files(cid, hostname, config)
-            files.mkdir(parents=True, exist_ok=True)
-            _write(files / "hosts", hosts)
-            _write(files / "resolv.conf", resolv)
+            os.makedirs(files, exist_ok=True)
+            _write(os.path.join(files, "hosts"), hosts)
+            _write(os.path.join(files, "resolv.conf"), resolv)
             mapped = tuple(ports.PortMapping(p.container_port, p.proto, p.host_ip, p.host_port)
                            for p in rows.ports_of(self.db, cid))
         except BaseException:
             self.detach(cid)
             raise
-        return Attachment(str(ns_path) if ns_path else None, str(files / "hosts"), str(files / "resolv.conf"),
+        return Attachment(ns_path, os.path.join(files, "hosts"), os.path.join(files, "resolv.conf"),
                           tuple(ips), mapped)
 
     def _rootless(self, cid: str, hostname: str, config: dict) -> Attachment:
@@ -228,21 +227,21 @@ class Attacher:
         """`--network none`: a new namespace with only `lo`, made by the runtime itself as the
         container starts (nothing to create here, nothing to remove after)."""
         files = self.files_dir(cid)
-        files.mkdir(parents=True, exist_ok=True)
-        _write(files / "hosts", dns.hosts_file(hostname, [], self._extra_hosts(config, None)))
-        _write(files / "resolv.conf", _read("/etc/resolv.conf"))
-        return Attachment(None, str(files / "hosts"), str(files / "resolv.conf"), private=True)
+        os.makedirs(files, exist_ok=True)
+        hosts, resolv = os.path.join(files, "hosts"), os.path.join(files, "resolv.conf")
+        _write(hosts, dns.hosts_file(hostname, [], self._extra_hosts(config, None)))
+        _write(resolv, _read("/etc/resolv.conf"))
+        return Attachment(None, hosts, resolv, private=True)
 
     def _join(self, cid: str, other: str) -> Attachment:
-        path = self.netns_path(other)
-        if not path.exists():
-            path = self._private_netns(other)
+        pinned = self.netns_path(other)
+        path = pinned if os.path.exists(pinned) else self._private_netns(other)
         if path is None:
             raise Conflict(f"cannot join the network of container {self.container_name(other)}: it is not running")
         src = self.files_dir(other)
-        return Attachment(str(path), str(src / "hosts"), str(src / "resolv.conf"))
+        return Attachment(path, os.path.join(src, "hosts"), os.path.join(src, "resolv.conf"))
 
-    def _private_netns(self, cid: str) -> "Path | None":
+    def _private_netns(self, cid: str) -> str | None:
         """The namespace of a running `--network none` container: its process's own."""
         from krat.db import containers
 
@@ -250,9 +249,9 @@ class Attacher:
         row = containers.get(self.db, cid)
         if got is None or got[1]["mode"] != "none" or row is None or row.status not in ("running", "paused") or not row.pid:
             return None
-        return Path(f"/proc/{row.pid}/ns/net")
+        return f"/proc/{row.pid}/ns/net"
 
-    def _plug_all(self, cid: str, config: dict) -> tuple[Path, list[str]]:
+    def _plug_all(self, cid: str, config: dict) -> tuple[str, list[str]]:
         path = self.netns_path(cid)
         netns.delete(path)  # a leftover of a killed run
         endpoints = rows.endpoints_of_container(self.db, cid)
@@ -285,7 +284,7 @@ class Attacher:
         index = [e.network_id for e in eps].index(network_id)
         self._plug(cid, eps[index], self.netns_path(cid), index)
 
-    def _plug(self, cid: str, ep: rows.EndpointRecord, path: Path, index: int, defer: bool = False) -> str:
+    def _plug(self, cid: str, ep: rows.EndpointRecord, path: str, index: int, defer: bool = False) -> str:
         """Lease an address and plug a veth in. The network lock covers bring-up, the lease
         and the DNS table, not the device work: once our lease is committed no concurrent
         last-detach can remove the bridge, so parallel runs make their veths in parallel."""
@@ -299,7 +298,7 @@ class Attacher:
         mtu = int(rec.options.get("com.docker.network.driver.mtu", bridge.DEFAULT_MTU))
         iface = bridge.Interface(bridge.bridge_name(rec.id), veth, f"eth{index}", ip, subnet.prefixlen, mac,
                                  gateway, mtu)
-        if path.exists():
+        if os.path.exists(path):
             bridge.attach(path, iface)
         else:
             netns.create(path, lo_up=True)
@@ -336,7 +335,8 @@ class Attacher:
         name = bridge.bridge_name(rec.id)
         if bridge.link_exists(name):
             return rec
-        with self._lock(HOST_LOCK if os.access(HOST_LOCK.parent, os.W_OK) else self.paths.runroot / "host.lock"):
+        with self._lock(HOST_LOCK if os.access(os.path.dirname(HOST_LOCK), os.W_OK)
+                        else os.path.join(self.paths.runroot, "host.lock")):
             routes = self.host_routes()
             current = ipam.IPv4Network(rec.subnet) if rec.subnet else None
             clash = ipam.overlapping(current, routes) if current else None
@@ -416,7 +416,7 @@ class Attacher:
         endpoints = [ep for ep in rows.endpoints_of_container(self.db, cid) if ep.ip or ep.host_veth]
         veths = [ep.host_veth for ep in endpoints if ep.host_veth]
         path = self.netns_path(cid)
-        alone = path.exists() and not rows.joined_by(self.db, cid)
+        alone = os.path.exists(path) and not rows.joined_by(self.db, cid)
         unplugging = None
         if veths and alone:
             from krat.net import bridge
@@ -488,13 +488,15 @@ def host_port_free(host_ip: str, port: int, proto: str) -> bool:
 
 def _read(path: str) -> str:
     try:
-        return Path(path).read_text()
+        with open(path) as f:
+            return f.read()
     except OSError:
         return ""
 
 
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
+def _write(path: str, text: str) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
     os.chmod(tmp, 0o644)
     os.replace(tmp, path)

@@ -43,7 +43,7 @@ def records(att: "Attacher", rec: rows.NetworkRecord) -> dict:
 
 
 def refresh(att: "Attacher", rec: rows.NetworkRecord) -> None:
-    folder = att.network_dir(rec.id)
+    folder = Path(att.network_dir(rec.id))
     folder.mkdir(parents=True, exist_ok=True)
     doc = records(att, rec)
     path = folder / "records.json"
@@ -118,7 +118,7 @@ def _running(folder: Path) -> int | None:
 
 
 def stop(att: "Attacher", rec: rows.NetworkRecord) -> None:
-    stop_folder(att.network_dir(rec.id))
+    stop_folder(Path(att.network_dir(rec.id)))
 
 
 def stop_folder(folder: Path) -> None:

@@ -250,7 +250,8 @@ class NetworkService(Attacher):
             networks[mode] = {"NetworkID": self.get(mode).id, "IPAddress": "", "Gateway": "", "MacAddress": ""}
         first = next(iter(networks.values()), {})
         path = self.netns_path(cid)
-        return {"Bridge": "", "SandboxID": cid if path.exists() else "", "SandboxKey": str(path) if path.exists() else "",
+        pinned = os.path.exists(path)
+        return {"Bridge": "", "SandboxID": cid if pinned else "", "SandboxKey": path if pinned else "",
                 "Ports": published, "IPAddress": first.get("IPAddress", ""), "Gateway": first.get("Gateway", ""),
                 "MacAddress": first.get("MacAddress", ""), "IPPrefixLen": first.get("IPPrefixLen", 0),
                 "Networks": networks}

@@ -7,6 +7,7 @@ API types so clients that key on them keep working.
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import time
 from dataclasses import dataclass
@@ -61,10 +62,10 @@ def inspect_document(svc: "ContainerService", c: "Container", image_config: dict
             "StartedAt": _t(r.started_at), "FinishedAt": _t(r.finished_at),
         },
         "Image": r.image_id,
-        "ResolvConfPath": str(storage / "resolv.conf"),
-        "HostnamePath": str(storage / "hostname"),
-        "HostsPath": str(storage / "hosts"),
-        "LogPath": str(svc.log_path(c.id)),
+        "ResolvConfPath": os.path.join(storage, "resolv.conf"),
+        "HostnamePath": os.path.join(storage, "hostname"),
+        "HostsPath": os.path.join(storage, "hosts"),
+        "LogPath": svc.log_path(c.id),
         "Name": "/" + r.name,
         "RestartCount": r.restart_count,
         "Driver": "overlay2",
@@ -75,8 +76,8 @@ def inspect_document(svc: "ContainerService", c: "Container", image_config: dict
         "ExecIDs": None,
         "HostConfig": host_config(spec),
         "GraphDriver": {"Name": "overlay2", "Data": {
-            "UpperDir": str(storage / "diff"), "WorkDir": str(storage / "work"),
-            "MergedDir": str(svc.rootfs(c.id))}},
+            "UpperDir": os.path.join(storage, "diff"), "WorkDir": os.path.join(storage, "work"),
+            "MergedDir": svc.rootfs(c.id)}},
         "Mounts": [{"Type": m.type, "Name": m.name, "Source": m.source, "Destination": m.destination,
                     "Driver": "local" if m.type == "volume" else "", "Mode": "", "RW": m.rw,
                     "Propagation": "rprivate" if m.type == "bind" else ""}

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import time
 import os
-from pathlib import Path
 
 from krat.db import volumes as rows
 from krat.errors import Conflict, Internal, InvalidArgument, NotFound
@@ -42,8 +41,8 @@ class VolumeService:
         self.db = db
         self.paths = paths
 
-    def mountpoint(self, name: str) -> Path:
-        return self.paths.volumes / name / "_data"
+    def mountpoint(self, name: str) -> str:
+        return os.path.join(self.paths.volumes, name, "_data")
 
     # -- volumes -----------------------------------------------------------------------
 
@@ -64,12 +63,12 @@ class VolumeService:
             return existing
         rec = rows.VolumeRecord(name, "local", anonymous, dict(labels or {}), dict(options or {}), now())
         data = self.mountpoint(name)
-        data.mkdir(parents=True, exist_ok=True)
+        os.makedirs(data, exist_ok=True)
         try:
             rows.insert(self.db, rec)
         except Exception:
             if rows.get(self.db, name) is None:
-                remove_tree(data.parent)
+                remove_tree(os.path.dirname(data))
                 raise
         return rows.get(self.db, name)
 
@@ -88,7 +87,7 @@ class VolumeService:
         if rec.anonymous:
             labels.setdefault("com.docker.volume.anonymous", "")
         return {"CreatedAt": rec.created_at, "Driver": rec.driver, "Labels": labels,
-                "Mountpoint": str(self.mountpoint(name)), "Name": rec.name, "Options": rec.options or None,
+                "Mountpoint": self.mountpoint(name), "Name": rec.name, "Options": rec.options or None,
                 "Scope": "local"}
 
     def in_use(self, name: str) -> bool:
@@ -101,7 +100,7 @@ class VolumeService:
             raise Conflict(f"volume {name} is in use by container(s) {', '.join(u[:12] for u in users)}")
         self._unmount(rec)
         rows.delete(self.db, name)
-        remove_tree(self.paths.volumes / name)
+        remove_tree(os.path.join(self.paths.volumes, name))
 
     def prune(self, all_volumes: bool = False) -> tuple[list[str], int]:
         """Unused volumes: anonymous ones only unless `all_volumes` (Docker >= 23)."""
@@ -127,7 +126,7 @@ class VolumeService:
         argv = ["mount", "-t", opts.get("type") or "none"]
         if opts.get("o"):
             argv += ["-o", opts["o"]]
-        argv += [opts.get("device") or "none", str(data)]
+        argv += [opts.get("device") or "none", data]
         import subprocess  # only volumes with a driver mount: not on `krat run`'s path
 
         proc = subprocess.run(argv, capture_output=True, text=True)
@@ -139,7 +138,7 @@ class VolumeService:
 
         data = self.mountpoint(rec.name)
         while _is_mountpoint(data):
-            if subprocess.run(["umount", "-l", str(data)], capture_output=True).returncode:
+            if subprocess.run(["umount", "-l", data], capture_output=True).returncode:
                 break
 
     # -- a container's mounts ---------------------------------------------------------
@@ -195,7 +194,7 @@ class VolumeService:
                 plan[target] = dict(MountRequest("volume", target).to_dict(), anonymous=True)
         return list(plan.values())
 
-    def oci_mounts(self, cid: str, rootfs: Path | None = None, uid: int = 0, gid: int = 0) -> list[dict]:
+    def oci_mounts(self, cid: str, rootfs: str | None = None, uid: int = 0, gid: int = 0) -> list[dict]:
         """config.json mounts; fills empty new volumes from the image and applies `:U`."""
         out = []
         items = rows.mounts_of(self.db, cid)
@@ -210,9 +209,9 @@ class VolumeService:
             if req.type == "volume":
                 rec = self.get(source)
                 self._mount_driver(rec)
-                source = str(self.mountpoint(source))
+                source = self.mountpoint(source)
                 if not req.nocopy and rootfs is not None:
-                    populate(Path(source), rootfs, req.target)
+                    populate(source, rootfs, req.target)
             if req.chown:
                 import subprocess
 
@@ -240,7 +239,7 @@ class VolumeService:
             entry = {"Type": kind, "Source": "", "Destination": item["target"], "Mode": "", "RW": not item["readonly"],
                      "Propagation": ""}
             if kind == "volume":
-                entry.update(Name=item["source"], Source=str(self.mountpoint(item["source"])), Driver="local",
+                entry.update(Name=item["source"], Source=self.mountpoint(item["source"]), Driver="local",
                              Mode="z")
             elif kind == "bind":
                 entry.update(Source=item["source"], Propagation=item["propagation"])
@@ -254,9 +253,9 @@ class VolumeService:
                 for i in rows.mounts_of(self.db, cid)]
 
 
-def populate(volume: Path, rootfs: Path, target: str) -> bool:
+def populate(volume: str, rootfs: str, target: str) -> bool:
     """Fill an empty volume with the image's content at `target` (Docker's copy-up)."""
-    if any(volume.iterdir()):
+    if os.listdir(volume):
         return False
     root = os.path.realpath(rootfs)
     source = os.path.realpath(os.path.join(root, target.lstrip("/")))
@@ -265,9 +264,10 @@ def populate(volume: Path, rootfs: Path, target: str) -> bool:
         return False
     import subprocess
 
-    proc = subprocess.run(["cp", "-a", "--", source + "/.", str(volume) + "/"], capture_output=True, text=True)
+    proc = subprocess.run(["cp", "-a", "--", source + "/.", volume + "/"], capture_output=True, text=True)
     if proc.returncode:
-        raise Internal(f"cannot fill volume {volume.parent.name} from the image: {proc.stderr.strip()}")
+        name = os.path.basename(os.path.dirname(volume))
+        raise Internal(f"cannot fill volume {name} from the image: {proc.stderr.strip()}")
     return True
 
 
@@ -281,14 +281,14 @@ def _tmpfs(req: MountRequest) -> dict:
     return {"destination": req.target, "type": "tmpfs", "source": "tmpfs", "options": options}
 
 
-def _is_mountpoint(path: Path) -> bool:
+def _is_mountpoint(path: str) -> bool:
     try:
         return any(line.split()[1] == str(path) for line in open("/proc/self/mounts"))
     except OSError:
         return False
 
 
-def _du(path: Path) -> int:
+def _du(path: str) -> int:
     total = 0
     for dirpath, _, files in os.walk(path):
         for name in files:

@@ -33,7 +33,7 @@ def bundles(tmp_path: Path, busybox_tar: Path):
 @pytest.fixture
 def services(state_dirs):
     root, runroot = state_dirs
-    paths = Paths(root, runroot)
+    paths = Paths(str(root), str(runroot))
     db = open_database(paths.db)
     net, vols = NetworkService(db, paths), VolumeService(db, paths)
     yield net, vols
@@ -146,7 +146,7 @@ def test_containernet_facade_end_to_end(state_dirs, bundles, tmp_path):
     from krat.engine.containernet import ContainerNet
 
     root, runroot = state_dirs
-    paths = Paths(root, runroot)
+    paths = Paths(str(root), str(runroot))
     cn = ContainerNet(open_database(paths.db), paths)
     parser = argparse.ArgumentParser()
     netflags.add_arguments(parser, engine_flags=True)
@@ -173,7 +173,7 @@ def test_containernet_facade_end_to_end(state_dirs, bundles, tmp_path):
         cn.stop(cid)
     anonymous = cn.remove(cid, volumes=True)
     assert len(anonymous) == 1 and [v.name for v in cn.volumes.list()] == ["etcvol"]
-    assert (paths.volumes / "etcvol" / "_data" / "passwd").exists()
+    assert Path(paths.volumes, "etcvol", "_data", "passwd").exists()
     name = bridge.bridge_name(cn.networks.get("bridge").id)
     for _ in range(100):  # (removed by the stop itself; the loop only tolerates a slow kernel)
         if not bridge.link_exists(name):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import secrets
 import socket
 import subprocess
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.root
 @pytest.fixture
 def svc(state_dirs):
     root, runroot = state_dirs
-    paths = Paths(root, runroot)
+    paths = Paths(str(root), str(runroot))
     service = NetworkService(open_database(paths.db), paths)
     procs: list[subprocess.Popen] = []
     service.procs = procs
@@ -89,11 +90,11 @@ def test_names_resolve_on_a_user_network(svc, tmp_path):
     # the server is recreated with a new address: the name follows it
     svc.forget(server)
     server2, s2 = start(svc, "server", NetworkingRequest("appnet", ip=None))
-    records = json.loads((svc.network_dir(info["Id"]) / "records.json").read_text())
+    records = json.loads(Path(svc.network_dir(info["Id"]), "records.json").read_text())
     assert records["names"]["server"] == list(s2.ips)
     svc.forget(client)
     svc.forget(server2)
-    assert not (svc.network_dir(info["Id"]) / "dns.pid").exists()
+    assert not Path(svc.network_dir(info["Id"]), "dns.pid").exists()
     assert not bridge.link_exists(bridge.bridge_name(info["Id"]))
 
 
@@ -102,7 +103,7 @@ def test_default_bridge_resolves_no_names(svc):
     resolv = Path(att.resolv_conf_path).read_text()
     rec = svc.get("bridge")
     assert rec.gateway not in resolv
-    assert not (svc.network_dir(rec.id) / "records.json").exists()
+    assert not Path(svc.network_dir(rec.id), "records.json").exists()
     assert att.ips[0].startswith(rec.subnet.rsplit(".", 2)[0])
 
 
@@ -135,7 +136,7 @@ def test_port_in_use_fails_before_start_and_leaves_nothing(svc):
         svc.configure(cid, "clash", NetworkingRequest(publish=(f"{port}:80",)))
         with pytest.raises(Conflict, match=f"{port}"):
             svc.attach(cid, "x")
-    assert not svc.netns_path(cid).exists()
+    assert not os.path.exists(svc.netns_path(cid))
     assert not bridge.link_exists(bridge.bridge_name(svc.get("bridge").id))
     assert svc.db.query("SELECT * FROM port_mappings") == []
     assert not any(e.ip for e in svc.db.query("SELECT ip FROM endpoints WHERE ip IS NOT NULL"))
@@ -173,11 +174,10 @@ def test_static_ip_and_connect_disconnect(svc):
 
 CONCURRENT = r"""
 import secrets, sys
-from pathlib import Path
 from krat.db import open_database
 from krat.engine.config import Paths
 from krat.engine.networks import NetworkingRequest, NetworkService
-paths = Paths(Path(sys.argv[1]), Path(sys.argv[2]))
+paths = Paths(sys.argv[1], sys.argv[2])
 svc = NetworkService(open_database(paths.db), paths)
 cid = secrets.token_hex(32)
 svc.configure(cid, "c" + cid[:8], NetworkingRequest(sys.argv[3], publish=("80",)))
@@ -203,7 +203,7 @@ def test_concurrent_runs_get_distinct_addresses_and_ports(svc, network):
     rec = svc.get(network)
     assert len(svc.inspect(network)["Containers"]) == 6
     assert bridge.link_exists(bridge.bridge_name(rec.id))
-    records = svc.network_dir(rec.id) / "records.json"
+    records = Path(svc.network_dir(rec.id), "records.json")
     assert records.exists() == (network != "bridge")
 
 
@@ -226,4 +226,4 @@ def test_publishing_on_a_foreign_address_is_refused(svc):
     svc.configure(cid, "foreign", NetworkingRequest(publish=("192.0.2.250:8080:80",)))
     with pytest.raises(InvalidArgument, match="not an address of this host"):
         svc.attach(cid, "h")
-    assert not svc.netns_path(cid).exists()
+    assert not os.path.exists(svc.netns_path(cid))

@@ -21,7 +21,7 @@ A, B = "a" * 64, "b" * 64
 @pytest.fixture
 def vols(state_dirs):
     root, runroot = state_dirs
-    paths = Paths(root, runroot)
+    paths = Paths(str(root), str(runroot))
     return VolumeService(open_database(paths.db), paths)
 
 
@@ -86,7 +86,7 @@ def test_bad_mounts_create_nothing(vols, tmp_path):
     with pytest.raises(InvalidArgument, match="duplicate mount point"):
         vols.prepare(A, [parse_volume("one:/x"), parse_volume("two:/x")])
     assert vols.list() == []
-    assert not (vols.paths.volumes / "new").exists()
+    assert not os.path.exists(os.path.join(vols.paths.volumes, "new"))
 
 
 def test_tmpfs_mount_options(vols):

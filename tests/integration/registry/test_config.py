@@ -29,7 +29,7 @@ def test_mirror_serves_a_registry_that_is_never_contacted(registry, kratenv, tmp
     from krat.engine.config import Paths
     from krat.engine.images import ImageService
 
-    assert ImageService(Paths(kratenv.root, kratenv.runroot)).exists("127.0.0.2:1/lib/app:v1")
+    assert ImageService(Paths(str(kratenv.root), str(kratenv.runroot))).exists("127.0.0.2:1/lib/app:v1")
 
 
 def test_unqualified_search_registries(registry, kratenv, tmp_path):
@@ -59,7 +59,7 @@ def test_push_errors_are_one_line(registry, basic_registry, kratenv, busybox_tar
     from krat.engine.config import Paths
     from krat.engine.images import ImageService
 
-    images = ImageService(Paths(kratenv.root, kratenv.runroot))
+    images = ImageService(Paths(str(kratenv.root), str(kratenv.runroot)))
     images.create_image({"architecture": HOST_ARCH, "os": "linux"}, [busybox_tar], tags=["local/x:1"])
     cases = [
         (["push", "local/nothing:1", f"{registry.host}/a:1"], "No such image"),

@@ -20,7 +20,7 @@ def images_of(krat):
     from krat.engine.config import Paths
     from krat.engine.images import ImageService
 
-    return ImageService(Paths(krat.root, krat.runroot))
+    return ImageService(Paths(str(krat.root), str(krat.runroot)))
 
 
 @pytest.fixture
@@ -103,7 +103,7 @@ def test_krat_pulls_what_podman_pushed(registry, kratenv, podman, busybox_tar):
     podman("push", "--tls-verify=false", name)
     kratenv.ok("pull", name)
     image = images_of(kratenv).resolve(name)
-    assert (image.layer_dirs[0] / "bin" / "busybox").exists()
+    assert os.path.exists(os.path.join(image.layer_dirs[0], "bin", "busybox"))
     out = kratenv.ok("run", "--rm", "--network", "none", name, "/bin/busybox", "echo", "from-podman").stdout
     assert out.strip() == "from-podman"
     # the same image again, converted by skopeo to Docker schema 2 media types
@@ -135,4 +135,4 @@ def test_krat_pulls_and_runs_what_docker_pushed(registry, kratenv, dockerd_peer,
     out = kratenv.ok("run", "--rm", "--network", "none", name, "/bin/busybox", "echo", "from-docker")
     assert out.stdout.strip() == "from-docker"
     image = images_of(kratenv).resolve(name)
-    assert (image.layer_dirs[0] / "bin" / "busybox").exists()
+    assert os.path.exists(os.path.join(image.layer_dirs[0], "bin", "busybox"))

@@ -76,7 +76,7 @@ def test_anonymous_pull_with_bearer_tokens_like_docker_hub(token_registry, krate
     kratenv.ok("pull", f"{token_registry.host}/public/app:v1")
     anonymous = [t for t in token_registry.tokens.issued if t["user"] is None]
     assert anonymous and all(a["actions"] == ["pull"] for t in anonymous for a in t["access"])
-    ImageService(Paths(kratenv.root, kratenv.runroot)).tag(f"{token_registry.host}/public/app:v1", "mine:1")
+    ImageService(Paths(str(kratenv.root), str(kratenv.runroot))).tag(f"{token_registry.host}/public/app:v1", "mine:1")
     err = kratenv.fails("push", "mine:1", f"{token_registry.host}/public/app:v2")
     assert ("unauthorized" in err or "denied" in err) and len(err.splitlines()) == 1, err
     kratenv.ok("login", "-u", USER, "--password-stdin", token_registry.host, input=PASSWORD)

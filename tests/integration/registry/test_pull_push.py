@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import shutil
 
@@ -19,7 +20,7 @@ HOST_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), plat
 def images_of(krat):
     from krat.engine.images import ImageService
 
-    return ImageService(Paths(krat.root, krat.runroot))
+    return ImageService(Paths(str(krat.root), str(krat.runroot)))
 
 
 def test_build_push_rmi_pull_round_trip(registry, kratenv, busybox_tar):
@@ -39,7 +40,7 @@ def test_build_push_rmi_pull_round_trip(registry, kratenv, busybox_tar):
     pulled = images_of(kratenv).resolve(name)
     assert pulled.id == created.id and pulled.diff_ids == created.diff_ids
     assert pulled.manifest_digest == pushed_digest  # the compressed manifest is what we pulled
-    assert (pulled.layer_dirs[0] / "bin" / "busybox").exists()
+    assert os.path.exists(os.path.join(pulled.layer_dirs[0], "bin", "busybox"))
     # a second push sends nothing new; a second pull downloads nothing
     assert "Layer already exists" in kratenv.ok("push", name).stdout
     assert "Image is up to date" in kratenv.ok("pull", name).stdout
@@ -128,7 +129,7 @@ def test_ensure_image_pull_policies(registry, kratenv):
     from krat.engine.registries import ensure_image
     from krat.errors import InvalidArgument, NotFound
 
-    paths = Paths(kratenv.root, kratenv.runroot)
+    paths = Paths(str(kratenv.root), str(kratenv.runroot))
     img = make_image((1000,))
     push_raw(registry.host, "policy/app", img)
     name = f"{registry.host}/policy/app:v1"

@@ -15,7 +15,7 @@ def test_run_pulls_missing_image_and_honours_policies(registry, kratenv, busybox
     from krat.engine.images import ImageService
 
     name = f"{registry.host}/krat/runme:v1"
-    ImageService(Paths(kratenv.root, kratenv.runroot)).create_image(
+    ImageService(Paths(str(kratenv.root), str(kratenv.runroot))).create_image(
         {"architecture": HOST_ARCH, "os": "linux", "config": {"Cmd": ["/bin/sh"]}}, [busybox_tar], tags=[name])
     kratenv.ok("push", name)
     kratenv.ok("rmi", name)

@@ -1,6 +1,7 @@
 """load/save, tag, rmi, image inspect, history, image prune and info through the CLI."""
 
 import json
+import os
 import sqlite3
 import tarfile
 
@@ -171,7 +172,7 @@ def test_an_images_start_view_is_stored_once_and_matches_the_full_image(krat, bu
         with sqlite3.connect(krat.root / "krat.db") as db:
             return db.execute("SELECT run_doc FROM images WHERE id = ?", (busybox_image,)).fetchone()
 
-    images = ImageService(Paths(krat.root, krat.runroot))
+    images = ImageService(Paths(str(krat.root), str(krat.runroot)))
     full = images.get(busybox_image)
     assert run_doc() == (None,)
     for _ in range(2):  # the first stores it, the second reads it
@@ -179,7 +180,7 @@ def test_an_images_start_view_is_stored_once_and_matches_the_full_image(krat, bu
         assert (view.id, view.config_doc, view.diff_ids, view.layer_dirs, view.blob_digests) == (
             full.id, full.config_doc, full.diff_ids, full.layer_dirs, full.blob_digests)
         assert run_doc()[0]
-    assert all(p.is_dir() for p in view.layer_dirs)
+    assert all(os.path.isdir(p) for p in view.layer_dirs)
     out = tmp_path / "img.tar"
     krat.ok("save", "-o", str(out), "busybox")
     krat.ok("rmi", "busybox")

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.root
 
 @pytest.fixture
 def service(krat):
-    svc = ImageService(Paths(krat.root, krat.runroot))
+    svc = ImageService(Paths(str(krat.root), str(krat.runroot)))
     yield svc
     svc.db.close()
 

@@ -114,7 +114,7 @@ def test_rootless_attach_is_a_private_namespace_or_a_clear_refusal(tmp_path, mon
     from krat.errors import Unavailable
 
     monkeypatch.setattr(Paths, "rootless", property(lambda self: True))
-    paths = Paths(tmp_path / "root", tmp_path / "run")
+    paths = Paths(str(tmp_path / "root"), str(tmp_path / "run"))
     svc = NetworkService(open_database(paths.db), paths)
     svc.configure("a" * 64, "a", NetworkingRequest("none"))
     att = svc.attach("a" * 64, "a")

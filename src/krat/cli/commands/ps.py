@@ -79,7 +79,7 @@ def size_text(svc, c) -> str:
     from krat.cli.humanize import human_size
 
     total = 0
-    for root, _, files in os.walk(svc.storage_dir(c.id) / "diff"):
+    for root, _, files in os.walk(os.path.join(svc.storage_dir(c.id), "diff")):
         for f in files:
             try:
                 total += os.lstat(os.path.join(root, f)).st_size
