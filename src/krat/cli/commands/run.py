@@ -16,13 +16,11 @@ def main(ctx, argv: list[str]) -> int:
     _collect_later = gc.isenabled()
     gc.disable()
 
-    from krat.engine.config import default_runroot
     from krat.engine.monitorspawn import await_early, spawn_early
     from krat.engine.names import cgroups_path, new_id
 
     cid = new_id()
-    # Paths.run_containers / cid, without pathlib's ~8 ms of imports before the spawn
-    run_dir = os.path.join(os.path.abspath(ctx.runroot or default_runroot()), "containers", cid)
+    run_dir = os.path.join(ctx.paths.run_containers, cid)
     pid, sock = spawn_early(cid, cgroups_path(cid), run_dir,  # first: the monitor starts while we load the engine
                             new_netns=asks_network_none(argv))
     try:
