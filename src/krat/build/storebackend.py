@@ -118,7 +118,7 @@ class StoreBackend:
         layers = self.images.layers
         if not layers.has(diff_id) or not self.images.content.has(diff_id):
             return None
-        return Layer(diff_id, layers.diff_dir(diff_id), layers.size(diff_id))
+        return Layer(diff_id, Path(layers.diff_dir(diff_id)), layers.size(diff_id))
 
     def workdir(self, name: str) -> Path:
         path = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=self.tmp))
@@ -150,7 +150,7 @@ class StoreBackend:
         finally:
             os.unlink(tar_path)
         diff_id = str(unpacked.diff_id)
-        return Layer(diff_id, self.images.layers.diff_dir(diff_id), unpacked.size)
+        return Layer(diff_id, Path(self.images.layers.diff_dir(diff_id)), unpacked.size)
 
     def cache_dir(self, mount_id: str) -> Path:
         path = Path(self.paths.root, "build-cache-mounts", hashlib.sha256(mount_id.encode()).hexdigest()[:32])

@@ -222,7 +222,7 @@ class ImageService:
         return Image(
             id=row.id, manifest_digest=row.manifest_digest, config_doc=config_doc,
             diff_ids=[r.diff_id for r in refs],
-            layer_dirs=[str(self.layers.diff_dir(r.diff_id)) for r in refs],
+            layer_dirs=[self.layers.diff_dir(r.diff_id) for r in refs],
             repo_tags=[familiar(t) for t in q.tags_of(self.db, image_id)],
             repo_digests=[familiar(d) for d in q.repo_digests_of(self.db, image_id)],
             created=row.created, size=row.size, parent_id=row.parent_id,

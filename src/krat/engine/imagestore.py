@@ -226,7 +226,7 @@ class Remover:
 
     def __init__(self, svc: "ImageService") -> None:
         self.svc = svc
-        self.trash: list[Path] = []
+        self.trash: list[str] = []
 
     def remove(self, text: str, force: bool) -> list[tuple[str, str]]:
         db = self.svc.db
@@ -336,7 +336,7 @@ class Remover:
             for digest in list(svc.content.list()):
                 path = svc.content.path(digest)
                 if str(digest) not in blobs and _older(path, cutoff):
-                    path.unlink(missing_ok=True)
+                    svc.content.delete(digest)
             layers = q.referenced_layers(db)
             for diff_id in list(svc.layers.list()):
                 if str(diff_id) not in layers and _older(svc.layers.dir(diff_id), cutoff):
@@ -346,22 +346,25 @@ class Remover:
         self._empty_trash()
 
 
-def _older(path: Path, cutoff: float) -> bool:
+def _older(path: str, cutoff: float) -> bool:
     try:
         return os.lstat(path).st_mtime < cutoff
     except FileNotFoundError:
         return False
 
 
-def _detach(layers, diff_id: str) -> Path | None:
+def _detach(layers, diff_id: str) -> str | None:
     """Rename a layer dir into the trash (atomic, fast: done under the DB write lock)."""
     target = layers.dir(diff_id)
-    layers.link(diff_id).unlink(missing_ok=True)
-    if not target.exists():
+    try:
+        os.unlink(layers.link(diff_id))
+    except FileNotFoundError:
+        pass
+    if not os.path.exists(target):
         return None
-    trash = layers.root / ".trash"
-    trash.mkdir(exist_ok=True)
-    moved = trash / f"{target.name}-{os.getpid()}-{time.monotonic_ns()}"
+    trash = os.path.join(layers.root, ".trash")
+    os.makedirs(trash, exist_ok=True)
+    moved = os.path.join(trash, f"{os.path.basename(target)}-{os.getpid()}-{time.monotonic_ns()}")
     os.rename(target, moved)
     return moved
 

@@ -27,7 +27,6 @@ import os
 import stat
 import tarfile
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import BinaryIO
 
 from krat.errors import InvalidArgument
@@ -267,7 +266,8 @@ class Applier:
                 os.close(pfd)
 
 
-def apply_tar(stream: BinaryIO, dest: Path, privileged: bool | None = None, seekable: bool = False) -> int:
+def apply_tar(stream: BinaryIO, dest: "str | os.PathLike[str]", privileged: bool | None = None,
+              seekable: bool = False) -> int:
     """Unpack the uncompressed tar `stream` into the directory `dest`; return devices skipped.
 
     With `seekable`, `stream` is an uncompressed tar in a regular file: headers are read

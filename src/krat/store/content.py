@@ -16,7 +16,6 @@ import json
 import os
 import shutil
 import time
-from pathlib import Path
 
 from krat.errors import InvalidArgument, NotFound
 from krat.oci.digest import Digest
@@ -46,8 +45,7 @@ class BlobWriter:
     def __init__(self, store: "ContentStore") -> None:
         self.store = store
         store.ensure()
-        self._fd, name = _mkstemp(store.ingest_dir)
-        self.tmp = Path(name)
+        self._fd, self.tmp = _mkstemp(store.ingest_dir)
         import hashlib  # loads OpenSSL (~3 ms): only writers need it, `krat run` only reads
 
         self._hash = hashlib.sha256()
@@ -106,7 +104,7 @@ class BlobWriter:
             if expected_size is not None and expected_size != self.size:
                 raise InvalidArgument(f"size mismatch for {digest}: expected {expected_size} bytes, got {self.size}")
             target = self.store.path(digest)
-            if target.exists():
+            if os.path.exists(target):
                 return Ingested(digest, self.size, False)
             os.fsync(self._fd)
             os.close(self._fd)
@@ -123,7 +121,7 @@ class BlobWriter:
             os.close(self._fd)
             self._fd = -1
         if not self._done:
-            self.tmp.unlink(missing_ok=True)
+            _unlink(self.tmp)
             self._done = True
 
     def __enter__(self) -> "BlobWriter":
@@ -135,33 +133,34 @@ class BlobWriter:
 
 class ContentStore:
     def __init__(self, root: "str | os.PathLike[str]") -> None:
-        self.root = Path(root)
-        self.blobs = self.root / "blobs" / "sha256"
-        self.ingest_dir = self.root / "ingest"
+        self.root = os.fspath(root)
+        self.blobs = os.path.join(self.root, "blobs", "sha256")
+        self.ingest_dir = os.path.join(self.root, "ingest")
         self._ready = False
 
     def ensure(self) -> None:
         if self._ready:
             return
-        self.blobs.mkdir(parents=True, exist_ok=True)
-        self.ingest_dir.mkdir(parents=True, exist_ok=True)
-        layout = self.root / "oci-layout"
-        if not layout.exists():
-            layout.write_text(json.dumps(LAYOUT))
+        os.makedirs(self.blobs, exist_ok=True)
+        os.makedirs(self.ingest_dir, exist_ok=True)
+        layout = os.path.join(self.root, "oci-layout")
+        if not os.path.exists(layout):
+            with open(layout, "w") as f:
+                f.write(json.dumps(LAYOUT))
         self._ready = True
 
-    def path(self, digest: Digest | str) -> Path:
+    def path(self, digest: Digest | str) -> str:
         d = digest if isinstance(digest, Digest) else Digest.parse(digest)
         if d.algorithm != "sha256":
             raise InvalidArgument(f"unsupported digest algorithm in {d}")
-        return self.blobs / d.hex
+        return os.path.join(self.blobs, d.hex)
 
     def has(self, digest: Digest | str) -> bool:
-        return self.path(digest).exists()
+        return os.path.exists(self.path(digest))
 
     def size(self, digest: Digest | str) -> int:
         try:
-            return self.path(digest).stat().st_size
+            return os.stat(self.path(digest)).st_size
         except FileNotFoundError:
             raise NotFound(f"blob {digest} not found in the content store") from None
 
@@ -205,22 +204,22 @@ class ContentStore:
             w.copy_range(src_fd, offset, size)
             return w.commit(expected, size)
 
-    def ingest_file(self, path: Path, expected: Digest | str | None = None) -> Ingested:
+    def ingest_file(self, path: "str | os.PathLike[str]", expected: Digest | str | None = None) -> Ingested:
         with open(path, "rb") as f:
             return self.ingest_stream(f, expected)
 
     def delete(self, digest: Digest | str) -> None:
-        self.path(digest).unlink(missing_ok=True)
+        _unlink(self.path(digest))
 
     def list(self) -> Iterator[Digest]:
-        if not self.blobs.is_dir():
+        if not os.path.isdir(self.blobs):
             return
         for entry in os.scandir(self.blobs):
             yield Digest.from_sha256(entry.name)
 
     def cleanup_ingest(self, older_than_s: float = 3600.0) -> int:
         """Remove temporary files left by killed writers (old enough to be nobody's)."""
-        if not self.ingest_dir.is_dir():
+        if not os.path.isdir(self.ingest_dir):
             return 0
         cutoff = time.time() - older_than_s
         removed = 0
@@ -258,7 +257,14 @@ def copy_range(src_fd: int, dst_fd: int, offset: int, size: int) -> None:
         done += n
 
 
-def _mkstemp(folder: Path) -> tuple[int, str]:
+def _mkstemp(folder: str) -> tuple[int, str]:
     import tempfile
 
     return tempfile.mkstemp(dir=folder, prefix="blob-")
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass

@@ -12,7 +12,7 @@ directory named by a diff_id is always whole. Reference counts live in the datab
 
 Others use:
     LayerStore(paths.layers).unpack(stream, expected_diff_id) -> Unpacked
-    LayerStore(...).diff_dir(diff_id) -> Path                  (a lowerdir)
+    LayerStore(...).diff_dir(diff_id) -> str                   (a lowerdir)
     diff(upper_dir, out_stream)                                 (overlay upper -> layer tar)
 """
 
@@ -22,7 +22,6 @@ import io
 import os
 import shutil
 import time
-from pathlib import Path
 
 from krat.errors import InvalidArgument
 from krat.oci.digest import Digest
@@ -92,27 +91,28 @@ def _hash_file(stream: BinaryIO) -> Digest:
 
 class LayerStore:
     def __init__(self, root: "str | os.PathLike[str]") -> None:
-        self.root = Path(root)
+        self.root = os.fspath(root)
 
     def _hex(self, diff_id: Digest | str) -> str:
         d = diff_id if isinstance(diff_id, Digest) else Digest.parse(diff_id)
         return d.hex
 
-    def dir(self, diff_id: Digest | str) -> Path:
-        return self.root / self._hex(diff_id)
+    def dir(self, diff_id: Digest | str) -> str:
+        return os.path.join(self.root, self._hex(diff_id))
 
-    def diff_dir(self, diff_id: Digest | str) -> Path:
-        return self.dir(diff_id) / "diff"
+    def diff_dir(self, diff_id: Digest | str) -> str:
+        return os.path.join(self.dir(diff_id), "diff")
 
-    def link(self, diff_id: Digest | str) -> Path:
-        return self.root / LINKS / short_name(diff_id)
+    def link(self, diff_id: Digest | str) -> str:
+        return os.path.join(self.root, LINKS, short_name(diff_id))
 
     def has(self, diff_id: Digest | str) -> bool:
-        return self.diff_dir(diff_id).is_dir()
+        return os.path.isdir(self.diff_dir(diff_id))
 
     def size(self, diff_id: Digest | str) -> int:
         try:
-            return int((self.dir(diff_id) / "size").read_text())
+            with open(os.path.join(self.dir(diff_id), "size")) as f:
+                return int(f.read())
         except (OSError, ValueError):
             return 0
 
@@ -128,14 +128,15 @@ class LayerStore:
             d = expected if isinstance(expected, Digest) else Digest.parse(expected)
             return Unpacked(d, self.size(d), False)
         tmp = self._tmpdir()
+        into = os.path.join(tmp, "diff")
         try:
-            (tmp / "diff").mkdir(mode=0o755)
+            os.mkdir(into, 0o755)
             verified = expected is not None and _is_plain_file(stream)
             if verified:
                 # a plain tar in a regular file: unpack in place; its digest is checked below
                 from krat.store.apply import apply_tar
 
-                apply_tar(stream, tmp / "diff", seekable=True)
+                apply_tar(stream, into, seekable=True)
                 size = os.fstat(stream.fileno()).st_size
                 digest = Digest.parse(str(expected)) if verified_digest else _hash_file(stream)
             else:
@@ -143,32 +144,33 @@ class LayerStore:
                 from krat.store.compression import HashingReader, decompressed
 
                 reader = HashingReader(decompressed(stream))
-                apply_tar(reader, tmp / "diff")
+                apply_tar(reader, into)
                 reader.drain()
                 digest, size = reader.digest, reader.size
             if expected is not None and str(expected) != str(digest):
                 raise InvalidArgument(f"layer diff_id mismatch: expected {expected}, content has {digest}")
-            (tmp / "size").write_text(str(size))
+            with open(os.path.join(tmp, "size"), "w") as f:
+                f.write(str(size))
             return Unpacked(digest, size, self._publish(tmp, digest))
         finally:
-            if tmp.exists():
+            if os.path.exists(tmp):
                 shutil.rmtree(tmp, ignore_errors=True)
 
-    def unpack_file(self, path: Path, expected: Digest | str | None = None,
+    def unpack_file(self, path: "str | os.PathLike[str]", expected: Digest | str | None = None,
                     verified_digest: bool = False) -> Unpacked:
         with open(path, "rb") as f:
             return self.unpack(f, expected, verified_digest)
 
-    def _tmpdir(self) -> Path:
-        base = self.root / ".tmp"
-        base.mkdir(parents=True, exist_ok=True)
+    def _tmpdir(self) -> str:
+        base = os.path.join(self.root, ".tmp")
+        os.makedirs(base, exist_ok=True)
         import uuid
 
-        tmp = base / uuid.uuid4().hex
-        tmp.mkdir(mode=0o700)
+        tmp = os.path.join(base, uuid.uuid4().hex)
+        os.mkdir(tmp, 0o700)
         return tmp
 
-    def _publish(self, tmp: Path, digest: Digest) -> bool:
+    def _publish(self, tmp: str, digest: Digest) -> bool:
         target = self.dir(digest)
         try:
             os.rename(tmp, target)
@@ -180,9 +182,9 @@ class LayerStore:
         return True
 
     def _ensure_link(self, digest: Digest) -> None:
-        links = self.root / LINKS
-        links.mkdir(exist_ok=True)
-        link = links / short_name(digest)
+        links = os.path.join(self.root, LINKS)
+        os.makedirs(links, exist_ok=True)
+        link = os.path.join(links, short_name(digest))
         try:
             os.symlink(f"../{digest.hex}/diff", link)
         except FileExistsError:
@@ -191,19 +193,22 @@ class LayerStore:
     def remove(self, diff_id: Digest | str) -> None:
         """Delete a layer directory: rename it away first (atomic), then remove the files."""
         target = self.dir(diff_id)
-        self.link(diff_id).unlink(missing_ok=True)
-        if not target.exists():
+        try:
+            os.unlink(self.link(diff_id))
+        except FileNotFoundError:
+            pass
+        if not os.path.exists(target):
             return
-        trash = self.root / ".trash"
-        trash.mkdir(exist_ok=True)
+        trash = os.path.join(self.root, ".trash")
+        os.makedirs(trash, exist_ok=True)
         import uuid
 
-        moved = trash / f"{target.name}-{uuid.uuid4().hex[:8]}"
+        moved = os.path.join(trash, f"{os.path.basename(target)}-{uuid.uuid4().hex[:8]}")
         os.rename(target, moved)
         shutil.rmtree(moved, ignore_errors=True)
 
     def list(self) -> Iterator[Digest]:
-        if not self.root.is_dir():
+        if not os.path.isdir(self.root):
             return
         for entry in os.scandir(self.root):
             if len(entry.name) == 64 and not entry.name.startswith("."):
@@ -213,8 +218,8 @@ class LayerStore:
         """Remove unpacks abandoned by killed processes, and unfinished removals."""
         cutoff = time.time() - older_than_s
         for name in (".tmp", ".trash"):
-            folder = self.root / name
-            if not folder.is_dir():
+            folder = os.path.join(self.root, name)
+            if not os.path.isdir(folder):
                 continue
             for entry in os.scandir(folder):
                 if name == ".trash" or entry.stat(follow_symlinks=False).st_mtime < cutoff:

@@ -17,7 +17,7 @@ def test_ingest_bytes_is_an_oci_layout(tmp_path):
     ing = store.ingest_bytes(b"hello")
     assert str(ing.digest) == sha(b"hello") and ing.size == 5 and ing.new
     assert (tmp_path / "c" / "oci-layout").read_text() == '{"imageLayoutVersion": "1.0.0"}'
-    assert store.path(ing.digest) == tmp_path / "c" / "blobs" / "sha256" / ing.digest.hex
+    assert store.path(ing.digest) == str(tmp_path / "c" / "blobs" / "sha256" / ing.digest.hex)
     assert store.read(ing.digest) == b"hello" and store.has(str(ing.digest))
     again = store.ingest_stream(io.BytesIO(b"hello"))
     assert again.digest == ing.digest and not again.new
