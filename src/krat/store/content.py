@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 
 from krat.errors import InvalidArgument, NotFound
@@ -227,6 +226,8 @@ class ContentStore:
             try:
                 if entry.stat(follow_symlinks=False).st_mtime < cutoff:
                     if entry.is_dir(follow_symlinks=False):
+                        import shutil  # not at the top: a `krat run` only reads blobs (fnmatch, bz2, lzma)
+
                         shutil.rmtree(entry.path, ignore_errors=True)
                     else:
                         os.unlink(entry.path)
