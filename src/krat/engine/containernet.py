@@ -166,13 +166,13 @@ class ContainerNet:
     def _gc_unknown_networks(self, known: set[str]) -> None:
         """State folders (and DNS responders) of networks removed while krat was killed."""
         import shutil
-        from pathlib import Path
 
         from krat.engine import netdns
 
-        folder = Path(self.networks.paths.runroot, "networks")
-        for path in folder.iterdir() if folder.is_dir() else ():
-            if path.is_dir() and path.name not in known:
+        folder = os.path.join(self.networks.paths.runroot, "networks")
+        for name in os.listdir(folder) if os.path.isdir(folder) else ():
+            path = os.path.join(folder, name)
+            if os.path.isdir(path) and name not in known:
                 netdns.stop_folder(path)
                 shutil.rmtree(path, ignore_errors=True)
 

@@ -12,7 +12,6 @@ import _signal as signal   # not `signal` (enums) nor `subprocess` (~2.7 ms): on
 import os
 import sys
 import time
-from pathlib import Path
 
 from krat.db import networks as rows
 from krat.errors import Unavailable
@@ -43,26 +42,25 @@ def records(att: "Attacher", rec: rows.NetworkRecord) -> dict:
 
 
 def refresh(att: "Attacher", rec: rows.NetworkRecord) -> None:
-    folder = Path(att.network_dir(rec.id))
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = att.network_dir(rec.id)
+    os.makedirs(folder, exist_ok=True)
     doc = records(att, rec)
-    path = folder / "records.json"
-    tmp = folder / "records.json.tmp"
-    tmp.write_text(json.dumps(doc))
-    os.replace(tmp, path)
+    path = os.path.join(folder, "records.json")
+    _write(path + ".tmp", json.dumps(doc))
+    os.replace(path + ".tmp", path)
     if doc["names"] and _running(folder) is None:
         _start(folder, rec)
 
 
-def _start(folder: Path, rec: rows.NetworkRecord) -> None:
+def _start(folder: str, rec: rows.NetworkRecord) -> None:
     import subprocess
 
     read_fd, write_fd = os.pipe()
-    log = open(folder / "dns.log", "ab")
+    log = open(os.path.join(folder, "dns.log"), "ab")
     try:
         proc = subprocess.Popen(
             [sys.executable, "-m", "krat.net.dnsserver", "--listen", rec.gateway,
-             "--records", str(folder / "records.json"), "--ready-fd", str(write_fd)],
+             "--records", os.path.join(folder, "records.json"), "--ready-fd", str(write_fd)],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, pass_fds=(write_fd,), start_new_session=True,
             cwd="/")  # holds no directory that a test or an unmount may want gone
     finally:
@@ -72,27 +70,28 @@ def _start(folder: Path, rec: rows.NetworkRecord) -> None:
     if port is None:
         proc.kill()
         proc.wait()
-        detail = (folder / "dns.log").read_text(errors="replace").strip().splitlines()
+        with open(os.path.join(folder, "dns.log"), errors="replace") as f:
+            detail = f.read().strip().splitlines()
         raise Unavailable(f"DNS responder for network {rec.name} did not start"
                           + (f": {detail[-1]}" if detail else ""))
-    (folder / "dns.pid").write_text(str(proc.pid))
+    _write(os.path.join(folder, "dns.pid"), str(proc.pid))
     _redirect(folder, rec, port)
 
 
-def _redirect(folder: Path, rec: rows.NetworkRecord, port: int) -> None:
+def _redirect(folder: str, rec: rows.NetworkRecord, port: int) -> None:
     """Port 53 of the gateway was taken (see dnsserver.bind): redirect it to the responder's
     port; a redirect of an earlier responder is dropped (the marker file says one exists)."""
     from krat.net import bridge, firewall
 
-    marker = folder / "dns.redirect"
-    if port == 53 and not marker.exists():
+    marker = os.path.join(folder, "dns.redirect")
+    if port == 53 and not os.path.exists(marker):
         return  # the usual case: no nft call at all
     firewall.redirect_dns(firewall.table_name(rec.id), bridge.bridge_name(rec.id), rec.gateway,
                           None if port == 53 else port)
     if port == 53:
-        marker.unlink(missing_ok=True)
+        _unlink(marker)
     else:
-        marker.write_text(str(port))
+        _write(marker, str(port))
 
 
 def _wait_ready(fd: int) -> int | None:
@@ -107,24 +106,26 @@ def _wait_ready(fd: int) -> int | None:
         os.close(fd)
 
 
-def _running(folder: Path) -> int | None:
+def _running(folder: str) -> int | None:
     """The responder's pid if it is alive and really ours (pids are reused)."""
     try:
-        pid = int((folder / "dns.pid").read_text())
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        with open(os.path.join(folder, "dns.pid")) as f:
+            pid = int(f.read())
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmdline = f.read()
     except (OSError, ValueError):
         return None
-    return pid if b"krat.net.dnsserver" in cmdline and str(folder).encode() in cmdline else None
+    return pid if b"krat.net.dnsserver" in cmdline and folder.encode() in cmdline else None
 
 
 def stop(att: "Attacher", rec: rows.NetworkRecord) -> None:
-    stop_folder(Path(att.network_dir(rec.id)))
+    stop_folder(att.network_dir(rec.id))
 
 
-def stop_folder(folder: Path) -> None:
+def stop_folder(folder: str) -> None:
     """End the responder serving from `folder` (if one does) and drop its name table."""
     pid = _running(folder)
-    (folder / "records.json").unlink(missing_ok=True)
+    _unlink(os.path.join(folder, "records.json"))
     if pid is None:
         return
     os.kill(pid, signal.SIGTERM)
@@ -137,13 +138,27 @@ def stop_folder(folder: Path) -> None:
 
 def _zombie(pid: int) -> bool:
     try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].startswith("Z")
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1].startswith("Z")
     except (OSError, IndexError):
         return True
 
 
 def _read(path: str) -> str:
     try:
-        return Path(path).read_text()
+        with open(path) as f:
+            return f.read()
     except OSError:
         return ""
+
+
+def _write(path: str, text: str) -> None:
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
