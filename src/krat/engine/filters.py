@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from krat.engine.state import Status
+from krat.engine.state import STATUSES
 from krat.errors import InvalidArgument
 
 if TYPE_CHECKING:
@@ -25,9 +25,9 @@ class ContainerFilter:
             key, sep, value = item.partition("=")
             if not sep or key not in KEYS:
                 raise InvalidArgument(f"invalid filter {item!r}: expected KEY=VALUE with KEY one of {', '.join(KEYS)}")
-            if key == "status" and value not in [s.value for s in Status]:
+            if key == "status" and value not in [s.value for s in STATUSES]:
                 raise InvalidArgument(f"invalid filter 'status={value}': expected one of "
-                                      + ", ".join(s.value for s in Status))
+                                      + ", ".join(s.value for s in STATUSES))
             if key == "exited" and not value.lstrip("-").isdigit():
                 raise InvalidArgument(f"invalid filter 'exited={value}': expected an exit code")
             terms.setdefault(key, []).append(value)
