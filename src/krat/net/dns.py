@@ -7,11 +7,14 @@ container gets the host's resolvers and no name resolution of other containers.
 
 from __future__ import annotations
 
-import ipaddress
-from collections.abc import Iterable, Sequence
-
 from krat.errors import InvalidArgument
 from krat.oci.records import field, record
+
+# ipaddress (~1-3 ms to import) loads where an address is parsed: a run without --dns or
+# --add-host never does.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
 
 HOSTS_HEADER = (
     "127.0.0.1\tlocalhost\n"
@@ -48,6 +51,8 @@ def parse_add_host(text: str) -> HostEntry:
     if addr.startswith("[") and addr.endswith("]"):
         addr = addr[1:-1]
     if addr != HOST_GATEWAY:
+        import ipaddress
+
         try:
             ipaddress.ip_address(addr)
         except ValueError:
@@ -56,6 +61,8 @@ def parse_add_host(text: str) -> HostEntry:
 
 
 def parse_dns_server(text: str) -> str:
+    import ipaddress
+
     try:
         return str(ipaddress.ip_address(text))
     except ValueError:
@@ -92,6 +99,8 @@ def parse_resolv_conf(text: str) -> ResolvConf:
 
 
 def is_loopback(server: str) -> bool:
+    import ipaddress
+
     try:
         return ipaddress.ip_address(server.split("%")[0]).is_loopback
     except ValueError:
