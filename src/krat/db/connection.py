@@ -7,13 +7,14 @@ the busy timeout makes the loser wait instead of failing.
 
 from __future__ import annotations
 
-import contextlib
 import _sqlite3 as sqlite3  # the C module: the sqlite3 package adds datetime adapters krat does not use (~1 ms)
-from collections.abc import Iterator
 import os
 
 from krat.db.migrate import migrate
 from krat.errors import AlreadyExists, Conflict
+
+# The context managers below are small classes, not contextlib.contextmanager generators:
+# contextlib (with functools and collections) costs every command ~2 ms to import.
 
 BUSY_TIMEOUT_S = 30.0
 # krat processes end without closing the database (cli.main.exit_now), so the next first
@@ -28,26 +29,9 @@ class Database:
         self.conn = conn
         self._depth = 0
 
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction; nested calls join the outer one."""
-        if self._depth:
-            self._depth += 1
-            try:
-                yield self.conn
-            finally:
-                self._depth -= 1
-            return
-        self.conn.execute("BEGIN IMMEDIATE")
-        self._depth = 1
-        try:
-            yield self.conn
-        except BaseException:
-            self._depth = 0
-            self.conn.execute("ROLLBACK")
-            raise
-        self._depth = 0
-        self.conn.execute("COMMIT")
+    def transaction(self) -> Transaction:
+        """A write transaction (`with db.transaction() as conn:`); nested calls join the outer one."""
+        return Transaction(self)
 
     def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
         return self.conn.execute(sql, params).fetchall()
@@ -72,13 +56,50 @@ def open_database(path: str | os.PathLike[str]) -> Database:
     return db
 
 
-@contextlib.contextmanager
-def unique(what: str) -> Iterator[None]:
-    """Turn a UNIQUE/PRIMARY KEY violation inside the block into AlreadyExists(what)."""
-    try:
-        yield
-    except sqlite3.IntegrityError as err:
-        text = str(err)
-        if "UNIQUE" in text or "PRIMARY KEY" in text:
-            raise AlreadyExists(what) from err
-        raise Conflict(f"{what}: {text}") from err
+class Transaction:
+    """Database.transaction(): BEGIN IMMEDIATE on entry, COMMIT on a normal exit, ROLLBACK
+    when the block raises; inside another transaction it only joins it."""
+
+    __slots__ = ("db",)
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def __enter__(self) -> sqlite3.Connection:
+        db = self.db
+        if db._depth:
+            db._depth += 1
+        else:
+            db.conn.execute("BEGIN IMMEDIATE")
+            db._depth = 1
+        return db.conn
+
+    def __exit__(self, kind, err, tb) -> bool:
+        db = self.db
+        if db._depth > 1:
+            db._depth -= 1
+            return False
+        db._depth = 0
+        db.conn.execute("COMMIT" if kind is None else "ROLLBACK")
+        return False
+
+
+class unique:
+    """`with unique(what):` turns a UNIQUE/PRIMARY KEY violation inside the block into
+    AlreadyExists(what), any other constraint's into Conflict."""
+
+    __slots__ = ("what",)
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, err, tb) -> bool:
+        if kind is not None and issubclass(kind, sqlite3.IntegrityError):
+            text = str(err)
+            if "UNIQUE" in text or "PRIMARY KEY" in text:
+                raise AlreadyExists(self.what) from err
+            raise Conflict(f"{self.what}: {text}") from err
+        return False
