@@ -8,7 +8,6 @@ without telling anyone (kill -9).
 
 from __future__ import annotations
 
-import contextlib
 from krat.oci import jsoncodec as json  # not `json`: json.decoder loads re (~1 ms)
 import os
 import _signal as signals  # not `signal`: it builds enums (imports enum); the numbers are the same
@@ -111,6 +110,18 @@ def default_netvol(spec: ContainerSpec):
 
     mode = "bridge" if spec.network_mode == "default" else spec.network_mode
     return NetVolRequest(NetworkingRequest(mode))
+
+
+def _contextmanager(gen):
+    """contextlib.contextmanager, applied at the first call: contextlib (with functools and
+    collections, ~2 ms) is not imported on `run`'s path, which never calls these."""
+    def call(*args, **kwargs):
+        from contextlib import contextmanager
+
+        return contextmanager(gen)(*args, **kwargs)
+
+    call.__name__, call.__qualname__, call.__doc__ = gen.__name__, gen.__qualname__, gen.__doc__
+    return call
 
 
 STOPPED = (Status.CREATED, Status.EXITED, Status.DEAD)
@@ -402,7 +413,7 @@ class ContainerService(Lifecycle):
             raise
         return fd
 
-    @contextlib.contextmanager
+    @_contextmanager
     def _not_starting(self, cid: str) -> Iterator[bool]:
         """True, holding its start lock meanwhile, unless a `start` of the container is under
         way; unknown ids are never starting."""
@@ -416,7 +427,7 @@ class ContainerService(Lifecycle):
             if lock >= 0:
                 os.close(lock)
 
-    @contextlib.contextmanager
+    @_contextmanager
     def claim_idle(self, cid: str) -> Iterator[bool]:
         """True (holding its start lock meanwhile) when the container is neither running, nor
         being started, nor looked after by a live monitor (one that restarts it, or is
