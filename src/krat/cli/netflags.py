@@ -6,7 +6,7 @@
                                               # as krat.cli.flags rows (add_arguments: on an argparse parser)
                                               # (--network, --add-host and --tmpfs are the engine's flags,
                                               #  ENGINE_FLAGS; request_from reads --network and --add-host too)
-    request = netflags.request_from(args)     # -> krat.engine.containernet.NetVolRequest (parsed, checked)
+    request = netflags.request_from(args)     # -> krat.engine.netrequest.NetVolRequest (parsed, checked)
 
 Parsing errors are InvalidArgument (one line, exit 125) before anything is created.
 """
@@ -52,8 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser, engine_flags: bool = False) -
 
 def request_from(args, tmpfs: bool = False):
     """The NetVolRequest of parsed flags; `tmpfs`: also take --tmpfs (when the engine does not)."""
-    from krat.engine.containernet import NetVolRequest
-    from krat.engine.netattach import NetworkingRequest
+    from krat.engine.netrequest import NetVolRequest, NetworkingRequest
 
     # the port, DNS and mount parsers load for the flags that use them (not for `--network none`)
     if args.publish:

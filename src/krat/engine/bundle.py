@@ -151,13 +151,18 @@ def hosts_file(hostname: str, extra_hosts: tuple[tuple[str, str], ...], net: Net
     return "\n".join(lines) + "\n"
 
 
-def resolv_conf(net: NetworkAttachment) -> str:
+def resolv_conf(net: NetworkAttachment, as_is: bool = False) -> str:
+    """The container's resolv.conf: the network step's, else the host's without loopback
+    nameservers; as_is (`--network none`, which reaches no resolver at all): the host's file
+    unchanged, as the network area's own copy for such a container has it."""
     if net.resolv_conf is not None:
         return net.resolv_conf
     try:
         text = _read("/etc/resolv.conf")
     except OSError:
         text = ""
+    if as_is:
+        return text
     # A nameserver on the host's loopback is unreachable from the container's namespace.
     kept = [ln for ln in text.splitlines()
             if not (ln.startswith("nameserver") and (" 127." in ln or " ::1" in ln))]
@@ -239,7 +244,7 @@ def build_context(container_id: str, spec: ContainerSpec, rootfs: str, storage: 
                      cgroup_v2=cgroup_v2(root), swap_accounting=swap_accounting(root))
     hostname = ocigen.hostname_for(spec, ctx)
     files = {"hostname": hostname + "\n", "hosts": hosts_file(hostname, spec.extra_hosts, net),
-             "resolv.conf": resolv_conf(net)}
+             "resolv.conf": resolv_conf(net, as_is=spec.network_mode == "none")}
     if spec.network_mode == "host":
         files["hosts"] = (_read("/etc/hosts") if os.path.exists("/etc/hosts") else files["hosts"])
     for name, text in files.items():

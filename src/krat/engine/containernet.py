@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import os
 
-from krat.engine.netattach import NetworkingRequest
-from krat.engine.networks import NetworkService
-from krat.engine.volumes import VolumeService
-from krat.oci.records import field, record
+from krat.engine.netrequest import NetVolRequest, NetworkingRequest, is_plain_none, stored_config  # noqa: F401
+from krat.oci.records import record
 
+# NetworkService and VolumeService (and with them krat.net, the network and volume rows,
+# contextlib, fcntl) load when a container needs them: a plain `--network none` container
+# (netrequest.is_plain_none) made and run by this ContainerNet never does.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -30,15 +31,8 @@ if TYPE_CHECKING:
 
     from krat.db import Database
     from krat.engine.config import Paths
-    from krat.engine.mountspec import MountRequest
-
-
-@record(frozen=True)
-class NetVolRequest:
-    network: NetworkingRequest = field(default_factory=NetworkingRequest)
-    mounts: tuple[MountRequest, ...] = ()
-    volumes_from: tuple[str, ...] = ()   # container refs, each optionally ':ro' / ':rw'
-    expose: tuple[str, ...] = ()         # --expose PORT[/PROTO][-END], added to the image's ExposedPorts
+    from krat.engine.networks import NetworkService
+    from krat.engine.volumes import VolumeService
 
 
 @record(frozen=True)
@@ -53,12 +47,40 @@ class Started:
 
 class ContainerNet:
     def __init__(self, db: "Database", paths: "Paths") -> None:
-        self.networks = NetworkService(db, paths)
-        self.volumes = VolumeService(db, paths)
+        self.db = db
+        self.paths = paths
+        self._networks: NetworkService | None = None
+        self._volumes: VolumeService | None = None
+        # The plain `--network none` containers create() recorded here (is_plain_none): the
+        # engine starts them with start_plain() and remove() drops their row alone. In another
+        # process (`krat start`, `rm`) such a container takes the general path.
+        self._plain: set[str] = set()
+
+    @property
+    def networks(self) -> NetworkService:
+        if self._networks is None:
+            from krat.engine.networks import NetworkService
+
+            self._networks = NetworkService(self.db, self.paths)
+        return self._networks
+
+    @property
+    def volumes(self) -> VolumeService:
+        if self._volumes is None:
+            from krat.engine.volumes import VolumeService
+
+            self._volumes = VolumeService(self.db, self.paths)
+        return self._volumes
 
     def create(self, cid: str, name: str, request: NetVolRequest, image_config: dict | None = None) -> None:
         """Validate and record; on any error nothing is left (rows, volumes)."""
         image_config = image_config or {}
+        if is_plain_none(request, image_config):  # nothing to validate, no mounts: only the row
+            from krat.db import networks as rows
+
+            rows.save_container_config(self.db, cid, name, stored_config(request.network, "none"))
+            self._plain.add(cid)
+            return
         exposed = tuple(dict.fromkeys([*(image_config.get("ExposedPorts") or {}), *request.expose]))
         image_volumes = list((image_config.get("Volumes") or {}).keys())
         volumes_from = [self._volumes_from(ref) for ref in request.volumes_from]
@@ -85,16 +107,31 @@ class ContainerNet:
         return Started(att.oci_namespace(), mounts + extra, att.ips, tuple(mounts),
                        _read(att.hosts_path), _read(att.resolv_conf_path))
 
+    def is_plain(self, cid: str) -> bool:
+        """Made by create() here as a plain `--network none` container (see start_plain)."""
+        return cid in self._plain
+
+    def start_plain(self, cid: str) -> Started:
+        """start() of a plain `--network none` container, in the process that created it: a
+        network namespace of its own that the runtime makes, and as /etc/hosts and
+        /etc/resolv.conf the engine's own files in the container's directory (which inspect
+        shows; bundle.build_context writes them), bound as start() binds the network area's
+        copies. Nothing to undo for it but its row (remove)."""
+        own = f"{self.paths.containers}/{cid}"
+        mounts = [{"destination": dest, "type": "bind", "source": f"{own}/{name}", "options": ["rbind", "rprivate"]}
+                  for dest, name in (("/etc/hosts", "hosts"), ("/etc/resolv.conf", "resolv.conf"))]
+        return Started({"type": "network"}, mounts)
+
     def settle(self, cid: str) -> bool:
         """Wait for the network setup start() left running in the background (see
         Attacher.settle); raises if it failed. False: there was none."""
-        if not self.networks.pending(cid):
+        if not self.pending(cid):
             return False
         self.networks.settle(cid)
         return True
 
     def pending(self, cid: str) -> bool:
-        return self.networks.pending(cid)
+        return self._networks is not None and self._networks.pending(cid)  # not loaded: nothing pending
 
     def stop(self, cid: str) -> None:
         """After the container exited (and after a failed start): detach, and remove a
@@ -102,6 +139,14 @@ class ContainerNet:
         self.networks.detach(cid)
 
     def remove(self, cid: str, volumes: bool = False) -> list[str]:
+        if cid in self._plain:  # its row is all there is (and files a `krat start` elsewhere made)
+            from krat.db import networks as rows
+            from krat.runtime.trees import remove_tree
+
+            self._plain.discard(cid)
+            rows.forget_container(self.db, cid)
+            remove_tree(f"{self.paths.runroot}/netfiles/{cid}")
+            return []
         self.networks.forget(cid)
         return self.volumes.release(cid, remove_anonymous=volumes)
 

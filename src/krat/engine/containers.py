@@ -105,8 +105,7 @@ def _reap(pid: int) -> None:
 
 def default_netvol(spec: ContainerSpec):
     """The request of a container made without CLI flags (API, tests): its network mode only."""
-    from krat.engine.containernet import NetVolRequest
-    from krat.engine.netattach import NetworkingRequest
+    from krat.engine.netrequest import NetVolRequest, NetworkingRequest
 
     mode = "bridge" if spec.network_mode == "default" else spec.network_mode
     return NetVolRequest(NetworkingRequest(mode))
@@ -357,7 +356,8 @@ class ContainerService(Lifecycle):
                                        bundle.NetworkAttachment(), image.config.get("User") or "")
             document = ocigen.generate(c.spec, image.config, ctx)
             net = self.networking()
-            started = net.start(c.id, document["hostname"], rootfs, ctx.user.uid, ctx.user.gid)
+            started = (net.start_plain(c.id) if net.is_plain(c.id) else  # --network none, no mounts
+                       net.start(c.id, document["hostname"], rootfs, ctx.user.uid, ctx.user.gid))
             bundle.plug(document, started.namespace, started.mounts)
             bundle.write_config(self.run_dir(c.id), document)
         except BaseException:

@@ -14,6 +14,7 @@ import fcntl
 import os
 
 from krat.db import networks as rows
+from krat.engine.netrequest import NetworkingRequest, stored_config
 from krat.errors import Conflict, InvalidArgument, NotFound, Unavailable
 from krat.net import dns, netns
 from krat.oci.records import field, record
@@ -33,22 +34,6 @@ if TYPE_CHECKING:
     from krat.engine.config import Paths
 
 HOST_LOCK = "/run/lock/krat-network.lock"
-
-
-@record(frozen=True)
-class NetworkingRequest:
-    """What `krat run`/`create` flags ask of the network (all strings as typed)."""
-
-    mode: str = "bridge"                 # NAME | bridge | none | host | container:NAME
-    aliases: tuple[str, ...] = ()        # --network-alias
-    ip: str | None = None                # --ip
-    mac: str | None = None               # --mac-address
-    publish: tuple[str, ...] = ()        # -p
-    publish_all: bool = False            # -P
-    dns: tuple[str, ...] = ()
-    dns_search: tuple[str, ...] = ()
-    dns_options: tuple[str, ...] = ()
-    add_hosts: tuple[str, ...] = ()
 
 
 @record(frozen=True)
@@ -146,9 +131,7 @@ class Attacher:
 
             mac = ipam.parse_mac(req.mac)
         mode = "bridge" if req.mode in ("", "default") else req.mode
-        config = {"mode": mode, "publish": list(req.publish), "publish_all": req.publish_all,
-                  "exposed": list(exposed), "dns": dns_servers, "dns_search": list(req.dns_search),
-                  "dns_options": list(req.dns_options), "add_hosts": list(req.add_hosts)}
+        config = stored_config(req, mode, exposed, dns_servers)
         endpoint = None
         if mode.startswith("container:"):
             config["container"] = self.resolve_container(mode.split(":", 1)[1])
@@ -238,6 +221,9 @@ class Attacher:
         path = pinned if os.path.exists(pinned) else self._private_netns(other)
         if path is None:
             raise Conflict(f"cannot join the network of container {self.container_name(other)}: it is not running")
+        if not os.path.isdir(self.files_dir(other)):  # a `--network none` one that uses the engine's own files
+            own = os.path.join(self.paths.containers, other)  # (see ContainerNet.start)
+            return Attachment(str(path), os.path.join(own, "hosts"), os.path.join(own, "resolv.conf"))
         src = self.files_dir(other)
         return Attachment(path, os.path.join(src, "hosts"), os.path.join(src, "resolv.conf"))
 
