@@ -471,7 +471,8 @@ class ContainerService(Lifecycle):
                 return None  # docker start on a running container is a no-op
             check(c.name, c.status, Status.RUNNING)
             self._await_old_monitor(c)
-            rows.update_state(self.db, c.id, None, stop_requested=False)
+            if c.id not in self._fresh:  # made by create() here: False, as only an active one is asked to stop
+                rows.update_state(self.db, c.id, None, stop_requested=False)
             self.prepare(c)
         except BaseException:
             self._abort_early(c.id)
