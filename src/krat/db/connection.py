@@ -7,11 +7,13 @@ the busy timeout makes the loser wait instead of failing.
 
 from __future__ import annotations
 
-import _sqlite3 as sqlite3  # the C module: the sqlite3 package adds datetime adapters krat does not use (~1 ms)
 import os
 
+from krat.db.lookup import _import_sqlite3
 from krat.db.migrate import migrate
 from krat.errors import AlreadyExists, Conflict
+
+sqlite3 = _import_sqlite3()  # the C module, not the sqlite3 package; without functools (see lookup)
 
 # The context managers below are small classes, not contextlib.contextmanager generators:
 # contextlib (with functools and collections) costs every command ~2 ms to import.

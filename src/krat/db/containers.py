@@ -7,12 +7,12 @@ monitor) never both act on one transition.
 
 from __future__ import annotations
 
-import _sqlite3 as sqlite3  # the C module: the sqlite3 package adds datetime adapters krat does not use (~1 ms)
-
 from krat.db.connection import Database, unique
-from krat.db.lookup import FIND_BY_PREFIX, FIND_EXACT
+from krat.db.lookup import FIND_BY_PREFIX, FIND_EXACT, _import_sqlite3
 from krat.errors import AlreadyExists
 from krat.oci.records import record
+
+sqlite3 = _import_sqlite3()  # the C module, not the sqlite3 package; without functools (see lookup)
 
 STATE_FIELDS = ("status", "pid", "monitor_pid", "monitor_start", "exit_code", "error", "started_at",
                 "finished_at", "oom_killed", "restart_count", "stop_requested")

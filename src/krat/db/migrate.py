@@ -6,8 +6,11 @@ branches (one number range per area) apply independently of each other.
 
 from __future__ import annotations
 
-import _sqlite3 as sqlite3  # the C module: the sqlite3 package adds datetime adapters krat does not use (~1 ms)
 import os
+
+from krat.db.lookup import _import_sqlite3
+
+sqlite3 = _import_sqlite3()  # the C module, not the sqlite3 package; without functools (see lookup)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
