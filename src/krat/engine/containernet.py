@@ -4,6 +4,7 @@
     cn = ContainerNet(db, paths)
     cn.create(cid, name, request, image_config)        # `create`: validate + store; raises, leaves nothing
     started = cn.start(cid, hostname, rootfs, uid, gid)  # before the runtime starts the process
+    started = cn.start_plain(cid)                       # instead, when cn.is_plain(cid): see there
     config["linux"]["namespaces"]: replace the network entry with started.namespace (drop it if None)
     config["mounts"] += started.mounts
     cn.stop(cid)                                        # after the process exited, and after a failed start
