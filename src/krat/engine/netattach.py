@@ -222,7 +222,7 @@ class Attacher:
         if path is None:
             raise Conflict(f"cannot join the network of container {self.container_name(other)}: it is not running")
         if not os.path.isdir(self.files_dir(other)):  # a `--network none` one that uses the engine's own files
-            own = os.path.join(self.paths.containers, other)  # (see ContainerNet.start)
+            own = os.path.join(self.paths.containers, other)  # (see ContainerNet.start_plain)
             return Attachment(str(path), os.path.join(own, "hosts"), os.path.join(own, "resolv.conf"))
         src = self.files_dir(other)
         return Attachment(path, os.path.join(src, "hosts"), os.path.join(src, "resolv.conf"))
