@@ -118,8 +118,9 @@ class ContainerNet:
         /etc/resolv.conf the engine's own files in the container's directory (which inspect
         shows; bundle.build_context writes them), bound as start() binds the network area's
         copies. Nothing to undo for it but its row (remove)."""
-        own = f"{self.paths.containers}/{cid}"
-        mounts = [{"destination": dest, "type": "bind", "source": f"{own}/{name}", "options": ["rbind", "rprivate"]}
+        own = os.path.join(self.paths.containers, cid)
+        mounts = [{"destination": dest, "type": "bind", "source": os.path.join(own, name),
+                   "options": ["rbind", "rprivate"]}
                   for dest, name in (("/etc/hosts", "hosts"), ("/etc/resolv.conf", "resolv.conf"))]
         return Started({"type": "network"}, mounts)
 
@@ -146,7 +147,7 @@ class ContainerNet:
 
             self._plain.discard(cid)
             rows.forget_container(self.db, cid)
-            remove_tree(f"{self.paths.runroot}/netfiles/{cid}")
+            remove_tree(os.path.join(self.paths.runroot, "netfiles", cid))
             return []
         self.networks.forget(cid)
         return self.volumes.release(cid, remove_anonymous=volumes)

@@ -221,10 +221,9 @@ class Attacher:
         path = pinned if os.path.exists(pinned) else self._private_netns(other)
         if path is None:
             raise Conflict(f"cannot join the network of container {self.container_name(other)}: it is not running")
-        if not os.path.isdir(self.files_dir(other)):  # a `--network none` one that uses the engine's own files
-            own = os.path.join(self.paths.containers, other)  # (see ContainerNet.start_plain)
-            return Attachment(str(path), os.path.join(own, "hosts"), os.path.join(own, "resolv.conf"))
         src = self.files_dir(other)
+        if not os.path.isdir(src):  # a `--network none` container using the engine's own files (start_plain)
+            src = os.path.join(self.paths.containers, other)
         return Attachment(path, os.path.join(src, "hosts"), os.path.join(src, "resolv.conf"))
 
     def _private_netns(self, cid: str) -> str | None:
