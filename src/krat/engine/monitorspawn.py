@@ -33,7 +33,8 @@ def spawn_early(container_id: str, cgroups_path: str, run_dir: str,
     that). container_id: the id the CLI will give the container, so that the runtime's child
     can enter its cgroup early (see runtimes.prefork). new_netns: the
     container will have a network namespace of its own (--network none), which the
-    runtime's child may then make ahead.
+    runtime's child may then make ahead. The monitor is also told whether the command line
+    asks for --rm (asks_removal): it then loads the removal's code while it waits.
 
     The monitor is a fork of the CLI, taken this early (~2 ms into the CLI: a few modules
     loaded, one thread, nothing written to stdout) so that it shares little: no second
@@ -45,14 +46,21 @@ def spawn_early(container_id: str, cgroups_path: str, run_dir: str,
     try:
         os.set_inheritable(theirs.fileno(), True)
         # run_dir: only to tell in `ps` whose monitor it is
-        args = ["--early", str(theirs.fileno()), container_id, cgroups_path, "new-netns" if new_netns else "-",
-                run_dir]
+        hints = ",".join(name for name, on in (("new-netns", new_netns), ("rm", asks_removal(sys.argv))) if on)
+        args = ["--early", str(theirs.fileno()), container_id, cgroups_path, hints or "-", run_dir]
         pid = os.fork()
         if pid == 0:
             become_monitor(theirs.fileno(), args)
     finally:
         theirs.close()
     return pid, ours
+
+
+def asks_removal(argv: list[str]) -> bool:
+    """Whether the command line says --rm (before it is parsed: a hint for the early monitor,
+    which then loads what the removal needs before "go", not after). A wrong guess (the word
+    in the container's command) costs only those imports."""
+    return any(arg in ("--rm", "--rm=true", "--rm=1") for arg in argv)
 
 
 def become_monitor(sync_fd: int, args: list[str]) -> None:
