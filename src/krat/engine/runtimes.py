@@ -316,7 +316,8 @@ def _create_then_start(cid: str, bundle: str, root: str, stdio, console_socket, 
         import krat.runtime as rt
 
         try:
-            os.write(ans_w, _line("0", str(rt.create(cid, bundle, root, stdio=stdio, console_socket=console_socket))))
+            os.write(ans_w, _line("0", str(rt.create(cid, bundle, root, stdio=stdio, console_socket=console_socket,
+                                                     start=at_once))))
         except BaseException as err:
             os.write(ans_w, _line(str(getattr(err, "exit_code", 125)), getattr(err, "message", None) or str(err)))
             code = 1
