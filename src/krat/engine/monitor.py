@@ -635,9 +635,10 @@ def _read_exact(fd: int, size: int) -> bytes | None:
 def main_early(sync_fd: int, container_id: str, cgroups_path: str, new_netns: bool = False,
                removal: bool = False) -> int:
     """The monitor started by spawn_early: pre-fork the runtime's create child first (its
-    import of krat.runtime is the longest part of getting ready for "go"), then load what
-    needs no config (removal: the command line asks for --rm, see preload_cleanup) while the
-    CLI works, then wait for the config."""
+    import of krat.runtime is the longest part of getting ready for "go"), then wait for the
+    config. removal: the command line asks for --rm; what the removal needs (preload_cleanup)
+    loads while the CLI works: krat.runtime's part before the fork (the runtime's child
+    imports it too), the rest once that child is ready (see Later)."""
     os.set_inheritable(sync_fd, False)  # the container must not hold the CLI's socket
     daemonize()
     from krat.engine.runtimes import prefork, release_preforked
@@ -645,6 +646,8 @@ def main_early(sync_fd: int, container_id: str, cgroups_path: str, new_netns: bo
     preforked = None
     later = Later()
     if os.environ.get("KRAT_RUNTIME", "krat") == "krat":
+        if removal:   # loaded for the removal anyway: before the fork, the runtime's child has it too
+            import krat.runtime.container  # noqa: F401
         pid, fd, later.ready_fd = prefork(container_id, cgroups_path, close=(sync_fd,), new_netns=new_netns)
         preforked = (pid, fd)
     # The runtime's child re-parents the container's init to us when it exits, long after this.
