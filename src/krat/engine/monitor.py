@@ -581,7 +581,21 @@ def preload_cleanup(krat_runtime: bool) -> None:
     import krat.engine.cleanup  # noqa: F401
 
     if krat_runtime:
-        import krat.runtime.container  # noqa: F401
+        preload_runtime()
+
+
+def preload_runtime() -> None:
+    """krat's runtime as the removal needs it (krat.runtime.container), with the host's cgroup
+    hierarchies read (a v1 host's /proc/self/mountinfo, which the runtime reads once per
+    process): the delete at the exit, while `run` waits, then need not."""
+    from krat.errors import InvalidArgument
+    from krat.runtime import cgroups, container  # noqa: F401
+
+    try:
+        if not cgroups.is_v2(cgroups.configured_root()):
+            cgroups.hierarchies()
+    except (InvalidArgument, OSError):
+        pass   # create reports a bad $KRAT_CGROUP2_ROOT; the delete reads it again
 
 
 def daemonize() -> None:
@@ -647,7 +661,7 @@ def main_early(sync_fd: int, container_id: str, cgroups_path: str, new_netns: bo
     later = Later()
     if os.environ.get("KRAT_RUNTIME", "krat") == "krat":
         if removal:   # loaded for the removal anyway: before the fork, the runtime's child has it too
-            import krat.runtime.container  # noqa: F401
+            preload_runtime()
         pid, fd, later.ready_fd = prefork(container_id, cgroups_path, close=(sync_fd,), new_netns=new_netns)
         preforked = (pid, fd)
     # The runtime's child re-parents the container's init to us when it exits, long after this.
