@@ -375,7 +375,14 @@ def _send_request(fd: int, request: tuple, stdio: tuple[int, int, int]) -> None:
 def _serve_request(fd: int, container_id: str, cgroups_path: str, new_netns: bool = False,
                    ready_w: int = -1) -> None:
     """The pre-forked child: import krat.runtime, enter the cgroup, fork the early init, say
-    so on ready_w, receive one request, create and start."""
+    so on ready_w, receive one request, create and start.
+
+    Without the cyclic garbage collector, as `run` sets up: this child lives until the start
+    and the init it forks until its execve, and a pass (a few during the imports, one in each
+    of them as they parse the spec) walks young objects for nothing, on the path to "started"."""
+    import gc
+
+    gc.disable()
     code = 1
     try:
         import _socket
