@@ -110,6 +110,7 @@ class Monitor:
         self.forced = False                       # ... or any container (`rm -f`, mode b"D")
         self.unrecorded: dict | None = None       # the exit, while that client may remove it
         self.wake_r = -1
+        self.later = None                         # an early monitor's deferred work (Later)
 
     def short(self, name: str) -> str:
         """A socket path that fits sun_path (108 bytes) however long the runroot is."""
@@ -454,6 +455,8 @@ def serve(mon: Monitor, sync_fd: int) -> int:
         return -1
     sync_send(sync_fd, '{"started": %d, "monitor": %d, "ticks": %d, "at": "%s"}'
               % (mon.pid, os.getpid(), proc_start_ticks(os.getpid()), timestamp()))
+    if mon.later is not None:
+        mon.later.run()   # what was not done before "go"
     policy = mon.cfg.get("restart", "no")
     while True:
         mon.run_until_exit()
@@ -572,13 +575,27 @@ def handoff(mon: Monitor, code: int) -> bool:
     return False
 
 
-def preload_cleanup(mon: Monitor) -> None:
+def preload_cleanup(krat_runtime: bool) -> None:
     """--rm: load what handoff's release needs while the CLI prepares the container (we wait
-    for "go" meanwhile), not after the exit, when `run` waits for us."""
+    for its config or "go" meanwhile), not after the exit, when `run` waits for us."""
     import krat.engine.cleanup  # noqa: F401
 
-    if getattr(mon.runtime, "name", "") == "krat":
-        import krat.runtime.container  # noqa: F401
+    if krat_runtime:
+        preload_runtime()
+
+
+def preload_runtime() -> None:
+    """krat's runtime as the removal needs it (krat.runtime.container), with the host's cgroup
+    hierarchies read (a v1 host's /proc/self/mountinfo, which the runtime reads once per
+    process): the delete at the exit, while `run` waits, then need not."""
+    from krat.errors import InvalidArgument
+    from krat.runtime import cgroups, container  # noqa: F401
+
+    try:
+        if not cgroups.is_v2(cgroups.configured_root()):
+            cgroups.hierarchies()
+    except (InvalidArgument, OSError):
+        pass   # create reports a bad $KRAT_CGROUP2_ROOT; the delete reads it again
 
 
 def daemonize() -> None:
@@ -605,7 +622,8 @@ def setup_signals(mon: Monitor) -> None:
 def main(argv: list[str]) -> int:
     trace("python started")
     if argv[0] == "--early":
-        return main_early(int(argv[1]), argv[2], argv[3], new_netns=argv[4] == "new-netns")
+        hints = argv[4].split(",")
+        return main_early(int(argv[1]), argv[2], argv[3], new_netns="new-netns" in hints, removal="rm" in hints)
     cfg = marshal.loads(bytes.fromhex(argv[0]))
     sync_fd = cfg.get("sync_fd", -1)
     if sync_fd >= 0:
@@ -628,19 +646,32 @@ def _read_exact(fd: int, size: int) -> bytes | None:
     return buf
 
 
-def main_early(sync_fd: int, container_id: str, cgroups_path: str, new_netns: bool = False) -> int:
-    """The monitor started by spawn_early: pre-fork the runtime's create child (it imports
-    krat.runtime now), then wait for the config."""
+def main_early(sync_fd: int, container_id: str, cgroups_path: str, new_netns: bool = False,
+               removal: bool = False) -> int:
+    """The monitor started by spawn_early: pre-fork the runtime's create child first (its
+    import of krat.runtime is the longest part of getting ready for "go"), then wait for the
+    config. removal: the command line asks for --rm; what the removal needs (preload_cleanup)
+    loads while the CLI works: krat.runtime's part before the fork (the runtime's child
+    imports it too), the rest once that child is ready (see Later)."""
     os.set_inheritable(sync_fd, False)  # the container must not hold the CLI's socket
     daemonize()
-    set_subreaper()
     from krat.engine.runtimes import prefork, release_preforked
 
     preforked = None
+    later = Later()
     if os.environ.get("KRAT_RUNTIME", "krat") == "krat":
-        preforked = prefork(container_id, cgroups_path, close=(sync_fd,), new_netns=new_netns)
+        if removal:   # loaded for the removal anyway: before the fork, the runtime's child has it too
+            preload_runtime()
+        pid, fd, later.ready_fd = prefork(container_id, cgroups_path, close=(sync_fd,), new_netns=new_netns)
+        preforked = (pid, fd)
+    # The runtime's child re-parents the container's init to us when it exits, long after this.
+    set_subreaper()
     from krat.engine.logs import LogWriter  # noqa: F401  (loaded while the CLI works)
 
+    if removal:
+        later.job = lambda: preload_cleanup(krat_runtime=preforked is not None)
+    trace("waiting for config")
+    later.wait(sync_fd)
     size = _read_exact(sync_fd, 4)
     blob = _read_exact(sync_fd, int.from_bytes(size, "big")) if size else None
     if blob is None:
@@ -653,12 +684,45 @@ def main_early(sync_fd: int, container_id: str, cgroups_path: str, new_netns: bo
     os.dup2(errfd, 2)
     os.close(errfd)
     cfg["sync_fd"] = sync_fd
-    return run(cfg, sync_fd, preforked)
+    return run(cfg, sync_fd, preforked, later)
 
 
-def run(cfg: dict, sync_fd: int, preforked=None) -> int:
-    """Serve one container from its config: start it, follow it, clean up after it."""
+class Later:
+    """Work an early monitor has to do before its container exits but not before "go" (the
+    --rm removal's imports), done while the runtime's pre-forked child does not need the CPU:
+    the child's import of krat.runtime is the longest part of getting ready for "go", and on
+    two cores the CLI has one. ready_fd: prefork's readiness pipe (-1: nothing to wait for)."""
+
+    def __init__(self) -> None:
+        self.ready_fd = -1
+        self.job = None
+
+    def wait(self, fd: int) -> None:
+        """Until fd (the CLI's socket) is readable; the job meanwhile once the child is ready."""
+        while self.ready_fd >= 0 and self.job is not None:
+            try:
+                ready, _, _ = select.select([fd, self.ready_fd], [], [])
+            except InterruptedError:
+                continue
+            if fd in ready:
+                return   # the CLI first: what it sent may be "go"
+            self.run()
+
+    def run(self) -> None:
+        """The job now (if not done), and no more waiting for the child."""
+        if self.ready_fd >= 0:
+            os.close(self.ready_fd)
+            self.ready_fd = -1
+        job, self.job = self.job, None
+        if job is not None:
+            job()
+
+
+def run(cfg: dict, sync_fd: int, preforked=None, later: Later | None = None) -> int:
+    """Serve one container from its config: start it, follow it, clean up after it. later:
+    an early monitor's deferred work (see Later)."""
     mon = Monitor(cfg)
+    mon.later = later
     from krat.engine.logs import LogWriter
     from krat.engine.runtimes import make_runtime
 
@@ -667,7 +731,13 @@ def run(cfg: dict, sync_fd: int, preforked=None) -> int:
     setup_signals(mon)
     mon.listen()
     if cfg.get("go") and cfg.get("auto_remove"):
-        preload_cleanup(mon)
+        preload = lambda: preload_cleanup(getattr(mon.runtime, "name", "") == "krat")  # noqa: E731
+        if later is None or later.ready_fd < 0:
+            preload()   # loaded already if guessed early
+        elif later.job is None:
+            later.job = preload   # --rm, not guessed from the command line
+    if later is not None:
+        later.wait(sync_fd)
     if cfg.get("go") and not await_go(sync_fd, cfg):
         mon._unlink("attach.sock")   # the CLI gave up before the start: nothing is ours
         discard = getattr(mon.runtime, "discard", None)

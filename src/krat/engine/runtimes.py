@@ -316,7 +316,8 @@ def _create_then_start(cid: str, bundle: str, root: str, stdio, console_socket, 
         import krat.runtime as rt
 
         try:
-            os.write(ans_w, _line("0", str(rt.create(cid, bundle, root, stdio=stdio, console_socket=console_socket))))
+            os.write(ans_w, _line("0", str(rt.create(cid, bundle, root, stdio=stdio, console_socket=console_socket,
+                                                     start=at_once))))
         except BaseException as err:
             os.write(ans_w, _line(str(getattr(err, "exit_code", 125)), getattr(err, "message", None) or str(err)))
             code = 1
@@ -334,24 +335,28 @@ def _create_then_start(cid: str, bundle: str, root: str, stdio, console_socket, 
 
 
 def prefork(container_id: str, cgroups_path: str, close: tuple[int, ...] = (),
-            new_netns: bool = False) -> tuple[int, int]:
+            new_netns: bool = False) -> tuple[int, int, int]:
     """Fork KratRuntime.create's child ahead of the request: it imports krat.runtime and
     enters the container's cgroup while the caller waits for the container to be prepared.
-    Returns (pid, the caller's socket fd); the request arrives with its stdio fds
-    (SCM_RIGHTS); EOF instead: the child leaves and removes the cgroup, and exits.
-    close: the caller's fds the child must not hold. new_netns: the container is expected
-    to get a network namespace of its own (see earlyinit.fork_early)."""
+    Returns (pid, the caller's socket fd, a pipe that turns readable once the child is ready
+    for the request: a byte, or EOF if it died; the caller closes it); the request arrives
+    with its stdio fds (SCM_RIGHTS); EOF instead: the child leaves and removes the cgroup,
+    and exits. close: the caller's fds the child must not hold. new_netns: the container is
+    expected to get a network namespace of its own (see earlyinit.fork_early)."""
     import _socket
 
     ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    ready_r, ready_w = os.pipe()
     pid = os.fork()
     if pid == 0:
         ours.close()
+        os.close(ready_r)
         for fd in close:
             os.close(fd)
-        _serve_request(theirs.detach(), container_id, cgroups_path, new_netns)
+        _serve_request(theirs.detach(), container_id, cgroups_path, new_netns, ready_w)
     theirs.close()
-    return pid, ours.detach()
+    os.close(ready_w)
+    return pid, ours.detach(), ready_r
 
 
 def _send_request(fd: int, request: tuple, stdio: tuple[int, int, int]) -> None:
@@ -367,9 +372,17 @@ def _send_request(fd: int, request: tuple, stdio: tuple[int, int, int]) -> None:
         sock.close()
 
 
-def _serve_request(fd: int, container_id: str, cgroups_path: str, new_netns: bool = False) -> None:
-    """The pre-forked child: import krat.runtime, enter the cgroup, receive one request,
-    create and start."""
+def _serve_request(fd: int, container_id: str, cgroups_path: str, new_netns: bool = False,
+                   ready_w: int = -1) -> None:
+    """The pre-forked child: import krat.runtime, enter the cgroup, fork the early init, say
+    so on ready_w, receive one request, create and start.
+
+    Without the cyclic garbage collector, as `run` sets up: this child lives until the start
+    and the init it forks until its execve, and a pass (a few during the imports, one in each
+    of them as they parse the spec) walks young objects for nothing, on the path to "started"."""
+    import gc
+
+    gc.disable()
     code = 1
     try:
         import _socket
@@ -381,8 +394,14 @@ def _serve_request(fd: int, container_id: str, cgroups_path: str, new_netns: boo
 
         rt.start  # noqa: B018  (loads krat.runtime's modules now, not on request)
         joined = creation.enter_cgroup(container_id, cgroups_path)
-        if joined:
-            earlyinit.fork_early(close=(fd,), new_netns=new_netns)   # the container's init, forked ahead
+        if joined:   # the container's init, forked ahead
+            earlyinit.fork_early(close=(fd, ready_w) if ready_w >= 0 else (fd,), new_netns=new_netns)
+        if ready_w >= 0:
+            try:
+                os.write(ready_w, b"r")
+            except OSError:
+                pass   # the monitor no longer asks
+            os.close(ready_w)
         sock = _socket.socket(fileno=fd)
         data, anc, _, _ = sock.recvmsg(65536, _socket.CMSG_SPACE(3 * 4))
         sock.detach()

@@ -13,7 +13,7 @@ from krat.runtime import earlyinit
 from krat.runtime import hooks, mounts  # noqa: F401
 from krat.runtime import syscalls as sc
 from krat.runtime.cgroups import Cgroup, cgroup_path, configured_root, hierarchies
-from krat.runtime.container import _kill_cgroup, _now
+from krat.runtime.container import _kill_cgroup, _now, arm, disarm
 from krat.runtime.init import INIT_STEPS, InitContext, process_context
 from krat.runtime.records import DEFAULT_ROOT, SECCOMP_BPF, Record, Store, proc_start, write_file
 from krat.runtime.records import write_pid_file as _write_pid_file
@@ -113,8 +113,10 @@ def _launch(spec: Spec, cgroup: Cgroup, stdio: tuple[int, int, int] | None, join
 
 def create(container_id: str, bundle: str, state_root: str = DEFAULT_ROOT,
            stdio: tuple[int, int, int] | None = (0, 1, 2), console_socket: str | None = None,
-           pid_file: str | None = None, preserve_fds: int = 0) -> int:
-    """Set the container up and leave its process waiting for `start`; return its pid."""
+           pid_file: str | None = None, preserve_fds: int = 0, start: bool = False) -> int:
+    """Set the container up and leave its process waiting for `start`; return its pid.
+    start: this process calls start() right after (create and start as one operation): the
+    barrier is armed (see container.arm), so the init does not wait for start to reach it."""
     bundle = os.path.abspath(bundle)
     path = os.path.join(bundle, "config.json")
     raw = _read_config(path)
@@ -122,7 +124,7 @@ def create(container_id: str, bundle: str, state_root: str = DEFAULT_ROOT,
     early = earlyinit.claim(raw, stdio, container_id, bundle, console_socket) if not preserve_fds else None
     try:
         return _create(container_id, bundle, state_root, stdio, console_socket, pid_file, preserve_fds,
-                       parse_spec(raw, path), raw, early)
+                       parse_spec(raw, path), raw, early, start)
     except BaseException:
         if early is not None:
             early.release()
@@ -141,7 +143,7 @@ def _read_config(path: str) -> bytes:
 
 def _create(container_id: str, bundle: str, state_root: str, stdio: tuple[int, int, int] | None,
             console_socket: str | None, pid_file: str | None, preserve_fds: int, spec: Spec, raw: bytes,
-            early: earlyinit.EarlyInit | None) -> int:
+            early: earlyinit.EarlyInit | None, start: bool = False) -> int:
     rootfs = os.path.normpath(os.path.join(bundle, spec.root.path))
     if not os.path.isdir(rootfs):
         raise InvalidArgument(f"root.path: {rootfs} is not a directory")
@@ -171,6 +173,8 @@ def _create(container_id: str, bundle: str, state_root: str, stdio: tuple[int, i
             write_file(os.path.join(directory, SECCOMP_BPF), ctx.filter.bpf)
         ctx.preserve_fds = preserve_fds
         fifo = _make_fifo(directory, spec)
+        if start:
+            arm(store, container_id)
         if early is None:
             pid = _spawn_init(spec, ctx, cgroup, stdio, fifo, record, joined)
             record.pid, record.pid_start, record.status = pid, proc_start(pid) or "", S.CREATED.value
@@ -185,6 +189,7 @@ def _create(container_id: str, bundle: str, state_root: str, stdio: tuple[int, i
             _write_pid_file(pid_file, pid)
         return pid
     except BaseException:
+        disarm(store, container_id)
         if early is not None:
             early.release()
         if joined:

@@ -84,6 +84,7 @@ def fork_early(close: tuple[int, ...] = (), new_netns: bool = False) -> bool:
     sync_r, sync_w = os.pipe()
     own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
     syscalls = sc.LinuxSyscalls()
+    cpus = os.sched_getaffinity(0)   # the init's, which claim narrows for a moment
     pid = 0
     try:
         try:
@@ -92,7 +93,7 @@ def fork_early(close: tuple[int, ...] = (), new_netns: bool = False) -> bool:
             pid = os.fork()
             if pid == 0:
                 kinds = tuple(k for k in SPECULATIVE if new_netns or k != "network")
-                _serve(theirs, sync_w, (ours.detach(), sync_r, *close), kinds)
+                _serve(theirs, sync_w, (ours.detach(), sync_r, *close), kinds, cpus)
         except OSError:
             pid = -1   # no pid namespace or no fork for us: create forks as usual
         # Back at once: whatever this process forks later (hooks) stays in its own pid
@@ -137,6 +138,7 @@ def claim(data: bytes, stdio: tuple[int, int, int] | None, container_id: str, bu
         early.release()
         return None
     blob = marshal.dumps((container_id, bundle, console_socket, data))
+    _elsewhere(early.pid)
     try:
         early.sock.sendmsg([len(blob).to_bytes(4, "big") + blob],
                            [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, struct.pack("3i", *stdio))])
@@ -144,6 +146,25 @@ def claim(data: bytes, stdio: tuple[int, int, int] | None, container_id: str, bu
         early.release()
         return None
     return early
+
+
+def _elsewhere(pid: int) -> None:
+    """Keep the init, about to be woken with its request, off this process' CPU for a moment.
+
+    Woken by us, it is queued on our CPU (the scheduler's wake-affine choice, and a VM's
+    kernel that packs tasks on few vCPUs), and waits there until we block, ~1-2.5 ms later,
+    while another CPU idles: the two halves of create would run one after the other. The
+    init restores its own CPU mask as soon as it has the request (see _serve), before
+    anything of the container depends on it. One CPU, or no mask to narrow: nothing."""
+    from krat.runtime import libc
+
+    here = libc.process().sched_getcpu()
+    try:
+        others = os.sched_getaffinity(pid) - {here}
+        if others:
+            os.sched_setaffinity(pid, others)
+    except OSError:
+        pass
 
 
 def serves(spec: Spec, pids_limit_ok: bool) -> bool:
@@ -184,8 +205,10 @@ def finish(early: EarlyInit, fifo_fd: int, bpf: bytes, on_hooks, meanwhile=None)
 
 # --- the init's side ---------------------------------------------------------------------
 
-def _serve(sock: _socket.socket, sync_w: int, close: tuple[int, ...], kinds: tuple[str, ...]) -> None:
-    """The early init: namespaces ahead, then wait for the request and become the container."""
+def _serve(sock: _socket.socket, sync_w: int, close: tuple[int, ...], kinds: tuple[str, ...],
+           cpus: set[int]) -> None:
+    """The early init: namespaces ahead, then wait for the request and become the container.
+    cpus: its CPU mask as forked (see _elsewhere)."""
     code = 1
     try:
         for fd in close:
@@ -200,6 +223,7 @@ def _serve(sock: _socket.socket, sync_w: int, close: tuple[int, ...], kinds: tup
         if "network" in kinds:
             syscalls.link_up("lo")   # what init.loopback_up does, should the spec keep this namespace
         request = _receive(sock)
+        _restore_affinity(cpus)
         if request is None:
             code = 0
             return   # released: the create never came, or went another way
@@ -208,6 +232,15 @@ def _serve(sock: _socket.socket, sync_w: int, close: tuple[int, ...], kinds: tup
         pass
     finally:
         os._exit(code)
+
+
+def _restore_affinity(cpus: set[int]) -> None:
+    """Back to the CPU mask this init was forked with (the container's processes inherit it);
+    a cpuset that changed meanwhile (the creator applies the cgroup's limits) bounds it."""
+    try:
+        os.sched_setaffinity(0, cpus)
+    except OSError:   # none of them allowed by the cpuset now: every CPU, as the cpuset says
+        os.sched_setaffinity(0, range(os.cpu_count() or 1))
 
 
 def _receive(sock: _socket.socket):

@@ -50,3 +50,35 @@ def test_detached_run_leaves_a_monitor_without_the_clis_fds(kr):
             os.close(w)
     kr.ok("rm", "-f", cid)
     assert_nothing_left(kr, [cid])
+
+
+def _cpu_list(text: str) -> set[int]:
+    out: set[int] = set()
+    for part in text.strip().split(","):
+        first, _, last = part.partition("-")
+        out.update(range(int(first), int(last or first) + 1))
+    return out
+
+
+def _container_cpus(kr, cpus: set[int] | None = None) -> set[int]:
+    def narrow() -> None:
+        if cpus is not None:
+            os.sched_setaffinity(0, cpus)
+
+    proc = subprocess.run(kr.argv("run", "--rm", "--network", "none", "busybox", "grep", "Cpus_allowed_list",
+                                  "/proc/self/status"),
+                          env=kr.env, preexec_fn=narrow, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return _cpu_list(proc.stdout.split(":", 1)[1])
+
+
+def test_the_container_runs_on_the_cpus_krat_was_given(kr):
+    # The runtime keeps the early init off its own CPU while it hands it the request; the
+    # container's processes must still get the CPU mask krat itself was started with.
+    mine = os.sched_getaffinity(0)
+    for _ in range(3):
+        assert _container_cpus(kr) == mine
+    if len(mine) > 1:
+        one = {min(mine)}
+        assert _container_cpus(kr, one) == one
+    assert_nothing_left(kr)
