@@ -129,15 +129,21 @@ def make_devices(sys: sc.Syscalls, rootfs: str, devices: tuple[Device, ...], def
     """Create /dev nodes; where mknod is refused (user namespaces) bind the host's node instead."""
     wanted = [Device(f"/dev/{n}", "c", ma, mi, 0o666, 0, 0) for n, ma, mi in DEFAULT_DEVICES] if defaults else []
     listed = {d.path for d in devices}
+    made = set()   # directories made (or found) already: most nodes share /dev
     for dev in [d for d in wanted if d.path not in listed] + list(devices):
         target = secure_join(rootfs, dev.path)
-        sys.mkdir(os.path.dirname(target))
+        parent = os.path.dirname(target)
+        if parent not in made:
+            sys.mkdir(parent)
+            made.add(parent)
         kind = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}[dev.type]
         try:
-            if os.path.lexists(target):
-                os.unlink(target)
             mode = dev.file_mode if dev.file_mode is not None else 0o666
-            sys.mknod(target, kind | mode, os.makedev(dev.major, dev.minor))
+            try:
+                sys.mknod(target, kind | mode, os.makedev(dev.major, dev.minor))
+            except FileExistsError:   # rare (a fresh /dev is empty): replace what is there
+                os.unlink(target)
+                sys.mknod(target, kind | mode, os.makedev(dev.major, dev.minor))
             sys.chmod(target, mode & 0o7777)  # mknod applied our umask
             sys.chown(target, dev.uid or 0, dev.gid or 0)
         except PermissionError:
@@ -151,9 +157,10 @@ def make_dev_symlinks(sys: sc.Syscalls, rootfs: str) -> None:
     if os.path.exists("/proc/kcore"):
         links.append(("/proc/kcore", "core"))
     for target, name in links:
-        path = os.path.join(dev, name)
-        if not os.path.lexists(path):
-            sys.symlink(target, path)
+        try:
+            sys.symlink(target, os.path.join(dev, name))
+        except FileExistsError:
+            pass   # the image's own (or a mount's) stays
 
 
 def mask_path(sys: sc.Syscalls, path: str) -> None:
