@@ -168,6 +168,8 @@ def _create(container_id: str, bundle: str, state_root: str, stdio: tuple[int, i
         if not joined:
             cgroup.create()   # else enter_cgroup made it, and a cgroup with us in it stays
         cgroup.apply(spec.linux.resources)
+        if early is not None:
+            earlyinit.cgroup_ready(early)   # it makes its devices while this process goes on
         ctx = _prepare_context(spec, rootfs, cgroup, console_socket, connect=early is None)
         if ctx.filter is not None:
             write_file(os.path.join(directory, SECCOMP_BPF), ctx.filter.bpf)

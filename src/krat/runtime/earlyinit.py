@@ -12,9 +12,12 @@ host after this fork, and a copy taken now would not see it.
 At create the creator sends config.json's bytes (read once: both parse the same
 document) with the stdio fds. Both then work at the same time: the creator on its
 bookkeeping (state, cgroup limits, seccomp.bpf, exec.fifo), the init on its context,
-namespaces and mounts, until it waits for the creator's "cgroup ready" (with exec.fifo's
-fd) before it makes device nodes, so the cgroup's device rules are in place. From there
-on it is spawn's protocol (the sync pipe: ready, hooks, error). A spec this init cannot
+namespaces and mounts, until it waits for the creator's "cgroup ready" before it makes
+device nodes, so the cgroup's device rules are in place. It goes on (devices, pivot_root,
+masks) while the creator compiles the seccomp program (or reads it from the cache) and
+makes exec.fifo, and takes both (the program, exec.fifo's fd) before its seccomp step, or
+before its createContainer hooks, whose conversation shares the socket. From there on it
+is spawn's protocol (the sync pipe: ready, hooks, error). A spec this init cannot
 serve (a user or time namespace, no new pid namespace, a pid limit under 8) is found by
 both from the same pure check: the init exits, the creator forks one as usual.
 
@@ -41,7 +44,8 @@ if TYPE_CHECKING:
 # Made ahead; the spec may keep them, join others by path, or want the host's.
 SPECULATIVE = {"network": sc.CLONE_NEWNET, "uts": sc.CLONE_NEWUTS, "ipc": sc.CLONE_NEWIPC,
                "cgroup": sc.CLONE_NEWCGROUP}
-READY = b"R"   # the creator's "cgroup ready", sent with exec.fifo's O_PATH fd
+READY = b"R"   # the creator's "cgroup ready"
+PROGRAM = b"P"   # then the seccomp program, sent with exec.fifo's O_PATH fd
 
 
 class EarlyInit:
@@ -181,12 +185,20 @@ def pids_limit_ok(spec: Spec) -> bool:
     return not 0 < (spec.linux.resources.pids_limit or 0) < 8
 
 
+def cgroup_ready(early: EarlyInit) -> None:
+    """The cgroup is set up (its device rules too): the init may make its device nodes."""
+    try:
+        early.sock.send(READY)
+    except OSError:
+        pass   # it has gone: its error, if any, is on the sync pipe
+
+
 def finish(early: EarlyInit, fifo_fd: int, bpf: bytes, on_hooks, meanwhile=None) -> int:
-    """The cgroup is ready: hand the init exec.fifo and the seccomp program (compiled or read
+    """After cgroup_ready: hand the init exec.fifo and the seccomp program (compiled or read
     from the cache here already), run meanwhile() while it finishes its steps, then follow
     it as spawn does until it is ready (its pid) or has failed (the error; the caller
     releases it)."""
-    message = READY + len(bpf).to_bytes(4, "big") + bpf
+    message = PROGRAM + len(bpf).to_bytes(4, "big") + bpf
     try:
         early.sock.sendmsg([message], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, struct.pack("i", fifo_fd))])
     except OSError:
@@ -261,9 +273,9 @@ def _receive(sock: _socket.socket):
 def _become(request, sock: _socket.socket, sync_w: int, host: dict[str, int]) -> None:
     """Build the context from the spec (as the creator does), then the namespaces and steps."""
     from krat.oci import jsoncodec as json
-    from krat.runtime import creation
+    from krat.runtime import bpf, creation  # noqa: F401  (bpf: _await_program may come after pivot_root)
     from krat.runtime.cgroups import Cgroup, cgroup_path, configured_root
-    from krat.runtime.init import INIT_STEPS, InitContext, make_devices
+    from krat.runtime.init import INIT_STEPS, InitContext, make_devices, run_create_hooks, seccomp_before_caps
 
     (container_id, bundle, console_socket, data), stdio = request
     try:
@@ -281,7 +293,7 @@ def _become(request, sock: _socket.socket, sync_w: int, host: dict[str, int]) ->
     ctx = InitContext(spec=spec, rootfs=rootfs, sys=sc.LinuxSyscalls(), sync=sync_w)  # to report errors
     try:
         cgroup = Cgroup(cgroup_dir, configured_root())
-        ctx = creation._prepare_context(spec, rootfs, cgroup, console_socket, with_filter=False)  # sent with READY
+        ctx = creation._prepare_context(spec, rootfs, cgroup, console_socket, with_filter=False)  # sent later
         ctx.sync = sync_w
         ctx.reply = sock.fileno()
         launch = creation._launch(spec, cgroup, stdio, joined=True)
@@ -292,6 +304,9 @@ def _become(request, sock: _socket.socket, sync_w: int, host: dict[str, int]) ->
         return
     steps = list(INIT_STEPS)
     steps.insert(steps.index(make_devices), _await_creator)
+    # The hooks' conversation reads the same socket: the program is taken before it starts.
+    hooks = any(spec.hooks_of(k) for k in ("prestart", "createRuntime", "createContainer", "startContainer"))
+    steps.insert(steps.index(run_create_hooks if hooks else seccomp_before_caps), _await_program)
     sp._child(ctx, steps)
 
 
@@ -315,13 +330,19 @@ def _namespaces(ctx: InitContext, launch: sp.Launch, host: dict[str, int]) -> No
 
 
 def _await_creator(ctx: InitContext) -> None:
-    """An init step: wait until the creator has set the cgroup up; take exec.fifo's fd."""
+    """An init step: wait until the creator has set the cgroup up."""
+    if os.read(ctx.reply, 1) != READY:
+        os._exit(1)   # the creator failed or gave up: it reports why
+
+
+def _await_program(ctx: InitContext) -> None:
+    """An init step: take exec.fifo's fd and the seccomp program from the creator."""
     sock = _socket.socket(fileno=os.dup(ctx.reply))
     try:
         data, anc, _, _ = sock.recvmsg(5, _socket.CMSG_SPACE(4))
         if anc:
             ctx.fifo = struct.unpack("i", anc[0][2][:4])[0]
-        if len(data) < 5 or data[:1] != READY or not anc:
+        if len(data) < 5 or data[:1] != PROGRAM or not anc:
             os._exit(1)   # the creator failed or gave up: it reports why
         size = int.from_bytes(data[1:5], "big")
         bpf = b""
@@ -333,6 +354,6 @@ def _await_creator(ctx: InitContext) -> None:
     finally:
         sock.close()
     if bpf:
-        from krat.runtime.bpf import Program
+        from krat.runtime.bpf import Program   # loaded by _become, before pivot_root
 
         ctx.filter = Program(bpf)
