@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from krat.oci._json import _fail, _obj, _str
+from krat.oci.closedstr import ClosedStr
 from krat.oci.records import record
 
 TYPE_CHECKING = False
@@ -15,60 +16,15 @@ if TYPE_CHECKING:
 OCI_VERSION = "1.0.2"
 
 
-class ContainerStatus(str):
-    """The spec's statuses plus runc's `paused`: a closed set of str constants.
-
-    It behaves as the `(str, enum.Enum)` it replaces does in what krat uses (members
-    compared with `is`, `.value`, `.name`, `ContainerStatus("running")` returning the
-    member or raising ValueError, str() and repr()) without importing enum, which with
-    functools and collections is a third of the runtime child's import time.
-    """
+class ContainerStatus(ClosedStr, values=("creating", "created", "running", "paused", "stopped")):
+    """The spec's statuses plus runc's `paused` (a ClosedStr, not an Enum: see there)."""
 
     __slots__ = ()
-    _members: dict[str, ContainerStatus] = {}
     CREATING: ContainerStatus
     CREATED: ContainerStatus
     RUNNING: ContainerStatus
     PAUSED: ContainerStatus
     STOPPED: ContainerStatus
-
-    def __new__(cls, value: str) -> ContainerStatus:
-        try:
-            return cls._members[value]
-        except (KeyError, TypeError):
-            raise ValueError(f"{value!r} is not a valid ContainerStatus") from None
-
-    @property
-    def value(self) -> str:
-        return str.__str__(self)
-
-    @property
-    def name(self) -> str:
-        return self.value.upper()
-
-    def __str__(self) -> str:
-        return f"ContainerStatus.{self.name}"
-
-    def __format__(self, spec: str) -> str:
-        return format(str(self), spec)
-
-    def __repr__(self) -> str:
-        return f"<ContainerStatus.{self.name}: {self.value!r}>"
-
-    def __reduce__(self) -> tuple:
-        return ContainerStatus, (self.value,)
-
-    def __copy__(self) -> ContainerStatus:
-        return self
-
-    def __deepcopy__(self, memo: dict) -> ContainerStatus:
-        return self
-
-
-for _value in ("creating", "created", "running", "paused", "stopped"):
-    ContainerStatus._members[_value] = _member = str.__new__(ContainerStatus, _value)
-    setattr(ContainerStatus, _value.upper(), _member)
-del _value, _member
 
 
 @record(frozen=True)
