@@ -170,6 +170,16 @@ def resolv_conf(net: NetworkAttachment, as_is: bool = False) -> str:
 
 
 def write_file(path: str, text: str) -> None:
+    """Replace path's content atomically (a temporary file renamed over it); a file that does
+    not exist yet (a new container's) is written in place: every start writes these files
+    again before anything reads them, so a torn first write is replaced, and the rename
+    (~0.07 ms of ext4 each) is saved."""
+    try:
+        with open(path, "x") as f:
+            f.write(text)
+        return
+    except FileExistsError:
+        pass
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
         f.write(text)
@@ -260,9 +270,16 @@ def write_config(bundle: str, document: dict) -> None:
     from krat.oci import jsoncodec
 
     os.makedirs(bundle, exist_ok=True)
+    text = jsoncodec.dumps(document)
+    try:  # a new bundle's: in place (see write_file); the monitor reads it after "go"
+        with open(f"{bundle}/config.json", "x") as f:
+            f.write(text)
+        return
+    except FileExistsError:
+        pass
     tmp = f"{bundle}/config.json.tmp"
     with open(tmp, "w") as f:
-        f.write(jsoncodec.dumps(document))
+        f.write(text)
     os.replace(tmp, f"{bundle}/config.json")
 
 
