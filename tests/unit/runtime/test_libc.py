@@ -21,4 +21,4 @@ def test_types_made_on_first_use_are_ctypes_alikes():
 
 
 def test_a_call_through_the_process_libc():
-    assert libc.umount2("/nonexistent-krat-path") == 2  # ENOENT
+    assert libc.umount2("/nonexistent-krat-path") in (1, 2)  # EPERM without root, else ENOENT
