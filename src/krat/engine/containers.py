@@ -498,11 +498,11 @@ class ContainerService(Lifecycle):
         """Until the container's last monitor has exited. It records the exit before it
         unmounts and detaches: a new start must not mount (or find mounted) what that cleanup
         is about to take away. A pidfd wakes us as it exits (no polling of /proc)."""
-        import select
-
         pid, ticks = c.row.monitor_pid, c.row.monitor_start
         if not pid_alive(pid, ticks):
             return
+        import select
+
         try:
             fd = os.pidfd_open(pid)
         except OSError:  # gone meanwhile
