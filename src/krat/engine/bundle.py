@@ -56,12 +56,17 @@ def memory_cgroup_dir(container_id: str, root: str = CGROUP_ROOT) -> str:
 
 
 def host_capabilities() -> tuple[str, ...]:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("CapBnd:"):
-                mask = int(line.split()[1], 16)
-                return tuple(c for i, c in enumerate(ocigen.ALL_CAPS) if mask >> i & 1)
-    return ocigen.ALL_CAPS
+    """The capabilities of our bounding set (CapBnd of /proc/self/status), by name."""
+    fd = os.open("/proc/self/status", os.O_RDONLY | os.O_CLOEXEC)  # bytes, one read: not a text file's
+    try:                                                             # line iterator (~0.1 ms a start)
+        status = os.read(fd, 1 << 16)
+    finally:
+        os.close(fd)
+    at = status.find(b"\nCapBnd:")
+    if at < 0:
+        return ocigen.ALL_CAPS
+    mask = int(status[at + 8:status.index(b"\n", at + 1)], 16)
+    return tuple(c for i, c in enumerate(ocigen.ALL_CAPS) if mask >> i & 1)
 
 
 def swap_accounting(root: str = CGROUP_ROOT) -> bool:
