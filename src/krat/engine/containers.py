@@ -660,10 +660,10 @@ class ContainerService(Lifecycle):
         except OSError:
             return None
 
-    def finish_removal(self, c: Container, sock) -> None:
+    def finish_removal(self, c: Container, sock, prepared: tuple | None = None) -> None:
         """Remove an exited --rm container whose monitor handed that over to us (the owner
-        client): see _remove_handed_over."""
-        self._remove_handed_over(c, HandOver(sock), volumes=True)
+        client): see _remove_handed_over (prepared: as there, made while it ran)."""
+        self._remove_handed_over(c, HandOver(sock), volumes=True, prepared=prepared)
 
     def _remove_handed_over(self, c: Container, monitor: "HandOver", volumes: bool,
                             prepared: tuple | None = None) -> None:
