@@ -9,19 +9,10 @@ from __future__ import annotations
 import time
 
 from krat.db.connection import Database
+from krat.db.imagerows import (  # noqa: F401  (the rows a start reads, re-exported)
+    _IMAGE_COLS, ImageRow, _row, get_image, get_with_run_doc, ids_with_prefix, image_by_digest, image_by_tag,
+    set_run_doc)
 from krat.oci.records import record
-
-
-@record(frozen=True)
-class ImageRow:
-    id: str
-    manifest_digest: str
-    created: str
-    size: int
-    architecture: str
-    os: str
-    parent_id: str | None
-    added: float
 
 
 @record(frozen=True)
@@ -38,14 +29,6 @@ class ImageListing:
     tags: tuple[str, ...]
     repo_digests: tuple[str, ...]
     has_children: bool
-
-
-_IMAGE_COLS = "id, manifest_digest, created, size, architecture, os, parent_id, added"
-
-
-def _row(r) -> ImageRow:
-    return ImageRow(r["id"], r["manifest_digest"], r["created"], r["size"], r["architecture"],
-                    r["os"], r["parent_id"], r["added"])
 
 
 def insert_image(db: Database, row: ImageRow, layers: list[tuple[str, str, int]]) -> bool:
@@ -82,47 +65,6 @@ def delete_image(db: Database, image_id: str) -> list[str]:
             db.conn.execute("DELETE FROM layers WHERE diff_id = ?", (diff_id,))
             freed.append(diff_id)
     return freed
-
-
-def get_image(db: Database, image_id: str) -> ImageRow | None:
-    r = db.query_one(f"SELECT {_IMAGE_COLS} FROM images WHERE id = ?", (image_id,))
-    return _row(r) if r else None
-
-
-def get_with_run_doc(db: Database, image_id: str) -> tuple[ImageRow, str | None] | None:
-    """The image's row and its run_doc (None until set_run_doc)."""
-    r = db.query_one(f"SELECT {_IMAGE_COLS}, run_doc FROM images WHERE id = ?", (image_id,))
-    return (_row(r), r["run_doc"]) if r else None
-
-
-def set_run_doc(db: Database, image_id: str, text: str) -> None:
-    """Store the run_doc; a cache, so a database that cannot take the write now is no error."""
-    import _sqlite3
-
-    try:
-        db.conn.execute("UPDATE images SET run_doc = ? WHERE id = ? AND run_doc IS NULL", (text, image_id))
-    except _sqlite3.OperationalError:
-        pass
-
-
-def ids_with_prefix(db: Database, hex_prefix: str, limit: int = 2) -> list[str]:
-    rows = db.query("SELECT id FROM images WHERE id >= ? AND id < ? ORDER BY id LIMIT ?",
-                    (f"sha256:{hex_prefix}", f"sha256:{hex_prefix}\uffff", limit))
-    return [r[0] for r in rows]
-
-
-def image_by_tag(db: Database, name: str) -> str | None:
-    r = db.query_one("SELECT image_id FROM tags WHERE name = ?", (name,))
-    return r[0] if r else None
-
-
-def image_by_digest(db: Database, repository: str, digest: str) -> str | None:
-    r = db.query_one("SELECT image_id FROM repo_digests WHERE repository = ? AND digest = ?",
-                     (repository, digest))
-    if r:
-        return r[0]
-    r = db.query_one("SELECT id FROM images WHERE manifest_digest = ?", (digest,))
-    return r[0] if r else None
 
 
 def layers_of(db: Database, image_id: str) -> list[LayerRef]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from krat.oci import jsoncodec as json  # not `json`: json.decoder loads re (~1 ms)
 
 from krat.db.connection import unique
+from krat.db.container_networking import (  # noqa: F401  (the container_networking rows, re-exported)
+    container_config, forget_container, joined_by, rename_container, save_container_config)
 from krat.oci.records import field, record
 
 TYPE_CHECKING = False
@@ -97,37 +99,7 @@ def subnets_in_use(db: "Database") -> list[str]:
     return [r[0] for r in db.query("SELECT subnet FROM networks WHERE subnet IS NOT NULL")]
 
 
-# -- container configuration ------------------------------------------------------------
-
-def save_container_config(db: "Database", container_id: str, name: str, config: dict) -> None:
-    with db.transaction() as conn:
-        conn.execute("INSERT OR REPLACE INTO container_networking(container_id, name, config_json) VALUES (?,?,?)",
-                     (container_id, name, json.dumps(config)))
-
-
-def container_config(db: "Database", container_id: str) -> tuple[str, dict] | None:
-    row = db.query_one("SELECT name, config_json FROM container_networking WHERE container_id = ?", (container_id,))
-    return (row["name"], json.loads(row["config_json"])) if row else None
-
-
-def joined_by(db: "Database", container_id: str) -> list[str]:
-    """Containers configured to share this one's network namespace (`--network container:ID`)."""
-    found = db.query("SELECT container_id FROM container_networking WHERE config_json LIKE ?",
-                     (f'%"container": "{container_id}"%',))
-    return [row[0] for row in found]
-
-
-def rename_container(db: "Database", container_id: str, name: str) -> None:
-    with db.transaction() as conn:
-        conn.execute("UPDATE container_networking SET name = ? WHERE container_id = ?", (name, container_id))
-
-
-def forget_container(db: "Database", container_id: str) -> None:
-    with db.transaction() as conn:
-        conn.execute("DELETE FROM port_mappings WHERE container_id = ?", (container_id,))
-        conn.execute("DELETE FROM endpoints WHERE container_id = ?", (container_id,))
-        conn.execute("DELETE FROM container_networking WHERE container_id = ?", (container_id,))
-
+# -- container configuration: krat.db.container_networking ---------------------------------
 
 # -- endpoints ------------------------------------------------------------------------
 

@@ -56,12 +56,17 @@ def memory_cgroup_dir(container_id: str, root: str = CGROUP_ROOT) -> str:
 
 
 def host_capabilities() -> tuple[str, ...]:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("CapBnd:"):
-                mask = int(line.split()[1], 16)
-                return tuple(c for i, c in enumerate(ocigen.ALL_CAPS) if mask >> i & 1)
-    return ocigen.ALL_CAPS
+    """The capabilities of our bounding set (CapBnd of /proc/self/status), by name."""
+    fd = os.open("/proc/self/status", os.O_RDONLY | os.O_CLOEXEC)  # bytes, one read: not a text file's
+    try:                                                             # line iterator (~0.1 ms a start)
+        status = os.read(fd, 1 << 16)
+    finally:
+        os.close(fd)
+    at = status.find(b"\nCapBnd:")
+    if at < 0:
+        return ocigen.ALL_CAPS
+    mask = int(status[at + 8:status.index(b"\n", at + 1)], 16)
+    return tuple(c for i, c in enumerate(ocigen.ALL_CAPS) if mask >> i & 1)
 
 
 def swap_accounting(root: str = CGROUP_ROOT) -> bool:
@@ -170,6 +175,16 @@ def resolv_conf(net: NetworkAttachment, as_is: bool = False) -> str:
 
 
 def write_file(path: str, text: str) -> None:
+    """Replace path's content atomically (a temporary file renamed over it); a file that does
+    not exist yet (a new container's) is written in place: every start writes these files
+    again before anything reads them, so a torn first write is replaced, and the rename
+    (~0.07 ms of ext4 each) is saved."""
+    try:
+        with open(path, "x") as f:
+            f.write(text)
+        return
+    except FileExistsError:
+        pass
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
         f.write(text)
@@ -260,9 +275,16 @@ def write_config(bundle: str, document: dict) -> None:
     from krat.oci import jsoncodec
 
     os.makedirs(bundle, exist_ok=True)
+    text = jsoncodec.dumps(document)
+    try:  # a new bundle's: in place (see write_file); the monitor reads it after "go"
+        with open(f"{bundle}/config.json", "x") as f:
+            f.write(text)
+        return
+    except FileExistsError:
+        pass
     tmp = f"{bundle}/config.json.tmp"
     with open(tmp, "w") as f:
-        f.write(jsoncodec.dumps(document))
+        f.write(text)
     os.replace(tmp, f"{bundle}/config.json")
 
 

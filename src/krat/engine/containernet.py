@@ -77,7 +77,7 @@ class ContainerNet:
         """Validate and record; on any error nothing is left (rows, volumes)."""
         image_config = image_config or {}
         if is_plain_none(request, image_config):  # nothing to validate, no mounts: only the row
-            from krat.db import networks as rows
+            from krat.db import container_networking as rows
 
             rows.save_container_config(self.db, cid, name, stored_config(request.network, "none"))
             self._plain.add(cid)
@@ -142,7 +142,7 @@ class ContainerNet:
 
     def remove(self, cid: str, volumes: bool = False) -> list[str]:
         if cid in self._plain:  # its row is all there is (and files a `krat start` elsewhere made)
-            from krat.db import networks as rows
+            from krat.db import container_networking as rows
             from krat.runtime.trees import remove_tree
 
             self._plain.discard(cid)

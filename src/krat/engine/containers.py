@@ -62,9 +62,13 @@ class StartError(KratError):
 
 
 def now_rfc3339() -> str:
-    from krat.engine.logs import timestamp
+    """RFC 3339 with nanoseconds in UTC, trailing zeros trimmed like Go's RFC3339Nano (as
+    krat.engine.logs.timestamp: not imported for it, ~0.15 ms on `run`'s path)."""
+    import time
 
-    return timestamp()
+    secs, frac = divmod(time.time_ns(), 1_000_000_000)
+    base = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs))
+    return f"{base}.{frac:09d}".rstrip("0") + "Z" if frac else base + "Z"
 
 
 def spawn_monitor(cfg: dict, errlog: str, wait: bool = True) -> int:
@@ -494,11 +498,11 @@ class ContainerService(Lifecycle):
         """Until the container's last monitor has exited. It records the exit before it
         unmounts and detaches: a new start must not mount (or find mounted) what that cleanup
         is about to take away. A pidfd wakes us as it exits (no polling of /proc)."""
-        import select
-
         pid, ticks = c.row.monitor_pid, c.row.monitor_start
         if not pid_alive(pid, ticks):
             return
+        import select
+
         try:
             fd = os.pidfd_open(pid)
         except OSError:  # gone meanwhile
@@ -656,10 +660,10 @@ class ContainerService(Lifecycle):
         except OSError:
             return None
 
-    def finish_removal(self, c: Container, sock) -> None:
+    def finish_removal(self, c: Container, sock, prepared: tuple | None = None) -> None:
         """Remove an exited --rm container whose monitor handed that over to us (the owner
-        client): see _remove_handed_over."""
-        self._remove_handed_over(c, HandOver(sock), volumes=True)
+        client): see _remove_handed_over (prepared: as there, made while it ran)."""
+        self._remove_handed_over(c, HandOver(sock), volumes=True, prepared=prepared)
 
     def _remove_handed_over(self, c: Container, monitor: "HandOver", volumes: bool,
                             prepared: tuple | None = None) -> None:

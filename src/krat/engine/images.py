@@ -172,7 +172,7 @@ class ImageService:
 
     def resolve_id(self, text: str) -> str:
         """The image id a user's reference names; NotFound/InvalidArgument with a clear message."""
-        from krat.db import images as q
+        from krat.db import imagerows as q  # not all of krat.db.images: `run` calls this
 
         if not text:
             raise InvalidArgument("invalid reference format: empty image name")
@@ -233,7 +233,7 @@ class ImageService:
         """get() for starting a container: without the image's names (repo_tags and
         repo_digests change; a start reads neither), from the row's run_doc, which the first
         start of the image stores (one query, no blob read, no content or layer store)."""
-        from krat.db import images as q
+        from krat.db import imagerows as q
         from krat.oci import jsoncodec
 
         got = q.get_with_run_doc(self.db, image_id)

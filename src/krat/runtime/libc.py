@@ -24,15 +24,25 @@ def _simple(name: str, code: str) -> type:
     return type(name, (_ctypes._SimpleCData,), {"_type_": code, "__module__": __name__})
 
 
-c_int = _simple("c_int", "i")
-c_uint = _simple("c_uint", "I")
-c_ushort = _simple("c_ushort", "H")
-c_ulong = _simple("c_ulong", "L")
-c_uint64 = _simple("c_uint64", "Q")
-c_void_p = _simple("c_void_p", "P")
-c_char = _simple("c_char", "c")
+c_int = _simple("c_int", "i")      # every function's result
+c_ulong = _simple("c_ulong", "L")  # mount(2)'s flags: the one call of `krat run`'s own process
 
-c_uint32 = c_uint  # as ctypes on Linux, where int is 32 bits
+# The others are made on first use (module __getattr__): ~0.1 ms of type building that the
+# CLI, which only mounts and unmounts, does not need.
+_LATER = {"c_uint": "I", "c_ushort": "H", "c_uint64": "Q", "c_void_p": "P", "c_char": "c"}
+
+
+def __getattr__(name: str) -> type:
+    if name in globals():  # a direct call (bytes_buffer) after the first
+        return globals()[name]
+    if name == "c_uint32":  # as ctypes on Linux, where int is 32 bits
+        made = globals()["c_uint32"] = __getattr__("c_uint")
+        return made
+    code = _LATER.get(name)
+    if code is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    made = globals()[name] = _simple(name, code)
+    return made
 
 
 class _Function(_ctypes.CFuncPtr):
@@ -60,7 +70,7 @@ class Library:
 
 def bytes_buffer(data: bytes):
     """A C copy of data that stays put while the object lives (ctypes.create_string_buffer)."""
-    return (c_char * len(data)).from_buffer_copy(data)
+    return (__getattr__("c_char") * len(data)).from_buffer_copy(data)
 
 
 _process: Library | None = None

@@ -68,9 +68,9 @@ def test_run_rm_network_none_loads_no_network_or_volume_code(kr, runtime):
                           capture_output=True, text=True, env=kr.env, timeout=120)
     assert proc.returncode == 0 and proc.stdout == HOSTS, proc.stderr
     loaded = {line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
-    assert "krat.engine.containernet" in loaded and "krat.db.networks" in loaded  # the check saw the run
+    assert "krat.engine.containernet" in loaded and "krat.db.container_networking" in loaded  # it saw the run
     for module in ("krat.net", "krat.engine.netattach", "krat.engine.networks", "krat.engine.volumes",
-                   "krat.db.volumes", "krat.engine.mountspec"):
+                   "krat.db.volumes", "krat.engine.mountspec", "krat.db.networks"):
         assert module not in loaded, module
     assert kr.ok("ps", "-aq").stdout == "" and not list((kr.runroot / "netfiles").glob("*"))
 

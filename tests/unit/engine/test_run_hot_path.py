@@ -178,3 +178,56 @@ def test_run_network_none_reaches_no_enum_ipaddress_or_contextlib():
                   "krat.engine.netattach", "krat.engine.networks", "krat.engine.volumes", "krat.net",
                   "krat.db.volumes"):
         assert heavy not in reached, heavy
+
+
+def test_plain_network_none_keeps_one_row_without_the_network_rows_module(tmp_path):
+    """A plain `--network none` container's networking is its container_networking row: saved
+    at create and forgotten at remove through krat.db.container_networking, without loading
+    krat.db.networks; the general path still reads the same row."""
+    code = (
+        "import sys\n"
+        "from krat.db import open_database\n"
+        "from krat.engine.config import Paths\n"
+        "from krat.engine.containernet import ContainerNet\n"
+        "from krat.engine.netrequest import NetVolRequest, NetworkingRequest\n"
+        f"db = open_database({str(tmp_path / 'krat.db')!r})\n"
+        f"net = ContainerNet(db, Paths({str(tmp_path / 'root')!r}, {str(tmp_path / 'run')!r}))\n"
+        "net.create('c1', 'web', NetVolRequest(NetworkingRequest('none')), {})\n"
+        "print(net.is_plain('c1'), 'krat.db.networks' in sys.modules)\n"
+        "from krat.db import networks\n"
+        "print(networks.container_config(db, 'c1')[0])\n"
+        "net.remove('c1')\n"
+        "print(networks.container_config(db, 'c1'))\n")
+    out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, check=True,
+                         env={"PYTHONPATH": SRC, "PATH": "/usr/bin:/bin"}).stdout.split()
+    assert out == ["True", "False", "web", "None"]
+
+
+def test_run_finds_its_image_without_the_image_sql_module(tmp_path):
+    """`run` resolves its image by tag and by id prefix and reads the row it starts from
+    through krat.db.imagerows alone; krat.db.images re-exports the same objects."""
+    from krat.db import images, imagerows, open_database
+
+    assert images.ImageRow is imagerows.ImageRow and images.image_by_tag is imagerows.image_by_tag
+    db = open_database(str(tmp_path / "krat.db"))
+    image_id = "sha256:" + "ab" * 32
+    with db.transaction():
+        images.insert_image(db, images.ImageRow(image_id, "sha256:" + "cd" * 32, "now", 7, "amd64", "linux",
+                                                None, 1.0), [])
+        images.set_tag(db, "docker.io/library/box:latest", "docker.io/library/box", "latest", image_id)
+        images.set_run_doc(db, image_id, '{"config": {"config": {"Cmd": ["sh"]}}, "diff_ids": [], '
+                                         '"blob_digests": [], "layer_dirs": []}')
+    db.close()
+    code = (
+        "import sys\n"
+        "from krat.db import open_database\n"
+        "from krat.engine.config import Paths\n"
+        "from krat.engine.images import ImageService\n"
+        f"svc = ImageService(Paths({str(tmp_path)!r}, {str(tmp_path / 'run')!r}), "
+        f"open_database({str(tmp_path / 'krat.db')!r}))\n"
+        "found = svc.resolve_id('box')\n"
+        "print(found == svc.resolve_id('abab'), svc.get_for_run(found).config['Cmd'][0], svc.exists('nope'))\n"
+        "print('krat.db.images' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, check=True,
+                         env={"PYTHONPATH": SRC, "PATH": "/usr/bin:/bin"}).stdout.split()
+    assert out == ["True", "sh", "False", "False"]

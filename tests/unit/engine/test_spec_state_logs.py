@@ -139,3 +139,13 @@ def test_ids_and_names():
     adjective, surname = name.split("_")
     assert adjective and surname and name.isascii()
     assert generate_name(retry=1)[-1].isdigit()
+
+
+def test_container_timestamps_match_the_log_format(monkeypatch):
+    import time
+
+    from krat.engine.containers import now_rfc3339
+
+    for ns in (1_700_000_000_123_000_000, 1_700_000_000_000_000_000, 1_700_000_000_000_000_001):
+        monkeypatch.setattr(time, "time_ns", lambda ns=ns: ns)
+        assert now_rfc3339() == timestamp(ns)

@@ -81,10 +81,12 @@ def run(ctx, argv: list[str], early) -> int:
     c = svc.refresh(c)
     pid = c.row.pid
     handed: dict = {}
+    # what the removal needs (--rm), made while the container runs rather than after its exit
+    prepared = (svc.monitor_config(c), svc.networking()) if spec.auto_remove else None
     code = attach_session(sock, pid, stdin=spec.open_stdin, tty=spec.tty,
                           wait_final=spec.restart.name == "no", result=handed)
     if handed.get("cleanup"):
-        svc.finish_removal(c, sock)
+        svc.finish_removal(c, sock, prepared)
     return 0 if code is None else code
 
 
