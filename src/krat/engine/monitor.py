@@ -39,8 +39,8 @@ import time
 from krat.engine.monitorproto import (EXIT, HEADER_SIZE, RELEASED, REMOVING, RESIZE, STDERR, STDIN,  # noqa: F401
                                       STDIN_CLOSE, STDOUT, exit_payload, frame, parse_frames, proc_start_ticks)
 from krat.engine.monitorstate import open_db, record, record_in_child, restart_delay  # noqa: F401
-from krat.engine.monitorspawn import (MONITOR_MAIN, await_early, detach, send_config, spawn_early,  # noqa: F401
-                                      spawn_process)
+from krat.engine.monitorspawn import (MONITOR_MAIN, await_early, detach, send_config, set_subreaper,  # noqa: F401
+                                      spawn_early, spawn_process)
 
 ACK_TIMEOUT = 30.0
 KEEP = "keep"
@@ -63,14 +63,6 @@ def exit_code_of(status: int) -> int:
     if os.WIFSIGNALED(status):
         return 128 + os.WTERMSIG(status)
     return os.WEXITSTATUS(status)
-
-
-def set_subreaper() -> None:
-    from krat.runtime import libc   # _ctypes alone: the ctypes package costs ~1.5 ms
-
-    PR_SET_CHILD_SUBREAPER = 36
-    if libc.process().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
-        raise OSError(libc.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
 
 
 def unix_socket() -> _socket.socket:
@@ -655,6 +647,7 @@ def main_early(sync_fd: int, container_id: str, cgroups_path: str, new_netns: bo
     if not detached:   # exec'ed (see become_monitor)
         os.set_inheritable(sync_fd, False)  # the container must not hold the CLI's socket
         detach()
+        set_subreaper()   # before the runtime's child: see become_monitor
         if os.environ.get("KRAT_RUNTIME", "krat") == "krat":
             from krat.engine.runtimes import prefork
 
@@ -663,9 +656,6 @@ def main_early(sync_fd: int, container_id: str, cgroups_path: str, new_netns: bo
         later.ready_fd = preforked[2]
         preforked = preforked[:2]
     from krat.engine.runtimes import release_preforked
-
-    # The runtime's child re-parents the container's init to us when it exits, long after this.
-    set_subreaper()
     from krat.engine.logs import LogWriter  # noqa: F401  (loaded while the CLI works)
 
     if removal:

@@ -83,6 +83,9 @@ def become_monitor(sync_fd: int, args: list[str]) -> None:
         os.closerange(sync_fd + 1, max(os.sysconf("SC_OPEN_MAX"), sync_fd + 2))
         os.set_inheritable(sync_fd, False)  # the container must not hold the CLI's socket
         detach()   # before the prefork: the monitor itself is its runtime child's parent
+        # and a subreaper before that child exists: the container's init (or an early init
+        # left by a child that died) is re-parented to the monitor when that child exits.
+        set_subreaper()
         preforked = prefork_early(args)
         if preforked is not None:
             await_ready(preforked[2])
@@ -122,6 +125,14 @@ def detach() -> None:
         os.setsid()
 
 
+def set_subreaper() -> None:
+    from krat.runtime import libc   # _ctypes alone: the ctypes package costs ~1.5 ms
+
+    PR_SET_CHILD_SUBREAPER = 36
+    if libc.process().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        raise OSError(libc.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
+
+
 def await_ready(fd: int) -> None:
     """Until the runtime's child is ready (fd readable: its byte, or EOF if it died), left
     for the monitor to read: until then the monitor's own start (its command line, imports)
@@ -143,10 +154,8 @@ def prefork_early(args: list[str]) -> tuple[int, int, int] | None:
     if os.environ.get("KRAT_RUNTIME", "krat") != "krat":
         return None
     # What both will have (the child imports all of krat.runtime): loaded once, before the fork.
-    # The monitor calls prctl (set_cmdline, set_subreaper), and --rm's removal needs the runtime's
-    # delete (preload_runtime).
-    from krat.runtime import libc  # noqa: F401
-
+    # The monitor calls prctl (set_subreaper has loaded libc), and --rm's removal needs the
+    # runtime's delete (preload_runtime).
     if "rm" in args[4].split(","):
         from krat.runtime import cgroups, container  # noqa: F401
     from krat.engine.runtimes import prefork
