@@ -39,7 +39,8 @@ import time
 from krat.engine.monitorproto import (EXIT, HEADER_SIZE, RELEASED, REMOVING, RESIZE, STDERR, STDIN,  # noqa: F401
                                       STDIN_CLOSE, STDOUT, exit_payload, frame, parse_frames, proc_start_ticks)
 from krat.engine.monitorstate import open_db, record, record_in_child, restart_delay  # noqa: F401
-from krat.engine.monitorspawn import MONITOR_MAIN, await_early, send_config, spawn_early, spawn_process  # noqa: F401
+from krat.engine.monitorspawn import (MONITOR_MAIN, await_early, detach, send_config, set_subreaper,  # noqa: F401
+                                      spawn_early, spawn_process)
 
 ACK_TIMEOUT = 30.0
 KEEP = "keep"
@@ -62,14 +63,6 @@ def exit_code_of(status: int) -> int:
     if os.WIFSIGNALED(status):
         return 128 + os.WTERMSIG(status)
     return os.WEXITSTATUS(status)
-
-
-def set_subreaper() -> None:
-    from krat.runtime import libc   # _ctypes alone: the ctypes package costs ~1.5 ms
-
-    PR_SET_CHILD_SUBREAPER = 36
-    if libc.process().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
-        raise OSError(libc.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
 
 
 def unix_socket() -> _socket.socket:
@@ -598,13 +591,6 @@ def preload_runtime() -> None:
         pass   # create reports a bad $KRAT_CGROUP2_ROOT; the delete reads it again
 
 
-def daemonize() -> None:
-    if os.fork() > 0:
-        os._exit(0)
-    if os.getsid(0) != os.getpid():
-        os.setsid()
-
-
 def setup_signals(mon: Monitor) -> None:
     r, w = os.pipe()
     os.set_blocking(r, False)
@@ -619,16 +605,19 @@ def setup_signals(mon: Monitor) -> None:
     mon.watch(r, "wake")
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str], detached: bool = False, preforked: tuple[int, int, int] | None = None) -> int:
+    """detached: started by become_monitor, which detached this process and forked its runtime
+    child (preforked: pid, socket fd, readiness pipe; None for another runtime)."""
     trace("python started")
     if argv[0] == "--early":
         hints = argv[4].split(",")
-        return main_early(int(argv[1]), argv[2], argv[3], new_netns="new-netns" in hints, removal="rm" in hints)
+        return main_early(int(argv[1]), argv[2], argv[3], new_netns="new-netns" in hints, removal="rm" in hints,
+                          detached=detached, preforked=preforked)
     cfg = marshal.loads(bytes.fromhex(argv[0]))
     sync_fd = cfg.get("sync_fd", -1)
     if sync_fd >= 0:
         os.set_inheritable(sync_fd, False)  # the container must not hold the CLI's socket
-    daemonize()
+    detach()
     set_subreaper()
     return run(cfg, sync_fd)
 
@@ -647,25 +636,26 @@ def _read_exact(fd: int, size: int) -> bytes | None:
 
 
 def main_early(sync_fd: int, container_id: str, cgroups_path: str, new_netns: bool = False,
-               removal: bool = False) -> int:
-    """The monitor started by spawn_early: pre-fork the runtime's create child first (its
-    import of krat.runtime is the longest part of getting ready for "go"), then wait for the
-    config. removal: the command line asks for --rm; what the removal needs (preload_cleanup)
-    loads while the CLI works: krat.runtime's part before the fork (the runtime's child
-    imports it too), the rest once that child is ready (see Later)."""
-    os.set_inheritable(sync_fd, False)  # the container must not hold the CLI's socket
-    daemonize()
-    from krat.engine.runtimes import prefork, release_preforked
-
-    preforked = None
+               removal: bool = False, detached: bool = False,
+               preforked: tuple[int, int, int] | None = None) -> int:
+    """The monitor started by spawn_early: its runtime's create child is forked first (its
+    import of krat.runtime is the longest part of getting ready for "go"): by become_monitor
+    (detached, preforked), or here when the monitor was exec'ed; then wait for the config. removal: the
+    command line asks for --rm; what the removal needs (preload_cleanup) loads while the CLI
+    works, once that child is ready (see Later)."""
     later = Later()
-    if os.environ.get("KRAT_RUNTIME", "krat") == "krat":
-        if removal:   # loaded for the removal anyway: before the fork, the runtime's child has it too
-            preload_runtime()
-        pid, fd, later.ready_fd = prefork(container_id, cgroups_path, close=(sync_fd,), new_netns=new_netns)
-        preforked = (pid, fd)
-    # The runtime's child re-parents the container's init to us when it exits, long after this.
-    set_subreaper()
+    if not detached:   # exec'ed (see become_monitor)
+        os.set_inheritable(sync_fd, False)  # the container must not hold the CLI's socket
+        detach()
+        set_subreaper()   # before the runtime's child: see become_monitor
+        if os.environ.get("KRAT_RUNTIME", "krat") == "krat":
+            from krat.engine.runtimes import prefork
+
+            preforked = prefork(container_id, cgroups_path, close=(sync_fd,), new_netns=new_netns)
+    if preforked is not None:
+        later.ready_fd = preforked[2]
+        preforked = preforked[:2]
+    from krat.engine.runtimes import release_preforked
     from krat.engine.logs import LogWriter  # noqa: F401  (loaded while the CLI works)
 
     if removal:

@@ -386,8 +386,8 @@ def _serve_request(fd: int, container_id: str, cgroups_path: str, new_netns: boo
     code = 1
     try:
         import _socket
+        import _struct as struct  # struct.py only re-exports it
         import marshal
-        import struct
 
         import krat.runtime as rt
         from krat.runtime import creation, earlyinit, seccomp  # noqa: F401  (seccomp: for linux.seccomp)

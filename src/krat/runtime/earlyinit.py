@@ -29,9 +29,9 @@ and the creator's part of create runs beside the init's.
 from __future__ import annotations
 
 import _socket
+import _struct as struct  # struct.py only re-exports it
 import marshal
 import os
-import struct
 
 from krat.oci.runtime import Spec
 from krat.runtime import spawn as sp
