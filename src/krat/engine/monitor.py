@@ -103,6 +103,7 @@ class Monitor:
         self.forced = False                       # ... or any container (`rm -f`, mode b"D")
         self.unrecorded: dict | None = None       # the exit, while that client may remove it
         self.wake_r = -1
+        self.nudged = False                       # SIGUSR1 came (a stop or kill while restarting)
         self.later = None                         # an early monitor's deferred work (Later)
 
     def short(self, name: str) -> str:
@@ -314,9 +315,10 @@ class Monitor:
                 self.accept()
             elif handler[0] == "wake":
                 try:
-                    os.read(fd, 4096)
+                    signums = os.read(fd, 4096)   # the wakeup fd gets one byte per signal: its number
                 except OSError:
-                    pass
+                    signums = b""
+                self.nudged = self.nudged or _signal.SIGUSR1 in signums
                 self.reap()
 
     def run_until_exit(self) -> None:
@@ -332,8 +334,11 @@ class Monitor:
         self.log.flush()
 
     def sleep(self, seconds: float) -> None:
+        """Serve clients for `seconds`, or until SIGUSR1 comes (one sent before this call
+        and not yet polled still counts: its byte waits in the wakeup pipe)."""
+        self.nudged = False
         end = time.monotonic() + seconds
-        while (left := end - time.monotonic()) > 0:
+        while not self.nudged and (left := end - time.monotonic()) > 0:
             self.poll(left)
 
     def oom_killed(self) -> bool:

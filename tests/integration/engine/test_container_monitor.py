@@ -83,6 +83,28 @@ def test_restart_always_until_stopped(kr):
     wait_for(lambda: not monitor_pids(kr.runroot), timeout=10, what="the monitor to exit")
 
 
+@pytest.mark.parametrize("verb", [["stop"], ["kill"], ["rm", "-f"]])
+def test_stop_during_a_long_back_off_is_prompt(kr, verb):
+    """As `docker stop`: a stop, kill or rm -f of a container waiting out a long restart
+    back-off (0.1 s doubled on each restart: 3.2 s after five) returns at once, not when the
+    wait is over; the container stays down."""
+    cid = kr.ok("run", "-d", "--restart", "always", "--network", "none", "busybox", "false").stdout.strip()
+    wait_for(lambda: kr.ok("inspect", "-f", "{{.State.Status}} {{.RestartCount}}", cid).stdout.split()
+             == ["restarting", "5"], timeout=30, what="the sixth exit's back-off (3.2 s)")
+    start = time.monotonic()
+    kr.ok(*verb, cid)
+    if verb[0] != "rm":   # kill returns at once; the monitor then records the container down
+        wait_for(lambda: kr.ok("inspect", "-f", "{{.State.Status}}", cid).stdout.strip() == "exited",
+                 what="the container to stay down")
+    took = time.monotonic() - start
+    assert took < 1.5, f"{' '.join(verb)} took {took:.1f} s: it waited for the back-off to end"
+    if verb[0] != "rm":
+        wait_for(lambda: not monitor_pids(kr.runroot), what="the monitor to exit")
+        assert kr.ok("inspect", "-f", "{{.RestartCount}}", cid).stdout.strip() == "5"
+        kr.ok("rm", cid)
+    assert_nothing_left(kr, [cid])
+
+
 def test_logs_rotate_and_options(kr):
     cid = kr.ok("run", "--name", "chatty", "--log-opt", "max-size=2k", "--log-opt", "max-file=2", "busybox",
                 "sh", "-c", "for i in $(seq 500); do echo line $i; done").stdout
