@@ -11,7 +11,7 @@ import _signal as signals  # not `signal`: it builds enums (imports enum); the n
 import time
 
 from krat.db import containers as rows
-from krat.engine.procs import pid_alive, signal_number
+from krat.engine.procs import container_pid_alive, pid_alive, signal_number
 from krat.engine.state import ACTIVE, Status
 from krat.errors import Conflict, KratError, NotFound
 
@@ -30,10 +30,7 @@ class Lifecycle:
             rows.update_state(self.db, c.id, None, stop_requested=True)
             self._nudge_monitor(c)
             return c
-        try:
-            os.kill(c.row.pid, number)
-        except ProcessLookupError:
-            pass
+        self._signal(c, number)
         return c
 
     def _nudge_monitor(self, c: "Container") -> None:
@@ -76,12 +73,25 @@ class Lifecycle:
             return c
 
     def _signal(self, c: "Container", number: int) -> None:
-        if c.row.pid <= 0:  # none recorded (exited, restarting): kill(0) would hit our own group
+        """Signal the container's init if the recorded pid is still the container's. The row
+        (and the copy of it a command holds) names that pid until the monitor records the exit;
+        once the init is reaped the kernel may give the pid to an unrelated host process, which
+        is in another cgroup. The pidfd pins the process checked: a later holder gets nothing.
+        A pid that is not the container's counts as gone, as one that no longer exists."""
+        pid = c.row.pid
+        if pid <= 0:  # none recorded (exited, restarting): kill(0) would hit our own group
             return
         try:
-            os.kill(c.row.pid, number)
+            fd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            return
+        try:
+            if container_pid_alive(pid, c.id):
+                signals.pidfd_send_signal(fd, number)
         except ProcessLookupError:
             pass
+        finally:
+            os.close(fd)
 
     def _image_config(self, c: "Container") -> dict:
         try:
