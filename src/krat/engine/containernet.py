@@ -45,6 +45,12 @@ class Started:
     hosts: str = ""                      # the texts of those two files, for an engine writing its own
     resolv_conf: str = ""
 
+    def etc_mounts_read_only(self) -> list[dict]:
+        """mounts, with /etc/hosts and /etc/resolv.conf bound read-only (for --read-only, as
+        Docker binds them then); a volume or bind the user put there keeps its own mode."""
+        return [m if m in self.volume_mounts or m["destination"] not in ("/etc/hosts", "/etc/resolv.conf")
+                or "ro" in m["options"] else {**m, "options": [*m["options"], "ro"]} for m in self.mounts]
+
 
 class ContainerNet:
     def __init__(self, db: "Database", paths: "Paths") -> None:

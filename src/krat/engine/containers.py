@@ -362,7 +362,8 @@ class ContainerService(Lifecycle):
             net = self.networking()
             started = (net.start_plain(c.id) if net.is_plain(c.id) else  # --network none, no mounts
                        net.start(c.id, document["hostname"], rootfs, ctx.user.uid, ctx.user.gid))
-            bundle.plug(document, started.namespace, started.mounts)
+            bundle.plug(document, started.namespace,
+                        started.etc_mounts_read_only() if c.spec.security.read_only else started.mounts)
             bundle.write_config(self.run_dir(c.id), document)
         except BaseException:
             from krat.store.snapshots import unmount

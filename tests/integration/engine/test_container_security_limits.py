@@ -61,6 +61,21 @@ def test_filesystem_and_proc_protections(kr, runtime):
     assert ro.returncode == 1 and "Read-only file system" in ro.stderr
 
 
+@pytest.mark.parametrize("network", ["none", "bridge"])
+def test_read_only_binds_the_etc_files_read_only_too(kr, runtime, network, tmp_path):
+    """As Docker: --read-only makes /etc/hosts, /etc/resolv.conf and /etc/hostname read-only,
+    while a file the user binds there keeps the mode the user gave it."""
+    write = "for f in hosts resolv.conf hostname; do echo >> /etc/$f 2>/dev/null && echo $f-rw; done; true"
+    assert kr.ok("run", "--rm", "--read-only", "--network", network, "busybox", "sh", "-c", write).stdout == ""
+    mine = tmp_path / "hosts"
+    mine.write_text("127.0.0.1 localhost\n")
+    out = kr.ok("run", "--rm", "--read-only", "--network", network, "-v", f"{mine}:/etc/hosts", "busybox",
+                "sh", "-c", write).stdout.split()
+    assert out == ["hosts-rw"]
+    assert sorted(kr.ok("run", "--rm", "--network", network, "busybox", "sh", "-c", write).stdout.split()) == [
+        "hostname-rw", "hosts-rw", "resolv.conf-rw"]
+
+
 def test_privileged_lifts_the_defaults(kr, runtime):
     out = kr.ok("run", "--rm", "--privileged", "busybox", "sh", "-c",
                 "mount -t tmpfs none /tmp && echo mount-ok; grep CapEff /proc/self/status").stdout
