@@ -8,6 +8,13 @@ import sys
 from pathlib import Path
 
 SRC = str(Path(__file__).resolve().parents[3] / "src")
+
+
+def words_of(code: str) -> list[str]:
+    """What code prints, split in words, run in a fresh `python -S` with only this tree's src
+    on its path (the modules it loads are its own, none of pytest's)."""
+    return subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, check=True,
+                          env={"PYTHONPATH": SRC, "PATH": "/usr/bin:/bin"}).stdout.split()
 HEAVY = ("httpx", "yaml", "asyncio", "tarfile", "pyroute2", "click")
 
 
@@ -69,8 +76,7 @@ def test_rootfs_mount_calls_libc_without_the_ctypes_package():
     code = ("import sys\nfrom krat.store import snapshots\nfrom krat.runtime import libc\n"
             "rc = libc.process().umount2(b'/nonexistent/krat-hot-path', 0)\n"
             "print(rc, libc.get_errno(), libc.umount2('/nonexistent/krat-hot-path'), 'ctypes' in sys.modules)")
-    out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, check=True,
-                         env={"PYTHONPATH": SRC, "PATH": "/usr/bin:/bin"}).stdout.split()
+    out = words_of(code)
     assert out[0] == "-1" and out[1] in ("1", "2")  # EPERM without root, else ENOENT
     assert out[2] == out[1]
     assert out[3] == "False"
@@ -93,8 +99,7 @@ def test_exec_lookup_finds_the_row_without_functools(tmp_path):
             f"print(l.find_container({db_path!r}, 'web')['id'], l.find_container({db_path!r}, 'ab1')['name'],\n"
             f"      l.find_container({db_path!r}, 'nope'), 'functools' in sys.modules)\n"
             "import functools; print(functools.reduce(lambda a, b: a + b, [1, 2]))")
-    out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, check=True,
-                         env={"PYTHONPATH": SRC, "PATH": "/usr/bin:/bin"}).stdout.split()
+    out = words_of(code)
     assert out == [row.id, "web", "None", "False", "3"]
 
 
@@ -198,8 +203,7 @@ def test_plain_network_none_keeps_one_row_without_the_network_rows_module(tmp_pa
         "print(networks.container_config(db, 'c1')[0])\n"
         "net.remove('c1')\n"
         "print(networks.container_config(db, 'c1'))\n")
-    out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, check=True,
-                         env={"PYTHONPATH": SRC, "PATH": "/usr/bin:/bin"}).stdout.split()
+    out = words_of(code)
     assert out == ["True", "False", "web", "None"]
 
 
@@ -228,6 +232,5 @@ def test_run_finds_its_image_without_the_image_sql_module(tmp_path):
         "found = svc.resolve_id('box')\n"
         "print(found == svc.resolve_id('abab'), svc.get_for_run(found).config['Cmd'][0], svc.exists('nope'))\n"
         "print('krat.db.images' in sys.modules)\n")
-    out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, check=True,
-                         env={"PYTHONPATH": SRC, "PATH": "/usr/bin:/bin"}).stdout.split()
+    out = words_of(code)
     assert out == ["True", "sh", "False", "False"]
