@@ -1,12 +1,13 @@
-"""The monitor's decisions and records: Docker's restart back-off (pure) and the database
+"""The monitor's decisions and records: Docker's restart back-off (pure), the database
 writes, which run in-process at the end of a container's life or in a forked child while
-it may still restart (so a long-lived monitor never holds sqlite). Imports only `os` and
-`time` at the top: the monitor imports this.
+it may still restart (so a long-lived monitor never holds sqlite), and its KRAT_TRACE
+marks. Imports only `os` and `time` at the top: the monitor imports this.
 """
 
 from __future__ import annotations
 
 import os
+import time
 
 BACKOFF_START, BACKOFF_MAX, BACKOFF_RESET_AFTER = 0.1, 60.0, 10.0
 
@@ -62,3 +63,15 @@ def record_in_child(cfg: dict, **fields) -> bool:
         except InterruptedError:
             continue
     return os.waitstatus_to_exitcode(status) != 0
+
+
+TRACE = os.environ.get("KRAT_TRACE", "")
+
+
+def trace(what: str) -> None:
+    """KRAT_TRACE=FILE: this monitor's phases, appended to FILE as CLOCK_MONOTONIC
+    milliseconds (comparable with other processes' marks; monitor.log goes with --rm)."""
+    if TRACE:
+        fd = os.open(TRACE, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.write(fd, f"{time.monotonic() * 1000:.1f} monitor {what}\n".encode())
+        os.close(fd)
