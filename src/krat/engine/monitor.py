@@ -40,8 +40,8 @@ from krat.engine.monitorproto import (EXIT, HEADER_SIZE, RELEASED, REMOVING, RES
                                       STDIN_CLOSE, STDOUT, exit_payload, frame, parse_frames, proc_start_ticks)
 from krat.engine.monitorexit import KEEP, cleanup, handoff, preload_cleanup, removes  # noqa: F401
 from krat.engine.monitorstate import open_db, record, record_in_child, restart_delay, trace  # noqa: F401
-from krat.engine.monitorspawn import (MONITOR_MAIN, await_early, detach, send_config, set_subreaper,  # noqa: F401
-                                      spawn_early, spawn_process)
+from krat.engine.monitorspawn import (MONITOR_MAIN, await_early, detach, detach_and_prefork,  # noqa: F401
+                                      early_args, send_config, set_subreaper, spawn_early, spawn_process)
 
 ACK_TIMEOUT = 30.0
 
@@ -513,9 +513,7 @@ def main(argv: list[str], detached: bool = False, preforked: tuple[int, int, int
     child (preforked: pid, socket fd, readiness pipe; None for another runtime)."""
     trace("python started")
     if argv[0] == "--early":
-        hints = argv[4].split(",")
-        return main_early(int(argv[1]), argv[2], argv[3], new_netns="new-netns" in hints, removal="rm" in hints,
-                          detached=detached, preforked=preforked)
+        return main_early(*early_args(argv), detached=detached, preforked=preforked)
     cfg = marshal.loads(bytes.fromhex(argv[0]))
     sync_fd = cfg.get("sync_fd", -1)
     if sync_fd >= 0:
@@ -548,13 +546,7 @@ def main_early(sync_fd: int, container_id: str, cgroups_path: str, new_netns: bo
     works, once that child is ready (see Later)."""
     later = Later()
     if not detached:   # exec'ed (see become_monitor)
-        os.set_inheritable(sync_fd, False)  # the container must not hold the CLI's socket
-        detach()
-        set_subreaper()   # before the runtime's child: see become_monitor
-        if os.environ.get("KRAT_RUNTIME", "krat") == "krat":
-            from krat.engine.runtimes import prefork
-
-            preforked = prefork(container_id, cgroups_path, close=(sync_fd,), new_netns=new_netns)
+        preforked = detach_and_prefork(sync_fd, container_id, cgroups_path, new_netns, removal)
     if preforked is not None:
         later.ready_fd = preforked[2]
         preforked = preforked[:2]

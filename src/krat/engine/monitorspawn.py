@@ -23,7 +23,7 @@ MONITOR_MAIN = "import os, sys; from krat.engine.monitor import main; os._exit(m
 
 
 def spawn_early(container_id: str, cgroups_path: str, run_dir: str,
-                new_netns: bool = False) -> tuple[int, _socket.socket]:
+                new_netns: bool = False, removal: bool = False) -> tuple[int, _socket.socket]:
     """`krat run`'s first step: start the container's monitor before the CLI loads the
     engine, so the monitor's start and its runtime child's import of krat.runtime overlap
     the CLI's own imports and preparation instead of following them. Returns (the pid to
@@ -33,8 +33,8 @@ def spawn_early(container_id: str, cgroups_path: str, run_dir: str,
     that). container_id: the id the CLI will give the container, so that the runtime's child
     can enter its cgroup early (see runtimes.prefork). new_netns: the
     container will have a network namespace of its own (--network none), which the
-    runtime's child may then make ahead. The monitor is also told whether the command line
-    asks for --rm (asks_removal): it then loads the removal's code while it waits.
+    runtime's child may then make ahead. removal: the command line asks for --rm; the monitor
+    then loads the removal's code while it waits.
 
     The monitor is a fork of the CLI, taken this early (~2 ms into the CLI: a few modules
     loaded, one thread, nothing written to stdout) so that it shares little: no second
@@ -46,7 +46,7 @@ def spawn_early(container_id: str, cgroups_path: str, run_dir: str,
     try:
         os.set_inheritable(theirs.fileno(), True)
         # run_dir: only to tell in `ps` whose monitor it is
-        hints = ",".join(name for name, on in (("new-netns", new_netns), ("rm", asks_removal(sys.argv))) if on)
+        hints = ",".join(name for name, on in (("new-netns", new_netns), ("rm", removal)) if on)
         args = ["--early", str(theirs.fileno()), container_id, cgroups_path, hints or "-", run_dir]
         pid = os.fork()
         if pid == 0:
@@ -56,11 +56,11 @@ def spawn_early(container_id: str, cgroups_path: str, run_dir: str,
     return pid, ours
 
 
-def asks_removal(argv: list[str]) -> bool:
-    """Whether the command line says --rm (before it is parsed: a hint for the early monitor,
-    which then loads what the removal needs before "go", not after). A wrong guess (the word
-    in the container's command) costs only those imports."""
-    return any(arg in ("--rm", "--rm=true", "--rm=1") for arg in argv)
+def early_args(args: list[str]) -> tuple[int, str, str, bool, bool]:
+    """An early monitor's arguments (spawn_early's): (sync fd, container id, cgroups path,
+    new_netns, removal); the run dir after them only tells `ps` whose monitor it is."""
+    hints = args[4].split(",")
+    return int(args[1]), args[2], args[3], "new-netns" in hints, "rm" in hints
 
 
 def become_monitor(sync_fd: int, args: list[str]) -> None:
@@ -81,12 +81,7 @@ def become_monitor(sync_fd: int, args: list[str]) -> None:
             os.dup2(devnull, fd)
         os.closerange(3, sync_fd)
         os.closerange(sync_fd + 1, max(os.sysconf("SC_OPEN_MAX"), sync_fd + 2))
-        os.set_inheritable(sync_fd, False)  # the container must not hold the CLI's socket
-        detach()   # before the prefork: the monitor itself is its runtime child's parent
-        # and a subreaper before that child exists: the container's init (or an early init
-        # left by a child that died) is re-parented to the monitor when that child exits.
-        set_subreaper()
-        preforked = prefork_early(args)
+        preforked = detach_and_prefork(*early_args(args))
         if preforked is not None:
             await_ready(preforked[2])
         argv, env = monitor_command(args)
@@ -147,21 +142,26 @@ def await_ready(fd: int) -> None:
             continue
 
 
-def prefork_early(args: list[str]) -> tuple[int, int, int] | None:
-    """The runtime's create child for an early monitor's args (see spawn_early), unless the
-    runtime is another one (KRAT_RUNTIME; --runtime is known with the config: the monitor
-    lets the child go then)."""
+def detach_and_prefork(sync_fd: int, container_id: str, cgroups_path: str, new_netns: bool,
+                       removal: bool) -> tuple[int, int, int] | None:
+    """An early monitor's first steps, forked from the CLI (become_monitor) or exec'ed
+    (monitor.main_early): detach, become a subreaper, and fork the runtime's create child
+    (runtimes.prefork) unless the runtime is another one (KRAT_RUNTIME; --runtime is known
+    with the config: the monitor lets the child go then). Detached first: the monitor
+    itself is that child's parent, and a subreaper before it exists, so the container's init
+    (or an early init left by a child that died) is re-parented to the monitor."""
+    os.set_inheritable(sync_fd, False)  # the container must not hold the CLI's socket
+    detach()
+    set_subreaper()
     if os.environ.get("KRAT_RUNTIME", "krat") != "krat":
         return None
     # What both will have (the child imports all of krat.runtime): loaded once, before the fork.
-    # The monitor calls prctl (set_subreaper has loaded libc), and --rm's removal needs the
-    # runtime's delete (preload_runtime).
-    if "rm" in args[4].split(","):
+    # --rm's removal needs the runtime's delete (monitorexit.preload_runtime).
+    if removal:
         from krat.runtime import cgroups, container  # noqa: F401
     from krat.engine.runtimes import prefork
 
-    sync_fd, container_id, cgroups_path, hints = int(args[1]), args[2], args[3], args[4].split(",")
-    return prefork(container_id, cgroups_path, close=(sync_fd,), new_netns="new-netns" in hints)
+    return prefork(container_id, cgroups_path, close=(sync_fd,), new_netns=new_netns)
 
 
 def monitor_command(args: list[str]) -> tuple[list[str], dict]:

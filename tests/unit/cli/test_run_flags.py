@@ -124,3 +124,16 @@ def test_run_tells_the_monitor_early_whether_the_container_gets_its_own_network(
     from krat.cli.commands.run import asks_network_none
 
     assert asks_network_none(argv) is expected
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["--rm", "busybox", "true"], True),
+    (["--rm=true", "-d", "busybox"], True),
+    (["-d", "busybox", "true"], False),
+    (["--rm=false", "busybox"], False),
+])
+def test_run_tells_the_monitor_early_whether_the_container_goes_with_its_exit(argv, expected):
+    """Before parsing, `run` tells its monitor whether to load the removal's code ahead."""
+    from krat.cli.commands.run import asks_removal
+
+    assert asks_removal(argv) is expected

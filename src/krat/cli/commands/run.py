@@ -22,7 +22,7 @@ def main(ctx, argv: list[str]) -> int:
     cid = new_id()
     run_dir = os.path.join(ctx.paths.run_containers, cid)
     pid, sock = spawn_early(cid, cgroups_path(cid), run_dir,  # first: the monitor starts while we load the engine
-                            new_netns=asks_network_none(argv))
+                            new_netns=asks_network_none(argv), removal=asks_removal(argv))
     try:
         return run(ctx, argv, (cid, pid, sock))
     finally:
@@ -44,6 +44,13 @@ def asks_network_none(argv: list[str]) -> bool:
                 arg in ("--network", "--net") and argv[i + 1:i + 2] == ["none"]):
             return True
     return False
+
+
+def asks_removal(argv: list[str]) -> bool:
+    """Whether the command line says --rm (before parsing it, as asks_network_none: a hint for
+    the early monitor, which then loads what the removal needs before "go", not after). A
+    wrong guess (the word in the container's command) costs only those imports."""
+    return any(arg in ("--rm", "--rm=true", "--rm=1") for arg in argv)
 
 
 def run(ctx, argv: list[str], early) -> int:
