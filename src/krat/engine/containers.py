@@ -62,13 +62,9 @@ class StartError(KratError):
 
 
 def now_rfc3339() -> str:
-    """RFC 3339 with nanoseconds in UTC, trailing zeros trimmed like Go's RFC3339Nano (as
-    krat.engine.logs.timestamp: not imported for it, ~0.15 ms on `run`'s path)."""
-    import time
+    from krat.engine.clock import timestamp
 
-    secs, frac = divmod(time.time_ns(), 1_000_000_000)
-    base = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs))
-    return f"{base}.{frac:09d}".rstrip("0") + "Z" if frac else base + "Z"
+    return timestamp()
 
 
 def spawn_monitor(cfg: dict, errlog: str, wait: bool = True) -> int:

@@ -13,17 +13,9 @@ import os
 import time
 from _json import encode_basestring  # the C encoder: `json` would pull `re` into the monitor
 
+from krat.engine.clock import timestamp  # noqa: F401  (also krat.engine.logs.timestamp, as its users import it)
+
 PARTIAL_MAX = 16 * 1024
-
-
-def timestamp(ns: int | None = None) -> str:
-    """RFC 3339 with nanoseconds in UTC, trailing zeros trimmed like Go's RFC3339Nano."""
-    ns = time.time_ns() if ns is None else ns
-    secs, frac = divmod(ns, 1_000_000_000)
-    base = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs))
-    if frac:
-        return f"{base}.{frac:09d}".rstrip("0") + "Z"
-    return base + "Z"
 
 
 class LogWriter:
