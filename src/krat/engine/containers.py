@@ -67,24 +67,6 @@ def now_rfc3339() -> str:
     return timestamp()
 
 
-def spawn_monitor(cfg: dict, errlog: str, wait: bool = True) -> int:
-    """`python -S -c MONITOR_MAIN CONFIG` in a new session; returns once it has detached
-    (wait=False: at once, with the pid to reap, so the caller works while it starts)."""
-    import marshal
-
-    from krat.engine.monitor import spawn_process
-
-    os.set_inheritable(cfg["sync_fd"], True)
-    errfd = os.open(errlog, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    try:
-        pid = spawn_process([marshal.dumps(cfg).hex()], errfd, pass_fds=(cfg["sync_fd"],))
-    finally:
-        os.close(errfd)
-    if wait:
-        os.waitpid(pid, 0)  # the first fork exits at once; the monitor lives on, reparented
-    return pid
-
-
 @record
 class EarlyMonitor:
     """A monitor started before its container is prepared (see ContainerService.create's
@@ -270,10 +252,12 @@ class ContainerService(Lifecycle):
             return EarlyMonitor(pid, ours, attach, owner)
         import socket
 
+        from krat.engine.monitorspawn import spawn_configured
+
         ours, theirs = socket.socketpair()
         cfg["sync_fd"] = theirs.fileno()
         try:
-            pid = spawn_monitor(cfg, os.path.join(self.run_dir(c.id), "monitor.log"), wait=False)
+            pid = spawn_configured(cfg, os.path.join(self.run_dir(c.id), "monitor.log"), wait=False)
         except BaseException:
             ours.close()
             raise
@@ -514,6 +498,8 @@ class ContainerService(Lifecycle):
         """Start the monitor and follow its handshake (see engine/monitor.py)."""
         import socket
 
+        from krat.engine.monitorspawn import spawn_configured
+
         cfg = self.monitor_config(c)
         cfg["attach"] = attach
         cfg["stdin_once"] = attach and c.spec.open_stdin
@@ -522,7 +508,7 @@ class ContainerService(Lifecycle):
         cfg["sync_fd"] = theirs.fileno()
         with ours:
             try:
-                spawn_monitor(cfg, os.path.join(self.run_dir(c.id), "monitor.log"))
+                spawn_configured(cfg, os.path.join(self.run_dir(c.id), "monitor.log"))
             finally:
                 theirs.close()
             return self._handshake(c, ours.makefile("rb"), ours, attach, owner, gate=gate)

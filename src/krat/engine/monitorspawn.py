@@ -217,6 +217,22 @@ def set_cmdline(argv: list[str]) -> bool:
     return True
 
 
+def spawn_configured(cfg: dict, errlog: str, wait: bool = True) -> int:
+    """A monitor given its whole config (`krat start`, a run without an early monitor):
+    `python -S -c MONITOR_MAIN CONFIG` in a new session, its stderr appended to errlog;
+    returns once it has detached (wait=False: at once, with the pid to reap, so the caller
+    works while it starts)."""
+    os.set_inheritable(cfg["sync_fd"], True)
+    errfd = os.open(errlog, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        pid = spawn_process([marshal.dumps(cfg).hex()], errfd, pass_fds=(cfg["sync_fd"],))
+    finally:
+        os.close(errfd)
+    if wait:
+        os.waitpid(pid, 0)  # the first fork exits at once; the monitor lives on, reparented
+    return pid
+
+
 def spawn_process(args: list[str], errfd: int = -1, pass_fds: tuple[int, ...] | None = None) -> int:
     """`python -S -c MONITOR_MAIN ARGS` in a new session, with this krat on its path and
     /dev/null (or errfd) as its stdio; returns its pid (it daemonizes: reap it soon).
