@@ -120,15 +120,11 @@ class ContainerNet:
 
     def start_plain(self, cid: str) -> Started:
         """start() of a plain `--network none` container, in the process that created it: a
-        network namespace of its own that the runtime makes, and as /etc/hosts and
-        /etc/resolv.conf the engine's own files in the container's directory (which inspect
-        shows; bundle.build_context writes them), bound as start() binds the network area's
-        copies. Nothing to undo for it but its row (remove)."""
-        own = os.path.join(self.paths.containers, cid)
-        mounts = [{"destination": dest, "type": "bind", "source": os.path.join(own, name),
-                   "options": ["rbind", "rprivate"]}
-                  for dest, name in (("/etc/hosts", "hosts"), ("/etc/resolv.conf", "resolv.conf"))]
-        return Started({"type": "network"}, mounts)
+        network namespace of its own that the runtime makes, and no mounts: its /etc/hosts and
+        /etc/resolv.conf are the engine's own files in the container's directory (which
+        inspect shows; bundle.build_context writes them and ocigen binds them). Nothing to
+        undo for it but its row (remove)."""
+        return Started({"type": "network"}, [])
 
     def settle(self, cid: str) -> bool:
         """Wait for the network setup start() left running in the background (see
