@@ -546,7 +546,7 @@ def main_early(sync_fd: int, container_id: str, cgroups_path: str, new_netns: bo
     works, once that child is ready (see Later)."""
     later = Later()
     if not detached:   # exec'ed (see become_monitor)
-        preforked = detach_and_prefork(sync_fd, container_id, cgroups_path, new_netns, removal)
+        preforked = detach_and_prefork(sync_fd, container_id, cgroups_path, new_netns)
     if preforked is not None:
         later.ready_fd = preforked[2]
         preforked = preforked[:2]

@@ -394,6 +394,9 @@ def _serve_request(fd: int, container_id: str, cgroups_path: str, new_netns: boo
 
         rt.start  # noqa: B018  (loads krat.runtime's modules now, not on request)
         joined = creation.enter_cgroup(container_id, cgroups_path)
+        from krat.engine.monitorspawn import restore_affinity
+
+        restore_affinity()   # the init inherits it: the CPU mask `run` had (see monitorspawn._set_apart)
         if joined:   # the container's init, forked ahead
             earlyinit.fork_early(close=(fd, ready_w) if ready_w >= 0 else (fd,), new_netns=new_netns)
         if ready_w >= 0:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -81,4 +83,49 @@ def test_the_container_runs_on_the_cpus_krat_was_given(kr):
     if len(mine) > 1:
         one = {min(mine)}
         assert _container_cpus(kr, one) == one
+    assert_nothing_left(kr)
+
+
+def _cpus_of(pid: int) -> set[int]:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Cpus_allowed_list:"):
+            return _cpu_list(line.split(":", 1)[1])
+    raise AssertionError(f"no Cpus_allowed_list for {pid}")
+
+
+def test_the_monitor_keeps_the_cpus_krat_was_given(kr):
+    # run keeps the monitor it forks off the CLI's CPU until the monitor's runtime
+    # child is ready; the monitor, and what it starts later (a restart), get the whole mask back.
+    mine = os.sched_getaffinity(0)
+    masks = [mine] + ([{min(mine)}] if len(mine) > 1 else [])
+    for cpus in masks:
+        proc = subprocess.run(kr.argv("run", "-d", "--restart", "always", "busybox", "sleep", "60"), env=kr.env,
+                              preexec_fn=lambda: os.sched_setaffinity(0, cpus), capture_output=True, text=True,
+                              timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        cid = proc.stdout.strip()
+        [monitor] = monitor_pids(kr.runroot)
+        assert _cpus_of(monitor) == cpus
+        pid = int(kr.ok("inspect", "-f", "{{.State.Pid}}", cid).stdout)
+        assert _cpus_of(pid) == cpus
+        os.kill(pid, 9)                        # restarted by the monitor: its mask again
+        for _ in range(100):
+            again = int(kr.ok("inspect", "-f", "{{.State.Pid}}", cid).stdout)
+            if again not in (0, pid):
+                break
+            time.sleep(0.05)
+        assert again not in (0, pid)
+        assert _cpus_of(again) == cpus
+        kr.ok("rm", "-f", cid)
+    assert_nothing_left(kr)
+
+
+def test_run_through_the_python_api_starts_its_own_monitor(kr):
+    # krat.cli.main.main(["run", ...]) called from Python: run forks its monitor itself.
+    code = ("import sys\nfrom krat.cli.main import main\n"
+            "sys.exit(main(['--root', sys.argv[1], '--runroot', sys.argv[2], 'run', '--rm', 'busybox', 'echo', 'hi']))")
+    proc = subprocess.run([sys.executable, "-c", code, str(kr.root), str(kr.runroot)],
+                          env=kr.env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "hi\n"
     assert_nothing_left(kr)
