@@ -389,8 +389,7 @@ def exec_process(ctx: InitContext) -> None:
         from krat.runtime import hooks
 
         hooks.run_hooks("startContainer", ctx.spec.hooks_of("startContainer"), json.dumps(ctx.hook_state).encode())
-    for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, signal.SIG_DFL)  # Python ignores SIGPIPE; exec keeps ignored signals ignored
+    _default_signals()
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
     _close_on_exec(ctx.preserve_fds)
     if ctx.filter is not None and ctx.spec.process.no_new_privileges:
@@ -402,6 +401,20 @@ def exec_process(ctx: InitContext) -> None:
         error = command.explain_exec_error(err, ctx.spec.process.args[0])
         os.write(2, f"krat-runtime: {error.message}\n".encode())
         os._exit(error.exit_code)
+
+
+def _default_signals() -> None:
+    """Every signal back to its default action: exec keeps ignored signals ignored, and the
+    process must not inherit what Python (SIGPIPE, SIGXFSZ), the monitor (SIGHUP, SIGINT), or
+    whatever started krat (`nohup`: SIGHUP; a shell's `&`: SIGINT, SIGQUIT) ignored. A
+    container's process starts as Docker's do, with none ignored."""
+    for sig in range(1, signal.NSIG):
+        if sig in (signal.SIGKILL, signal.SIGSTOP):
+            continue
+        try:
+            signal.signal(sig, signal.SIG_DFL)
+        except (OSError, ValueError):
+            pass   # the C library's own (32, 33) cannot be changed
 
 
 def _close_on_exec(keep: int) -> None:
