@@ -334,7 +334,8 @@ def _become(request, sock: _socket.socket, sync_w: int, host: dict[str, int]) ->
     from krat.oci import jsoncodec as json
     from krat.runtime import bpf, creation  # noqa: F401  (bpf: _await_program may come after pivot_root)
     from krat.runtime.cgroups import Cgroup, cgroup_path, configured_root
-    from krat.runtime.init import INIT_STEPS, InitContext, make_devices, run_create_hooks, seccomp_before_caps
+    from krat.runtime.init import (INIT_STEPS, InitContext, loopback_up, make_devices, run_create_hooks,
+                                   seccomp_before_caps)
 
     (container_id, bundle, console_socket, data), stdio = request
     try:
@@ -362,6 +363,8 @@ def _become(request, sock: _socket.socket, sync_w: int, host: dict[str, int]) ->
         sp._report_error(ctx, err)
         return
     steps = list(INIT_STEPS)
+    if "network" in host and any(ns.type == "network" and not ns.path for ns in spec.linux.namespaces):
+        steps.remove(loopback_up)   # kept the namespace made ahead, whose `lo` _serve brought up
     steps.insert(steps.index(make_devices), _await_creator)
     # The hooks' conversation reads the same socket: the program is taken before it starts.
     hooks = any(spec.hooks_of(k) for k in ("prestart", "createRuntime", "createContainer", "startContainer"))
