@@ -14,7 +14,7 @@ from krat.runtime import syscalls as sc
 from krat.runtime.cgroups import Cgroup, cgroup_path, configured_root, hierarchies
 from krat.runtime.container import _kill_cgroup, _now, arm, disarm
 from krat.runtime.init import INIT_STEPS, InitContext, process_context
-from krat.runtime.records import DEFAULT_ROOT, SECCOMP_BPF, Record, Store, proc_start, write_file
+from krat.runtime.records import DEFAULT_ROOT, SECCOMP_BPF, Record, Store, proc_start, read_file, write_file
 from krat.runtime.records import write_pid_file as _write_pid_file
 from krat.runtime.spawn import Launch, spawn
 
@@ -134,8 +134,7 @@ def create(container_id: str, bundle: str, state_root: str = DEFAULT_ROOT,
 
 def _read_config(path: str) -> bytes:
     try:
-        with open(path, "rb") as f:
-            return f.read()
+        return read_file(path)
     except FileNotFoundError as err:
         raise InvalidArgument(f"{path}: no such file") from err
     except OSError as err:
