@@ -362,12 +362,14 @@ def prefork(container_id: str, cgroups_path: str, close: tuple[int, ...] = (),
 def _send_request(fd: int, request: tuple, stdio: tuple[int, int, int]) -> None:
     import _socket
     import marshal
-    import struct
+    import sys
 
+    # The fds as C ints by hand: struct (struct.py, not loaded in the monitor) would be
+    # found and loaded here, right after "go" (~0.3 ms).
+    fds = b"".join(n.to_bytes(4, sys.byteorder, signed=True) for n in stdio)
     sock = _socket.socket(fileno=os.dup(fd))
     try:
-        sock.sendmsg([marshal.dumps(request)],
-                     [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, struct.pack("3i", *stdio))])
+        sock.sendmsg([marshal.dumps(request)], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fds)])
     finally:
         sock.close()
 

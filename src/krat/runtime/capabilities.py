@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from krat.errors import InvalidArgument
 from krat.oci.process import Capabilities
 from krat.oci.records import record
@@ -59,11 +61,23 @@ def last_cap() -> int:
     global _last
     if _last is None:
         try:
-            with open("/proc/sys/kernel/cap_last_cap") as f:
-                _last = int(f.read())
+            _last = int(_read("/proc/sys/kernel/cap_last_cap"))
         except OSError:
             return max(CAPABILITIES.values())
     return _last
+
+
+def _read(path: str) -> bytes:
+    """A small /proc file (os.open: a text-mode open() and its io layers cost the pre-forked
+    runtime child ~0.2 ms here, on its path to "ready")."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        chunks = []
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
 
 
 def held(pid: str = "self") -> int:
@@ -73,11 +87,10 @@ def held(pid: str = "self") -> int:
     if pid == "self" and _held is not None:
         return _held
     bounding = (1 << (last_cap() + 1)) - 1
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("CapBnd:"):
-                bounding = int(line.split()[1], 16)
-                break
+    status = _read(f"/proc/{pid}/status")
+    at = status.find(b"\nCapBnd:")
+    if at >= 0:
+        bounding = int(status[at + 8:status.index(b"\n", at + 8)].strip(), 16)
     if pid == "self":
         _held = bounding
     return bounding

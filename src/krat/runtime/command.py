@@ -55,8 +55,11 @@ def check_file(path: str, name: str) -> None:
     if not os.access(path, os.X_OK):
         raise CommandCannotRun(f"{name}: permission denied (not executable for this user)")
     try:
-        with open(path, "rb") as f:
-            head = f.read(256)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)   # not open(): its io layers, in the init
+        try:
+            head = os.read(fd, 256)
+        finally:
+            os.close(fd)
     except OSError:
         return  # execute-only file: let execve judge
     check_header(head, name)

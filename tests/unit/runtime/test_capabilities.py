@@ -32,3 +32,10 @@ def test_ambient_needs_inheritable():
     caps.apply_sets(rec, m)
     assert rec.calls == [("capset", 0b11, 0b11, 0b01), ("prctl", sc.PR_CAP_AMBIENT, sc.PR_CAP_AMBIENT_CLEAR_ALL),
                          ("prctl", sc.PR_CAP_AMBIENT, sc.PR_CAP_AMBIENT_RAISE, 0)]
+
+
+def test_held_reads_the_bounding_set_of_a_process():
+    with open("/proc/1/status") as f:
+        want = next(int(line.split()[1], 16) for line in f if line.startswith("CapBnd:"))
+    assert caps.held("1") == want
+    assert 0 < caps.last_cap() < 64

@@ -87,3 +87,15 @@ def test_ids_and_signals():
     assert parse_signal("sigterm") == 15
     with pytest.raises(InvalidArgument):
         parse_signal("SIGNOPE")
+
+
+def test_read_file_reads_whole_files_and_names_the_path_in_errors(tmp_path):
+    from krat.runtime.records import read_file
+
+    (tmp_path / "f").write_bytes(b"x" * 70000)
+    assert read_file(str(tmp_path / "f")) == b"x" * 70000
+    with pytest.raises(IsADirectoryError) as err:
+        read_file(str(tmp_path))
+    assert str(tmp_path) in str(err.value)
+    with pytest.raises(FileNotFoundError):
+        read_file(str(tmp_path / "missing"))

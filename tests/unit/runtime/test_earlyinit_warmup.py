@@ -1,0 +1,32 @@
+"""The early init's warm-up: the sample it runs its code over, and that it never holds up a request."""
+
+from __future__ import annotations
+
+import _socket
+
+from krat.oci import jsoncodec as json
+from krat.oci.runtime import Spec
+from krat.runtime import earlyinit
+
+
+def test_the_sample_is_a_spec_an_early_init_serves_with_the_usual_parts():
+    spec = Spec.from_json(json.loads(earlyinit._SAMPLE))
+    assert earlyinit.serves(spec, earlyinit.pids_limit_ok(spec))
+    assert spec.process.capabilities is not None and spec.linux.seccomp is not None
+    assert {m.type for m in spec.mounts} >= {"proc", "tmpfs", "cgroup", "bind"}
+    assert spec.linux.masked_paths and spec.linux.readonly_paths and spec.linux.resources.devices
+
+
+def test_a_waiting_request_stops_the_warm_up_and_stays_unread():
+    ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    try:
+        assert not earlyinit._waiting(ours)
+        theirs.send(b"request")
+        assert earlyinit._waiting(ours)
+        earlyinit._warm_up(ours)
+        assert ours.recv(64) == b"request"
+        theirs.close()   # EOF (released) counts as there, too: the init goes to read it
+        assert earlyinit._waiting(ours)
+    finally:
+        ours.close()
+        theirs.close()
