@@ -284,6 +284,7 @@ class Monitor:
                 return
             if pid == self.pid:
                 self.exit_status = status
+                trace("reaped")
 
     def poll(self, timeout: float | None) -> None:
         try:
