@@ -37,13 +37,15 @@ def release_networks(cfg: dict, db=None) -> None:
                 net.db.close()
 
 
-def release_kernel(cfg: dict, runtime=None) -> None:
+def release_kernel(cfg: dict, runtime=None, handed_over: bool = False) -> None:
     """The part of release() that needs no database: the runtime's state and cgroups, the
     rootfs mount, the bundle's files. What the monitor does while an `rm -f` or the `run`
     client of an --rm container removes the rows (see ContainerService.finish_removal). The
     rootfs first, so that the storage may go meanwhile: a plain umount succeeds only when no
     process of the container is left (each has its root there); else it follows the
-    runtime's kill, detaching a still busy mount."""
+    runtime's kill, detaching a still busy mount. handed_over: the bundle's files are left
+    to the remover the monitor hands the container over to, which removes the whole run dir
+    (see monitorexit.handoff)."""
     rootfs = cfg.get("rootfs")
     done = not rootfs or try_unmount(rootfs)
     # Runtimes keep a container's state in <root>/<id>: none there, nothing to delete (and
@@ -65,7 +67,7 @@ def release_kernel(cfg: dict, runtime=None) -> None:
     if not done:
         unmount(rootfs)
     bundle = cfg.get("dir")
-    if bundle:
+    if bundle and not handed_over:
         for name in ("config.json", "pid", "runtime.log"):
             try:
                 os.unlink(os.path.join(bundle, name))

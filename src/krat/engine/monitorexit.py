@@ -63,7 +63,7 @@ def handoff(mon: Monitor, code: int) -> bool:
         return False
     from krat.engine.cleanup import release_kernel
 
-    release_kernel(mon.cfg, runtime=mon.runtime)
+    release_kernel(mon.cfg, runtime=mon.runtime, handed_over=True)
     trace("released")
     try:
         conn.settimeout(HANDOFF_TIMEOUT)
