@@ -664,10 +664,8 @@ class ContainerService(Lifecycle):
 
         cfg, net = prepared or (self.monitor_config(c), self.networking())
         monitor.send(REMOVING)
-        if c.spec.network_mode == "none":  # no network's lock can be taken: one commit, not three
-            with self.db.transaction():
-                net.remove(c.id, volumes=volumes)
-        else:  # outside a transaction: another process may hold a network's lock waiting for the db
+        plain = c.spec.network_mode == "none"  # no network's lock can be taken: with the row, below
+        if not plain:  # outside a transaction: another process may hold a network's lock waiting for the db
             net.remove(c.id, volumes=volumes)  # detach, forget networks and volumes
         unmounted = try_unmount(cfg["rootfs"])
         if unmounted:
@@ -676,7 +674,10 @@ class ContainerService(Lifecycle):
             release(cfg, db=self.db)  # the monitor is gone: its part is ours
         if not unmounted:
             remove_dirs(cfg, ("storage_dir",))  # after the runtime's kill and a detaching umount
-        rows.delete(self.db, c.id)  # last: a crash before leaves it for `rm` (or reconcile)
+        with self.db.transaction():  # last: a crash before leaves it for `rm` (or reconcile)
+            if plain:  # its networking rows with it: one commit, while the monitor exits
+                net.remove(c.id, volumes=volumes)
+            rows.delete(self.db, c.id)
         remove_dirs(cfg, ("dir",))
         monitor.wait(-1, timeout=5.0)  # EOF: the monitor has exited (it leaves the socket to the kernel)
         monitor.sock.close()
