@@ -62,7 +62,7 @@ def handoff(mon: Monitor, code: int) -> bool:
     except OSError:
         mon.drop(mon.owner)
         return False
-    held = hold(mon.cfg)   # while the remover wakes up: it unmounts the rootfs before removing
+    held = mon.held if mon.held is not None else hold(mon.cfg)   # before the remover rmdirs (it unmounts first)
     from krat.engine.cleanup import release_kernel
 
     release_kernel(mon.cfg, runtime=mon.runtime, handed_over=True)
