@@ -79,7 +79,7 @@ def handoff(mon: Monitor, code: int) -> bool:
                 # their deferred releases last first, so that EOF comes before the held
                 # inodes' blocks are freed, the last of our exit.
                 if held:
-                    from fcntl import F_DUPFD_CLOEXEC, fcntl
+                    from fcntl import F_DUPFD_CLOEXEC, fcntl   # loaded by hold
 
                     fcntl(conn.fileno(), F_DUPFD_CLOEXEC, max(held) + 1)
                 mon.clients.pop(mon.owner)
@@ -100,6 +100,8 @@ def hold(cfg: dict) -> list[int]:
     a filesystem that discards freed blocks at once (ext4 mounted with `discard` and without a
     journal: a synchronous discard each, ~80 us), ~10 such waits then follow our exit's EOF to
     the remover (see handoff) instead of holding up its rmdirs, and ours, while it waits."""
+    import fcntl  # noqa: F401  (for handoff, which moves its socket's last fd above ours)
+
     from krat.engine.cleanup import STORAGE_DIRS, STORAGE_FILES
 
     storage = cfg.get("storage_dir", "")
