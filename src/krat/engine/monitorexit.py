@@ -81,7 +81,10 @@ def handoff(mon: Monitor, code: int) -> bool:
                 if held:
                     from fcntl import F_DUPFD_CLOEXEC, fcntl   # loaded by hold
 
-                    fcntl(conn.fileno(), F_DUPFD_CLOEXEC, max(held) + 1)
+                    try:
+                        fcntl(conn.fileno(), F_DUPFD_CLOEXEC, max(held) + 1)
+                    except OSError:
+                        pass   # no fd left up there: the EOF then only comes later
                 mon.clients.pop(mon.owner)
                 mon.unwatch(mon.owner)
                 conn.detach()
