@@ -62,7 +62,8 @@ def handoff(mon: Monitor, code: int) -> bool:
     except OSError:
         mon.drop(mon.owner)
         return False
-    held = mon.held if mon.held is not None else hold(mon.cfg)   # before the remover rmdirs (it unmounts first)
+    # held since the start (an --rm container), else now: before the remover rmdirs (it unmounts first)
+    held = mon.held if mon.held is not None else hold(mon.cfg)
     from krat.engine.cleanup import release_kernel
 
     release_kernel(mon.cfg, runtime=mon.runtime, handed_over=True)

@@ -31,8 +31,9 @@ def test_hold_refers_to_what_the_removal_deletes_but_the_rootfs(tmp_path):
     try:
         held = {os.readlink(f"/proc/self/fd/{fd}") for fd in fds}
         storage = cfg["storage_dir"]
+        state_json = os.path.join(cfg["runtime_root"], cfg["id"], "state.json")
         assert {storage, f"{storage}/diff", f"{storage}/diff/etc", f"{storage}/work/work/incompat/volatile",
-                f"{storage}/hosts", cfg["log_path"], cfg["dir"], f"{cfg['runtime_root']}/{cfg['id']}/state.json"} <= held
+                f"{storage}/hosts", cfg["log_path"], cfg["dir"], state_json} <= held
         assert cfg["rootfs"] not in held
         remove_storage(storage, os.path.basename(cfg["log_path"]))   # rmdir and unlink work on held inodes
         remove_tree(cfg["dir"])
