@@ -37,13 +37,15 @@ def release_networks(cfg: dict, db=None) -> None:
                 net.db.close()
 
 
-def release_kernel(cfg: dict, runtime=None) -> None:
+def release_kernel(cfg: dict, runtime=None, handed_over: bool = False) -> None:
     """The part of release() that needs no database: the runtime's state and cgroups, the
     rootfs mount, the bundle's files. What the monitor does while an `rm -f` or the `run`
     client of an --rm container removes the rows (see ContainerService.finish_removal). The
     rootfs first, so that the storage may go meanwhile: a plain umount succeeds only when no
     process of the container is left (each has its root there); else it follows the
-    runtime's kill, detaching a still busy mount."""
+    runtime's kill, detaching a still busy mount. handed_over: the bundle's files are left
+    to the remover the monitor hands the container over to, which removes the whole run dir
+    (see monitorexit.handoff)."""
     rootfs = cfg.get("rootfs")
     done = not rootfs or try_unmount(rootfs)
     # Runtimes keep a container's state in <root>/<id>: none there, nothing to delete (and
@@ -65,7 +67,7 @@ def release_kernel(cfg: dict, runtime=None) -> None:
     if not done:
         unmount(rootfs)
     bundle = cfg.get("dir")
-    if bundle:
+    if bundle and not handed_over:
         for name in ("config.json", "pid", "runtime.log"):
             try:
                 os.unlink(os.path.join(bundle, name))
@@ -145,8 +147,47 @@ def remove_dirs(cfg: dict, keys: tuple[str, ...] = ("storage_dir", "dir")) -> No
     """rm -r the container's storage (its upper dir; the rootfs must be unmounted) and run dirs."""
     for key in keys:
         path = cfg.get(key)
-        if path:
+        if path and key == "storage_dir":
+            remove_storage(path, os.path.basename(cfg.get("log_path", "")))
+        elif path:
             remove_tree(path)
+
+
+# A container's storage dir as create, prepare, the runtime and overlayfs leave it: the engine's
+# /etc files and json-file log, the rootfs mount point, the work dir (overlayfs makes work/work,
+# and incompat/volatile/dirty in it for a volatile mount, the --rm case), and the upper dir.
+STORAGE_FILES = ("hosts", "resolv.conf", "hostname", "work/work/incompat/volatile/dirty")
+STORAGE_DIRS = ("rootfs", "work/work/incompat/volatile", "work/work/incompat", "work/work", "work")
+
+
+def remove_storage(path: str, log_name: str = "") -> None:
+    """remove_tree(path) for a container's storage dir, which `run --rm` waits for: what it is
+    known to hold goes by name (one unlink or rmdir each, no listing of each directory first:
+    ~10 system calls less a directory), the upper dir and anything else as remove_tree finds
+    it. Only the engine and overlayfs write in that dir (the container writes in diff/), and
+    unlink and rmdir never follow a last component that is a symlink."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        for name in (*STORAGE_FILES, log_name) if log_name else STORAGE_FILES:
+            try:
+                os.unlink(name, dir_fd=fd)
+            except OSError:
+                pass
+        for name in STORAGE_DIRS:
+            try:
+                os.rmdir(name, dir_fd=fd)
+            except OSError:
+                pass   # not empty (a mount, or what remove_tree below finds), or gone
+    finally:
+        os.close(fd)
+    remove_tree(os.path.join(path, "diff"))
+    try:
+        os.rmdir(path)
+    except OSError:
+        remove_tree(path)   # rotated logs, what an older krat left
 
 
 def _networking(cfg: dict, db=None):

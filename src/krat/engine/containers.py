@@ -115,6 +115,7 @@ class ContainerService(Lifecycle):
         self._early: dict[str, EarlyMonitor] = {}
         self._net = None
         self._fresh: dict[str, Image] = {}  # containers create() made (and their images), not yet prepared
+        self._started: dict[str, dict] = {}  # the state fields _handshake recorded, by id (see running)
 
     @property
     def db(self) -> "Database":
@@ -157,6 +158,15 @@ class ContainerService(Lifecycle):
         if row is None:
             raise NotFound(f"no such container: {c.name}")
         return self._wrap(row)
+
+    def running(self, c: Container) -> Container:
+        """c as this service's start() recorded it running (its pid, for `run`'s signal proxy),
+        without reading the row back and parsing its spec again while the container runs;
+        refresh() when this service did not start it."""
+        fields = self._started.get(c.id)
+        if fields is None:
+            return self.refresh(c)
+        return Container(rows.ContainerRow(**{**c.row.__dict__, **fields}), c.spec)
 
     # --- truthfulness -------------------------------------------------------------------------
     def reconcile(self, c: Container) -> Container:
@@ -547,10 +557,11 @@ class ContainerService(Lifecycle):
             if "created" in msg and attach and sock is None:
                 sock = connect(self.run_dir(c.id), stream=True, owner=owner)
             elif "started" in msg:
-                rows.update_state(self.db, c.id, None, status=Status.RUNNING.value, pid=msg["started"],
-                                  monitor_pid=msg["monitor"], monitor_start=msg["ticks"],
-                                  started_at=msg["at"], exit_code=0, error="", oom_killed=False,
-                                  finished_at="0001-01-01T00:00:00Z")
+                fields = dict(status=Status.RUNNING.value, pid=msg["started"], monitor_pid=msg["monitor"],
+                              monitor_start=msg["ticks"], started_at=msg["at"], exit_code=0, error="",
+                              oom_killed=False, finished_at="0001-01-01T00:00:00Z")
+                rows.update_state(self.db, c.id, None, **fields)
+                self._started[c.id] = fields
                 return sock  # closing `ours` lets the monitor record exits from now on
             elif "error" in msg:
                 if sock is not None:
@@ -664,10 +675,8 @@ class ContainerService(Lifecycle):
 
         cfg, net = prepared or (self.monitor_config(c), self.networking())
         monitor.send(REMOVING)
-        if c.spec.network_mode == "none":  # no network's lock can be taken: one commit, not three
-            with self.db.transaction():
-                net.remove(c.id, volumes=volumes)
-        else:  # outside a transaction: another process may hold a network's lock waiting for the db
+        plain = c.spec.network_mode == "none"  # no network's lock can be taken: with the row, below
+        if not plain:  # outside a transaction: another process may hold a network's lock waiting for the db
             net.remove(c.id, volumes=volumes)  # detach, forget networks and volumes
         unmounted = try_unmount(cfg["rootfs"])
         if unmounted:
@@ -676,7 +685,10 @@ class ContainerService(Lifecycle):
             release(cfg, db=self.db)  # the monitor is gone: its part is ours
         if not unmounted:
             remove_dirs(cfg, ("storage_dir",))  # after the runtime's kill and a detaching umount
-        rows.delete(self.db, c.id)  # last: a crash before leaves it for `rm` (or reconcile)
+        with self.db.transaction():  # last: a crash before leaves it for `rm` (or reconcile)
+            if plain:  # its networking rows with it: one commit, while the monitor exits
+                net.remove(c.id, volumes=volumes)
+            rows.delete(self.db, c.id)
         remove_dirs(cfg, ("dir",))
         monitor.wait(-1, timeout=5.0)  # EOF: the monitor has exited (it leaves the socket to the kernel)
         monitor.sock.close()

@@ -38,7 +38,7 @@ import time
 
 from krat.engine.monitorproto import (EXIT, HEADER_SIZE, RELEASED, REMOVING, RESIZE, STDERR, STDIN,  # noqa: F401
                                       STDIN_CLOSE, STDOUT, exit_payload, frame, parse_frames, proc_start_ticks)
-from krat.engine.monitorexit import KEEP, cleanup, handoff, preload_cleanup, removes  # noqa: F401
+from krat.engine.monitorexit import KEEP, cleanup, handoff, hold, preload_cleanup, removes  # noqa: F401
 from krat.engine.monitorstate import open_db, record, record_in_child, restart_delay, trace  # noqa: F401
 from krat.engine.monitorspawn import (MONITOR_MAIN, await_early, detach, detach_and_prefork,  # noqa: F401
                                       early_args, send_config, set_subreaper, spawn_early, spawn_process)
@@ -92,6 +92,7 @@ class Monitor:
         self.wake_r = -1
         self.nudged = False                       # SIGUSR1 came (a stop or kill while restarting)
         self.later = None                         # an early monitor's deferred work (Later)
+        self.held: list[int] | None = None        # see monitorexit.hold
 
     def short(self, name: str) -> str:
         """A socket path that fits sun_path (108 bytes) however long the runroot is."""
@@ -284,6 +285,7 @@ class Monitor:
                 return
             if pid == self.pid:
                 self.exit_status = status
+                trace("reaped")
 
     def poll(self, timeout: float | None) -> None:
         try:
@@ -442,6 +444,8 @@ def serve(mon: Monitor, sync_fd: int) -> int:
               % (mon.pid, os.getpid(), proc_start_ticks(os.getpid()), timestamp()))
     if mon.later is not None:
         mon.later.run()   # what was not done before "go"
+    if mon.cfg.get("auto_remove"):
+        mon.held = hold(mon.cfg)   # now, not while the remover waits (see handoff)
     policy = mon.cfg.get("restart", "no")
     while True:
         mon.run_until_exit()

@@ -47,11 +47,12 @@ def handoff(mon: Monitor, code: int) -> bool:
     container, or an `rm -f`): the two remove it together, each with what it has loaded.
     We send the exit (cleanup: true) and release the kernel's side (no database needed; see
     preload_cleanup; the rootfs first), while the remover, having sent REMOVING, detaches the
-    networks and removes the storage once the rootfs is unmounted. We answer RELEASED and
-    exit; the remover then deletes the row and returns at our EOF. False if it went away
-    before REMOVING: we then record the exit and release the container ourselves, removing
-    an --rm one (idempotent steps). Should it die after, the row says running with no
-    monitor: the next command's reconcile removes an --rm container (shows another exited)."""
+    networks and removes the storage once the rootfs is unmounted; we hold what it deletes
+    (see hold). We answer RELEASED and exit; the remover then deletes the row and returns at
+    our EOF. False if it went away before REMOVING: we then record the exit and release the
+    container ourselves, removing an --rm one (idempotent steps). Should it die after, the row
+    says running with no monitor: the next command's reconcile removes an --rm container
+    (shows another exited)."""
     client = mon.clients.get(mon.owner)
     if not removes(mon) or client is None:
         return False
@@ -61,9 +62,11 @@ def handoff(mon: Monitor, code: int) -> bool:
     except OSError:
         mon.drop(mon.owner)
         return False
+    # held since the start (an --rm container), else now: before the remover rmdirs (it unmounts first)
+    held = mon.held if mon.held is not None else hold(mon.cfg)
     from krat.engine.cleanup import release_kernel
 
-    release_kernel(mon.cfg, runtime=mon.runtime)
+    release_kernel(mon.cfg, runtime=mon.runtime, handed_over=True)
     trace("released")
     try:
         conn.settimeout(HANDOFF_TIMEOUT)
@@ -72,7 +75,17 @@ def handoff(mon: Monitor, code: int) -> bool:
             if any(kind == REMOVING for kind, _ in frames):
                 conn.sendall(frame(RELEASED, b""))
                 # Left open: the kernel closes it as we exit, after freeing our memory, so
-                # the owner's EOF says this monitor is gone (no polling of /proc).
+                # the owner's EOF says this monitor has ended (no polling of /proc). Its last
+                # fd above the held ones: an exit closes fds in order and the kernel runs
+                # their deferred releases last first, so that EOF comes before the held
+                # inodes' blocks are freed, the last of our exit.
+                if held:
+                    from fcntl import F_DUPFD_CLOEXEC, fcntl   # loaded by hold
+
+                    try:
+                        fcntl(conn.fileno(), F_DUPFD_CLOEXEC, max(held) + 1)
+                    except OSError:
+                        pass   # no fd left up there: the EOF then only comes later
                 mon.clients.pop(mon.owner)
                 mon.unwatch(mon.owner)
                 conn.detach()
@@ -81,6 +94,36 @@ def handoff(mon: Monitor, code: int) -> bool:
         pass
     mon.drop(mon.owner)
     return False
+
+
+def hold(cfg: dict) -> list[int]:
+    """O_PATH fds, left open until we exit, on what the hand-over's removal deletes that has
+    disk blocks of its own: the storage dir's directories (its rootfs mount point aside: that
+    path is the overlay until unmounted) and files, the run dir, the runtime's state dir and
+    files. An inode's blocks are freed with its last reference, not by its unlink or rmdir: on
+    a filesystem that discards freed blocks at once (ext4 mounted with `discard` and without a
+    journal: a synchronous discard each, ~80 us), ~10 such waits then follow our exit's EOF to
+    the remover (see handoff) instead of holding up its rmdirs, and ours, while it waits."""
+    import fcntl  # noqa: F401  (for handoff, which moves its socket's last fd above ours)
+
+    from krat.engine.cleanup import STORAGE_DIRS, STORAGE_FILES
+
+    storage = cfg.get("storage_dir", "")
+    log = os.path.basename(cfg.get("log_path", ""))
+    state = os.path.join(cfg["runtime_root"], cfg["id"]) if cfg.get("runtime_root") else ""
+    names = ["", "diff", "diff/etc", *STORAGE_FILES, *(d for d in STORAGE_DIRS if d != "rootfs")]
+    if log:
+        names.append(log)
+    paths = [os.path.join(storage, name) for name in names] if storage else []
+    paths += [cfg.get("dir", ""), state]
+    paths += [os.path.join(state, name) for name in ("state.json", "config.json", "seccomp.bpf") if state]
+    fds = []
+    for path in paths:
+        try:
+            fds.append(os.open(path, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC))
+        except OSError:
+            continue   # gone, or never made
+    return fds
 
 
 def preload_cleanup(krat_runtime: bool) -> None:

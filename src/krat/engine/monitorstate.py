@@ -73,5 +73,5 @@ def trace(what: str) -> None:
     milliseconds (comparable with other processes' marks; monitor.log goes with --rm)."""
     if TRACE:
         fd = os.open(TRACE, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        os.write(fd, f"{time.monotonic() * 1000:.1f} monitor {what}\n".encode())
+        os.write(fd, f"{time.monotonic() * 1000:.2f} monitor {what}\n".encode())
         os.close(fd)

@@ -85,7 +85,7 @@ def run(ctx, argv: list[str], early) -> int:
     from krat.cli.session import attach_session
 
     _collector_back_on()
-    c = svc.refresh(c)
+    c = svc.running(c)
     pid = c.row.pid
     handed: dict = {}
     # what the removal needs (--rm), made while the container runs rather than after its exit
