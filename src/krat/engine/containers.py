@@ -23,7 +23,6 @@ from krat.engine.spec import ContainerSpec
 from krat.engine.state import ACTIVE, Status, check
 from krat.errors import AlreadyExists, Conflict, InvalidArgument, KratError, NotFound
 from krat.oci.records import record
-from krat.runtime.trees import remove_tree  # not shutil: it loads bz2 and lzma
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -224,6 +223,8 @@ class ContainerService(Lifecycle):
                 self._early[cid] = self._launch_monitor(c, **prestart)
             self.networking().create(cid, inserted.name, netvol or default_netvol(spec), image.config)
         except BaseException:
+            from krat.runtime.trees import remove_tree  # not shutil (bz2, lzma); only a failure needs it
+
             self._abort_early(cid)
             rows.delete(self.db, cid)
             remove_tree(self.run_dir(cid))
@@ -325,13 +326,15 @@ class ContainerService(Lifecycle):
             image = ImageService(self.paths, self.db).get_for_run(c.row.image_id)
             os.makedirs(rootfs, exist_ok=True)
             mounted = is_mounted(rootfs)
-        else:
-            mounted = False  # made by create() in this process a moment ago
-        if not mounted:
-            if c.spec.auto_remove:
+            if not mounted and c.spec.auto_remove:
+                from krat.runtime.trees import remove_tree  # not shutil: it loads bz2 and lzma
+
                 # overlayfs refuses an upper dir once mounted volatile (it may have lost writes
                 # in a crash); ours was unmounted cleanly when `restart` kept the container.
                 remove_tree(os.path.join(storage, "work", "work", "incompat"))
+        else:
+            mounted = False  # made by create() in this process a moment ago: its work dir is empty
+        if not mounted:
             mount_overlay(image.layer_dirs, rootfs, os.path.join(storage, "diff"), os.path.join(storage, "work"),
                           volatile=c.spec.auto_remove)
         net = None
