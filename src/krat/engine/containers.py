@@ -385,12 +385,17 @@ class ContainerService(Lifecycle):
         """An fd holding the container's start lock, or -1 (wait=False) when another process
         holds it. A start holds it from before the network is plugged in until the status
         is running (or the start failed and cleaned up): the network garbage collector
-        (`claim_idle`) must not mistake a container that is starting for a crashed one."""
+        (`claim_idle`) must not mistake a container that is starting for a crashed one.
+        The lock is on the container's run directory itself: a lock file in it would cost
+        every start an inode to make (~0.1-0.2 ms on ext4 here) and the removal one to unlink."""
         import fcntl
 
         folder = self.run_dir(cid)
-        os.makedirs(folder, exist_ok=True)
-        fd = os.open(os.path.join(folder, "start.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except FileNotFoundError:  # never started in this runroot (yet)
+            os.makedirs(folder, exist_ok=True)
+            fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
