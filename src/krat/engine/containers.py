@@ -84,6 +84,20 @@ def _reap(pid: int) -> None:
         pass
 
 
+def _make_dirs(top: str, subs: tuple[str, ...] = ()) -> None:
+    """makedirs(top/sub, exist_ok=True) for each sub, in one mkdir each: makedirs stats every
+    parent first, and a new container's directories are new (their parents exist but for
+    the store's very first container)."""
+    for path in (top, *(os.path.join(top, sub) for sub in subs)):
+        try:
+            os.mkdir(path)
+        except FileNotFoundError:
+            os.makedirs(path, exist_ok=True)
+        except FileExistsError:
+            if not os.path.isdir(path):
+                raise
+
+
 def default_netvol(spec: ContainerSpec):
     """The request of a container made without CLI flags (API, tests): its network mode only."""
     from krat.engine.netrequest import NetVolRequest, NetworkingRequest
@@ -215,8 +229,7 @@ class ContainerService(Lifecycle):
         inserted = self._insert(row, explicit=bool(name))
         try:
             storage = self.storage_dir(cid)
-            for sub in ("diff", "work", "rootfs"):
-                os.makedirs(os.path.join(storage, sub), exist_ok=True)
+            _make_dirs(storage, ("diff", "work", "rootfs"))
             os.close(os.open(self.log_path(cid), os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o640))  # before the monitor (prestart) opens it
             c = Container(inserted, spec)
             if prestart is not None:
@@ -239,7 +252,7 @@ class ContainerService(Lifecycle):
         owner = owner and attach and c.spec.auto_remove
         cfg = self.monitor_config(c)
         cfg.update(attach=attach, stdin_once=attach and c.spec.open_stdin, go=True)
-        os.makedirs(self.run_dir(c.id), exist_ok=True)
+        _make_dirs(self.run_dir(c.id))
         if early is not None:
             from krat.engine.attach import Socket
             from krat.engine.monitorspawn import send_config
