@@ -11,7 +11,8 @@ from __future__ import annotations
 from krat.oci import jsoncodec as json  # not `json`: json.decoder loads re (~1 ms)
 import os
 import _signal as signals  # not `signal`: it builds enums (imports enum); the numbers are the same
-from _socket import SHUT_WR  # not `socket`: it loads selectors, enum and array (~1.5 ms)
+import _socket  # not `socket`: it loads selectors, enum and array (~1.5 ms)
+from _socket import SHUT_WR
 
 from krat.db import containers as rows
 from krat.db import open_database
@@ -72,9 +73,21 @@ class EarlyMonitor:
     prestart): it starts its interpreter while this process sets the container up, then
     waits for a "go" line on the sync socket (EOF instead: it exits, touching nothing)."""
     pid: int
-    sync: object          # our end of the socketpair
+    sync: object          # our end of the socketpair (from spawn_early: a bare _socket.socket, see _sync_socket)
     attach: bool
     owner: bool
+
+
+def _sync_socket(early: EarlyMonitor):
+    """The early monitor's sync socket as one with `with` and makefile: the bare _socket.socket
+    taken from spawn_early's becomes krat's Socket only when it is used, after "go"
+    (krat.engine.attach then loads while the monitor creates the container, not before)."""
+    sock = early.sync
+    if hasattr(sock, "makefile"):
+        return sock
+    from krat.engine.attach import Socket
+
+    return Socket(fileno=sock.detach())
 
 
 def _reap(pid: int) -> None:
@@ -254,11 +267,10 @@ class ContainerService(Lifecycle):
         cfg.update(attach=attach, stdin_once=attach and c.spec.open_stdin, go=True)
         _make_dirs(self.run_dir(c.id))
         if early is not None:
-            from krat.engine.attach import Socket
             from krat.engine.monitorspawn import send_config
 
             _, pid, raw = early
-            ours = Socket(fileno=raw.detach())
+            ours = _socket.socket(fileno=raw.detach())  # ours now: the caller's is left detached
             try:
                 send_config(ours, cfg)
             except OSError:
@@ -284,7 +296,7 @@ class ContainerService(Lifecycle):
         early = self._early.pop(cid, None)
         if early is None:
             return
-        with early.sync as sock:
+        with _sync_socket(early) as sock:
             try:
                 sock.shutdown(SHUT_WR)
                 while sock.recv(4096):
@@ -485,13 +497,18 @@ class ContainerService(Lifecycle):
             raise
         early = self._early.pop(c.id, None)
         if early is not None:
-            with early.sync as ours:
+            gate = self._net is not None and self._net.pending(c.id)
+            try:
+                early.sync.sendall(b"go gate\n" if gate else b"go\n")
+            except OSError:
+                pass  # the monitor died: the handshake reads EOF and says so
+            # From here the monitor creates the container (~4 ms), and this process would only
+            # wait: it attaches meanwhile (the monitor takes its client after "created") and, as
+            # the owner of an --rm container, loads the removal's code.
+            with _sync_socket(early) as ours:
                 sock = self._attach_now(c, early.owner) if attach else None
-                gate = self._net is not None and self._net.pending(c.id)
-                try:
-                    ours.sendall(b"go gate\n" if gate else b"go\n")
-                except OSError:
-                    pass  # the monitor died: the handshake reads EOF and says so
+                if early.owner:
+                    import krat.engine.cleanup  # noqa: F401  (finish_removal's)
                 _reap(early.pid)
                 return self._handshake(c, ours.makefile("rb"), ours, attach, early.owner, sock, gate)
         return self._spawn_monitor(c, attach, owner and attach and c.spec.auto_remove)
@@ -535,8 +552,8 @@ class ContainerService(Lifecycle):
             return self._handshake(c, ours.makefile("rb"), ours, attach, owner, gate=gate)
 
     def _attach_now(self, c: Container, owner: bool):
-        """Attach to an early monitor before "go" (it listens once it has its config), so it
-        need not wait for us between creating and starting; None if it is not listening yet."""
+        """Attach to an early monitor as soon as "go" is out (it listens once it has its config),
+        so it need not wait for us between creating and starting; None if it is not listening yet."""
         from krat.engine.attach import connect
 
         try:
