@@ -134,6 +134,20 @@ def _contextmanager(gen):
 STOPPED = (Status.CREATED, Status.EXITED, Status.DEAD)
 
 
+class _EachAlone:
+    """Instead of a transaction: every write commits on its own (contextlib.nullcontext,
+    without contextlib's imports)."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc) -> bool:
+        return False
+
+
+_EACH_ALONE = _EachAlone()
+
+
 class ContainerService(Lifecycle):
     def __init__(self, paths: "Paths", db: "Database | None" = None) -> None:
         self.paths = paths
@@ -239,23 +253,27 @@ class ContainerService(Lifecycle):
                                 pid=0, monitor_pid=0, monitor_start=0, exit_code=0, error="",
                                 started_at="", finished_at="", oom_killed=False, restart_count=0,
                                 stop_requested=False)
-        inserted = self._insert(row, explicit=bool(name))
-        try:
-            storage = self.storage_dir(cid)
-            _make_dirs(storage, ("diff", "work", "rootfs"))
-            os.close(os.open(self.log_path(cid), os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o640))  # before the monitor (prestart) opens it
-            c = Container(inserted, spec)
-            if prestart is not None:
-                self._early[cid] = self._launch_monitor(c, **prestart)
-            self.networking().create(cid, inserted.name, netvol or default_netvol(spec), image.config)
-        except BaseException:
-            from krat.runtime.trees import remove_tree  # not shutil (bz2, lzma); only a failure needs it
+        # A --network none container takes no network's lock (which must never be waited for
+        # inside a transaction): its row and its networking row go in one commit, not two.
+        with self.db.transaction() if spec.network_mode == "none" else _EACH_ALONE:
+            inserted = self._insert(row, explicit=bool(name))
+            try:
+                storage = self.storage_dir(cid)
+                _make_dirs(storage, ("diff", "work", "rootfs"))
+                # the log, before the monitor (prestart) opens it
+                os.close(os.open(self.log_path(cid), os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o640))
+                c = Container(inserted, spec)
+                if prestart is not None:
+                    self._early[cid] = self._launch_monitor(c, **prestart)
+                self.networking().create(cid, inserted.name, netvol or default_netvol(spec), image.config)
+            except BaseException:
+                from krat.runtime.trees import remove_tree  # not shutil (bz2, lzma); only a failure needs it
 
-            self._abort_early(cid)
-            rows.delete(self.db, cid)
-            remove_tree(self.run_dir(cid))
-            remove_tree(self.storage_dir(cid))
-            raise
+                self._abort_early(cid)
+                rows.delete(self.db, cid)
+                remove_tree(self.run_dir(cid))
+                remove_tree(self.storage_dir(cid))
+                raise
         self._fresh[cid] = image  # prepare: neither mounted nor a stranger's image yet
         return c
 
