@@ -155,6 +155,7 @@ class ContainerService(Lifecycle):
         self._early: dict[str, EarlyMonitor] = {}
         self._net = None
         self._fresh: dict[str, Image] = {}  # containers create() made (and their images), not yet prepared
+        self._found: tuple[str, str] | None = None  # (reference, image id): has_image's, for the next create
 
     @property
     def db(self) -> "Database":
@@ -226,6 +227,17 @@ class ContainerService(Lifecycle):
         return self.refresh(c)
 
     # --- create -------------------------------------------------------------------------------
+    def has_image(self, ref: str) -> bool:
+        """Whether `ref` names an image here (`run --pull missing`, without the registry code);
+        the id found serves the next create() of that reference, which would look it up again."""
+        from krat.engine.images import ImageService
+
+        try:
+            self._found = (ref, ImageService(self.paths, self.db).resolve_id(ref))
+        except NotFound:
+            return False
+        return True
+
     def networking(self):
         """The network and volume area's seam for one container (engine/containernet.py)."""
         if self._net is None:   # one per service: it holds plugs still in progress (settle)
@@ -245,7 +257,8 @@ class ContainerService(Lifecycle):
         if spec.auto_remove and spec.restart.name != "no":
             raise InvalidArgument("conflicting options: --restart and --rm")
         images = ImageService(self.paths, self.db)
-        image = images.get_for_run(images.resolve_id(spec.image))
+        found, self._found = self._found, None
+        image = images.get_for_run(found[1] if found and found[0] == spec.image else images.resolve_id(spec.image))
         process_args(spec, image.config)  # an empty command fails now, before anything exists
         cid = prestart["early"][0] if prestart and prestart.get("early") else new_id()
         row = rows.ContainerRow(id=cid, name=name, image_id=image.id, image_ref=spec.image,
