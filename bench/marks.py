@@ -21,10 +21,10 @@ def wrap(o, name):
         finally: mark(f"< {name}")
     setattr(o, name, w)
 TARGETS = {
- "krat.cli.commands.run": (None, ["run", "image_present"]),
+ "krat.cli.commands.run": (None, ["run"]),
  "krat.engine.monitorspawn": (None, ["spawn_early", "await_early"]),
  "krat.cli.container_flags": (None, ["parse_flags", "build_spec"]),
- "krat.engine.containers": ("ContainerService", ["create", "prepare", "start", "finish_removal", "refresh", "_launch_monitor", "_insert", "_handshake"]),
+ "krat.engine.containers": ("ContainerService", ["has_image", "create", "prepare", "start", "finish_removal", "refresh", "_launch_monitor", "_insert", "_handshake"]),
  "krat.cli.session": (None, ["attach_session"]),
 }
 done = set()

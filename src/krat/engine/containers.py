@@ -11,7 +11,8 @@ from __future__ import annotations
 from krat.oci import jsoncodec as json  # not `json`: json.decoder loads re (~1 ms)
 import os
 import _signal as signals  # not `signal`: it builds enums (imports enum); the numbers are the same
-from _socket import SHUT_WR  # not `socket`: it loads selectors, enum and array (~1.5 ms)
+import _socket  # not `socket`: it loads selectors, enum and array (~1.5 ms)
+from _socket import SHUT_WR
 
 from krat.db import containers as rows
 from krat.db import open_database
@@ -23,7 +24,6 @@ from krat.engine.spec import ContainerSpec
 from krat.engine.state import ACTIVE, Status, check
 from krat.errors import AlreadyExists, Conflict, InvalidArgument, KratError, NotFound
 from krat.oci.records import record
-from krat.runtime.trees import remove_tree  # not shutil: it loads bz2 and lzma
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -73,9 +73,21 @@ class EarlyMonitor:
     prestart): it starts its interpreter while this process sets the container up, then
     waits for a "go" line on the sync socket (EOF instead: it exits, touching nothing)."""
     pid: int
-    sync: object          # our end of the socketpair
+    sync: object          # our end of the socketpair (from spawn_early: a bare _socket.socket, see _sync_socket)
     attach: bool
     owner: bool
+
+
+def _sync_socket(early: EarlyMonitor):
+    """The early monitor's sync socket as one with `with` and makefile: the bare _socket.socket
+    taken from spawn_early's becomes krat's Socket only when it is used, after "go"
+    (krat.engine.attach then loads while the monitor creates the container, not before)."""
+    sock = early.sync
+    if hasattr(sock, "makefile"):
+        return sock
+    from krat.engine.attach import Socket
+
+    return Socket(fileno=sock.detach())
 
 
 def _reap(pid: int) -> None:
@@ -83,6 +95,20 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, 0)
     except ChildProcessError:
         pass
+
+
+def _make_dirs(top: str, subs: tuple[str, ...] = ()) -> None:
+    """makedirs(top/sub, exist_ok=True) for each sub, in one mkdir each: makedirs stats every
+    parent first, and a new container's directories are new (their parents exist but for
+    the store's very first container)."""
+    for path in (top, *(os.path.join(top, sub) for sub in subs)):
+        try:
+            os.mkdir(path)
+        except FileNotFoundError:
+            os.makedirs(path, exist_ok=True)
+        except FileExistsError:
+            if not os.path.isdir(path):
+                raise
 
 
 def default_netvol(spec: ContainerSpec):
@@ -108,6 +134,20 @@ def _contextmanager(gen):
 STOPPED = (Status.CREATED, Status.EXITED, Status.DEAD)
 
 
+class _EachAlone:
+    """Instead of a transaction: every write commits on its own (contextlib.nullcontext,
+    without contextlib's imports)."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc) -> bool:
+        return False
+
+
+_EACH_ALONE = _EachAlone()
+
+
 class ContainerService(Lifecycle):
     def __init__(self, paths: "Paths", db: "Database | None" = None) -> None:
         self.paths = paths
@@ -116,6 +156,7 @@ class ContainerService(Lifecycle):
         self._net = None
         self._fresh: dict[str, Image] = {}  # containers create() made (and their images), not yet prepared
         self._started: dict[str, dict] = {}  # the state fields _handshake recorded, by id (see running)
+        self._found: tuple[str, str] | None = None  # (reference, image id): has_image's, for the next create
 
     @property
     def db(self) -> "Database":
@@ -196,6 +237,17 @@ class ContainerService(Lifecycle):
         return self.refresh(c)
 
     # --- create -------------------------------------------------------------------------------
+    def has_image(self, ref: str) -> bool:
+        """Whether `ref` names an image here (`run --pull missing`, without the registry code);
+        the id found serves the next create() of that reference, which would look it up again."""
+        from krat.engine.images import ImageService
+
+        try:
+            self._found = (ref, ImageService(self.paths, self.db).resolve_id(ref))
+        except NotFound:
+            return False
+        return True
+
     def networking(self):
         """The network and volume area's seam for one container (engine/containernet.py)."""
         if self._net is None:   # one per service: it holds plugs still in progress (settle)
@@ -215,7 +267,8 @@ class ContainerService(Lifecycle):
         if spec.auto_remove and spec.restart.name != "no":
             raise InvalidArgument("conflicting options: --restart and --rm")
         images = ImageService(self.paths, self.db)
-        image = images.get_for_run(images.resolve_id(spec.image))
+        found, self._found = self._found, None
+        image = images.get_for_run(found[1] if found and found[0] == spec.image else images.resolve_id(spec.image))
         process_args(spec, image.config)  # an empty command fails now, before anything exists
         cid = prestart["early"][0] if prestart and prestart.get("early") else new_id()
         row = rows.ContainerRow(id=cid, name=name, image_id=image.id, image_ref=spec.image,
@@ -223,22 +276,27 @@ class ContainerService(Lifecycle):
                                 pid=0, monitor_pid=0, monitor_start=0, exit_code=0, error="",
                                 started_at="", finished_at="", oom_killed=False, restart_count=0,
                                 stop_requested=False)
-        inserted = self._insert(row, explicit=bool(name))
-        try:
-            storage = self.storage_dir(cid)
-            for sub in ("diff", "work", "rootfs"):
-                os.makedirs(os.path.join(storage, sub), exist_ok=True)
-            os.close(os.open(self.log_path(cid), os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o640))  # before the monitor (prestart) opens it
-            c = Container(inserted, spec)
-            if prestart is not None:
-                self._early[cid] = self._launch_monitor(c, **prestart)
-            self.networking().create(cid, inserted.name, netvol or default_netvol(spec), image.config)
-        except BaseException:
-            self._abort_early(cid)
-            rows.delete(self.db, cid)
-            remove_tree(self.run_dir(cid))
-            remove_tree(self.storage_dir(cid))
-            raise
+        # A --network none container takes no network's lock (which must never be waited for
+        # inside a transaction): its row and its networking row go in one commit, not two.
+        with self.db.transaction() if spec.network_mode == "none" else _EACH_ALONE:
+            inserted = self._insert(row, explicit=bool(name))
+            try:
+                storage = self.storage_dir(cid)
+                _make_dirs(storage, ("diff", "work", "rootfs"))
+                # the log, before the monitor (prestart) opens it
+                os.close(os.open(self.log_path(cid), os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o640))
+                c = Container(inserted, spec)
+                if prestart is not None:
+                    self._early[cid] = self._launch_monitor(c, **prestart)
+                self.networking().create(cid, inserted.name, netvol or default_netvol(spec), image.config)
+            except BaseException:
+                from krat.runtime.trees import remove_tree  # not shutil (bz2, lzma); only a failure needs it
+
+                self._abort_early(cid)
+                rows.delete(self.db, cid)
+                remove_tree(self.run_dir(cid))
+                remove_tree(self.storage_dir(cid))
+                raise
         self._fresh[cid] = image  # prepare: neither mounted nor a stranger's image yet
         return c
 
@@ -248,13 +306,12 @@ class ContainerService(Lifecycle):
         owner = owner and attach and c.spec.auto_remove
         cfg = self.monitor_config(c)
         cfg.update(attach=attach, stdin_once=attach and c.spec.open_stdin, go=True)
-        os.makedirs(self.run_dir(c.id), exist_ok=True)
+        _make_dirs(self.run_dir(c.id))
         if early is not None:
-            from krat.engine.attach import Socket
             from krat.engine.monitorspawn import send_config
 
             _, pid, raw = early
-            ours = Socket(fileno=raw.detach())
+            ours = _socket.socket(fileno=raw.detach())  # ours now: the caller's is left detached
             try:
                 send_config(ours, cfg)
             except OSError:
@@ -280,7 +337,7 @@ class ContainerService(Lifecycle):
         early = self._early.pop(cid, None)
         if early is None:
             return
-        with early.sync as sock:
+        with _sync_socket(early) as sock:
             try:
                 sock.shutdown(SHUT_WR)
                 while sock.recv(4096):
@@ -335,13 +392,15 @@ class ContainerService(Lifecycle):
             image = ImageService(self.paths, self.db).get_for_run(c.row.image_id)
             os.makedirs(rootfs, exist_ok=True)
             mounted = is_mounted(rootfs)
-        else:
-            mounted = False  # made by create() in this process a moment ago
-        if not mounted:
-            if c.spec.auto_remove:
+            if not mounted and c.spec.auto_remove:
+                from krat.runtime.trees import remove_tree  # not shutil: it loads bz2 and lzma
+
                 # overlayfs refuses an upper dir once mounted volatile (it may have lost writes
                 # in a crash); ours was unmounted cleanly when `restart` kept the container.
                 remove_tree(os.path.join(storage, "work", "work", "incompat"))
+        else:
+            mounted = False  # made by create() in this process a moment ago: its work dir is empty
+        if not mounted:
             mount_overlay(image.layer_dirs, rootfs, os.path.join(storage, "diff"), os.path.join(storage, "work"),
                           volatile=c.spec.auto_remove)
         net = None
@@ -392,12 +451,17 @@ class ContainerService(Lifecycle):
         """An fd holding the container's start lock, or -1 (wait=False) when another process
         holds it. A start holds it from before the network is plugged in until the status
         is running (or the start failed and cleaned up): the network garbage collector
-        (`claim_idle`) must not mistake a container that is starting for a crashed one."""
+        (`claim_idle`) must not mistake a container that is starting for a crashed one.
+        The lock is on the container's run directory itself: a lock file in it would cost
+        every start an inode to make (~0.1-0.2 ms on ext4 here) and the removal one to unlink."""
         import fcntl
 
         folder = self.run_dir(cid)
-        os.makedirs(folder, exist_ok=True)
-        fd = os.open(os.path.join(folder, "start.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except FileNotFoundError:  # never started in this runroot (yet)
+            os.makedirs(folder, exist_ok=True)
+            fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -474,13 +538,18 @@ class ContainerService(Lifecycle):
             raise
         early = self._early.pop(c.id, None)
         if early is not None:
-            with early.sync as ours:
+            gate = self._net is not None and self._net.pending(c.id)
+            try:
+                early.sync.sendall(b"go gate\n" if gate else b"go\n")
+            except OSError:
+                pass  # the monitor died: the handshake reads EOF and says so
+            # From here the monitor creates the container (~4 ms), and this process would only
+            # wait: it attaches meanwhile (the monitor takes its client after "created") and, as
+            # the owner of an --rm container, loads the removal's code.
+            with _sync_socket(early) as ours:
                 sock = self._attach_now(c, early.owner) if attach else None
-                gate = self._net is not None and self._net.pending(c.id)
-                try:
-                    ours.sendall(b"go gate\n" if gate else b"go\n")
-                except OSError:
-                    pass  # the monitor died: the handshake reads EOF and says so
+                if early.owner:
+                    import krat.engine.cleanup  # noqa: F401  (finish_removal's)
                 _reap(early.pid)
                 return self._handshake(c, ours.makefile("rb"), ours, attach, early.owner, sock, gate)
         return self._spawn_monitor(c, attach, owner and attach and c.spec.auto_remove)
@@ -524,8 +593,8 @@ class ContainerService(Lifecycle):
             return self._handshake(c, ours.makefile("rb"), ours, attach, owner, gate=gate)
 
     def _attach_now(self, c: Container, owner: bool):
-        """Attach to an early monitor before "go" (it listens once it has its config), so it
-        need not wait for us between creating and starting; None if it is not listening yet."""
+        """Attach to an early monitor as soon as "go" is out (it listens once it has its config),
+        so it need not wait for us between creating and starting; None if it is not listening yet."""
         from krat.engine.attach import connect
 
         try:

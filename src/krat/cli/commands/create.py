@@ -15,17 +15,11 @@ def main(ctx, argv: list[str]) -> int:
     spec, name, netvol = build_spec(args)
     from krat.engine.containers import ContainerService
 
-    if args.pull != "missing" or not image_present(ctx, spec.image):
+    svc = ContainerService(ctx.paths)
+    if args.pull != "missing" or not svc.has_image(spec.image):
         from krat.cli.registry_opts import pull_for_run
 
         pull_for_run(ctx, spec.image, args)  # --pull missing|always|never, as Docker
-    c = ContainerService(ctx.paths).create(spec, name, netvol)
+    c = svc.create(spec, name, netvol)
     print(c.id)
     return 0
-
-
-def image_present(ctx, ref: str) -> bool:
-    """The common case of `--pull missing` without loading the registry code (the hot path)."""
-    from krat.engine.images import ImageService
-
-    return ImageService(ctx.paths).exists(ref)

@@ -63,7 +63,7 @@ def run(ctx, argv: list[str], early) -> int:
     from krat.engine.containers import ContainerService, StartError
 
     svc = ContainerService(ctx.paths)
-    if args.pull != "missing" or not image_present(ctx, spec.image, svc.db):
+    if args.pull != "missing" or not svc.has_image(spec.image):
         from krat.cli.registry_opts import pull_for_run
 
         pull_for_run(ctx, spec.image, args)  # --pull missing|always|never, as Docker
@@ -111,11 +111,3 @@ def _collector_back_on() -> None:
         _collect_later = False
         gc.freeze()
         gc.enable()
-
-
-def image_present(ctx, ref: str, db=None) -> bool:
-    """The common case of `--pull missing` without loading the registry code (the hot path);
-    db: the caller's open database (one connection per run, not two)."""
-    from krat.engine.images import ImageService
-
-    return ImageService(ctx.paths, db).exists(ref)
