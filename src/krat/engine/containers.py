@@ -75,6 +75,8 @@ class EarlyMonitor:
     sync: object          # our end of the socketpair (from spawn_early: a bare _socket.socket, see _sync_socket)
     attach: bool
     owner: bool
+    detached: bool = True  # pid exits once the monitor has detached (spawn_configured's); False:
+                           # pid is the monitor, our child (spawn_early's), reaped by run at its end
 
 
 def _sync_socket(early: EarlyMonitor):
@@ -315,7 +317,7 @@ class ContainerService(Lifecycle, Removal):
                 send_config(ours, cfg)
             except OSError:
                 pass  # the monitor died: the handshake reads EOF and says so
-            return EarlyMonitor(pid, ours, attach, owner)
+            return EarlyMonitor(pid, ours, attach, owner, detached=False)
         import socket
 
         from krat.engine.monitorspawn import spawn_configured
@@ -549,7 +551,8 @@ class ContainerService(Lifecycle, Removal):
                 sock = self._attach_now(c, early.owner) if attach else None
                 if early.owner:
                     import krat.engine.cleanup  # noqa: F401  (finish_removal's)
-                _reap(early.pid)
+                if early.detached:
+                    _reap(early.pid)
                 return self._handshake(c, ours.makefile("rb"), ours, attach, early.owner, sock, gate)
         return self._spawn_monitor(c, attach, owner and attach and c.spec.auto_remove)
 

@@ -16,7 +16,7 @@ def main(ctx, argv: list[str]) -> int:
     _collect_later = gc.isenabled()
     gc.disable()
 
-    from krat.engine.monitorspawn import await_early, spawn_early
+    from krat.engine.monitorspawn import await_early, reap_early, spawn_early
     from krat.engine.names import cgroups_path, new_id
 
     cid = new_id()
@@ -27,6 +27,7 @@ def main(ctx, argv: list[str]) -> int:
         return run(ctx, argv, (cid, pid, sock))
     finally:
         await_early(pid, sock)  # a monitor never configured: wait until it has gone
+        reap_early(pid)         # one that has exited (with an --rm container, say); else init will
         if _collect_later:      # -d, or a failure: as the caller had it
             _collect_later = False
             gc.enable()
