@@ -36,6 +36,24 @@ from typing import Callable
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 PRIVATE_NET = "KRAT_BENCH_PRIVATE_NET"   # in --private-net's namespaces: the outer netns' inode
+TMPFS_STATE = False   # bench/run --tmpfs-state
+
+
+def state_dirs(engine: "Engine") -> list[Path]:
+    """Where an engine keeps its runtime state, which a standard host has on tmpfs (/run):
+    krat's --runroot, dockerd's --exec-root, podman's --runroot and --tmpdir."""
+    if isinstance(engine, Krat):
+        return [engine.runroot]
+    base = engine.peer.dir
+    return [base / "exec"] if engine.name == "docker" else [base / "runroot", base / "tmp"]
+
+
+def mount_state_tmpfs(engine: "Engine") -> None:
+    """--tmpfs-state: each of the engine's state dirs on a tmpfs of its own (its stop()
+    unmounts everything below its private dir)."""
+    for path in state_dirs(engine):
+        path.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0711", "tmpfs", str(path)], check=True)
 
 
 def _noop(engine: "Engine", ctx: "Context") -> None:
@@ -245,12 +263,18 @@ def main(argv: list[str]) -> int:
     parser.add_argument("-k", dest="pattern", help="only workloads whose name contains this")
     parser.add_argument("-r", "--repeat", type=int, default=None, help="runs per workload (default: its own)")
     parser.add_argument("--engines", default="krat,docker,podman")
+    parser.add_argument("--tmpfs-state", action="store_true",
+                        help="every engine's runtime state (krat --runroot, dockerd --exec-root, podman "
+                             "--runroot and --tmpdir) on tmpfs, as /run is on a standard host; the "
+                             "images and containers' storage stay on disk")
     parser.add_argument("--private-net", action="store_true",
                         help="run everything in a private network and mount namespace, where the "
                              "peers keep their own networking on (bridge workloads for all engines)")
     args = parser.parse_args(argv)
     if args.private_net and not os.environ.get(PRIVATE_NET):
         return _reexec_in_private_net(argv)
+    global TMPFS_STATE
+    TMPFS_STATE = args.tmpfs_state
 
     workloads = discover(args.pattern)
     if not workloads:
@@ -271,6 +295,8 @@ def main(argv: list[str]) -> int:
             for name in [e for e in engines if e in w.engines]:
                 engine = make_engine(name)
                 try:
+                    if TMPFS_STATE:
+                        mount_state_tmpfs(engine)
                     engine.start()
                     times = time_workload(engine, w, ctx, args.repeat or w.repeat)
                 except BaseException as err:  # one engine failing must not lose the others' numbers
