@@ -15,6 +15,7 @@ from _socket import SHUT_WR
 
 from krat.db import containers as rows
 from krat.db import open_database
+from krat.engine.containerdirs import make_dirs
 from krat.engine.lifecycle import Lifecycle
 from krat.engine.names import generate_name, new_id
 from krat.engine.removal import Removal
@@ -96,20 +97,6 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, 0)
     except ChildProcessError:
         pass
-
-
-def _make_dirs(top: str, subs: tuple[str, ...] = ()) -> None:
-    """makedirs(top/sub, exist_ok=True) for each sub, in one mkdir each: makedirs stats every
-    parent first, and a new container's directories are new (their parents exist but for
-    the store's very first container)."""
-    for path in (top, *(os.path.join(top, sub) for sub in subs)):
-        try:
-            os.mkdir(path)
-        except FileNotFoundError:
-            os.makedirs(path, exist_ok=True)
-        except FileExistsError:
-            if not os.path.isdir(path):
-                raise
 
 
 def default_netvol(spec: ContainerSpec):
@@ -283,7 +270,7 @@ class ContainerService(Lifecycle, Removal):
             inserted = self._insert(row, explicit=bool(name))
             try:
                 storage = self.storage_dir(cid)
-                _make_dirs(storage, ("diff", "work", "rootfs"))
+                make_dirs(storage, ("diff", "work", "rootfs"))
                 # the log, before the monitor (prestart) opens it
                 os.close(os.open(self.log_path(cid), os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o640))
                 c = Container(inserted, spec)
@@ -307,7 +294,7 @@ class ContainerService(Lifecycle, Removal):
         owner = owner and attach and c.spec.auto_remove
         cfg = self.monitor_config(c)
         cfg.update(attach=attach, stdin_once=attach and c.spec.open_stdin, go=True)
-        _make_dirs(self.run_dir(c.id))
+        make_dirs(self.run_dir(c.id))
         if early is not None:
             from krat.engine.monitorspawn import send_config
 
