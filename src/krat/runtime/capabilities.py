@@ -8,6 +8,7 @@ from krat.errors import InvalidArgument
 from krat.oci.process import Capabilities
 from krat.oci.records import record
 from krat.runtime import syscalls as sc
+from krat.runtime.files import read_file
 
 # capability(7) numbers; the kernel's cap_last_cap says which of them exist here.
 CAPABILITIES = {name: number for number, name in enumerate((
@@ -61,23 +62,10 @@ def last_cap() -> int:
     global _last
     if _last is None:
         try:
-            _last = int(_read("/proc/sys/kernel/cap_last_cap"))
+            _last = int(read_file("/proc/sys/kernel/cap_last_cap"))
         except OSError:
             return max(CAPABILITIES.values())
     return _last
-
-
-def _read(path: str) -> bytes:
-    """A small /proc file (os.open: a text-mode open() and its io layers cost the pre-forked
-    runtime child ~0.2 ms here, on its path to "ready")."""
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        chunks = []
-        while chunk := os.read(fd, 65536):
-            chunks.append(chunk)
-    finally:
-        os.close(fd)
-    return b"".join(chunks)
 
 
 def held(pid: str = "self") -> int:
@@ -87,7 +75,7 @@ def held(pid: str = "self") -> int:
     if pid == "self" and _held is not None:
         return _held
     bounding = (1 << (last_cap() + 1)) - 1
-    status = _read(f"/proc/{pid}/status")
+    status = read_file(f"/proc/{pid}/status")
     at = status.find(b"\nCapBnd:")
     if at >= 0:
         bounding = int(status[at + 8:status.index(b"\n", at + 8)].strip(), 16)

@@ -21,6 +21,7 @@ import time
 
 from krat.errors import Conflict, InvalidArgument
 from krat.oci.records import record
+from krat.runtime.files import read_file
 TYPE_CHECKING = False  # typing is not imported for this: `krat-runtime state` stays light
 if TYPE_CHECKING:
     from krat.oci.linux import DeviceRule, Resources
@@ -235,16 +236,8 @@ def join_self(dirs: list[str]) -> None:
 
 
 def _read(path: str) -> str:
-    """A (small, kernel-made) file's text; os.open: a text-mode open() adds four syscalls and
-    the io layers to each of these reads."""
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        chunks = []
-        while chunk := os.read(fd, 65536):
-            chunks.append(chunk)
-    finally:
-        os.close(fd)
-    return b"".join(chunks).decode()
+    """A (small, kernel-made) file's text (see files.read_file)."""
+    return read_file(path).decode()
 
 
 class Cgroup:

@@ -9,6 +9,7 @@ from krat.oci import jsoncodec as json
 from krat.oci.records import asdict, field, record
 from krat.oci.state import ContainerStatus
 from krat.runtime import DEFAULT_ROOT
+from krat.runtime.files import read_file
 
 S = ContainerStatus
 
@@ -123,24 +124,6 @@ def write_file(path: str, data: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
     try:
         os.write(fd, data)
-    finally:
-        os.close(fd)
-
-
-def read_file(path: str) -> bytes:
-    """A whole (small) file (os.open: open() adds its io layers and a few syscalls; on the
-    container start path, in fresh forks, that is ~0.05-0.1 ms a file)."""
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        chunks = []
-        while True:
-            try:
-                chunk = os.read(fd, 65536)
-            except OSError as err:   # a directory, say: name it, as open() would have
-                raise OSError(err.errno, err.strerror, path) from None
-            if not chunk:
-                return b"".join(chunks)
-            chunks.append(chunk)
     finally:
         os.close(fd)
 
