@@ -493,8 +493,15 @@ def restart(mon: Monitor, delay: float) -> bool:
     if not start_container(mon, -1, False):
         record_in_child(mon.cfg, status="exited")
         return False
-    record_in_child(mon.cfg, status="running", pid=mon.pid, started_at=timestamp(),
-                    restart_count=mon.restart_count)
+    if record_in_child(mon.cfg, status="running", pid=mon.pid, started_at=timestamp(),
+                       restart_count=mon.restart_count):
+        # A stop or kill came while we started it again: it saw "restarting", asked for the
+        # container to stay down and signalled nothing. This process is ended now, and its
+        # exit, with the stop recorded, is the last.
+        try:
+            mon.runtime.kill(mon.id, _signal.SIGKILL)
+        except Exception:
+            pass
     return True
 
 

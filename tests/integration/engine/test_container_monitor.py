@@ -209,3 +209,33 @@ def test_foreground_rm_run_leaves_nothing(kr):
     assert kr.ok("ps", "-aq").stdout.strip() == ""
     wait_for(lambda: not monitor_pids(kr.runroot), timeout=20)
     assert_nothing_left(kr)
+
+
+@pytest.mark.parametrize("verb", [["stop", "-t", "1"], ["kill"]])
+def test_stop_while_the_monitor_restarts_the_container_keeps_it_down(kr, tmp_path, verb):
+    """A stop or kill that finds the container restarting, just after the monitor checked for
+    one and while it is starting the container again (here: a runtime whose create takes a
+    second), leaves it down: the process the restart started is ended, not left running."""
+    import shutil
+
+    runtime = tmp_path / "slow-runc"
+    runtime.write_text(f'#!/bin/sh\nfor a in "$@"; do [ "$a" = create ] && sleep 1; done\nexec {shutil.which("runc")} "$@"\n')
+    runtime.chmod(0o755)
+    data = tmp_path / "data"
+    data.mkdir()
+    # the first run exits at once (a restart follows); the restarted one would run for long
+    cid = kr.ok("run", "-d", "--runtime", str(runtime), "--restart", "always", "--network", "none",
+                "-v", f"{data}:/data", "busybox", "sh", "-c",
+                "if [ -e /data/once ]; then exec sleep 1000; fi; touch /data/once; exit 1").stdout.strip()
+    wait_for(lambda: (data / "once").exists(), timeout=30, what="the first run")
+    wait_for(lambda: kr.ok("inspect", "-f", "{{.State.Status}}", cid).stdout.strip() == "restarting",
+             timeout=30, what="the restart")
+    time.sleep(0.3)   # past the 0.1 s back-off: the monitor is in the slow create now
+    kr.ok(*verb, cid)
+    wait_for(lambda: kr.ok("inspect", "-f", "{{.State.Status}}", cid).stdout.strip() == "exited",
+             timeout=20, what="the container to be down")
+    time.sleep(1.5)   # it would have been restarted, or left running, by now
+    assert kr.ok("inspect", "-f", "{{.State.Status}}", cid).stdout.strip() == "exited"
+    wait_for(lambda: not monitor_pids(kr.runroot), what="the monitor to exit")
+    kr.ok("rm", cid)
+    assert_nothing_left(kr, [cid])
