@@ -30,11 +30,12 @@ def attach_session(sock, pid: int, stdin: bool, tty: bool, wait_final: bool = Tr
         signal.signal(signal.SIGWINCH, lambda *_: os.write(wake_w, b"w"))
         send_resize(sock, 0)
     elif sig_proxy and pid:
+        from krat.engine.procs import signaller
+
+        send = signaller(pid)   # not os.kill(pid): once the container has exited, its pid may be another's
+
         def forward(signum, _frame):
-            try:
-                os.kill(pid, signum)
-            except ProcessLookupError:
-                pass
+            send(signum)
         for sig in PROXIED:
             signal.signal(sig, forward)
     try:

@@ -264,11 +264,12 @@ def _forward_signals(pid: int) -> None:
 
     _collector_back_on()
 
+    from krat.engine.procs import signaller
+
+    send = signaller(pid)   # not os.kill(pid): once the process is reaped, its pid may be another's
+
     def forward(signum, _frame):
-        try:
-            os.kill(pid, signum)
-        except ProcessLookupError:
-            pass
+        send(signum)
     for s in (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP, _signal.SIGQUIT):
         _signal.signal(s, forward)
 

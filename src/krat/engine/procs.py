@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from krat.errors import InvalidArgument
 
 
@@ -46,3 +48,23 @@ def container_pid_alive(pid: int, container_id: str) -> bool:
             return container_id in f.read()
     except OSError:
         return False
+
+
+def signaller(pid: int):
+    """A function that sends a signal to the process that is pid now (`run`'s and `exec`'s
+    proxying of the user's Ctrl-C): through a pidfd taken here, so that once that process has
+    exited, and its pid may be another's, a late signal reaches nobody (os.kill would hit the
+    new holder). A process gone already: a function that does nothing."""
+    import _signal
+
+    try:
+        fd = os.pidfd_open(pid)
+    except OSError:
+        return lambda signum: None
+
+    def send(signum: int) -> None:
+        try:
+            _signal.pidfd_send_signal(fd, signum)
+        except ProcessLookupError:
+            pass
+    return send

@@ -69,3 +69,17 @@ def test_foreground_ctrl_c_is_forwarded(kr, runtime):
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=20)
     assert proc.returncode == 9 and b"got-int" in out
+
+
+def test_exec_forwards_ctrl_c_to_its_process(kr, runtime):
+    import subprocess
+
+    kr.ok("run", "-d", "--name", "ex-int", "busybox", "sleep", "60")
+    proc = subprocess.Popen(kr.argv("exec", "ex-int", "sh", "-c",
+                                    "trap 'echo got-int; exit 9' INT; echo ready; while true; do sleep 0.1; done"),
+                            env=kr.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.readline() == b"ready\n"
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 9 and b"got-int" in out
+    kr.ok("rm", "-f", "ex-int")
