@@ -543,22 +543,31 @@ class ContainerService(Lifecycle, Removal):
                 return self._handshake(c, ours.makefile("rb"), ours, attach, early.owner, sock, gate)
         return self._spawn_monitor(c, attach, owner and attach and c.spec.auto_remove)
 
-    def _await_old_monitor(self, c: Container, timeout: float = 30.0) -> None:
+    def _await_old_monitor(self, c: Container, timeout: float = 30.0, unless=None) -> bool:
         """Until the container's last monitor has exited. It records the exit before it
         unmounts and detaches: a new start must not mount (or find mounted) what that cleanup
-        is about to take away. A pidfd wakes us as it exits (no polling of /proc)."""
+        is about to take away. A pidfd wakes us as it exits (no polling of /proc). unless: a
+        check, made every 50 ms, that ends the wait early (False then)."""
         pid, ticks = c.row.monitor_pid, c.row.monitor_start
         if not pid_alive(pid, ticks):
-            return
+            return True
         import select
+        import time
 
         try:
             fd = os.pidfd_open(pid)
         except OSError:  # gone meanwhile
-            return
+            return True
         try:
-            if pid_alive(pid, ticks):  # still ours: the pid was not reused before the open
-                select.select([fd], [], [], timeout)
+            if not pid_alive(pid, ticks):  # the pid was reused before the open: not ours
+                return True
+            end = time.monotonic() + timeout
+            while (left := end - time.monotonic()) > 0:
+                if select.select([fd], [], [], left if unless is None else min(left, 0.05))[0]:
+                    return True
+                if unless is not None and unless():
+                    return False
+            return True
         finally:
             os.close(fd)
 

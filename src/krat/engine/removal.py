@@ -55,11 +55,19 @@ class Removal:
             current = self.refresh(c)
         except NotFound:
             return c.id  # an --rm container: its monitor removed it meanwhile
-        self._await_old_monitor(current, timeout=10.0)
+        # Its monitor may still be at its end, or about to start it again (a restart policy's
+        # exit, before its "restarting" record): the latter is not ours to remove (as Docker).
+        if not self._await_old_monitor(current, timeout=10.0, unless=lambda: self._started_again(c)):
+            raise Conflict(f"cannot remove container {c.name}: it is restarting; stop it first or use --force")
         cfg = self.monitor_config(c)
         release_kernel(cfg)
         remove_container(cfg, self.db, volumes=volumes)  # detaches the networks, as release would
         return c.id
+
+    def _started_again(self, c: "Container") -> bool:
+        """Whether its monitor has recorded it restarting (or running) again."""
+        row = rows.get(self.db, c.id)
+        return row is not None and Status(row.status) in ACTIVE
 
     def _restart_pending(self, c: "Container") -> bool:
         """Recorded as exited, but its monitor lives on to restart it: between a restart

@@ -239,3 +239,26 @@ def test_stop_while_the_monitor_restarts_the_container_keeps_it_down(kr, tmp_pat
     wait_for(lambda: not monitor_pids(kr.runroot), what="the monitor to exit")
     kr.ok("rm", cid)
     assert_nothing_left(kr, [cid])
+
+
+def test_rm_between_an_exit_and_its_restart_refuses_without_force(kr, tmp_path):
+    """Between a restart policy's exit and its "restarting" record (here: a runtime whose
+    delete takes a second), the container shows exited but its monitor is about to start it
+    again: `rm` refuses at once, as for a restarting container (Docker: stop it or use
+    --force), instead of waiting for that monitor and removing under it; `rm -f` removes it."""
+    import shutil
+
+    runtime = tmp_path / "slow-delete-runc"
+    runtime.write_text(f'#!/bin/sh\nfor a in "$@"; do [ "$a" = delete ] && sleep 1; done\nexec {shutil.which("runc")} "$@"\n')
+    runtime.chmod(0o755)
+    cid = kr.ok("run", "-d", "--runtime", str(runtime), "--restart", "always", "--network", "none",
+                "busybox", "sh", "-c", "sleep 0.2; exit 1").stdout.strip()
+    wait_for(lambda: kr.ok("inspect", "-f", "{{.State.Status}}", cid).stdout.strip() == "exited",
+             timeout=30, what="the first exit")
+    start = time.monotonic()
+    proc = kr("rm", cid)
+    assert time.monotonic() - start < 2.0
+    assert proc.returncode == 1 and "restarting" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1  # as for a running one
+    kr.ok("rm", "-f", cid)
+    wait_for(lambda: not monitor_pids(kr.runroot), what="the monitor to exit")
+    assert_nothing_left(kr, [cid])
