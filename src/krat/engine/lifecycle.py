@@ -34,8 +34,20 @@ class Lifecycle:
         return c
 
     def _nudge_monitor(self, c: "Container") -> None:
-        if pid_alive(c.row.monitor_pid, c.row.monitor_start):
-            os.kill(c.row.monitor_pid, signals.SIGUSR1)
+        """SIGUSR1 to the container's monitor (it ends a restart back-off), through a pidfd
+        checked after it was opened: the recorded pid may be another process's by now."""
+        pid, ticks = c.row.monitor_pid, c.row.monitor_start
+        try:
+            fd = os.pidfd_open(pid)
+        except OSError:
+            return
+        try:
+            if pid_alive(pid, ticks):
+                signals.pidfd_send_signal(fd, signals.SIGUSR1)
+        except ProcessLookupError:
+            pass
+        finally:
+            os.close(fd)
 
     def stop(self, ref: "str | Container", timeout: int | None = None, sig: str | None = None) -> "Container":
         from krat.engine.ocigen import stop_signal
