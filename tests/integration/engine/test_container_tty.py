@@ -59,27 +59,26 @@ def test_exec_it_is_interactive(kr, runtime):
     assert term.wait() == 6
 
 
-def test_foreground_ctrl_c_is_forwarded(kr, runtime):
+TRAP_INT = "trap 'echo got-int; exit 9' INT; echo ready; while true; do sleep 0.1; done"
+
+
+def _ctrl_c_reaches(kr, *args: str) -> None:
+    """The command's process traps SIGINT: Ctrl-C to the krat CLI must reach it."""
     import subprocess
 
-    proc = subprocess.Popen(kr.argv("run", "--rm", "busybox", "sh", "-c",
-                                    "trap 'echo got-int; exit 9' INT; echo ready; while true; do sleep 0.1; done"),
-                            env=kr.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(kr.argv(*args, "sh", "-c", TRAP_INT), env=kr.env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdout.readline() == b"ready\n"
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=20)
     assert proc.returncode == 9 and b"got-int" in out
+
+
+def test_foreground_ctrl_c_is_forwarded(kr, runtime):
+    _ctrl_c_reaches(kr, "run", "--rm", "busybox")
 
 
 def test_exec_forwards_ctrl_c_to_its_process(kr, runtime):
-    import subprocess
-
     kr.ok("run", "-d", "--name", "ex-int", "busybox", "sleep", "60")
-    proc = subprocess.Popen(kr.argv("exec", "ex-int", "sh", "-c",
-                                    "trap 'echo got-int; exit 9' INT; echo ready; while true; do sleep 0.1; done"),
-                            env=kr.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert proc.stdout.readline() == b"ready\n"
-    proc.send_signal(signal.SIGINT)
-    out, _ = proc.communicate(timeout=20)
-    assert proc.returncode == 9 and b"got-int" in out
+    _ctrl_c_reaches(kr, "exec", "ex-int")
     kr.ok("rm", "-f", "ex-int")
