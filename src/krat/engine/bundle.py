@@ -17,6 +17,7 @@ from krat.engine.ocigen import HostDevice, ProcessUser, RunContext
 from krat.engine.spec import ContainerSpec
 from krat.errors import InvalidArgument, NotFound
 from krat.oci.records import record
+from krat.runtime.files import read_file
 
 
 @record(frozen=True)
@@ -111,7 +112,7 @@ def resolve_in_root(root: str, path: str, depth: int = 0) -> str:
 
 def read_in_root(root: str, path: str) -> str:
     try:
-        return _read_bytes(resolve_in_root(root, path)).decode("utf-8", "replace")
+        return read_file(resolve_in_root(root, path)).decode("utf-8", "replace")
     except OSError:
         return ""
 
@@ -203,24 +204,10 @@ def _write_new(path: str, data: bytes) -> bool:
     return True
 
 
-def _read_bytes(path: str, size: int = 1 << 16) -> bytes:
-    """A small regular file's content: os.open/os.read, 3 system calls where open() makes 8
-    (a read shorter than asked for ends a regular file)."""
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        data = chunk = os.read(fd, size)
-        while len(chunk) == size:
-            chunk = os.read(fd, size)
-            data += chunk
-        return data
-    finally:
-        os.close(fd)
-
-
 def _read(path: str) -> str:
     """A host file's text as open(path).read() has it (newlines translated); bytes that are
     not UTF-8 survive the trip through write_file unchanged."""
-    data = _read_bytes(path)
+    data = read_file(path)
     if b"\r" in data:
         data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
     return data.decode("utf-8", "surrogateescape")

@@ -11,7 +11,7 @@ import _signal as signals  # not `signal`: it builds enums (imports enum); the n
 import time
 
 from krat.db import containers as rows
-from krat.engine.procs import container_pid_alive, pid_alive, signal_number
+from krat.engine.procs import container_pid_alive, pid_alive, signal_checked, signal_number
 from krat.engine.state import ACTIVE, Status
 from krat.errors import Conflict, KratError, NotFound
 
@@ -34,20 +34,9 @@ class Lifecycle:
         return c
 
     def _nudge_monitor(self, c: "Container") -> None:
-        """SIGUSR1 to the container's monitor (it ends a restart back-off), through a pidfd
-        checked after it was opened: the recorded pid may be another process's by now."""
+        """SIGUSR1 to the container's monitor (it ends a restart back-off)."""
         pid, ticks = c.row.monitor_pid, c.row.monitor_start
-        try:
-            fd = os.pidfd_open(pid)
-        except OSError:
-            return
-        try:
-            if pid_alive(pid, ticks):
-                signals.pidfd_send_signal(fd, signals.SIGUSR1)
-        except ProcessLookupError:
-            pass
-        finally:
-            os.close(fd)
+        signal_checked(pid, signals.SIGUSR1, lambda: pid_alive(pid, ticks))
 
     def stop(self, ref: "str | Container", timeout: int | None = None, sig: str | None = None) -> "Container":
         from krat.engine.ocigen import stop_signal
@@ -88,22 +77,9 @@ class Lifecycle:
         """Signal the container's init if the recorded pid is still the container's. The row
         (and the copy of it a command holds) names that pid until the monitor records the exit;
         once the init is reaped the kernel may give the pid to an unrelated host process, which
-        is in another cgroup. The pidfd pins the process checked: a later holder gets nothing.
-        A pid that is not the container's counts as gone, as one that no longer exists."""
-        pid = c.row.pid
-        if pid <= 0:  # none recorded (exited, restarting): kill(0) would hit our own group
-            return
-        try:
-            fd = os.pidfd_open(pid)
-        except ProcessLookupError:
-            return
-        try:
-            if container_pid_alive(pid, c.id):
-                signals.pidfd_send_signal(fd, number)
-        except ProcessLookupError:
-            pass
-        finally:
-            os.close(fd)
+        is in another cgroup. A pid that is not the container's counts as gone, as one that no
+        longer exists."""
+        signal_checked(c.row.pid, number, lambda: container_pid_alive(c.row.pid, c.id))
 
     def _image_config(self, c: "Container") -> dict:
         try:

@@ -119,10 +119,10 @@ def early_args(args: list[str]) -> tuple[int, str, str, bool, bool]:
 
 def become_monitor(sync_fd: int, args: list[str]) -> None:
     """The forked child of spawn_early: leave the CLI's session, stdio and every other fd
-    (setsid: no second fork, see detach_and_prefork), fork the runtime's child (prefork) at once, take the command line a spawned
-    monitor has (`ps`, and tests, tell monitors by it), and run the monitor's main; if the
-    command line cannot be set, let the runtime's child go and exec a new interpreter as
-    spawn_process would. Never returns.
+    (setsid: no second fork, see detach_and_prefork), fork the runtime's child (prefork) at
+    once, take the command line a spawned monitor has (`ps`, and tests, tell monitors by
+    it), and run the monitor's main; if the command line cannot be set, let the runtime's
+    child go and exec a new interpreter as spawn_process would. Never returns.
 
     The runtime's child is forked before anything else of the monitor (the command line,
     ~1.2 ms; the monitor's imports): its import of krat.runtime is the longest part of

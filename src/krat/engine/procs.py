@@ -50,6 +50,27 @@ def container_pid_alive(pid: int, container_id: str) -> bool:
         return False
 
 
+def signal_checked(pid: int, number: int, ours) -> None:
+    """Send signal number to pid if ours() (asked once a pidfd pins the process) says it is
+    still the process meant: a recorded pid may be another process's by now, and the pidfd
+    keeps a later holder from getting the signal. One gone counts as not ours."""
+    import _signal
+
+    if pid <= 0:  # none recorded: kill(0) would hit our own group
+        return
+    try:
+        fd = os.pidfd_open(pid)
+    except OSError:
+        return
+    try:
+        if ours():
+            _signal.pidfd_send_signal(fd, number)
+    except ProcessLookupError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def signaller(pid: int):
     """A function that sends a signal to the process that is pid now (`run`'s and `exec`'s
     proxying of the user's Ctrl-C): through a pidfd taken here, so that once that process has

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 from krat.errors import InvalidArgument
 from krat.oci.process import Capabilities
 from krat.oci.records import record

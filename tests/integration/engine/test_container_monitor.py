@@ -211,16 +211,23 @@ def test_foreground_rm_run_leaves_nothing(kr):
     assert_nothing_left(kr)
 
 
+def _slow_runc(tmp_path, verb: str):
+    """runc, but its `verb` (create, delete) takes a second more: a window to act in."""
+    import shutil
+
+    runtime = tmp_path / f"slow-{verb}-runc"
+    runtime.write_text(f'#!/bin/sh\nfor a in "$@"; do [ "$a" = {verb} ] && sleep 1; done\n'
+                       f'exec {shutil.which("runc")} "$@"\n')
+    runtime.chmod(0o755)
+    return runtime
+
+
 @pytest.mark.parametrize("verb", [["stop", "-t", "1"], ["kill"]])
 def test_stop_while_the_monitor_restarts_the_container_keeps_it_down(kr, tmp_path, verb):
     """A stop or kill that finds the container restarting, just after the monitor checked for
     one and while it is starting the container again (here: a runtime whose create takes a
     second), leaves it down: the process the restart started is ended, not left running."""
-    import shutil
-
-    runtime = tmp_path / "slow-runc"
-    runtime.write_text(f'#!/bin/sh\nfor a in "$@"; do [ "$a" = create ] && sleep 1; done\nexec {shutil.which("runc")} "$@"\n')
-    runtime.chmod(0o755)
+    runtime = _slow_runc(tmp_path, "create")
     data = tmp_path / "data"
     data.mkdir()
     # the first run exits at once (a restart follows); the restarted one would run for long
@@ -246,11 +253,7 @@ def test_rm_between_an_exit_and_its_restart_refuses_without_force(kr, tmp_path):
     delete takes a second), the container shows exited but its monitor is about to start it
     again: `rm` refuses at once, as for a restarting container (Docker: stop it or use
     --force), instead of waiting for that monitor and removing under it; `rm -f` removes it."""
-    import shutil
-
-    runtime = tmp_path / "slow-delete-runc"
-    runtime.write_text(f'#!/bin/sh\nfor a in "$@"; do [ "$a" = delete ] && sleep 1; done\nexec {shutil.which("runc")} "$@"\n')
-    runtime.chmod(0o755)
+    runtime = _slow_runc(tmp_path, "delete")
     cid = kr.ok("run", "-d", "--runtime", str(runtime), "--restart", "always", "--network", "none",
                 "busybox", "sh", "-c", "sleep 0.2; exit 1").stdout.strip()
     wait_for(lambda: kr.ok("inspect", "-f", "{{.State.Status}}", cid).stdout.strip() == "exited",
@@ -258,7 +261,8 @@ def test_rm_between_an_exit_and_its_restart_refuses_without_force(kr, tmp_path):
     start = time.monotonic()
     proc = kr("rm", cid)
     assert time.monotonic() - start < 2.0
-    assert proc.returncode == 1 and "restarting" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1  # as for a running one
+    # as for a running container: exit 1, one line
+    assert proc.returncode == 1 and "restarting" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     kr.ok("rm", "-f", cid)
     wait_for(lambda: not monitor_pids(kr.runroot), what="the monitor to exit")
     assert_nothing_left(kr, [cid])
