@@ -4,26 +4,29 @@
     python3 bench/ab_trees.py --imports /work/main /work/wt/mine  # -X importtime self-sums
     python3 bench/ab_trees.py --exec NAME /work/main /work/wt/mine  # krat exec NAME true
 
-Wall time: `python -m krat run --rm --network none busybox true` (KRAT_ROOT/KRAT_RUNROOT
+Wall time: `krat run --rm --network none busybox true` through each tree's own launcher and
+code cache, as scripts/setup.sh writes them (in a temporary folder) (KRAT_ROOT/KRAT_RUNROOT
 from the environment must hold a busybox image: `python3 scripts/busybox-rootfs.py |
 krat import --change 'CMD ["sh"]' - busybox:latest`). Imports: the same command under
 -X importtime, and the runtime child's `python -S -c "import krat.runtime.creation,
 krat.runtime.container"`; the sum of every module's own time, as a start pays it.
-Exec: `python -m krat exec NAME true` into a running container NAME of that state.
+Exec: `krat exec NAME true` into a running container NAME of that state.
 Bytecode is written and used (an installed krat has it), whatever the shell says.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import re
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
-RUN = ["-m", "krat", "run", "--rm", "--network", "none", "busybox", "true"]
+RUN = ["run", "--rm", "--network", "none", "busybox", "true"]
 CHILD = ["-S", "-c", "import krat.runtime.creation, krat.runtime.container"]
 
 
@@ -33,9 +36,25 @@ def _env(tree: str) -> dict[str, str]:
     return env
 
 
-def wall(python: str, tree: str, argv: list[str]) -> float:
+def launchers(python: str, trees: list[str], folder: str) -> dict[str, str]:
+    """Each tree's `krat` launcher and code cache, written by this checkout's scripts/launcher.py."""
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts", "launcher.py")
+    spec = importlib.util.spec_from_file_location("krat_launcher", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    found = {}
+    for i, tree in enumerate(trees):
+        target, src = os.path.join(folder, f"krat{i}"), os.path.join(os.path.abspath(tree), "src")
+        if os.path.exists(os.path.join(src, "krat", "codecache.py")):
+            module.write_code_cache(python, src, f"{target}.cache")
+        module.write_launcher(target, "krat.cli.main:cli", python, src, f"{target}.cache")
+        found[tree] = target
+    return found
+
+
+def wall(command: str, tree: str, argv: list[str]) -> float:
     start = time.perf_counter()
-    subprocess.run([python, *argv], check=True, env=_env(tree), stdout=subprocess.DEVNULL)
+    subprocess.run([command, *argv], check=True, env=_env(tree), stdout=subprocess.DEVNULL)
     return time.perf_counter() - start
 
 
@@ -68,13 +87,17 @@ def main() -> None:
     args = parser.parse_args()
     py = args.python
     if args.imports:
-        compare("imports: krat run CLI", args.trees, lambda t: import_self_sum(py, t, RUN), args.runs)
+        compare("imports: krat run CLI", args.trees, lambda t: import_self_sum(py, t, ["-m", "krat", *RUN]),
+                args.runs)
         compare("imports: runtime child", args.trees, lambda t: import_self_sum(py, t, CHILD), args.runs)
-    elif args.exec:
-        argv = ["-m", "krat", "exec", args.exec, "true"]
-        compare("krat exec (wall)", args.trees, lambda t: wall(py, t, argv), args.runs)
-    else:
-        compare("krat run --rm (wall)", args.trees, lambda t: wall(py, t, RUN), args.runs)
+        return
+    with tempfile.TemporaryDirectory(prefix="kb-ab-") as folder:
+        command = launchers(py, args.trees, folder)
+        if args.exec:
+            compare("krat exec (wall)", args.trees, lambda t: wall(command[t], t, ["exec", args.exec, "true"]),
+                    args.runs)
+        else:
+            compare("krat run --rm (wall)", args.trees, lambda t: wall(command[t], t, RUN), args.runs)
 
 
 if __name__ == "__main__":

@@ -110,7 +110,7 @@ class Krat(Engine):
         self.env.pop("KRAT_DEBUG", None)
         # what an installed krat has: cached bytecode (a shell may have turned it off)
         self.env.pop("PYTHONDONTWRITEBYTECODE", None)
-        # and its command: the launcher scripts/setup.sh installs (python -S, this tree's src);
+        # and its command: the launcher scripts/setup.sh installs (python -S, this tree's src, a code cache);
         # KRAT_BENCH_MODULE=1 measures `python -m krat` instead (site and runpy: ~7 ms more)
         self.command = [sys.executable, "-m", "krat"]
         if not os.environ.get("KRAT_BENCH_MODULE"):
@@ -138,7 +138,9 @@ def _write_launcher(target: str) -> None:
     spec = importlib.util.spec_from_file_location("krat_launcher", REPO / "scripts" / "launcher.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    module.write_launcher(target, "krat.cli.main:cli", python=sys.executable, src=str(REPO / "src"))
+    module.write_launcher(target, "krat.cli.main:cli", python=sys.executable, src=str(REPO / "src"),
+                          cache=f"{target}.cache")
+    module.write_code_cache(python=sys.executable, src=str(REPO / "src"), cache=f"{target}.cache")
 
 
 class PeerEngine(Engine):
