@@ -10,6 +10,11 @@ import os, sys, time, builtins
 START = time.clock_gettime(time.CLOCK_MONOTONIC) * 1000
 tree = os.environ.get("KRAT_TREE") or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[0:1] = [tree + "/src", f"{sys.prefix}/lib/python3.{sys.version_info.minor}/site-packages"]
+try:  # the tree's code cache, as its launcher has it (scripts/launcher.py --code-cache)
+    from krat.codecache import install
+    install(tree + "/src/krat/__pycache__/krat-code.cache")
+except ImportError:
+    pass
 OUT = os.environ.get("KRAT_TRACE") or "/dev/stderr"
 out = [("cli process started (interpreter ~7 ms earlier)", START)]
 def mark(n): out.append((n, time.clock_gettime(time.CLOCK_MONOTONIC) * 1000))
