@@ -553,19 +553,19 @@ def main_early(sync_fd: int, container_id: str, cgroups_path: str, new_netns: bo
     """The monitor started by spawn_early: its runtime's create child is forked first (its
     import of krat.runtime is the longest part of getting ready for "go"): by become_monitor
     (detached, preforked), or here when the monitor was exec'ed; then wait for the config. removal: the
-    command line asks for --rm; what the removal needs (preload_cleanup) loads while the CLI
-    works, once that child is ready (see Later)."""
+    command line asks for --rm; what the removal needs (preload_cleanup) loaded before that
+    child is forked (krat's runtime), or while the CLI works once it is ready (see Later)."""
     later = Later()
     if not detached:   # exec'ed (see become_monitor)
-        preforked = detach_and_prefork(sync_fd, container_id, cgroups_path, new_netns)
+        preforked = detach_and_prefork(sync_fd, container_id, cgroups_path, new_netns, removal)
     if preforked is not None:
         later.ready_fd = preforked[2]
         preforked = preforked[:2]
     from krat.engine.runtimes import release_preforked
     from krat.engine.logs import LogWriter  # noqa: F401  (loaded while the CLI works)
 
-    if removal:
-        later.job = lambda: preload_cleanup(krat_runtime=preforked is not None)
+    if removal and preforked is None:   # else loaded before the runtime's child (detach_and_prefork)
+        later.job = lambda: preload_cleanup(krat_runtime=False)
     trace("waiting for config")
     later.wait(sync_fd)
     size = _read_exact(sync_fd, 4)
