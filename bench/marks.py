@@ -9,7 +9,9 @@ The import hook adds ~10% overhead: use it to see the shape, bench/ab_trees.py f
 import os, sys, time, builtins
 START = time.clock_gettime(time.CLOCK_MONOTONIC) * 1000
 tree = os.environ.get("KRAT_TREE") or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path[0:1] = [tree + "/src", f"{sys.prefix}/lib/python3.{sys.version_info.minor}/site-packages"]
+# the venv's site-packages, as the launcher has it (under -S, sys.prefix is the base Python's)
+venv = os.path.dirname(os.path.dirname(sys.executable))
+sys.path[0:1] = [tree + "/src", f"{venv}/lib/python3.{sys.version_info.minor}/site-packages"]
 try:  # the tree's code cache, as its launcher has it (scripts/launcher.py --code-cache)
     from krat.codecache import install
     install(tree + "/src/krat/__pycache__/krat-code.cache")

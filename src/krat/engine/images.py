@@ -112,22 +112,33 @@ def now_rfc3339() -> str:
 
 
 def parse_reference(text: str):
-    # imported on use: its regular expressions cost `krat run` ~0.7 ms, and a run of an
-    # official image by its short name finds its tag without them (ImageService.resolve_id)
+    # imported on use: its regular expressions (re, enum, functools...) cost `krat run` ~3 ms,
+    # and a run of an image by its tag finds it without them (ImageService.resolve_id)
     from krat.oci.reference import parse_reference
 
     return parse_reference(text)
 
 
-def official_tag_name(text: str) -> str | None:
-    """The tags-table name of `busybox` / `busybox:1.36` (docker.io/library/busybox:latest,
-    ...:1.36) without parsing, or None for any other shape (a registry, a path, a digest).
-    Only a lookup key: a stored name is always a parsed one (valid component and tag), so a
-    row found under this key means parse_reference(text) is valid and names that very row."""
-    if "/" in text or "@" in text or not text:
+def tag_lookup_name(text: str) -> str | None:
+    """The tags-table name of a tag reference, made without parsing (its parser's regular
+    expressions and imports cost ~3 ms): `busybox:1.36` -> docker.io/library/busybox:1.36,
+    `bench/app` -> docker.io/bench/app:latest, `ghcr.io/o/app:v1` as it is; None for a digest,
+    or a shape Docker's normalisation rewrites further (index.docker.io, docker.io/NAME).
+    Only a lookup key: a stored name is always a parsed one, so a row found under this key
+    means parse_reference(text) is valid and names that very row (an invalid text makes an
+    invalid key, which no row has)."""
+    if not text or "@" in text:
         return None
-    name, colon, tag = text.partition(":")
-    return f"docker.io/library/{name}:{tag if colon else 'latest'}"
+    slash, colon = text.rfind("/"), text.rfind(":")
+    name, tag = (text[:colon], text[colon + 1:]) if colon > slash else (text, "latest")
+    first, sep, rest = name.partition("/")
+    if not sep:
+        return f"docker.io/library/{name}:{tag}"
+    if first in ("docker.io", "index.docker.io"):
+        return f"{name}:{tag}" if first == "docker.io" and "/" in rest else None
+    if "." in first or ":" in first or first == "localhost":
+        return f"{name}:{tag}"   # another registry
+    return f"docker.io/{name}:{tag}"
 
 
 def tag_reference(text: str):
@@ -185,8 +196,8 @@ class ImageService:
             if len(ids) == 1:
                 return ids[0]
             raise NotFound(f"No such image: {text}")
-        official = official_tag_name(text)
-        found = q.image_by_tag(self.db, official) if official else None
+        key = tag_lookup_name(text)
+        found = q.image_by_tag(self.db, key) if key else None
         if found:
             return found
         ref = None

@@ -77,29 +77,34 @@ def test_render_template():
     assert render("{{ .Missing }}", obj) == ""
 
 
-@pytest.mark.parametrize("text", ["busybox", "busybox:latest", "busybox:1.36", "my_app.v2:Tag-1", "a:b"])
-def test_official_tag_name_is_the_parsed_name(text):
-    from krat.engine.images import official_tag_name
+@pytest.mark.parametrize("text", ["busybox", "busybox:latest", "busybox:1.36", "my_app.v2:Tag-1", "a:b",
+                                  "bench/busybox:1", "docker.io/bench/busybox:1", "docker.io/library/busybox",
+                                  "library/busybox", "localhost:5000/app", "localhost/app:v1", "ghcr.io/o/r:t",
+                                  "registry.example.com:5000/a/b/c", "Example.COM/a:b"])
+def test_tag_lookup_name_is_the_parsed_name(text):
+    from krat.engine.images import tag_lookup_name
     from krat.oci.reference import parse_reference
 
-    assert official_tag_name(text) == str(parse_reference(text))
+    assert tag_lookup_name(text) == str(parse_reference(text))
 
 
-@pytest.mark.parametrize("text", ["user/app", "localhost:5000/app", "busybox@sha256:" + "a" * 64, ""])
-def test_official_tag_name_leaves_other_shapes_to_the_parser(text):
-    from krat.engine.images import official_tag_name
+@pytest.mark.parametrize("text", ["busybox@sha256:" + "a" * 64, "ghcr.io/a/b:c@sha256:" + "b" * 64, "",
+                                  "docker.io/busybox", "index.docker.io/library/busybox:1"])
+def test_tag_lookup_name_leaves_other_shapes_to_the_parser(text):
+    from krat.engine.images import tag_lookup_name
 
-    assert official_tag_name(text) is None
+    assert tag_lookup_name(text) is None
 
 
-@pytest.mark.parametrize("text", ["BusyBox", "a..b", "busybox:", "a:b:c", "-x", "x:" + "t" * 200])
-def test_official_tag_name_of_a_bad_reference_is_no_parsed_name(text):
+@pytest.mark.parametrize("text", ["BusyBox", "a..b", "busybox:", "a:b:c", "-x", "x:" + "t" * 200, "Bench/busybox",
+                                  "ghcr.io//x", "a/b:", "a/-b:1", "ghcr.io/a b:1", "localhost:5000/App"])
+def test_tag_lookup_name_of_a_bad_reference_is_no_parsed_name(text):
     """A key the fast lookup makes of an invalid reference can never be a stored (parsed) name,
     so the lookup misses and the parser reports the error as before."""
-    from krat.engine.images import official_tag_name
+    from krat.engine.images import tag_lookup_name
     from krat.oci.reference import parse_reference
 
-    key = official_tag_name(text)
+    key = tag_lookup_name(text)
     with pytest.raises(InvalidArgument):
         parse_reference(text)
     with pytest.raises(InvalidArgument):
