@@ -76,15 +76,19 @@ def field(*, default: Any = MISSING, default_factory: Any = MISSING, init: bool 
     return Field(default, default_factory, init, repr, hash, compare)
 
 
+_CLASSVAR = ("ClassVar", "typing.ClassVar")
+
+
 def _collect(cls: type) -> tuple[Field, ...]:
+    ns = cls.__dict__   # read once: each cls.__dict__ makes a new mappingproxy
     found: dict[str, Field] = {}
-    for base in reversed(cls.__mro__[1:]):
+    for base in cls.__mro__[-1:0:-1]:
         for f in base.__dict__.get("__record_fields__", ()):
             found[f.name] = f
-    for name, annotation in cls.__dict__.get("__annotations__", {}).items():
-        if isinstance(annotation, str) and annotation.startswith(("ClassVar", "typing.ClassVar")):
+    for name, annotation in ns.get("__annotations__", {}).items():
+        if isinstance(annotation, str) and annotation.startswith(_CLASSVAR):
             continue
-        value = cls.__dict__.get(name, MISSING)
+        value = ns.get(name, MISSING)
         if isinstance(value, Field):
             f = value
             if f.default is MISSING:
@@ -107,12 +111,9 @@ def _collect(cls: type) -> tuple[Field, ...]:
     return fs
 
 
-def _make_init(cls: type, fs: tuple[Field, ...]) -> Callable[..., None]:
-    names = tuple(f.name for f in fs if f.init)
+def _make_init(cls: type, names: tuple[str, ...], defaults: dict[str, Any], factories: dict[str, Any],
+               no_init: tuple[Field, ...]) -> Callable[..., None]:
     count = len(names)
-    defaults = {f.name: f.default for f in fs if f.default is not MISSING}
-    factories = {f.name: f.default_factory for f in fs if f.default_factory is not MISSING}
-    no_init = tuple(f for f in fs if not f.init and (f.name in defaults or f.name in factories))
     post_init = getattr(cls, "__post_init__", None) is not None
     qualname = cls.__qualname__
 
@@ -145,8 +146,7 @@ def _make_init(cls: type, fs: tuple[Field, ...]) -> Callable[..., None]:
     return __init__
 
 
-def _make_repr(cls: type, fs: tuple[Field, ...]) -> Callable[[Any], str]:
-    names = tuple(f.name for f in fs if f.repr)
+def _make_repr(cls: type, names: tuple[str, ...]) -> Callable[[Any], str]:
     qualname = cls.__qualname__
 
     def __repr__(self: Any) -> str:
@@ -164,13 +164,20 @@ def _key(names: tuple[str, ...]) -> Callable[[Any], tuple]:
     return key
 
 
+def _make_eq(cls: type, key: Callable[[Any], tuple]) -> Callable[[Any, Any], Any]:
+    def __eq__(self: Any, other: Any) -> Any:
+        if other.__class__ is self.__class__:
+            return self is other or key(self) == key(other)
+        return NotImplemented
+
+    __eq__.__qualname__ = f"{cls.__qualname__}.__eq__"
+    return __eq__
+
+
 def _make_compare(cls: type, key: Callable[[Any], tuple], op: str) -> Callable[[Any, Any], Any]:
     if op == "eq":
-        def compare(self: Any, other: Any) -> Any:
-            if other.__class__ is self.__class__:
-                return self is other or key(self) == key(other)
-            return NotImplemented
-    elif op == "lt":
+        return _make_eq(cls, key)
+    if op == "lt":
         def compare(self: Any, other: Any) -> Any:
             return key(self) < key(other) if other.__class__ is self.__class__ else NotImplemented
     elif op == "le":
@@ -187,9 +194,7 @@ def _make_compare(cls: type, key: Callable[[Any], tuple], op: str) -> Callable[[
     return compare
 
 
-def _make_frozen(cls: type, fs: tuple[Field, ...]) -> tuple[Callable[..., None], Callable[..., None]]:
-    names = frozenset(f.name for f in fs)
-
+def _make_frozen(cls: type, names: frozenset[str]) -> tuple[Callable[..., None], Callable[..., None]]:
     def __setattr__(self: Any, name: str, value: Any) -> None:
         if type(self) is cls or name in names:
             raise FrozenInstanceError(f"cannot assign to field {name!r}")
@@ -203,41 +208,58 @@ def _make_frozen(cls: type, fs: tuple[Field, ...]) -> tuple[Callable[..., None],
     return __setattr__, __delattr__
 
 
-def _set(cls: type, name: str, value: Any) -> None:
-    """Add a method unless the class body wrote its own (as dataclasses does)."""
-    if name not in cls.__dict__:
-        setattr(cls, name, value)
-
-
 def _process(cls: type, frozen: bool, eq: bool, order: bool, repr: bool, unsafe_hash: bool) -> type:
+    # What each method needs, from one pass over the fields: ~50 classes are made on the way to
+    # every container's start (the CLI's, and the runtime child's before "ready").
     fs = _collect(cls)
+    ns = cls.__dict__
+    init_names, repr_names, compared, hashed = [], [], [], []
+    defaults: dict[str, Any] = {}
+    factories: dict[str, Any] = {}
+    for f in fs:
+        name = f.name
+        if f.init:
+            init_names.append(name)
+        if f.repr:
+            repr_names.append(name)
+        if f.compare:
+            compared.append(name)
+        if f.compare if f.hash is None else f.hash:
+            hashed.append(name)
+        if f.default is not MISSING:
+            defaults[name] = f.default
+        if f.default_factory is not MISSING:
+            factories[name] = f.default_factory
+    names = tuple(init_names)
+    no_init = tuple(f for f in fs if not f.init and (f.name in defaults or f.name in factories)) \
+        if len(names) < len(fs) else ()
     cls.__record_fields__ = fs  # type: ignore[attr-defined]
     cls.__record_frozen__ = frozen  # type: ignore[attr-defined]
-    cls.__match_args__ = tuple(f.name for f in fs if f.init)  # type: ignore[attr-defined]
-    _set(cls, "__init__", _make_init(cls, fs))
-    if repr:
-        _set(cls, "__repr__", _make_repr(cls, fs))
-    compared = tuple(f.name for f in fs if f.compare)
-    key = _key(compared)
+    cls.__match_args__ = names  # type: ignore[attr-defined]
+    if "__init__" not in ns:   # methods written in the class body win (as dataclasses)
+        cls.__init__ = _make_init(cls, names, defaults, factories, no_init)  # type: ignore[misc]
+    if repr and "__repr__" not in ns:
+        cls.__repr__ = _make_repr(cls, tuple(repr_names))  # type: ignore[method-assign]
+    key = _key(tuple(compared))
     # A class body that defines __eq__ gets __hash__ = None from Python: that is not an explicit hash.
-    body_hash = cls.__dict__.get("__hash__", MISSING)
-    explicit_hash = body_hash is not MISSING and not (body_hash is None and "__eq__" in cls.__dict__)
-    if eq:
-        _set(cls, "__eq__", _make_compare(cls, key, "eq"))
+    body_hash = ns.get("__hash__", MISSING)
+    explicit_hash = body_hash is not MISSING and not (body_hash is None and "__eq__" in ns)
+    if eq and "__eq__" not in ns:
+        cls.__eq__ = _make_eq(cls, key)  # type: ignore[method-assign,assignment]
     if order:
         for op in ("lt", "le", "gt", "ge"):
-            if f"__{op}__" in cls.__dict__:
+            if f"__{op}__" in ns:
                 raise TypeError(f"{cls.__name__}: order=True but the class defines __{op}__")
             setattr(cls, f"__{op}__", _make_compare(cls, key, op))
     if frozen:
-        setter, deleter = _make_frozen(cls, fs)
-        if "__setattr__" in cls.__dict__ or "__delattr__" in cls.__dict__:
+        if "__setattr__" in ns or "__delattr__" in ns:
             raise TypeError(f"{cls.__name__}: a frozen record cannot define __setattr__ or __delattr__")
+        setter, deleter = _make_frozen(cls, frozenset(f.name for f in fs))
         cls.__setattr__ = setter  # type: ignore[method-assign,assignment]
         cls.__delattr__ = deleter  # type: ignore[method-assign,assignment]
     if unsafe_hash or (eq and frozen and not explicit_hash):
-        hashed = _key(tuple(f.name for f in fs if (f.compare if f.hash is None else f.hash)))
-        cls.__hash__ = lambda self: hash(hashed(self))  # type: ignore[method-assign,assignment]
+        hashed_key = _key(tuple(hashed))
+        cls.__hash__ = lambda self: hash(hashed_key(self))  # type: ignore[method-assign,assignment]
     elif eq and not frozen and not explicit_hash:
         cls.__hash__ = None  # type: ignore[assignment]
     return cls
