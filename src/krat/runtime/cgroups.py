@@ -15,7 +15,6 @@ root is recorded with each container, so later operations need not see the varia
 from __future__ import annotations
 
 import errno
-import math
 import os
 import time
 
@@ -37,6 +36,8 @@ def cpu_weight(shares: int) -> int:
         return 1
     if shares >= 262144:
         return 10000
+    import math   # here: only a v2 cpu.shares limit needs it, the monitor and its runtime child load cgroups
+
     log = math.log2(shares)
     return int(math.ceil(10 ** ((log * log + 125 * log) / 612.0 - 7.0 / 34.0)))
 
@@ -285,16 +286,21 @@ class Cgroup:
 
     @staticmethod
     def _fill_cpuset(leaf: str) -> None:
-        """A new v1 cpuset is empty and refuses tasks: inherit cpus and mems downwards."""
+        """A new v1 cpuset is empty and refuses tasks: inherit cpus and mems downwards, from
+        the nearest ancestor that has them (each directory below it is given its values, as
+        each would take its parent's). The directories exist: create() made the leaf, and a
+        cgroup that holds one cannot be removed."""
         chain = []
         d = leaf
-        while not _read_or_empty(os.path.join(d, "cpuset.cpus")).strip():
+        while not (cpus := _read_or_empty(os.path.join(d, "cpuset.cpus")).strip()):
             chain.append(d)
             d = os.path.dirname(d)
+        if not chain:
+            return
+        mems = _read(os.path.join(d, "cpuset.mems")).strip()
         for child in reversed(chain):
-            _makedirs(child)
-            for name in ("cpuset.cpus", "cpuset.mems"):
-                _write(os.path.join(child, name), _read(os.path.join(os.path.dirname(child), name)).strip())
+            _write(os.path.join(child, "cpuset.cpus"), cpus)
+            _write(os.path.join(child, "cpuset.mems"), mems)
 
     def apply(self, res: Resources) -> None:
         if self.v2:
