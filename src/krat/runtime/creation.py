@@ -9,7 +9,7 @@ from krat.errors import InvalidArgument
 from krat.oci import jsoncodec as json
 from krat.oci.runtime import ContainerStatus, Spec, parse_spec
 from krat.runtime import earlyinit
-from krat.runtime import hooks, mounts  # noqa: F401  (for the init's steps, which import nothing; see init.py)
+from krat.runtime import mounts  # noqa: F401  (for the init's steps, which import nothing; see init.py)
 from krat.runtime import syscalls as sc
 from krat.runtime.cgroups import Cgroup, cgroup_path, configured_root, hierarchies
 from krat.runtime.container import _kill_cgroup, _now, arm, disarm
@@ -226,6 +226,8 @@ def _spawn_init(spec: Spec, ctx: InitContext, cgroup: Cgroup, stdio: tuple[int, 
             hooks.run_hooks(kind, spec.hooks_of(kind), state)
         return state
 
+    if early is None and has_hooks(spec):
+        from krat.runtime import hooks  # noqa: F401  (for the init's steps, as mounts: see init.py)
     try:
         if early is not None:
             return earlyinit.finish(early, ctx.fifo, ctx.filter.bpf if ctx.filter is not None else b"", create_hooks,
@@ -238,6 +240,14 @@ def _spawn_init(spec: Spec, ctx: InitContext, cgroup: Cgroup, stdio: tuple[int, 
             ctx.console.close()
         for _, fd in launch.join:
             os.close(fd)
+
+
+def has_hooks(spec: Spec) -> bool:
+    """Whether the spec has hooks the init takes part in (createContainer and startContainer
+    run in it; prestart and createRuntime make it wait): then the init's steps need
+    krat.runtime.hooks loaded before it pivots. Few specs have any: the module is not
+    loaded ahead (the monitor's runtime child imports this module on its way to "ready")."""
+    return any(spec.hooks_of(k) for k in ("prestart", "createRuntime", "createContainer", "startContainer"))
 
 
 def _host_id(mappings, container_id: int) -> int:

@@ -349,6 +349,9 @@ def _become(request, sock: _socket.socket, sync_w: int, host: dict[str, int]) ->
     sp._DEBUG = bool(os.environ.get("KRAT_DEBUG"))
     if sp._DEBUG:
         import traceback  # noqa: F401  (nothing can be imported after pivot_root)
+    hooks = creation.has_hooks(spec)
+    if hooks:
+        from krat.runtime import hooks as _  # noqa: F401  (nor after _enter joins a mount namespace)
     rootfs = os.path.normpath(os.path.join(bundle, spec.root.path))
     ctx = InitContext(spec=spec, rootfs=rootfs, sys=sc.LinuxSyscalls(), sync=sync_w)  # to report errors
     try:
@@ -367,7 +370,6 @@ def _become(request, sock: _socket.socket, sync_w: int, host: dict[str, int]) ->
         steps.remove(loopback_up)   # kept the namespace made ahead, whose `lo` _serve brought up
     steps.insert(steps.index(make_devices), _await_creator)
     # The hooks' conversation reads the same socket: the program is taken before it starts.
-    hooks = any(spec.hooks_of(k) for k in ("prestart", "createRuntime", "createContainer", "startContainer"))
     steps.insert(steps.index(run_create_hooks if hooks else seccomp_before_caps), _await_program)
     sp._child(ctx, steps)
 

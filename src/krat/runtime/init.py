@@ -22,7 +22,8 @@ from krat.runtime import syscalls as sc
 from krat.runtime.cgroups import Hierarchy
 
 # mounts, hooks and resource are imported where a step uses them, for the steps that build a
-# container (creation.py loads them before it forks, resource only for a spec with rlimits) or
+# container (creation.py loads them before it forks, hooks and resource only for a spec with
+# hooks or rlimits; an early init loads hooks itself, see earlyinit._become) or
 # an optional part of an exec (tenant.py loads them when the process asks for it): once a child
 # has pivoted into the container's root or joined its mount namespace, an import would read the
 # container's files (a child that joined one refuses it: spawn.seal_imports). An exec's usual

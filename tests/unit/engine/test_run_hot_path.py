@@ -58,6 +58,17 @@ def test_runtime_child_imports_no_json_re_enum_or_typing():
         assert heavy not in modules, heavy
 
 
+def test_runtime_child_loads_hooks_and_math_only_where_used():
+    """The monitor's runtime child loads krat.runtime before it says "ready" (the monitor's
+    way to "go"): hooks only for a spec with hooks (creation and the early init load them
+    then), math only for a v2 cpu.shares limit."""
+    modules = loaded_after("import krat.runtime.creation, krat.runtime.earlyinit, krat.runtime.container, "
+                           "krat.runtime.seccomp, krat.runtime.cgroups", ("-S",))
+    assert "krat.runtime.creation" in modules  # the check saw the path
+    for heavy in ("krat.runtime.hooks", "math"):
+        assert heavy not in modules, heavy
+
+
 def test_exec_path_imports_little():
     """`krat exec` is timed against `docker exec`: its modules load none of these at import."""
     modules = loaded_after("import krat.cli.main, krat.cli.commands.exec, krat.engine.execs, krat.engine.config, "
