@@ -101,18 +101,20 @@ def plan(spec: Seccomp) -> FilterPlan:
     return FilterPlan(default, arches, tuple(rules))
 
 
-class _ArgCmp(libc.Structure):
-    _fields_ = [("arg", libc.c_uint), ("op", libc.c_int), ("datum_a", libc.c_uint64),
-                ("datum_b", libc.c_uint64)]
-
-
 _lib: ctypes.CDLL | None = None
+# struct scmp_arg_cmp, made with _lib: only a compile needs it (a profile not in the cache),
+# and this module is imported by every runtime child before it says "ready" (~30 us).
+_ArgCmp: type | None = None
 
 
 def _libseccomp() -> ctypes.CDLL:
-    global _lib
+    global _lib, _ArgCmp
     if _lib is None:
         import ctypes  # argtypes and restype: only to compile a profile not in the cache
+
+        class ArgCmp(libc.Structure):
+            _fields_ = [("arg", libc.c_uint), ("op", libc.c_int), ("datum_a", libc.c_uint64),
+                        ("datum_b", libc.c_uint64)]
 
         try:
             lib = ctypes.CDLL("libseccomp.so.2")
@@ -121,7 +123,7 @@ def _libseccomp() -> ctypes.CDLL:
         lib.seccomp_init.restype = ctypes.c_void_p
         lib.seccomp_init.argtypes = [ctypes.c_uint32]
         lib.seccomp_rule_add_array.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int, ctypes.c_uint,
-                                               ctypes.POINTER(_ArgCmp)]
+                                               ctypes.POINTER(ArgCmp)]
         lib.seccomp_syscall_resolve_name.argtypes = [ctypes.c_char_p]
         lib.seccomp_arch_resolve_name.argtypes = [ctypes.c_char_p]
         lib.seccomp_arch_resolve_name.restype = ctypes.c_uint32
@@ -129,6 +131,7 @@ def _libseccomp() -> ctypes.CDLL:
         lib.seccomp_attr_set.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_uint32]
         lib.seccomp_export_bpf.argtypes = [ctypes.c_void_p, ctypes.c_int]
         lib.seccomp_release.argtypes = [ctypes.c_void_p]
+        _ArgCmp = ArgCmp
         _lib = lib
     return _lib
 
