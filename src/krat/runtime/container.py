@@ -99,8 +99,17 @@ def start(container_id: str, state_root: str = DEFAULT_ROOT) -> None:
     _run_late_hooks(record, "poststart", S.RUNNING)
 
 
-SIGNALS = {name[3:]: int(getattr(signal, name)) for name in dir(signal)
-           if name.startswith("SIG") and not name.startswith("SIG_") and isinstance(getattr(signal, name), int)}
+_SIGNALS: dict[str, int] | None = None
+
+
+def _signal_numbers() -> dict[str, int]:
+    """Signal names without SIG -> numbers, made on first use: this module is loaded by every
+    `run` (the CLI, the monitor before it forks its runtime child), names only by a kill."""
+    global _SIGNALS
+    if _SIGNALS is None:
+        _SIGNALS = {name[3:]: int(getattr(signal, name)) for name in dir(signal)
+                    if name.startswith("SIG") and not name.startswith("SIG_") and isinstance(getattr(signal, name), int)}
+    return _SIGNALS
 
 
 def parse_signal(text: str | int) -> int:
@@ -110,9 +119,10 @@ def parse_signal(text: str | int) -> int:
             raise InvalidArgument(f"invalid signal {text!r}")
         return number
     name = str(text).upper().removeprefix("SIG")
-    if name not in SIGNALS:
+    numbers = _signal_numbers()
+    if name not in numbers:
         raise InvalidArgument(f"invalid signal {text!r}")
-    return SIGNALS[name]
+    return numbers[name]
 
 
 def kill(container_id: str, sig: str | int = "SIGTERM", all_processes: bool = False,
