@@ -58,6 +58,13 @@ MS_RELATIME = 1 << 21
 MS_STRICTATIME = 1 << 24
 MNT_DETACH = 2
 
+# Syscalls from 424 on have one number on every architecture Linux has added since.
+SYS_MOUNT_SETATTR = 442
+AT_FDCWD = -100
+AT_RECURSIVE = 0x8000
+# mount_setattr's MOUNT_ATTR_RDONLY, _NOSUID, _NODEV, _NOEXEC have the values of the MS_ flags.
+MOUNT_ATTR_FLAGS = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC
+
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
 PR_SET_KEEPCAPS = 8
@@ -88,6 +95,7 @@ class Syscalls(Protocol):
     def unshare(self, flags: int) -> None: ...
     def setns(self, fd: int, nstype: int) -> None: ...
     def mount(self, source: str, target: str, fstype: str, flags: int, data: str = "") -> None: ...
+    def mount_setattr(self, target: str, set_flags: int, clear_flags: int = 0, recursive: bool = False) -> None: ...
     def umount(self, target: str, flags: int = 0) -> None: ...
     def pivot_root(self, new_root: str, put_old: str) -> None: ...
     def sethostname(self, name: str) -> None: ...
@@ -127,6 +135,16 @@ class LinuxSyscalls:
         result = self.libc.mount(source.encode() or None, target.encode(), fstype.encode() or None,
                                  ctypes.c_ulong(flags), data.encode() or None)
         self._check(result, f"mount {source or fstype} on {target}", target)
+
+    def mount_setattr(self, target: str, set_flags: int, clear_flags: int = 0, recursive: bool = False) -> None:
+        """Set and clear flags (of MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC) of the mount at
+        target, and with recursive of every mount below it, the others kept: one call where
+        binds need a remount each. Linux >= 5.12 (else OSError ENOSYS: the caller remounts)."""
+        # struct mount_attr: attr_set, attr_clr, propagation, userns_fd
+        attr = struct.pack("=QQQQ", set_flags & MOUNT_ATTR_FLAGS, clear_flags & MOUNT_ATTR_FLAGS, 0, 0)
+        result = self.libc.syscall(SYS_MOUNT_SETATTR, AT_FDCWD, target.encode(), AT_RECURSIVE if recursive else 0,
+                                   attr, len(attr))
+        self._check(result, f"mount_setattr {target}", target)
 
     def umount(self, target: str, flags: int = 0) -> None:
         self._check(self.libc.umount2(target.encode(), flags), f"umount {target}", target)

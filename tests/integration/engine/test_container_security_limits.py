@@ -61,6 +61,22 @@ def test_filesystem_and_proc_protections(kr, runtime):
     assert ro.returncode == 1 and "Read-only file system" in ro.stderr
 
 
+def test_cgroup_and_proc_mounts_are_read_only_with_their_flags(kr, runtime):
+    """Every cgroup hierarchy under /sys/fs/cgroup (v1: a bind each) and Docker's read-only
+    /proc paths are read-only mounts that keep their other flags; nothing in them can be made."""
+    script = ("cat /proc/self/mountinfo; for d in $(awk '$9 ~ /^cgroup/ {print $5}' /proc/self/mountinfo); do "
+              "mkdir $d/x 2>/dev/null && echo made-$d; done; "
+              "echo 1 > /proc/sys/kernel/domainname 2>/dev/null && echo wrote-sys; true")
+    out = kr.ok("run", "--rm", "--network", "none", "busybox", "sh", "-c", script).stdout
+    assert "made-" not in out and "wrote-sys" not in out, out
+    mounts = {line.split()[4]: (line.split(" - ")[1].split()[0], line.split()[5].split(","))
+              for line in out.splitlines() if " - " in line}
+    cgroup = [m for m, (fstype, _) in mounts.items() if fstype in ("cgroup", "cgroup2")]
+    assert cgroup and all(m.startswith("/sys/fs/cgroup") for m in cgroup), out
+    for m in cgroup + ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys"]:
+        assert {"ro", "nosuid", "nodev", "noexec"} <= set(mounts[m][1]), (m, mounts[m])
+
+
 @pytest.mark.parametrize("network", ["none", "bridge"])
 def test_read_only_binds_the_etc_files_read_only_too(kr, runtime, network, tmp_path):
     """As Docker: --read-only makes /etc/hosts, /etc/resolv.conf and /etc/hostname read-only,

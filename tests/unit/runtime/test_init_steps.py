@@ -120,3 +120,50 @@ def test_rlimits_never_exceed_the_current_hard_limit():
 
     infinity = resource.RLIM_INFINITY
     assert init.rlimit_values(5, 10, infinity) == (5, 10)
+
+
+def _v1_context(tmp_path, sys):
+    from krat.runtime.cgroups import Hierarchy
+
+    ctx = _context(tmp_path)
+    ctx.sys = sys
+    ctx.hierarchies = [Hierarchy("/sys/fs/cgroup/memory", ("memory",), "memory"),
+                       Hierarchy("/sys/fs/cgroup/pids", ("pids",), "pids")]
+    ctx.cgroup_dirs = {"memory": "/sys/fs/cgroup/memory/krat/c1", "pids": "/sys/fs/cgroup/pids/krat/c1"}
+    return ctx
+
+
+def test_cgroup_mount_v1_binds_made_read_only_in_one_call(tmp_path):
+    from krat.oci.process import Mount
+    from krat.runtime.mounts import plan_mount
+
+    ctx = _v1_context(tmp_path, RecordingSyscalls())
+    init.mount_cgroup(ctx, plan_mount(Mount("/sys/fs/cgroup", "cgroup", "cgroup", ("ro", "nosuid", "nodev", "noexec"))))
+    target = ctx.rootfs + "/sys/fs/cgroup"
+    flags = sc.MS_RDONLY | sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC
+    calls = [c for c in ctx.sys.calls if c[0] != "mkdir"]
+    assert calls == [
+        ("mount", "tmpfs", target, "tmpfs", flags & ~sc.MS_RDONLY, "mode=755"),
+        ("mount", "/sys/fs/cgroup/memory/krat/c1", target + "/memory", "", sc.MS_BIND | sc.MS_REC),
+        ("mount", "/sys/fs/cgroup/pids/krat/c1", target + "/pids", "", sc.MS_BIND | sc.MS_REC),
+        ("mount_setattr", target, flags, ~flags, True),   # recursive: every bind below, and the tmpfs
+        ("mount", "", target, "", sc.MS_REMOUNT | flags, "mode=755")]
+
+
+def test_cgroup_mount_v1_without_mount_setattr_remounts_each_bind(tmp_path):
+    import errno
+
+    from krat.oci.process import Mount
+    from krat.runtime.mounts import plan_mount
+
+    class OldKernel(RecordingSyscalls):
+        def mount_setattr(self, *args, **kwargs):
+            raise OSError(errno.ENOSYS, "mount_setattr")
+
+    ctx = _v1_context(tmp_path, OldKernel())
+    init.mount_cgroup(ctx, plan_mount(Mount("/sys/fs/cgroup", "cgroup", "cgroup", ("ro", "nosuid"))))
+    target = ctx.rootfs + "/sys/fs/cgroup"
+    remounts = [c for c in ctx.sys.calls if c[0] == "mount" and c[4] & sc.MS_REMOUNT]
+    assert remounts == [("mount", "", target + "/memory", "", sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | sc.MS_NOSUID),
+                        ("mount", "", target + "/pids", "", sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | sc.MS_NOSUID),
+                        ("mount", "", target, "", sc.MS_REMOUNT | sc.MS_RDONLY | sc.MS_NOSUID, "mode=755")]
