@@ -40,3 +40,20 @@ def test_same_name_twice(kr):
     kr.ok("create", "--name", "twin", "busybox", "true")
     err = kr.fails("create", "--name", "twin", "busybox", "true")
     assert 'name "/twin" is already in use' in err
+
+
+@pytest.mark.parametrize("rule,needle", [
+    ({"names": ["mkdir"], "action": "SCMP_ACT_BOGUS"}, "unknown action 'SCMP_ACT_BOGUS'"),
+    ({"names": "mkdir", "action": "SCMP_ACT_ERRNO"}, "names: expected a list"),
+])
+def test_a_seccomp_profile_the_runtime_refuses(kr, tmp_path, rule, needle):
+    """The runtime's creator refuses the profile while the init forked ahead is on its mounts
+    (it parses the rest of the document only): one line, 125, nothing left."""
+    import json
+
+    profile = tmp_path / "profile.json"
+    profile.write_text(json.dumps({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [rule]}))
+    for args in (["--rm", "--network", "none"], ["-d"]):
+        err = kr.fails("run", *args, "--security-opt", f"seccomp={profile}", "busybox", "true", code=125)
+        assert needle in err and len(err.splitlines()) == 1, err
+    assert_nothing_left(kr)

@@ -30,3 +30,14 @@ def test_a_waiting_request_stops_the_warm_up_and_stays_unread():
     finally:
         ours.close()
         theirs.close()
+
+
+def test_the_init_parses_the_document_without_the_profile_it_never_reads():
+    doc = json.loads(earlyinit._SAMPLE)
+    spec = Spec.from_json(earlyinit._without_seccomp(doc))
+    assert spec.linux.seccomp is None and spec.linux.masked_paths and spec.process.capabilities is not None
+    # With a terminal it checks the profile too: it connects to the console socket before
+    # the creator could refuse the spec for it.
+    doc = json.loads(earlyinit._SAMPLE)
+    doc["process"]["terminal"] = True
+    assert Spec.from_json(earlyinit._without_seccomp(doc)).linux.seccomp is not None
