@@ -437,8 +437,12 @@ def _default_signals() -> None:
 
 
 def _close_on_exec(keep: int) -> None:
+    """Only stdio and the --preserve-fds ones reach the process: one close_range call marks
+    every other fd close-on-exec (Linux >= 5.11), else one fcntl each from /proc/self/fd."""
     for fd in range(3, 3 + keep):
         os.set_inheritable(fd, True)
+    if sc.cloexec_from(3 + keep):
+        return
     for name in os.listdir("/proc/self/fd"):
         fd = int(name)
         if fd > 2 + keep:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime_bundles import DOCKER_CAPS, create, run, wait_status
+from runtime_bundles import DOCKER_CAPS, configure, create, run, wait_status
 from runtime_bundles import bundle, krat_runtime, rootfs_template, runtime  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.root
@@ -121,6 +121,26 @@ def test_devices_exist(runtime, bundle):
                                  "readlink /dev/fd; readlink /dev/stdin; readlink /dev/ptmx"])
     assert proc.stdout.split() == ["null", "zero", "full", "random", "urandom", "tty", "4", "ok",
                                    "/proc/self/fd", "/proc/self/fd/0", "pts/ptmx"], proc.stdout + proc.stderr
+
+
+def test_only_stdio_and_the_preserved_fds_reach_the_process(runtime, bundle):
+    """Whatever else the runtime holds or inherits is closed at the exec; --preserve-fds N
+    hands on 3..3+N-1."""
+    stray = os.open("/dev/null", os.O_RDONLY)   # inherited by the runtime, not the container
+
+    def at_3_and_4() -> None:
+        os.dup2(stray, 3)
+        os.dup2(stray, 4)
+
+    try:
+        for preserve, expected in ((0, ["0", "1", "2", "3"]), (2, ["0", "1", "2", "3", "4", "5"])):
+            container_id, path = configure(runtime, bundle, ["ls", "/proc/self/fd"])
+            proc = runtime("run", "--preserve-fds", str(preserve), "--bundle", path, container_id,
+                           stdin=subprocess.DEVNULL, pass_fds=(3, 4, stray), preexec_fn=at_3_and_4)
+            # the last one listed is ls's own directory
+            assert proc.stdout.split() == expected, proc.stdout + proc.stderr
+    finally:
+        os.close(stray)
 
 
 def test_sysctl_and_bind_mount_options(runtime, bundle, tmp_path):
