@@ -426,9 +426,13 @@ def _default_signals() -> None:
     """Every signal back to its default action: exec keeps ignored signals ignored, and the
     process must not inherit what Python (SIGPIPE, SIGXFSZ), the monitor (SIGHUP, SIGINT), or
     whatever started krat (`nohup`: SIGHUP; a shell's `&`: SIGINT, SIGQUIT) ignored. A
-    container's process starts as Docker's do, with none ignored."""
+    container's process starts as Docker's do, with none ignored.
+    Python knows every signal's action (read at its start, and set since through the signal
+    module only: krat installs no handler any other way): one already at its default is left
+    as it is, ~50 of the 64 (a sigaction each, ~0.04 ms in all)."""
+    default = signal.SIG_DFL
     for sig in range(1, signal.NSIG):
-        if sig in (signal.SIGKILL, signal.SIGSTOP):
+        if sig in (signal.SIGKILL, signal.SIGSTOP) or signal.getsignal(sig) == default:
             continue
         try:
             signal.signal(sig, signal.SIG_DFL)
