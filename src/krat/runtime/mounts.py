@@ -129,13 +129,9 @@ def make_devices(sys: sc.Syscalls, rootfs: str, devices: tuple[Device, ...], def
     """Create /dev nodes; where mknod is refused (user namespaces) bind the host's node instead."""
     wanted = [Device(f"/dev/{n}", "c", ma, mi, 0o666, 0, 0) for n, ma, mi in DEFAULT_DEVICES] if defaults else []
     listed = {d.path for d in devices}
-    made = set()   # directories made (or found) already: most nodes share /dev
+    parents: dict[str, str] = {}   # a node's directory -> resolved in rootfs and made: most share /dev
     for dev in [d for d in wanted if d.path not in listed] + list(devices):
-        target = secure_join(rootfs, dev.path)
-        parent = os.path.dirname(target)
-        if parent not in made:
-            sys.mkdir(parent)
-            made.add(parent)
+        target = _node_path(sys, rootfs, dev.path, parents)
         kind = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}[dev.type]
         try:
             mode = dev.file_mode if dev.file_mode is not None else 0o666
@@ -149,6 +145,22 @@ def make_devices(sys: sc.Syscalls, rootfs: str, devices: tuple[Device, ...], def
         except PermissionError:
             sys.touch(target)
             sys.mount(dev.path, target, "", sc.MS_BIND)
+
+
+def _node_path(sys: sc.Syscalls, rootfs: str, path: str, parents: dict[str, str]) -> str:
+    """Where a device node goes: its directory resolved inside rootfs (once per directory),
+    and made; its own name is not followed (mknod never follows it: a link there is
+    replaced, see make_devices)."""
+    directory, _, name = os.path.normpath("/" + path).rpartition("/")
+    if name in ("", ".", ".."):
+        target = secure_join(rootfs, path)
+        sys.mkdir(os.path.dirname(target))
+        return target
+    parent = parents.get(directory)
+    if parent is None:
+        parent = parents[directory] = secure_join(rootfs, directory)
+        sys.mkdir(parent)
+    return f"{parent}/{name}"
 
 
 def make_dev_symlinks(sys: sc.Syscalls, rootfs: str) -> None:

@@ -154,3 +154,49 @@ def test_exec_gets_the_containers_seccomp_filter(env):
         out = _exec_output(container_id, root, probe)  # ENOSYS: the profile's own answer, not EPERM
         assert "Seccomp:\t2" in out and "not implemented" in out.lower(), out
         kept.unlink(missing_ok=True)
+
+
+def _run_to_exit(container_id: str, bundle: str, root: str) -> str:
+    out_r, out_w = os.pipe()
+    try:
+        pid = rt.create(container_id, bundle, root, stdio=(0, out_w, out_w))
+    finally:
+        os.close(out_w)
+    rt.start(container_id, root)
+    rt.wait(pid)
+    with os.fdopen(out_r) as f:
+        return f.read()
+
+
+def test_links_in_the_rootfs_never_take_a_mount_or_node_outside_it(env, tmp_path):
+    """An image's links are resolved as if its root were / (CVE-2019-19921 class): /dev
+    pointing far up, /etc/hosts at a host file, and a device's own name a link to a host file
+    put the tmpfs, the bind and the nodes inside the rootfs, and leave the host's files alone."""
+    configure, bundle, root = env
+    rootfs = Path(bundle, "rootfs")
+    outside = tmp_path / "outside"          # host paths the links name
+    outside.mkdir()
+    (outside / "hosts").write_text("host file\n")
+    (outside / "node").write_text("host file\n")
+    escape = f"/tmp/krat-escape-{uuid.uuid4().hex[:8]}"
+    (rootfs / "dev").rmdir()
+    os.symlink("../../../../../../../.." + escape, rootfs / "dev")
+    (rootfs / "etc" / "hosts").unlink(missing_ok=True)
+    os.symlink(str(outside / "hosts"), rootfs / "etc" / "hosts")
+    (bundle_hosts := Path(bundle, "hosts")).write_text("127.0.0.1 inside\n")
+    container_id = configure(["sh", "-c", "cat /etc/hosts; test -c /dev/null && echo null-ok; test -p /dev/kfifo && "
+                                          "echo fifo-ok; test -p /run/kfifo && echo run-fifo-ok"])
+    config = json.loads(Path(bundle, "config.json").read_text())
+    config["mounts"].append({"destination": "/etc/hosts", "type": "bind", "source": str(bundle_hosts),
+                             "options": ["rbind", "rprivate"]})
+    (rootfs / "run").mkdir(exist_ok=True)
+    os.symlink(str(outside / "node"), rootfs / "run" / "kfifo")   # the node's own name: a link out
+    config["linux"]["devices"] = [{"path": "/dev/kfifo", "type": "p", "fileMode": 0o600, "uid": 0, "gid": 0},
+                                  {"path": "/run/kfifo", "type": "p", "fileMode": 0o600, "uid": 0, "gid": 0}]
+    Path(bundle, "config.json").write_text(json.dumps(config))
+    out = _run_to_exit(container_id, bundle, root)
+    assert out.split() == ["127.0.0.1", "inside", "null-ok", "fifo-ok", "run-fifo-ok"], out
+    assert not os.path.lexists(escape)
+    assert (outside / "hosts").read_text() == "host file\n" and (outside / "node").read_text() == "host file\n"
+    assert sorted(os.listdir(outside)) == ["hosts", "node"]
+    rt.delete(container_id, state_root=root)
