@@ -188,8 +188,15 @@ def mask_path(sys: sc.Syscalls, path: str) -> None:
 
 
 def readonly_path(sys: sc.Syscalls, path: str) -> None:
-    if not os.path.exists(path):
+    """A read-only bind of path on itself, its other flags kept; nothing where path is not
+    there. mount_setattr sets read-only alone in one call; the remount it replaces must be
+    given the flags to keep (statvfs), where the kernel has no mount_setattr."""
+    try:
+        sys.mount(path, path, "", sc.MS_BIND | sc.MS_REC)
+    except (FileNotFoundError, NotADirectoryError):
         return
-    sys.mount(path, path, "", sc.MS_BIND | sc.MS_REC)
-    keep = os.statvfs(path).f_flag & KEEP_ON_REMOUNT
-    sys.mount(path, path, "", sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | sc.MS_REC | keep)
+    try:
+        sys.mount_setattr(path, sc.MS_RDONLY)
+    except OSError:
+        keep = os.statvfs(path).f_flag & KEEP_ON_REMOUNT
+        sys.mount(path, path, "", sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | sc.MS_REC | keep)

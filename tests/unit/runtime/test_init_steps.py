@@ -167,3 +167,32 @@ def test_cgroup_mount_v1_without_mount_setattr_remounts_each_bind(tmp_path):
     assert remounts == [("mount", "", target + "/memory", "", sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | sc.MS_NOSUID),
                         ("mount", "", target + "/pids", "", sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | sc.MS_NOSUID),
                         ("mount", "", target, "", sc.MS_REMOUNT | sc.MS_RDONLY | sc.MS_NOSUID, "mode=755")]
+
+
+def test_readonly_path_is_a_bind_made_read_only_with_its_other_flags_kept(tmp_path):
+    import errno
+
+    from krat.runtime import mounts
+
+    rec = RecordingSyscalls()
+    mounts.readonly_path(rec, str(tmp_path))
+    assert rec.calls == [("mount", str(tmp_path), str(tmp_path), "", sc.MS_BIND | sc.MS_REC),
+                         ("mount_setattr", str(tmp_path), sc.MS_RDONLY)]
+
+    class OldKernel(RecordingSyscalls):
+        def mount_setattr(self, *args):
+            raise OSError(errno.ENOSYS, "mount_setattr")
+
+    old = OldKernel()
+    mounts.readonly_path(old, str(tmp_path))
+    remount = old.calls[-1]
+    assert remount[:4] == ("mount", str(tmp_path), str(tmp_path), "")
+    assert remount[4] & (sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY) == sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY
+
+    class Missing(RecordingSyscalls):
+        def mount(self, source, target, *args):
+            raise OSError(errno.ENOENT, "mount", target)   # the path is not there: FileNotFoundError
+
+    gone = Missing()
+    mounts.readonly_path(gone, str(tmp_path / "nope"))
+    assert gone.calls == []
