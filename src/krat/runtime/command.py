@@ -19,6 +19,9 @@ HOST_RUNS = {"x86_64": {62, 3}, "aarch64": {183, 40}, "armv7l": {40}, "i686": {3
              "s390x": {22}, "riscv64": {243}}
 
 
+HOST_MACHINE = os.uname().machine   # read at import: before the runtime child forks the init
+
+
 def env_path(env: tuple[str, ...]) -> str:
     for item in env:
         if item.startswith("PATH="):
@@ -38,7 +41,7 @@ def resolve(name: str, env: tuple[str, ...]) -> str:
         except OSError:
             continue
         if stat.S_ISREG(st.st_mode) and os.access(candidate, os.X_OK):
-            check_file(candidate, name)
+            check_header_of(candidate, name)   # found as check_file checks: a file it may run
             return candidate
     raise CommandNotFound(f"executable file not found in $PATH: {name}")
 
@@ -54,6 +57,10 @@ def check_file(path: str, name: str) -> None:
         raise CommandCannotRun(f"{name}: is a directory, not a program")
     if not os.access(path, os.X_OK):
         raise CommandCannotRun(f"{name}: permission denied (not executable for this user)")
+    check_header_of(path, name)
+
+
+def check_header_of(path: str, name: str) -> None:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)   # not open(): its io layers, in the init
         try:
@@ -83,7 +90,7 @@ def check_header(head: bytes, name: str) -> None:
     if head.startswith(b"\x7fELF") and len(head) >= 20:
         little = head[5] == 1
         machine = int.from_bytes(head[18:20], "little" if little else "big")
-        host = os.uname().machine
+        host = HOST_MACHINE
         if machine not in HOST_RUNS.get(host, {machine}):
             arch = ELF_MACHINES.get(machine, f"machine {machine}")
             raise CommandCannotRun(f"{name}: exec format error: the binary is for {arch}, this host is {host}")
