@@ -359,6 +359,8 @@ def _become(request, sock: _socket.socket, sync_w: int, host: dict[str, int]) ->
         ctx = creation._prepare_context(spec, rootfs, cgroup, console_socket, with_filter=False)  # sent later
         ctx.sync = sync_w
         ctx.reply = sock.fileno()
+        global _request_socket
+        _request_socket = sock   # for _await_program's recvmsg
         launch = creation._launch(spec, cgroup, stdio, joined=True)
         sp._enter(launch, ctx)
         _namespaces(ctx, launch, host)
@@ -407,6 +409,9 @@ def _namespaces(ctx: InitContext, launch: sp.Launch, host: dict[str, int]) -> No
         ctx.sys.unshare(rest)   # the mount namespace, now that the bundle's rootfs is mounted
 
 
+_request_socket: _socket.socket | None = None   # the init's end of the creator's socket (ctx.reply)
+
+
 def _await_creator(ctx: InitContext) -> None:
     """An init step: wait until the creator has set the cgroup up."""
     if os.read(ctx.reply, 1) != READY:
@@ -415,22 +420,19 @@ def _await_creator(ctx: InitContext) -> None:
 
 def _await_program(ctx: InitContext) -> None:
     """An init step: take exec.fifo's fd and the seccomp program from the creator."""
-    sock = _socket.socket(fileno=os.dup(ctx.reply))
-    try:
-        data, anc, _, _ = sock.recvmsg(5, _socket.CMSG_SPACE(4))
-        if anc:
-            ctx.fifo = struct.unpack("i", anc[0][2][:4])[0]
-        if len(data) < 5 or data[:1] != PROGRAM or not anc:
-            os._exit(1)   # the creator failed or gave up: it reports why
-        size = int.from_bytes(data[1:5], "big")
-        bpf = b""
-        while len(bpf) < size:
-            more = sock.recv(size - len(bpf))
-            if not more:
-                os._exit(1)
-            bpf += more
-    finally:
-        sock.close()
+    sock = _request_socket   # ctx.reply's: no second socket object (a dup, and its queries)
+    data, anc, _, _ = sock.recvmsg(5, _socket.CMSG_SPACE(4))
+    if anc:
+        ctx.fifo = struct.unpack("i", anc[0][2][:4])[0]
+    if len(data) < 5 or data[:1] != PROGRAM or not anc:
+        os._exit(1)   # the creator failed or gave up: it reports why
+    size = int.from_bytes(data[1:5], "big")
+    bpf = b""
+    while len(bpf) < size:
+        more = sock.recv(size - len(bpf))
+        if not more:
+            os._exit(1)
+        bpf += more
     if bpf:
         from krat.runtime.bpf import Program   # loaded by _become, before pivot_root
 
