@@ -60,12 +60,16 @@ def enter_cgroup(container_id: str, cgroups_path: str) -> bool:
         _leave(cgroup)
         return False
     _entered = (cgroup.path, cgroup.root, os.getpid())
+    global _entered_cgroup
+    _entered_cgroup = cgroup
     return True
 
 
 # (cgroup path, root, pid) of the cgroup enter_cgroup moved this process into: create() then
 # knows it is there without reading each hierarchy's cgroup.procs.
 _entered: tuple[str, str, int] | None = None
+# That Cgroup itself: the early init, forked in it, takes it as it is (earlyinit._become).
+_entered_cgroup: Cgroup | None = None
 
 
 def _joined(cgroup: Cgroup) -> bool:
@@ -82,7 +86,8 @@ def _leave(cgroup: Cgroup, destroy: bool = True) -> None:
     if cgroup.holds(os.getpid()):
         cgroup.leave()
     if _joined(cgroup):
-        _entered = None
+        global _entered_cgroup
+        _entered, _entered_cgroup = None, None
     if destroy:
         try:
             cgroup.destroy()
