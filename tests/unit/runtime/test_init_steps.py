@@ -196,3 +196,10 @@ def test_readonly_path_is_a_bind_made_read_only_with_its_other_flags_kept(tmp_pa
     gone = Missing()
     mounts.readonly_path(gone, str(tmp_path / "nope"))
     assert gone.calls == []
+
+
+def test_the_ready_line_is_the_json_report_would_write():
+    from krat.oci import jsoncodec as json
+
+    assert init.READY_LINE == (json.dumps({"ready": True}) + "\n").encode()
+    assert json.loads(init.READY_LINE) == {"ready": True}
