@@ -19,6 +19,14 @@ class _SockFprog(libc.Structure):
     _fields_ = [("len", libc.c_ushort), ("filter", libc.c_void_p)]
 
 
+# The longest classic program the kernel takes (BPF_MAXINSNS instructions of 8 bytes). Its
+# buffer type is made when this module loads, in the runtime's process before it forks the
+# init: a type for each program's own length (and c_char, its first) would be made in the
+# init after "go", ~0.06 ms of its fresh fork.
+_MAX_BYTES = 4096 * 8
+_Buffer = libc.c_char * _MAX_BYTES
+
+
 class Program:
     """`bpf`: struct sock_filter[] as the kernel takes it; load() after the last syscall it would forbid."""
 
@@ -26,7 +34,11 @@ class Program:
         if not bpf or len(bpf) % 8:
             raise InvalidArgument(f"linux.seccomp: a compiled filter of {len(bpf)} bytes is not a BPF program")
         self.bpf = bpf
-        self._buffer = libc.bytes_buffer(bpf)
+        if len(bpf) <= _MAX_BYTES:
+            self._buffer = _Buffer()
+            memoryview(self._buffer).cast("B")[:len(bpf)] = bpf   # one copy of the program
+        else:
+            self._buffer = libc.bytes_buffer(bpf)   # too long: the kernel's error, at load
         self._prog = _SockFprog(len(bpf) // 8, libc.addressof(self._buffer))
         self._libc = libc.process()
 
