@@ -58,7 +58,7 @@ MS_RELATIME = 1 << 21
 MS_STRICTATIME = 1 << 24
 MNT_DETACH = 2
 
-# Syscalls from 424 on have one number on every architecture Linux has added since.
+# Syscalls numbered 424 and up have the same number on every architecture (alpha aside).
 SYS_CLOSE_RANGE = 436
 SYS_MOUNT_SETATTR = 442
 CLOSE_RANGE_CLOEXEC = 4
