@@ -39,10 +39,6 @@ DEFAULT_DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1,
                    ("tty", 5, 0))
 DEV_SYMLINKS = (("/proc/self/fd", "fd"), ("/proc/self/fd/0", "stdin"), ("/proc/self/fd/1", "stdout"),
                 ("/proc/self/fd/2", "stderr"), ("pts/ptmx", "ptmx"))
-# Made when this module loads (in the runtime's process, before it forks the init): building
-# the records and the stat are a fresh init's first run of that code (~0.05 ms) otherwise.
-_DEFAULT_NODES = tuple(Device(f"/dev/{n}", "c", ma, mi, 0o666, 0, 0) for n, ma, mi in DEFAULT_DEVICES)
-_HOST_KCORE = os.path.exists("/proc/kcore")   # the kernel's: /dev/core links to it where it has one
 
 
 @record(frozen=True)
@@ -131,7 +127,7 @@ def do_mount(sys: sc.Syscalls, rootfs: str, p: MountPlan) -> None:
 
 def make_devices(sys: sc.Syscalls, rootfs: str, devices: tuple[Device, ...], defaults: bool) -> None:
     """Create /dev nodes; where mknod is refused (user namespaces) bind the host's node instead."""
-    wanted = _DEFAULT_NODES if defaults else ()
+    wanted = [Device(f"/dev/{n}", "c", ma, mi, 0o666, 0, 0) for n, ma, mi in DEFAULT_DEVICES] if defaults else []
     listed = {d.path for d in devices}
     parents: dict[str, str] = {}   # a node's directory -> resolved in rootfs and made: most share /dev
     for dev in [d for d in wanted if d.path not in listed] + list(devices):
@@ -170,7 +166,7 @@ def _node_path(sys: sc.Syscalls, rootfs: str, path: str, parents: dict[str, str]
 def make_dev_symlinks(sys: sc.Syscalls, rootfs: str) -> None:
     dev = secure_join(rootfs, "/dev")
     links = list(DEV_SYMLINKS)
-    if _HOST_KCORE:
+    if os.path.exists("/proc/kcore"):
         links.append(("/proc/kcore", "core"))
     for target, name in links:
         try:
