@@ -19,9 +19,6 @@ HOST_RUNS = {"x86_64": {62, 3}, "aarch64": {183, 40}, "armv7l": {40}, "i686": {3
              "s390x": {22}, "riscv64": {243}}
 
 
-HOST_MACHINE = os.uname().machine   # read at import: before the runtime child forks the init
-
-
 def env_path(env: tuple[str, ...]) -> str:
     for item in env:
         if item.startswith("PATH="):
@@ -90,7 +87,7 @@ def check_header(head: bytes, name: str) -> None:
     if head.startswith(b"\x7fELF") and len(head) >= 20:
         little = head[5] == 1
         machine = int.from_bytes(head[18:20], "little" if little else "big")
-        host = HOST_MACHINE
+        host = os.uname().machine
         if machine not in HOST_RUNS.get(host, {machine}):
             arch = ELF_MACHINES.get(machine, f"machine {machine}")
             raise CommandCannotRun(f"{name}: exec format error: the binary is for {arch}, this host is {host}")
