@@ -4,8 +4,9 @@ The monitor's pre-forked create child (engine.runtimes.prefork) waits 10-20 ms f
 request while the CLI prepares the bundle. In that time `fork_early` forks the init
 ahead: into a new pid namespace (as spawn's direct path does: Docker's default and
 krat's), in the container's cgroup entered early (creation.enter_cgroup), and with new
-network (with `lo` up), uts, ipc and cgroup namespaces made ahead too (undone by setns to
-the host's where the spec asks for none, replaced by setns where it gives a path). The mount
+network (with `lo` up), uts, ipc and (on a cgroup v2 host) cgroup namespaces made ahead too
+(undone by setns to the host's where the spec asks for none, replaced by setns where it
+gives a path; one the spec wants but was not made ahead is made after the request). The mount
 namespace is made after the request: the bundle's root filesystem is mounted on the
 host after this fork, and a copy taken now would not see it. While it waits, it runs its
 parse and planning code once over a sample spec (_warm_up), so the real ones, after the
@@ -86,6 +87,7 @@ def fork_early(close: tuple[int, ...] = (), new_netns: bool = False) -> bool:
     from krat.runtime import capabilities as caps
 
     caps.held()   # read once here, for this process and (inherited) the init's context
+    kinds = tuple(k for k in SPECULATIVE if (new_netns or k != "network") and (k != "cgroup" or _cgroupns_likely()))
     ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
     sync_r, sync_w = os.pipe()
     own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
@@ -98,7 +100,6 @@ def fork_early(close: tuple[int, ...] = (), new_netns: bool = False) -> bool:
             syscalls.unshare(sc.CLONE_NEWPID)  # for the next child only
             pid = os.fork()
             if pid == 0:
-                kinds = tuple(k for k in SPECULATIVE if new_netns or k != "network")
                 _serve(theirs, sync_w, (ours.detach(), sync_r, *close), kinds, cpus)
         except OSError:
             pid = -1   # no pid namespace or no fork for us: create forks as usual
@@ -122,6 +123,15 @@ def fork_early(close: tuple[int, ...] = (), new_netns: bool = False) -> bool:
         return False
     _early = EarlyInit(pid, ours, sync_r)
     return True
+
+
+def _cgroupns_likely() -> bool:
+    """Whether to make a cgroup namespace ahead: on a cgroup v2 host, where Docker's specs (and
+    the engine's) have one; on v1 they share the host's, and one made ahead would be undone
+    with a setns after "go". Unknown (no cgroup entered early): made ahead, as before."""
+    from krat.runtime import creation   # loaded: its enter_cgroup ran before this
+
+    return creation._entered_cgroup is None or creation._entered_cgroup.v2
 
 
 def release() -> None:

@@ -41,3 +41,18 @@ def test_the_init_parses_the_document_without_the_profile_it_never_reads():
     doc = json.loads(earlyinit._SAMPLE)
     doc["process"]["terminal"] = True
     assert Spec.from_json(earlyinit._without_seccomp(doc)).linux.seccomp is not None
+
+
+def test_a_cgroup_namespace_is_made_ahead_where_specs_have_one(monkeypatch):
+    from krat.runtime import creation
+
+    class Entered:
+        def __init__(self, v2):
+            self.v2 = v2
+
+    monkeypatch.setattr(creation, "_entered_cgroup", Entered(False))
+    assert not earlyinit._cgroupns_likely()   # v1: Docker's specs share the host's
+    monkeypatch.setattr(creation, "_entered_cgroup", Entered(True))
+    assert earlyinit._cgroupns_likely()
+    monkeypatch.setattr(creation, "_entered_cgroup", None)
+    assert earlyinit._cgroupns_likely()       # not known: made ahead, as before
