@@ -346,6 +346,9 @@ def drop_bounding(ctx: InitContext) -> None:
 def switch_user(ctx: InitContext) -> None:
     user = ctx.spec.process.user
     os.umask(user.umask if user.umask is not None else 0o022)  # not the caller's: runc's default
+    if user.uid == 0:   # root stays root: no capability is lost, keep-caps has nothing to keep
+        ctx.sys.set_user(user.uid, user.gid, user.additional_gids)
+        return
     ctx.sys.prctl(sc.PR_SET_KEEPCAPS, 1)
     ctx.sys.set_user(user.uid, user.gid, user.additional_gids)
     ctx.sys.prctl(sc.PR_SET_KEEPCAPS, 0)

@@ -203,3 +203,11 @@ def test_the_ready_line_is_the_json_report_would_write():
 
     assert init.READY_LINE == (json.dumps({"ready": True}) + "\n").encode()
     assert json.loads(init.READY_LINE) == {"ready": True}
+
+
+def test_root_stays_root_without_the_keep_caps_dance(tmp_path):
+    ctx = _context(tmp_path)
+    ctx.spec = Spec.from_json({**ctx.spec.to_json(), "process": {**ctx.spec.process.to_json(),
+                                                                  "user": {"uid": 0, "gid": 0}}})
+    init.switch_user(ctx)
+    assert ctx.sys.calls == [("set_user", 0, 0, ())]
