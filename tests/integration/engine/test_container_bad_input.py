@@ -53,7 +53,12 @@ def test_a_seccomp_profile_the_runtime_refuses(kr, tmp_path, rule, needle):
 
     profile = tmp_path / "profile.json"
     profile.write_text(json.dumps({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [rule]}))
+    import re
+
+    ids = []
     for args in (["--rm", "--network", "none"], ["-d"]):
         err = kr.fails("run", *args, "--security-opt", f"seccomp={profile}", "busybox", "true", code=125)
         assert needle in err and len(err.splitlines()) == 1, err
-    assert_nothing_left(kr)
+        ids += re.findall(r"/containers/([0-9a-f]{64})/", err)   # the bundle's path names it
+    assert len(ids) == 2
+    assert_nothing_left(kr, ids)   # its cgroups too
