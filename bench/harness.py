@@ -211,6 +211,10 @@ SLOW_RUN_S = 20.0  # after a run this slow, fewer repeats do: the bench must end
 
 def time_workload(engine: Engine, workload: Workload, ctx: Context, repeat: int) -> list[float]:
     workload.setup(engine, ctx)
+    # Each engine starts timing on written-back state: the setup's writes and deletions, and the
+    # last engine's teardown, are on disk, not in the way of the runs (on ext4 without a
+    # journal, a new inode skips those freed in the last 60 s, 300 s while unwritten).
+    os.sync()
     times: list[float] = []
     for _ in range(repeat):
         workload.before_each(engine, ctx)
