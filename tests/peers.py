@@ -239,8 +239,15 @@ class Podman(Peer):
             self("rm", "-af", "-t", "0", timeout=120)
         self.network_problems = podman_net.remove_podman_leftovers(self.host_net)
         podman_net.remove_cni_state(self.cni_state, self.dir / "networks")
-        _unmount_below(self.dir)
-        shutil.rmtree(self.dir, ignore_errors=True)
+        # A container's cleanup process (conmon runs `podman container cleanup` at its exit) may
+        # still be at work after `rm -af` and mount the storage's overlay dir on itself again
+        # after we unmounted it: seen once in a bench run, that mount was then left behind.
+        for _ in range(25):
+            _unmount_below(self.dir)
+            shutil.rmtree(self.dir, ignore_errors=True)
+            if not self.dir.exists():
+                break
+            time.sleep(0.2)
 
     def __enter__(self) -> "Podman":
         return self.start()
