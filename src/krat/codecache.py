@@ -140,13 +140,27 @@ def read_index(file: str) -> CodeCache | None:
     except (EOFError, ValueError, TypeError):
         return None
     if paths != _search_path():
-        return None   # another search order (PYTHONPATH, another venv) may find other files
+        # Another search order (PYTHONPATH, another venv) may find other files; so may a
+        # module or package added to, or removed from, a folder on the path since the cache
+        # was written (a folder's mtime tells), ahead of the one the cache knows.
+        return None
     return CodeCache(file, identity, index, _PREFIX + length)
 
 
-def _search_path() -> list[str]:
-    """sys.path without repeats: the order in which Python's finders look."""
-    return list(dict.fromkeys(sys.path))
+def _search_path() -> list[tuple[str, int]]:
+    """sys.path without repeats (the order in which Python's finders look), each entry with
+    its mtime."""
+    return _stamped(list(dict.fromkeys(sys.path)))
+
+
+def _stamped(paths: list[str]) -> list[tuple[str, int]]:
+    found = []
+    for path in paths:
+        try:
+            found.append((path, os.stat(path).st_mtime_ns))
+        except OSError:
+            found.append((path, -1))   # none there
+    return found
 
 
 def install(file: str) -> None:
@@ -172,9 +186,9 @@ def entries(modules: dict) -> list[tuple[str, str, bool]]:
     return found
 
 
-def write(file: str, modules: list[tuple[str, str, bool]], paths: list[str]) -> int:
-    """Write a cache of `modules` (see entries), found along the search path `paths`, to `file`
-    atomically; returns how many modules it holds."""
+def write(file: str, modules: list[tuple[str, str, bool]], paths: list[tuple[str, int]]) -> int:
+    """Write a cache of `modules` (see entries), found along the search path `paths` (see
+    _search_path), to `file` atomically; returns how many modules it holds."""
     index, blobs, offset = {}, [], 0
     for name, origin, is_package in modules:
         try:
@@ -223,14 +237,15 @@ def build(file: str) -> int:
 
     import krat
 
-    paths = _search_path()   # before any module can change it
+    order = list(dict.fromkeys(sys.path))   # before any module can change it
     for info in pkgutil.walk_packages(krat.__path__, "krat."):
         if not info.name.endswith("__main__"):
             try:
                 importlib.import_module(info.name)
             except Exception:  # noqa: BLE001 - a module that cannot load here is left to Python's finders
                 pass
-    return write(file, entries(sys.modules), paths)
+    # The folders' mtimes after the imports, which may have written bytecode there.
+    return write(file, entries(sys.modules), _stamped(order))
 
 
 def main(argv: list[str] | None = None) -> int:

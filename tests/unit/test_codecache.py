@@ -11,15 +11,14 @@ from pathlib import Path
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 
-# Runs in a `python -S` whose sys.path is [the test's package folder, krat's src, the stdlib]:
-# builds a cache of the package `pkg` (and what it imports) into argv[2].
+# Runs in a `python -S` whose sys.path is [the test's package folder (tmp_path/lib), krat's
+# src, the stdlib]: builds a cache of the package `pkg` (and what it imports) into argv[2].
 BUILD = """
 import sys
 sys.path[0:1] = [sys.argv[1], {src!r}]
 from krat import codecache
-paths = codecache._search_path()
 import pkg.mod
-print(codecache.write(sys.argv[2], codecache.entries(sys.modules), paths))
+print(codecache.write(sys.argv[2], codecache.entries(sys.modules), codecache._search_path()))
 """
 
 # Installs the cache argv[2] under the same search path, runs argv[3], prints what loaded pkg.mod.
@@ -40,8 +39,9 @@ def python(code: str, *args: str) -> subprocess.CompletedProcess:
                           text=True, env={"PATH": "/usr/bin:/bin"})
 
 
-def make_package(root: Path, value: str = "1") -> Path:
-    (root / "pkg").mkdir(exist_ok=True)
+def make_package(tmp_path: Path, value: str = "1") -> Path:
+    root = tmp_path / "lib"   # on the path; the caches go beside it, not in it
+    (root / "pkg").mkdir(parents=True, exist_ok=True)
     (root / "pkg" / "__init__.py").write_text("")
     mod = root / "pkg" / "mod.py"
     mod.write_text(f"import json\nVALUE = {value}\n\ndef fail():\n    raise ValueError('from the cached module')\n")
@@ -50,14 +50,14 @@ def make_package(root: Path, value: str = "1") -> Path:
 
 def build(tmp_path: Path) -> Path:
     cache = tmp_path / "code.cache"
-    proc = python(BUILD, str(tmp_path), str(cache))
+    proc = python(BUILD, str(tmp_path / "lib"), str(cache))
     assert proc.returncode == 0, proc.stderr
     assert int(proc.stdout) >= 3   # pkg, pkg.mod, json and its own modules
     return cache
 
 
 def use(tmp_path: Path, cache: Path, before: str = "") -> list[str]:
-    proc = python(USE, str(tmp_path), str(cache), before)
+    proc = python(USE, str(tmp_path / "lib"), str(cache), before)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout.split()
 
@@ -68,17 +68,17 @@ def test_modules_load_from_the_cache_as_from_their_files(tmp_path):
     loader, value, file, cached, path, finder = use(tmp_path, cache, "import json; assert json.dumps([1]) == '[1]'")
     assert (loader, value, finder) == ("CachedCode", "1", "CodeCache")
     assert file == str(mod)
-    assert cached == str(tmp_path / "pkg" / "__pycache__" / f"mod.{sys.implementation.cache_tag}.pyc")
-    assert path == str(tmp_path / "pkg")
+    assert cached == str(tmp_path / "lib" / "pkg" / "__pycache__" / f"mod.{sys.implementation.cache_tag}.pyc")
+    assert path == str(tmp_path / "lib" / "pkg")
 
 
 def test_a_traceback_through_cached_code_shows_its_source_line(tmp_path):
     make_package(tmp_path)
     cache = build(tmp_path)
-    proc = python(USE, str(tmp_path), str(cache), "import pkg.mod; pkg.mod.fail()")
+    proc = python(USE, str(tmp_path / "lib"), str(cache), "import pkg.mod; pkg.mod.fail()")
     assert proc.returncode == 1
     assert "raise ValueError('from the cached module')" in proc.stderr
-    assert f'File "{tmp_path / "pkg" / "mod.py"}", line 5, in fail' in proc.stderr
+    assert f'File "{tmp_path / "lib" / "pkg" / "mod.py"}", line 5, in fail' in proc.stderr
 
 
 def test_an_edited_module_loads_its_new_code(tmp_path):
@@ -96,7 +96,7 @@ def test_a_cache_rebuilt_after_install_is_not_read_at_the_old_offsets(tmp_path):
     make_package(tmp_path)
     cache = build(tmp_path)
     # Between install and the import, the cache is rewritten (another layout: a new module first).
-    (tmp_path / "pkg" / "aaa.py").write_text("X = 'x' * 1000\n")
+    (tmp_path / "lib" / "pkg" / "aaa.py").write_text("X = 'x' * 1000\n")
     rebuild = ("import subprocess, sys\n"
                f"subprocess.run([sys.executable, '-S', '-c', {BUILD.format(src=SRC)!r}.replace('import pkg.mod', "
                "'import pkg.aaa, pkg.mod'), sys.argv[1], sys.argv[2]], check=True, stdout=subprocess.DEVNULL)")
@@ -111,7 +111,7 @@ def test_another_search_path_or_a_foreign_file_is_not_used(tmp_path):
     other = tmp_path / "other"
     other.mkdir()
     proc = python(USE.replace("sys.path[0:1] = [sys.argv[1], ", f"sys.path[0:1] = [{str(other)!r}, sys.argv[1], "),
-                  str(tmp_path), str(cache), "")
+                  str(tmp_path / "lib"), str(cache), "")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split()[0] == "SourceFileLoader"
     assert proc.stdout.split()[-1] != "CodeCache"
@@ -121,6 +121,18 @@ def test_another_search_path_or_a_foreign_file_is_not_used(tmp_path):
         out = use(tmp_path, bad)
         assert out[0] == "SourceFileLoader" and out[-1] != "CodeCache", junk[:20]
     assert use(tmp_path, tmp_path / "missing.cache")[0] == "SourceFileLoader"
+
+
+def test_a_module_added_on_the_path_after_the_build_turns_the_cache_off(tmp_path):
+    """A new top-level module in a folder on the path may shadow one the cache holds from a
+    folder further on (a json.py in krat's tree, a package installed in site-packages): the
+    folder's mtime has changed, so the cache is not used at all until it is rebuilt."""
+    make_package(tmp_path)
+    cache = build(tmp_path)
+    assert use(tmp_path, cache)[-1] == "CodeCache"
+    (tmp_path / "lib" / "json.py").write_text("def dumps(obj):\n    return 'shadowed'\n")
+    out = use(tmp_path, cache, "import json; assert json.dumps([1]) == 'shadowed', json.__file__")
+    assert out[0] == "SourceFileLoader" and out[-1] != "CodeCache"
 
 
 def test_the_launcher_runs_krat_from_its_cache(tmp_path):
