@@ -59,21 +59,24 @@ def enter_cgroup(container_id: str, cgroups_path: str) -> bool:
     except OSError:
         _leave(cgroup)
         return False
-    _entered = (cgroup.path, cgroup.root, os.getpid())
-    global _entered_cgroup
-    _entered_cgroup = cgroup
+    _entered = (cgroup, os.getpid())
     return True
 
 
-# (cgroup path, root, pid) of the cgroup enter_cgroup moved this process into: create() then
-# knows it is there without reading each hierarchy's cgroup.procs.
-_entered: tuple[str, str, int] | None = None
-# That Cgroup itself: the early init, forked in it, takes it as it is (earlyinit._become).
-_entered_cgroup: Cgroup | None = None
+# The cgroup enter_cgroup moved this process (pid) into: create() then knows it is there
+# without reading each hierarchy's cgroup.procs, and the early init, forked in it, takes it
+# as it is (entered_cgroup).
+_entered: tuple[Cgroup, int] | None = None
+
+
+def entered_cgroup() -> Cgroup | None:
+    """The cgroup enter_cgroup made and entered, in this process or the one that forked it."""
+    return _entered[0] if _entered is not None else None
 
 
 def _joined(cgroup: Cgroup) -> bool:
-    return _entered == (cgroup.path, cgroup.root, os.getpid())
+    return (_entered is not None and (_entered[0].path, _entered[0].root, _entered[1])
+            == (cgroup.path, cgroup.root, os.getpid()))
 
 
 def leave_cgroup(container_id: str, cgroups_path: str) -> None:
@@ -86,8 +89,7 @@ def _leave(cgroup: Cgroup, destroy: bool = True) -> None:
     if cgroup.holds(os.getpid()):
         cgroup.leave()
     if _joined(cgroup):
-        global _entered_cgroup
-        _entered, _entered_cgroup = None, None
+        _entered = None
     if destroy:
         try:
             cgroup.destroy()

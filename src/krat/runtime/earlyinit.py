@@ -131,7 +131,8 @@ def _cgroupns_likely() -> bool:
     with a setns after "go". Unknown (no cgroup entered early): made ahead, as before."""
     from krat.runtime import creation   # loaded: its enter_cgroup ran before this
 
-    return creation._entered_cgroup is None or creation._entered_cgroup.v2
+    cgroup = creation.entered_cgroup()
+    return cgroup is None or cgroup.v2
 
 
 def release() -> None:
@@ -355,7 +356,7 @@ def _become(request, sock: _socket.socket, sync_w: int, host: dict[str, int]) ->
     # The cgroup the creator entered before it forked this init, as it made it (its root: the
     # creator's configured_root(), in the same environment): no second Cgroup (a stat, and
     # an os.environ lookup: ~0.05 ms in this fresh fork).
-    cgroup = creation._entered_cgroup
+    cgroup = creation.entered_cgroup()
     if not (cgroup is not None and cgroup.path == cgroup_path(spec.linux.cgroups_path, container_id)
             and serves(spec, pids_limit_ok(spec))):
         return   # the creator decides the same (it entered that cgroup, we were forked in it)

@@ -50,9 +50,9 @@ def test_a_cgroup_namespace_is_made_ahead_where_specs_have_one(monkeypatch):
         def __init__(self, v2):
             self.v2 = v2
 
-    monkeypatch.setattr(creation, "_entered_cgroup", Entered(False))
+    monkeypatch.setattr(creation, "_entered", (Entered(False), 1))
     assert not earlyinit._cgroupns_likely()   # v1: Docker's specs share the host's
-    monkeypatch.setattr(creation, "_entered_cgroup", Entered(True))
+    monkeypatch.setattr(creation, "_entered", (Entered(True), 1))
     assert earlyinit._cgroupns_likely()
-    monkeypatch.setattr(creation, "_entered_cgroup", None)
+    monkeypatch.setattr(creation, "_entered", None)
     assert earlyinit._cgroupns_likely()       # not known: made ahead, as before
