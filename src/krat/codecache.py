@@ -65,8 +65,9 @@ class CachedCode:
 class CodeCache:
     """A sys.meta_path finder over one cache file's index."""
 
-    def __init__(self, file: str, identity: tuple[int, int, int], index: dict, base: int) -> None:
+    def __init__(self, file: str, identity: tuple[int, int, int], index: dict, base: int, fd: int = -1) -> None:
         self.file, self.identity, self.index, self.base = file, identity, index, base
+        self.fd = fd   # the file the index came from, kept open (see read)
 
     def find_spec(self, fullname: str, path=None, target=None) -> ModuleSpec | None:
         entry = self.index.get(fullname)
@@ -93,21 +94,33 @@ class CodeCache:
         return spec
 
     def read(self, offset: int, length: int) -> bytes | None:
-        """The bytes at offset in the file the index came from; None if it was replaced since
-        (a rebuild) or is unreadable. Opened per module, not kept: a forked monitor closes
-        every descriptor it inherits."""
+        """The bytes at offset in the file the index came from; None if that file is gone
+        or was replaced since (a rebuild). Read through the descriptor the index was read
+        from, kept open (a pread, not an open, fstat, pread and close: ~5 us less a
+        module), as long as it still is that file: a forked monitor closes every descriptor
+        it inherits, and its number may then name another file; the file is then opened
+        again (close-on-exec: no container's process gets it)."""
         try:
-            fd = os.open(self.file, os.O_RDONLY | os.O_CLOEXEC)
+            if _identity(os.fstat(self.fd)) != self.identity:
+                raise OSError("another file")
         except OSError:
-            return None
-        try:
-            if _identity(os.fstat(fd)) != self.identity:
+            self.fd = -1
+            try:
+                fd = os.open(self.file, os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
                 return None
-            data = os.pread(fd, length, offset)
+            try:
+                if _identity(os.fstat(fd)) != self.identity:
+                    os.close(fd)
+                    return None
+            except OSError:
+                os.close(fd)
+                return None
+            self.fd = fd
+        try:
+            data = os.pread(self.fd, length, offset)
         except OSError:
             return None
-        finally:
-            os.close(fd)
         return data if len(data) == length else None
 
     def invalidate_caches(self) -> None:
@@ -128,23 +141,21 @@ def read_index(file: str) -> CodeCache | None:
         identity = _identity(os.fstat(fd))
         head = os.read(fd, _PREFIX)
         if len(head) != _PREFIX or not head.startswith(_HEAD + MAGIC_NUMBER):
-            return None
+            raise ValueError("not a cache of this Python's")
         length = int.from_bytes(head[-8:], "little")
         data = os.read(fd, length)
-    finally:
-        os.close(fd)
-    if len(data) != length:
-        return None
-    try:
+        if len(data) != length:
+            raise ValueError("truncated")
         paths, index = marshal.loads(data)
-    except (EOFError, ValueError, TypeError):
+        if paths != _search_path():
+            # Another search order (PYTHONPATH, another venv) may find other files; so may a
+            # module or package added to, or removed from, a folder on the path since the
+            # cache was written (a folder's mtime tells), ahead of the one the cache knows.
+            raise ValueError("another search path")
+    except (OSError, EOFError, ValueError, TypeError):
+        os.close(fd)
         return None
-    if paths != _search_path():
-        # Another search order (PYTHONPATH, another venv) may find other files; so may a
-        # module or package added to, or removed from, a folder on the path since the cache
-        # was written (a folder's mtime tells), ahead of the one the cache knows.
-        return None
-    return CodeCache(file, identity, index, _PREFIX + length)
+    return CodeCache(file, identity, index, _PREFIX + length, fd)
 
 
 def _search_path() -> list[tuple[str, int]]:

@@ -92,16 +92,42 @@ def test_an_edited_module_loads_its_new_code(tmp_path):
     assert use(tmp_path, cache)[:2] == ["SourceFileLoader", "33"]
 
 
+REBUILD = ("import subprocess, sys\n"
+           f"subprocess.run([sys.executable, '-S', '-c', {BUILD.format(src=SRC)!r}.replace('import pkg.mod', "
+           "'import pkg.aaa, pkg.mod'), sys.argv[1], sys.argv[2]], check=True, stdout=subprocess.DEVNULL)\n")
+
+
 def test_a_cache_rebuilt_after_install_is_not_read_at_the_old_offsets(tmp_path):
+    """A process reads the cache file its index came from (it keeps it open), not the new
+    one at the old offsets; once that descriptor is gone, not the new one at all."""
     make_package(tmp_path)
     cache = build(tmp_path)
     # Between install and the import, the cache is rewritten (another layout: a new module first).
     (tmp_path / "lib" / "pkg" / "aaa.py").write_text("X = 'x' * 1000\n")
-    rebuild = ("import subprocess, sys\n"
-               f"subprocess.run([sys.executable, '-S', '-c', {BUILD.format(src=SRC)!r}.replace('import pkg.mod', "
-               "'import pkg.aaa, pkg.mod'), sys.argv[1], sys.argv[2]], check=True, stdout=subprocess.DEVNULL)")
-    assert use(tmp_path, cache, rebuild)[:2] == ["SourceFileLoader", "1"]
+    assert use(tmp_path, cache, REBUILD)[:2] == ["CachedCode", "1"]
     assert use(tmp_path, cache)[:2] == ["CachedCode", "1"]   # the new cache serves the next process
+    (tmp_path / "lib" / "pkg" / "aaa.py").write_text("X = 'y' * 2000\n")
+    closed = "os.close(sys.meta_path[0].fd)\n"
+    assert use(tmp_path, cache, "import os\n" + REBUILD + closed)[:2] == ["SourceFileLoader", "1"]
+
+
+def test_a_descriptor_closed_under_the_cache_is_opened_again(tmp_path):
+    """A forked monitor closes the descriptors it inherits; the number may then name another
+    file, which the cache neither reads nor closes."""
+    make_package(tmp_path)
+    cache = build(tmp_path)
+    other = tmp_path / "other.txt"
+    other.write_text("another file")
+    swap = ("import os\n"
+            "finder = sys.meta_path[0]\n"
+            "os.close(finder.fd)\n"
+            f"fd = os.open({str(other)!r}, os.O_RDONLY)\n"
+            "assert fd == finder.fd\n"
+            "import atexit\n"
+            "atexit.register(lambda: print(os.pread(fd, 100, 0).decode().replace(' ', '_'), finder.fd != fd))\n")
+    out = use(tmp_path, cache, swap)
+    assert out[:2] == ["CachedCode", "1"]
+    assert out[-2:] == ["another_file", "True"]
 
 
 def test_another_search_path_or_a_foreign_file_is_not_used(tmp_path):
