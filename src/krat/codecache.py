@@ -181,6 +181,19 @@ def install(file: str) -> None:
         sys.meta_path.insert(0, finder)
 
 
+def release() -> None:
+    """Close the descriptor the finder keeps (it opens the file again if a module is still to
+    load): for a process that lives on once started, as a container's monitor does, so that
+    it does not hold a cache the setup has replaced since."""
+    for finder in sys.meta_path:
+        if isinstance(finder, CodeCache) and finder.fd >= 0:
+            try:
+                os.close(finder.fd)
+            except OSError:
+                pass
+            finder.fd = -1
+
+
 def entries(modules: dict) -> list[tuple[str, str, bool]]:
     """(name, source path, is a package) of each loaded module that a file on disk defines:
     .py sources and extension modules, not builtins, frozen or namespace modules."""

@@ -130,6 +130,17 @@ def test_a_descriptor_closed_under_the_cache_is_opened_again(tmp_path):
     assert out[-2:] == ["another_file", "True"]
 
 
+def test_a_released_descriptor_is_opened_again_for_the_next_module(tmp_path):
+    """A monitor lets the cache's descriptor go once it runs (codecache.release); a module it
+    loads after that still comes from the cache."""
+    make_package(tmp_path)
+    cache = build(tmp_path)
+    released = ("from krat import codecache\n"
+                "codecache.release()\n"
+                "assert sys.meta_path[0].fd == -1\n")
+    assert use(tmp_path, cache, released)[:2] == ["CachedCode", "1"]
+
+
 def test_another_search_path_or_a_foreign_file_is_not_used(tmp_path):
     make_package(tmp_path)
     cache = build(tmp_path)
