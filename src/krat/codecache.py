@@ -97,31 +97,39 @@ class CodeCache:
         """The bytes at offset in the file the index came from; None if that file is gone
         or was replaced since (a rebuild). Read through the descriptor the index was read
         from, kept open (a pread, not an open, fstat, pread and close: ~5 us less a
-        module), as long as it still is that file: a forked monitor closes every descriptor
-        it inherits, and its number may then name another file; the file is then opened
-        again (close-on-exec: no container's process gets it)."""
-        try:
-            if _identity(os.fstat(self.fd)) != self.identity:
-                raise OSError("another file")
-        except OSError:
-            self.fd = -1
-            try:
-                fd = os.open(self.file, os.O_RDONLY | os.O_CLOEXEC)
-            except OSError:
-                return None
-            try:
-                if _identity(os.fstat(fd)) != self.identity:
-                    os.close(fd)
-                    return None
-            except OSError:
-                os.close(fd)
-                return None
-            self.fd = fd
+        module): see _checked."""
+        if not self._checked():
+            return None
         try:
             data = os.pread(self.fd, length, offset)
         except OSError:
             return None
         return data if len(data) == length else None
+
+    def _checked(self) -> bool:
+        """Whether self.fd is the file the index came from, opened again if need be: a forked
+        monitor closes every descriptor it inherits (and its number may then name another
+        file, not ours to close), a started one lets it go (release). Close-on-exec: no
+        container's process gets it."""
+        try:
+            if _identity(os.fstat(self.fd)) == self.identity:
+                return True
+        except OSError:
+            pass
+        self.fd = -1
+        try:
+            fd = os.open(self.file, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return False
+        try:
+            same = _identity(os.fstat(fd)) == self.identity
+        except OSError:
+            same = False
+        if not same:
+            os.close(fd)
+            return False
+        self.fd = fd
+        return True
 
     def invalidate_caches(self) -> None:
         pass

@@ -461,8 +461,9 @@ def serve(mon: Monitor, sync_fd: int) -> int:
               % (mon.pid, os.getpid(), proc_start_ticks(os.getpid()), timestamp()))
     if mon.later is not None:
         mon.later.run()   # what was not done before "go"
-    if "krat.codecache" in sys.modules:
-        sys.modules["krat.codecache"].release()   # started by a launcher: see codecache.release
+    codecache = sys.modules.get("krat.codecache")   # loaded only when started by a launcher
+    if codecache is not None:
+        codecache.release()
     if mon.cfg.get("auto_remove"):
         mon.held = hold(mon.cfg)   # now, not while the remover waits (see handoff)
         if mon.mount_ns >= 0:
