@@ -231,6 +231,29 @@ def time_workload(engine: Engine, workload: Workload, ctx: Context, repeat: int)
     return times
 
 
+def time_interleaved(engines: list[Engine], workload: Workload, ctx: Context, repeat: int) -> dict[str, list[float]]:
+    """Every engine's runs in turns (krat, docker, podman, then podman, docker, krat, ...) rather
+    than one engine's batch after another's: this VM's speed drifts by ~15% over minutes, and a
+    ratio of two batches taken minutes apart carries that drift. The daemons are all up
+    meanwhile (each engine then runs beside the others' idle daemons, and right after another
+    engine's run)."""
+    for engine in engines:
+        workload.setup(engine, ctx)
+    os.sync()
+    times: dict[str, list[float]] = {e.name: [] for e in engines}
+    for i in range(repeat):
+        for engine in engines if i % 2 == 0 else engines[::-1]:
+            workload.before_each(engine, ctx)
+            args = workload.command(engine, ctx)
+            start = time.perf_counter()
+            if workload.parallel > 1:
+                _run_parallel(engine, args, workload.parallel)
+            else:
+                engine.run(*args)
+            times[engine.name].append(time.perf_counter() - start)
+    return times
+
+
 def _run_parallel(engine: Engine, args: list[str], n: int) -> None:
     procs = [subprocess.Popen(engine.argv(*[a.replace("{i}", str(i)) for a in args]), env=engine.env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for i in range(n)]
@@ -264,6 +287,29 @@ def report(results: dict[str, dict[str, float]], workloads: list[Workload], engi
     return "\n".join("  ".join(c.ljust(widths[i]) for i, c in enumerate(r)).rstrip() for r in rows)
 
 
+def _interleaved(w: Workload, names: list[str], ctx: Context, repeat: int,
+                 results: dict[str, dict[str, float]], raw: dict[str, dict[str, list[float]]]) -> None:
+    started: list[Engine] = []
+    try:
+        for name in names:
+            engine = make_engine(name)
+            started.append(engine)
+            if TMPFS_STATE:
+                mount_state_tmpfs(engine)
+            engine.start()
+        times = time_interleaved(started, w, ctx, repeat)
+    except Exception as err:  # the report shows what was measured; a failed engine has no column
+        print(f"{w.name}: failed: {err}")
+        return
+    finally:
+        for engine in started:
+            engine.stop()
+    for name, got in times.items():
+        results.setdefault(w.name, {})[name] = statistics.median(got)
+        raw.setdefault(w.name, {})[name] = got
+        print(f"  {w.name:<40} {name:<7} median {_fmt(statistics.median(got))} (interleaved)", flush=True)
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="bench/run", description="krat vs Docker vs Podman")
     parser.add_argument("-k", dest="pattern", help="only workloads whose name contains this")
@@ -273,6 +319,9 @@ def main(argv: list[str]) -> int:
                         help="every engine's runtime state (krat --runroot, dockerd --exec-root, podman "
                              "--runroot and --tmpdir) on tmpfs, as /run is on a standard host; the "
                              "images and containers' storage stay on disk")
+    parser.add_argument("--interleave", action="store_true",
+                        help="run the engines' repeats in turns instead of one engine's batch after "
+                             "another's (all daemons up at once), so that drift over minutes hits all alike")
     parser.add_argument("--private-net", action="store_true",
                         help="run everything in a private network and mount namespace, where the "
                              "peers keep their own networking on (bridge workloads for all engines)")
@@ -298,6 +347,9 @@ def main(argv: list[str]) -> int:
     raw: dict[str, dict[str, list[float]]] = {}
     try:
         for w in workloads:
+            if args.interleave:
+                _interleaved(w, [e for e in engines if e in w.engines], ctx, args.repeat or w.repeat, results, raw)
+                continue
             for name in [e for e in engines if e in w.engines]:
                 engine = make_engine(name)
                 try:
