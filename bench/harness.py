@@ -217,14 +217,7 @@ def time_workload(engine: Engine, workload: Workload, ctx: Context, repeat: int)
     os.sync()
     times: list[float] = []
     for _ in range(repeat):
-        workload.before_each(engine, ctx)
-        args = workload.command(engine, ctx)
-        start = time.perf_counter()
-        if workload.parallel > 1:
-            _run_parallel(engine, args, workload.parallel)
-        else:
-            engine.run(*args)
-        times.append(time.perf_counter() - start)
+        times.append(_time_once(engine, workload, ctx))
         if times[-1] > SLOW_RUN_S and len(times) >= 1 + (repeat > 2):
             print(f"  ({engine.name}: {len(times)} of {repeat} runs; each takes over {SLOW_RUN_S:.0f} s)")
             break
@@ -243,15 +236,20 @@ def time_interleaved(engines: list[Engine], workload: Workload, ctx: Context, re
     times: dict[str, list[float]] = {e.name: [] for e in engines}
     for i in range(repeat):
         for engine in engines if i % 2 == 0 else engines[::-1]:
-            workload.before_each(engine, ctx)
-            args = workload.command(engine, ctx)
-            start = time.perf_counter()
-            if workload.parallel > 1:
-                _run_parallel(engine, args, workload.parallel)
-            else:
-                engine.run(*args)
-            times[engine.name].append(time.perf_counter() - start)
+            times[engine.name].append(_time_once(engine, workload, ctx))
     return times
+
+
+def _time_once(engine: Engine, workload: Workload, ctx: Context) -> float:
+    """One timed run of the workload's command (its before_each untimed)."""
+    workload.before_each(engine, ctx)
+    args = workload.command(engine, ctx)
+    start = time.perf_counter()
+    if workload.parallel > 1:
+        _run_parallel(engine, args, workload.parallel)
+    else:
+        engine.run(*args)
+    return time.perf_counter() - start
 
 
 def _run_parallel(engine: Engine, args: list[str], n: int) -> None:
