@@ -570,16 +570,18 @@ def _read_exact(fd: int, size: int) -> bytes | None:
 
 
 def main_early(sync_fd: int, container_id: str, cgroups_path: str, new_netns: bool = False,
-               removal: bool = False, detached: bool = False,
+               removal: bool = False, detached_run: bool = False, detached: bool = False,
                preforked: tuple[int, int, int] | None = None) -> int:
     """The monitor started by spawn_early: its runtime's create child is forked first (its
     import of krat.runtime is the longest part of getting ready for "go"): by become_monitor
-    (detached, preforked), or here when the monitor was exec'ed; then wait for the config. removal: the
+    (detached, preforked), or here when the monitor was exec'ed (none for a foreground `run`:
+    this process creates it, preforked is AHEAD); then wait for the config. removal: the
     command line asks for --rm; what the removal needs (preload_cleanup) loaded before that
-    child is forked (krat's runtime), or while the CLI works once it is ready (see Later)."""
+    child is forked (krat's runtime), or while the CLI works once it is ready (see Later).
+    detached_run: the command line asks for -d (see detach_and_prefork)."""
     later = Later()
     if not detached:   # exec'ed (see become_monitor)
-        preforked = detach_and_prefork(sync_fd, container_id, cgroups_path, new_netns, removal)
+        preforked = detach_and_prefork(sync_fd, container_id, cgroups_path, new_netns, removal, detached_run)
     if preforked is not None:
         later.ready_fd = preforked[2]
         preforked = preforked[:2]

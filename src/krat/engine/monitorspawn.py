@@ -23,7 +23,8 @@ MONITOR_MAIN = "import os, sys; from krat.engine.monitor import main; os._exit(m
 
 
 def spawn_early(container_id: str, cgroups_path: str, run_dir: str,
-                new_netns: bool = False, removal: bool = False) -> tuple[int, _socket.socket]:
+                new_netns: bool = False, removal: bool = False,
+                detached: bool = False) -> tuple[int, _socket.socket]:
     """`krat run`'s first step: start the container's monitor before the CLI loads the
     engine, so the monitor's start and its runtime child's import of krat.runtime overlap
     the CLI's own imports and preparation instead of following them. Returns (the monitor's
@@ -37,7 +38,8 @@ def spawn_early(container_id: str, cgroups_path: str, run_dir: str,
     can enter its cgroup early (see runtimes.prefork). new_netns: the
     container will have a network namespace of its own (--network none), which the
     runtime's child may then make ahead. removal: the command line asks for --rm; the monitor
-    then loads the removal's code while it waits.
+    then loads the removal's code while it waits. detached: it asks for -d; else the monitor
+    creates the container itself (runtimes.create_ahead) instead of a pre-forked child.
 
     The monitor is a fork of the CLI, taken this early (~2 ms into the CLI: a few modules
     loaded, one thread, nothing written to stdout) so that it shares little: no second
@@ -50,7 +52,8 @@ def spawn_early(container_id: str, cgroups_path: str, run_dir: str,
     try:
         os.set_inheritable(theirs.fileno(), True)
         # run_dir: only to tell in `ps` whose monitor it is
-        hints = ",".join(name for name, on in (("new-netns", new_netns), ("rm", removal)) if on)
+        hints = ",".join(name for name, on in (("new-netns", new_netns), ("rm", removal), ("detach", detached))
+                         if on)
         args = ["--early", str(theirs.fileno()), container_id, cgroups_path, hints or "-", run_dir]
         AFFINITY = os.sched_getaffinity(0)   # before the fork: the monitor has it too
         pid = os.fork()
@@ -110,11 +113,11 @@ def restore_affinity() -> None:
             pass
 
 
-def early_args(args: list[str]) -> tuple[int, str, str, bool, bool]:
+def early_args(args: list[str]) -> tuple[int, str, str, bool, bool, bool]:
     """An early monitor's arguments (spawn_early's): (sync fd, container id, cgroups path,
-    new_netns, removal); the run dir after them only tells `ps` whose monitor it is."""
+    new_netns, removal, detached); the run dir after them only tells `ps` whose monitor it is."""
     hints = args[4].split(",")
-    return int(args[1]), args[2], args[3], "new-netns" in hints, "rm" in hints
+    return int(args[1]), args[2], args[3], "new-netns" in hints, "rm" in hints, "detach" in hints
 
 
 def become_monitor(sync_fd: int, args: list[str]) -> None:
@@ -136,7 +139,7 @@ def become_monitor(sync_fd: int, args: list[str]) -> None:
         os.closerange(3, sync_fd)
         os.closerange(sync_fd + 1, max(os.sysconf("SC_OPEN_MAX"), sync_fd + 2))
         preforked = detach_and_prefork(*early_args(args), forked=True)
-        if preforked is not None:
+        if preforked is not None and preforked[2] >= 0:   # not AHEAD: nothing to wait for
             await_ready(preforked[2])
         restore_affinity()   # set apart by spawn_early until the runtime's child is ready
         argv = monitor_argv(args)
@@ -144,7 +147,8 @@ def become_monitor(sync_fd: int, args: list[str]) -> None:
             if preforked is not None:
                 from krat.engine.runtimes import release_preforked
 
-                os.close(preforked[2])
+                if preforked[2] >= 0:
+                    os.close(preforked[2])
                 release_preforked(*preforked[:2])
             os.set_inheritable(sync_fd, True)
             os.execve(argv[0], argv, monitor_command(args)[1])
@@ -198,7 +202,8 @@ def await_ready(fd: int) -> None:
 
 
 def detach_and_prefork(sync_fd: int, container_id: str, cgroups_path: str, new_netns: bool,
-                       removal: bool = False, forked: bool = False) -> tuple[int, int, int] | None:
+                       removal: bool = False, detached: bool = False,
+                       forked: bool = False) -> tuple[int, int, int] | None:
     """An early monitor's first steps, forked from the CLI (become_monitor: forked) or exec'ed
     (monitor.main_early): detach, become a subreaper, and fork the runtime's create child
     (runtimes.prefork) unless the runtime is another one (KRAT_RUNTIME; --runtime is known
@@ -207,7 +212,9 @@ def detach_and_prefork(sync_fd: int, container_id: str, cgroups_path: str, new_n
     (or an early init left by a child that died) is re-parented to the monitor. forked: the
     CLI's child, in a session of its own already; it stays the CLI's child (no second fork:
     ~0.6 ms of the monitor's way to "ready") until the CLI, which exits within moments of
-    the container's end, leaves it to init (see spawn_early)."""
+    the container's end, leaves it to init (see spawn_early). Not detached (a foreground
+    `run`): no child, this process gets ready to create the container itself
+    (runtimes.create_ahead: AHEAD)."""
     os.set_inheritable(sync_fd, False)  # the container must not hold the CLI's socket
     if not forked:
         detach()
@@ -221,6 +228,10 @@ def detach_and_prefork(sync_fd: int, container_id: str, cgroups_path: str, new_n
         from krat.engine.monitorexit import preload_cleanup
 
         preload_cleanup(krat_runtime=True)
+    if not detached:
+        from krat.engine.runtimes import create_ahead
+
+        return create_ahead(container_id, cgroups_path, close=(sync_fd,), new_netns=new_netns)
     from krat.engine.runtimes import prefork
 
     return prefork(container_id, cgroups_path, close=(sync_fd,), new_netns=new_netns)

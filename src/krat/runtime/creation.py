@@ -63,6 +63,54 @@ def enter_cgroup(container_id: str, cgroups_path: str) -> bool:
     return True
 
 
+def make_cgroup(container_id: str, cgroups_path: str) -> Cgroup | None:
+    """Create the container's cgroup ahead of create(), for an init forked ahead that moves
+    itself in (earlyinit.fork_early's join), the calling process staying outside: an early
+    monitor that creates its container itself outlives it. None (and nothing left) if that
+    failed: create() then does it all and reports the reason. Undo with leave_cgroup if
+    create() never comes."""
+    try:
+        cgroup = Cgroup(cgroup_path(cgroups_path, container_id), configured_root())
+    except InvalidArgument:
+        return None   # create() names the bad setting
+    try:
+        cgroup.create()
+    except OSError:
+        try:
+            cgroup.destroy()
+        except OSError:
+            pass
+        return None
+    global _made
+    _made = (cgroup, os.getpid())
+    return cgroup
+
+
+# The cgroup make_cgroup made in this process (pid), for the init forked ahead.
+_made: tuple[Cgroup, int] | None = None
+
+
+def made_cgroup() -> Cgroup | None:
+    return _made[0] if _made is not None else None
+
+
+def _made_here(cgroup: Cgroup) -> bool:
+    return (_made is not None and (_made[0].path, _made[0].root, _made[1])
+            == (cgroup.path, cgroup.root, os.getpid()))
+
+
+def _forget_made() -> None:
+    global _made
+    _made = None
+
+
+def entered_by_init(cgroup: Cgroup) -> None:
+    """In an init forked ahead, once it has moved itself into the cgroup its creator made: as
+    if forked in it (entered_cgroup)."""
+    global _entered
+    _entered = (cgroup, os.getpid())
+
+
 # The cgroup enter_cgroup moved this process (pid) into: create() then knows it is there
 # without reading each hierarchy's cgroup.procs, and the early init, forked in it, takes it
 # as it is (entered_cgroup).
@@ -80,6 +128,8 @@ def _joined(cgroup: Cgroup) -> bool:
 
 
 def leave_cgroup(container_id: str, cgroups_path: str) -> None:
+    """Undo enter_cgroup or make_cgroup: out of the cgroup (if in it), and remove it."""
+    _forget_made()
     _leave(Cgroup(cgroup_path(cgroups_path, container_id), configured_root()))
 
 
@@ -163,7 +213,11 @@ def _create(container_id: str, bundle: str, state_root: str, stdio: tuple[int, i
     directory = store.reserve(record)
     cgroup = Cgroup(record.cgroup, record.cgroup_root)
     joined = _joined(cgroup)
-    if early is not None and not (joined and earlyinit.serves(spec, earlyinit.pids_limit_ok(spec))):
+    made = _made_here(cgroup)   # by make_cgroup, for the init forked ahead (in it; we are not)
+    if made:
+        _forget_made()   # once: a later create in this process (a restart) makes its own
+    if early is not None and not ((joined or made and early.alive())
+                                  and earlyinit.serves(spec, earlyinit.pids_limit_ok(spec))):
         early.release()   # it saw the same and has left
         early = None
     try:
@@ -172,8 +226,8 @@ def _create(container_id: str, bundle: str, state_root: str, stdio: tuple[int, i
         if joined and not earlyinit.pids_limit_ok(spec):
             _leave(cgroup)  # this process and the intermediate would count against a tiny pids limit
             joined = False
-        if not joined:
-            cgroup.create()   # else enter_cgroup made it, and a cgroup with us in it stays
+        if not joined and not made:
+            cgroup.create()   # else enter_cgroup or make_cgroup made it
         cgroup.apply(spec.linux.resources)
         if early is not None:
             earlyinit.cgroup_ready(early)   # it makes its devices while this process goes on

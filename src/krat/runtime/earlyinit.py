@@ -1,9 +1,12 @@
 """The container's init, forked before create knows the bundle (by a caller that waits for it).
 
-The monitor's pre-forked create child (engine.runtimes.prefork) waits 10-20 ms for its
-request while the CLI prepares the bundle. In that time `fork_early` forks the init
-ahead: into a new pid namespace (as spawn's direct path does: Docker's default and
-krat's), in the container's cgroup entered early (creation.enter_cgroup), and with new
+An early monitor waits 10-20 ms for "go" while the CLI prepares the bundle: for a
+foreground `run` it creates the container itself (engine.runtimes.create_ahead), for a
+detached one its pre-forked create child does (engine.runtimes.prefork). In that time
+`fork_early` forks the init ahead: into a new pid namespace (as spawn's direct path does:
+Docker's default and krat's), in the container's cgroup (entered early by the create
+child, creation.enter_cgroup; or made by the monitor, which stays outside, and entered by
+the init itself, creation.make_cgroup), and with new
 network (with `lo` up), uts, ipc and (on a cgroup v2 host) cgroup namespaces made ahead too
 (undone by setns to the host's where the spec asks for none, replaced by setns where it
 gives a path; one the spec wants but was not made ahead is made after the request). The mount
@@ -42,6 +45,7 @@ from krat.runtime import syscalls as sc
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from krat.runtime.cgroups import Cgroup
     from krat.runtime.init import InitContext
 
 # Made ahead; the spec may keep them, join others by path, or want the host's.
@@ -60,6 +64,18 @@ class EarlyInit:
         self.sync_r = sync_r
         self.owner = os.getpid()
 
+    def alive(self) -> bool:
+        """Whether it still waits (not exited, as after a failed move into its cgroup; reaped
+        here if so: this process forked it). A creator outside the cgroup asks before it
+        claims it."""
+        try:
+            done, _ = os.waitpid(self.pid, os.WNOHANG)
+        except ChildProcessError:
+            done = self.pid
+        if done:
+            self.pid = 0
+        return not done
+
     def release(self) -> None:
         """Let it go (it exits at EOF) and reap it; for a create that did not use it or failed.
         Once only: after the reap its pid may be another process's."""
@@ -77,8 +93,9 @@ class EarlyInit:
 _early: EarlyInit | None = None
 
 
-def fork_early(close: tuple[int, ...] = (), new_netns: bool = False) -> bool:
-    """Fork the init ahead (the caller is single-threaded and in the container's cgroup);
+def fork_early(close: tuple[int, ...] = (), new_netns: bool = False, join: Cgroup | None = None) -> bool:
+    """Fork the init ahead (the caller is single-threaded and in the container's cgroup, or
+    made it and gives it as join: the init then moves itself in before anything else);
     False if this process cannot. close: the caller's fds the init must not hold.
     new_netns: make the network namespace ahead too. Only when the container is expected to
     keep it: one made for nothing is freed by the kernel's namespace worker, and the
@@ -100,7 +117,7 @@ def fork_early(close: tuple[int, ...] = (), new_netns: bool = False) -> bool:
             syscalls.unshare(sc.CLONE_NEWPID)  # for the next child only
             pid = os.fork()
             if pid == 0:
-                _serve(theirs, sync_w, (ours.detach(), sync_r, *close), kinds, cpus)
+                _serve(theirs, sync_w, (ours.detach(), sync_r, *close), kinds, cpus, join)
         except OSError:
             pid = -1   # no pid namespace or no fork for us: create forks as usual
         # Back at once: whatever this process forks later (hooks) stays in its own pid
@@ -129,9 +146,9 @@ def _cgroupns_likely() -> bool:
     """Whether to make a cgroup namespace ahead: on a cgroup v2 host, where Docker's specs (and
     the engine's) have one; on v1 they share the host's, and one made ahead would be undone
     with a setns after "go". Unknown (no cgroup entered early): made ahead, as before."""
-    from krat.runtime import creation   # loaded: its enter_cgroup ran before this
+    from krat.runtime import creation   # loaded: its enter_cgroup or make_cgroup ran before this
 
-    cgroup = creation.entered_cgroup()
+    cgroup = creation.entered_cgroup() or creation.made_cgroup()
     return cgroup is None or cgroup.v2
 
 
@@ -231,13 +248,24 @@ def finish(early: EarlyInit, fifo_fd: int, bpf: bytes, on_hooks, meanwhile=None)
 # --- the init's side ---------------------------------------------------------------------
 
 def _serve(sock: _socket.socket, sync_w: int, close: tuple[int, ...], kinds: tuple[str, ...],
-           cpus: set[int]) -> None:
-    """The early init: namespaces ahead, then wait for the request and become the container.
-    cpus: its CPU mask as forked (see _elsewhere)."""
+           cpus: set[int], join: Cgroup | None = None) -> None:
+    """The early init: into its cgroup (join: the creator made it and stays outside),
+    namespaces ahead, then wait for the request and become the container. cpus: its CPU
+    mask as forked (see _elsewhere). A move into the cgroup that fails ends it at once: the
+    creator finds it gone (EarlyInit.alive) and forks an init as usual, which says why."""
     code = 1
     try:
         for fd in close:
             os.close(fd)
+        if join is not None:
+            try:
+                join.join(os.getpid())
+            except OSError:
+                code = 0
+                return
+            from krat.runtime import creation
+
+            creation.entered_by_init(join)
         syscalls = sc.LinuxSyscalls()
         host = {kind: os.open(f"/proc/self/ns/{sc.NAMESPACE_FILES[kind]}", os.O_RDONLY | os.O_CLOEXEC)
                 for kind in kinds}

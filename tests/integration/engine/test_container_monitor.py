@@ -62,6 +62,44 @@ def test_ps_is_truthful_after_kill_9(kr):
     assert_nothing_left(kr, [cid])
 
 
+def _cgroup_of(pid: int) -> str:
+    """The cgroup of pid: its pids controller's on a v1 host, its only one on v2."""
+    with open(f"/proc/{pid}/cgroup") as f:
+        lines = [line.rstrip("\n").split(":", 2) for line in f]
+    for _, controllers, path in lines:
+        if "pids" in controllers.split(","):
+            return path
+    return next(path for hierarchy, _, path in lines if hierarchy == "0")
+
+
+@pytest.mark.parametrize("mode", ["foreground", "detached"])
+def test_the_monitor_stays_outside_its_containers_cgroup(kr, mode):
+    """Whether the monitor creates the container itself (a foreground `run`: with the init
+    it forked while the CLI prepared the container, which moved itself into the
+    container's cgroup) or leaves that to a child (-d): the container's limits (pids,
+    memory, the freezer) never apply to its monitor, and the container's init is its child."""
+    args = ["--name", "fenced", "--network", "none", "--pids-limit", "32", "busybox", "sleep", "60"]
+    if mode == "detached":
+        cid = kr.ok("run", "-d", *args).stdout.strip()
+        fg = None
+    else:
+        fg = subprocess.Popen(kr.argv("run", "--rm", *args), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wait_for(lambda: kr.ok("ps", "-q").stdout.strip(), what="the foreground container to run")
+        cid = kr.ok("ps", "-q", "--no-trunc").stdout.strip()
+    [monitor] = monitor_pids(kr.runroot)
+    pid = int(kr.ok("inspect", "-f", "{{.State.Pid}}", "fenced").stdout)
+    assert cid in _cgroup_of(pid)
+    assert cid not in _cgroup_of(monitor)
+    with open(f"/proc/{pid}/stat") as f:
+        assert int(f.read().rpartition(")")[2].split()[1]) == monitor   # its parent
+    kr.ok("pause", "fenced")                     # frozen: the container, not the monitor that answers
+    assert kr.ok("inspect", "-f", "{{.State.Status}}", "fenced").stdout.strip() == "paused"
+    kr.ok("rm", "-f", "fenced", timeout=30)
+    if fg is not None:
+        assert fg.wait(timeout=30) == 137 and "Traceback" not in fg.stderr.read().decode()
+    assert_nothing_left(kr, [cid])
+
+
 def test_restart_on_failure_counts_and_stops(kr):
     kr.ok("run", "-d", "--name", "flaky", "--restart", "on-failure:2", "busybox", "sh", "-c", "echo run; exit 3")
     wait_for(lambda: kr.ok("inspect", "-f", "{{.State.Status}} {{.RestartCount}}", "flaky").stdout.strip()

@@ -137,3 +137,22 @@ def test_run_tells_the_monitor_early_whether_the_container_goes_with_its_exit(ar
     from krat.cli.commands.run import asks_removal
 
     assert asks_removal(argv) is expected
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["-d", "busybox", "sleep", "9"], True),
+    (["--detach", "busybox"], True),
+    (["-dit", "--rm", "busybox", "sh"], True),
+    (["-itd", "busybox", "sh"], True),
+    (["--rm", "-it", "busybox", "sh"], False),
+    (["--rm", "--network", "none", "busybox", "true"], False),
+    (["--detach-keys", "ctrl-a", "busybox"], False),
+    (["--dns", "10.0.0.1", "busybox"], False),
+])
+def test_run_tells_the_monitor_early_whether_it_runs_detached(argv, expected):
+    """Before parsing, `run` tells its monitor whether it will run detached (a child of the
+    monitor then creates the container, so an idle monitor stays small) or in the
+    foreground (the monitor creates it itself, sooner)."""
+    from krat.cli.commands.run import asks_detach
+
+    assert asks_detach(argv) is expected

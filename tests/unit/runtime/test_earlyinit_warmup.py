@@ -55,4 +55,7 @@ def test_a_cgroup_namespace_is_made_ahead_where_specs_have_one(monkeypatch):
     monkeypatch.setattr(creation, "_entered", (Entered(True), 1))
     assert earlyinit._cgroupns_likely()
     monkeypatch.setattr(creation, "_entered", None)
+    monkeypatch.setattr(creation, "_made", (Entered(False), 1))   # made by a monitor that stays outside
+    assert not earlyinit._cgroupns_likely()
+    monkeypatch.setattr(creation, "_made", None)
     assert earlyinit._cgroupns_likely()       # not known: made ahead, as before
