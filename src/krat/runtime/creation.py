@@ -95,8 +95,12 @@ def made_cgroup() -> Cgroup | None:
 
 
 def _made_here(cgroup: Cgroup) -> bool:
-    return (_made is not None and (_made[0].path, _made[0].root, _made[1])
-            == (cgroup.path, cgroup.root, os.getpid()))
+    return _ours(_made, cgroup)
+
+
+def _ours(entry: tuple[Cgroup, int] | None, cgroup: Cgroup) -> bool:
+    """entry (_made's or _entered's) is cgroup, and this process' (not the one that forked us)."""
+    return entry is not None and (entry[0].path, entry[0].root, entry[1]) == (cgroup.path, cgroup.root, os.getpid())
 
 
 def _forget_made() -> None:
@@ -123,8 +127,7 @@ def entered_cgroup() -> Cgroup | None:
 
 
 def _joined(cgroup: Cgroup) -> bool:
-    return (_entered is not None and (_entered[0].path, _entered[0].root, _entered[1])
-            == (cgroup.path, cgroup.root, os.getpid()))
+    return _ours(_entered, cgroup)
 
 
 def leave_cgroup(container_id: str, cgroups_path: str) -> None:
