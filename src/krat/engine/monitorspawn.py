@@ -231,7 +231,11 @@ def detach_and_prefork(sync_fd: int, container_id: str, cgroups_path: str, new_n
     if not detached:
         from krat.engine.runtimes import create_ahead
 
-        return create_ahead(container_id, cgroups_path, close=(sync_fd,), new_netns=new_netns)
+        ahead = create_ahead(container_id, cgroups_path, close=(sync_fd,), new_netns=new_netns)
+        if ahead is not None:
+            return ahead
+        # No cgroup or no init made here (a rootless host without a delegated cgroup, say):
+        # the child then has krat.runtime loaded already, and tries its own way.
     from krat.engine.runtimes import prefork
 
     return prefork(container_id, cgroups_path, close=(sync_fd,), new_netns=new_netns)

@@ -489,8 +489,8 @@ def create_ahead(container_id: str, cgroups_path: str, close: tuple[int, ...] = 
     of CPU before "go" and ~0.5 ms after, ~1.5 ms of a `run --rm`, for ~1.4 MiB more in the
     monitor while it lives (krat.runtime's create code; a detached container's monitor,
     which may idle for days, keeps prefork's child instead). AHEAD, or None if nothing could
-    be done ahead (create then forks a child that does it all). close: our fds the init must
-    not hold. Undo with release_ahead if the create never comes."""
+    be done ahead (the caller then preforks a child as for a detached run). close: our fds
+    the init must not hold. Undo with release_ahead if the create never comes."""
     global _ahead
     import krat.runtime as rt
     from krat.engine.monitorspawn import restore_affinity
