@@ -430,10 +430,7 @@ def _serve_request(fd: int, container_id: str, cgroups_path: str, new_netns: boo
         import _struct as struct  # struct.py only re-exports it
         import marshal
 
-        import krat.runtime as rt
-        from krat.runtime import creation, earlyinit, seccomp  # noqa: F401  (seccomp: for linux.seccomp)
-
-        rt.start  # noqa: B018  (loads krat.runtime's modules now, not on request)
+        creation, earlyinit = _load_create()
         joined = creation.enter_cgroup(container_id, cgroups_path)
         from krat.engine.monitorspawn import restore_affinity
 
@@ -460,6 +457,15 @@ def _serve_request(fd: int, container_id: str, cgroups_path: str, new_netns: boo
         _create_then_start(cid, bundle, root, stdio, console_socket, fd, fd, at_once)
     finally:
         os._exit(code)
+
+
+def _load_create():
+    """krat.runtime's create, loaded ahead of the request (creation and earlyinit returned)."""
+    import krat.runtime as rt
+    from krat.runtime import creation, earlyinit, seccomp  # noqa: F401  (seccomp: for linux.seccomp)
+
+    rt.start  # noqa: B018  (loads krat.runtime's modules now, not on request)
+    return creation, earlyinit
 
 
 def _here(operation, *args, **kwargs):
@@ -492,11 +498,9 @@ def create_ahead(container_id: str, cgroups_path: str, close: tuple[int, ...] = 
     be done ahead (the caller then preforks a child as for a detached run). close: our fds
     the init must not hold. Undo with release_ahead if the create never comes."""
     global _ahead
-    import krat.runtime as rt
     from krat.engine.monitorspawn import restore_affinity
-    from krat.runtime import creation, earlyinit, seccomp  # noqa: F401  (seccomp: for linux.seccomp)
 
-    rt.start  # noqa: B018  (loads krat.runtime's modules now, not at create)
+    creation, earlyinit = _load_create()
     restore_affinity()   # the init inherits it: the CPU mask `run` had (see monitorspawn._set_apart)
     cgroup = creation.make_cgroup(container_id, cgroups_path)
     if cgroup is None:
