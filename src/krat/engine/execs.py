@@ -6,13 +6,15 @@ capabilities (from its config.json) unless -e/-u/-w say otherwise, as in Docker.
 
 from __future__ import annotations
 
+import _signal  # the signal module's C half, built in: `signal` itself imports enum (~4 ms)
 import os
 
 from krat.errors import Conflict
 
-# `krat exec` is timed against `docker exec`: this module imports only `os` at the top, and
-# the common case (a running container, krat's runtime) reads the database row and
-# config.json without the sqlite3 and json packages (see krat.db.lookup, krat.oci.jsoncodec).
+# `krat exec` is timed against `docker exec`: this module imports only `os` and the built-in
+# `_signal` at the top, and the common case (a running container, krat's runtime) reads the
+# database row and config.json without the sqlite3 and json packages (see krat.db.lookup,
+# krat.oci.jsoncodec).
 
 
 # Rows exec found, with the database's version they were read at (krat.db.lookup.find_container).
@@ -227,22 +229,29 @@ def exec_in_process(state_root: str, cid: str, document: dict, spec: ExecSpec, r
     from krat.oci.process import Process
 
     process = Process.from_json(document)
-    if spec.tty and not spec.detach:
-        return _exec_tty(rt, state_root, cid, process, spec, run_dir, warm)
-    devnull = os.open(os.devnull, os.O_RDWR)
-    try:
-        if spec.detach:
-            stdio = (devnull, devnull, devnull)
-        else:
-            stdio = (0 if spec.interactive else devnull, 1, 2)
-        pid = rt.exec_process(cid, process, state_root, stdio=stdio)
-    finally:
-        os.close(devnull)
-        if warm is not None:
-            warm.stop()
     if spec.detach:
+        devnull = os.open(os.devnull, os.O_RDWR)
+        try:
+            rt.exec_process(cid, process, state_root, stdio=(devnull, devnull, devnull))
+        finally:
+            os.close(devnull)
+            if warm is not None:
+                warm.stop()
         return 0
-    _forward_signals(pid)
+    _hold_signals()
+    try:
+        if spec.tty:
+            return _exec_tty(rt, state_root, cid, process, spec, run_dir, warm)
+        devnull = os.open(os.devnull, os.O_RDWR)
+        try:
+            pid = rt.exec_process(cid, process, state_root, stdio=(0 if spec.interactive else devnull, 1, 2))
+        finally:
+            os.close(devnull)
+            if warm is not None:
+                warm.stop()
+        _forward_signals(pid)
+    finally:
+        _release_signals()   # again, harmless: for when the process did not start
     return rt.wait(pid)
 
 
@@ -258,10 +267,25 @@ def _collector_back_on() -> None:
         gc.enable()
 
 
+FORWARDED = (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP, _signal.SIGQUIT)
+
+
+def _hold_signals() -> None:
+    """Block the signals we forward while the process starts: it may write to our stdout (a
+    user sees "ready" and presses Ctrl-C) before we know its pid. Blocked, such a signal
+    waits for _forward_signals instead of stopping us (KeyboardInterrupt) and leaving the
+    process running. The process itself starts with no signal blocked (init.exec_process)."""
+    _signal.pthread_sigmask(_signal.SIG_BLOCK, FORWARDED)
+
+
+def _release_signals() -> None:
+    """A signal held meanwhile is delivered now: to the forwarder, or, if the process never
+    started, to what handled it before (Ctrl-C stops the CLI)."""
+    _signal.pthread_sigmask(_signal.SIG_UNBLOCK, FORWARDED)
+
+
 def _forward_signals(pid: int) -> None:
     """From here on we wait for pid (or proxy its terminal)."""
-    import _signal  # the signal module's C half: `signal` itself imports enum (~4 ms)
-
     _collector_back_on()
 
     from krat.engine.procs import signaller
@@ -270,8 +294,9 @@ def _forward_signals(pid: int) -> None:
 
     def forward(signum, _frame):
         send(signum)
-    for s in (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP, _signal.SIGQUIT):
+    for s in FORWARDED:
         _signal.signal(s, forward)
+    _release_signals()
 
 
 def _exec_tty(rt, state_root: str, cid: str, process, spec: ExecSpec, run_dir, warm=None) -> int:
