@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import os
 import signal
+import termios
 import time
 
 import pytest
 
+from engine_helpers import wait_for
 from support import Terminal
 
 pytestmark = pytest.mark.root
@@ -22,9 +24,15 @@ def test_run_it_is_a_real_terminal_with_resizes(kr, runtime):
     assert b"30 100" in term.out and b"/dev/pts/0" in term.out
     term.resize(40, 120)
     os.kill(term.pid, signal.SIGWINCH)
-    time.sleep(0.3)
-    term.send(b"stty size\r")
-    term.expect(b"40 120")
+    for _ in range(20):   # the resize travels CLI -> monitor -> pty: ask until it has arrived
+        term.send(b"stty size\r")
+        try:
+            term.expect(b"40 120", timeout=0.5)
+            break
+        except AssertionError:
+            continue
+    else:
+        raise AssertionError(f"the resize never reached the container; got {term.out[-300:]!r}")
     term.send(b"exit 4\r")
     assert term.wait() == 4
 
@@ -39,7 +47,8 @@ def test_detach_and_attach_again(kr, runtime):
     assert term.wait() == 0
     assert kr.ok("inspect", "-f", "{{.State.Running}}", "tty1").stdout.strip() == "true"
     again = Terminal(kr, "attach", "tty1")
-    time.sleep(1.0)                                  # let attach put its terminal in raw mode
+    # a pty master reports its slave's termios: wait until attach has made it raw
+    wait_for(lambda: not termios.tcgetattr(again.fd)[3] & termios.ICANON, what="attach's raw mode")
     again.send(b"\r")
     again.expect(b"/ # ")
     again.send(b"echo after\r")
