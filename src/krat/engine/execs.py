@@ -186,13 +186,24 @@ def _exec_runtime_cli(binary: str, c: Target, process: dict, spec: ExecSpec) -> 
     # -d: nothing of ours is the process's (as krat's own runtime does); the runtime would
     # pass on our stdout, and whoever reads it would wait for the process to end.
     out = subprocess.DEVNULL if spec.detach and not spec.tty else None
-    old = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    # A signal that comes while the runtime starts is kept and passed on once it runs (the
+    # process may already write to our stdout), not lost and not fatal to us.
+    held: list[int] = []
+    started: list[subprocess.Popen] = []
+
+    def forward(signum, _frame):
+        if started:
+            started[0].send_signal(signum)
+        else:
+            held.append(signum)
+    old = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL if spec.detach else stdin, stdout=out,
                                 stderr=out, pass_fds=(r,), restore_signals=True)
         os.close(r)
-        for s in old:
-            signal.signal(s, lambda signum, _f: proc.send_signal(signum))
+        started.append(proc)
+        for signum in held:
+            proc.send_signal(signum)
         _collector_back_on()
         code = proc.wait()
     finally:
