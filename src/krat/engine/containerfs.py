@@ -73,7 +73,18 @@ def diff(svc: "ContainerService", c: "Container") -> list[tuple[str, str]]:
     lowers = [str(p) for p in image.layer_dirs]
     upper = os.path.join(svc.storage_dir(c.id), "diff")
     found = changes(upper, lambda path: any(os.path.lexists(l + path) for l in lowers))
-    return [(k, p) for k, p in found if p not in ENGINE_FILES]
+    return without_engine_files(found)
+
+
+def without_engine_files(found: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """`changes` less the engine's mount points, and less a directory the container only
+    has in its layer because one of them was made in it (an image without /etc/hosts: /etc
+    is copied up, or made, for its mount point). Docker makes those in a layer of its own and
+    shows neither. A directory that also holds a change of the container's own stays."""
+    kept = [(k, p) for k, p in found if p not in ENGINE_FILES]
+    engine_dirs = {os.path.dirname(p) for _, p in found if p in ENGINE_FILES}
+    return [(k, p) for k, p in kept
+            if not (k in "AC" and p in engine_dirs and not any(q.startswith(p + "/") for _, q in kept))]
 
 
 # Mount points the engine binds over (Docker leaves them out of `diff` too).
@@ -184,7 +195,8 @@ def commit(svc: "ContainerService", c: "Container", tags: list[str], changes_: l
     try:
         os.makedirs(svc.paths.tmp, exist_ok=True)
         with tempfile.TemporaryFile(dir=svc.paths.tmp) as layer:
-            layer_diff(os.path.join(svc.storage_dir(c.id), "diff"), layer)
+            layer_diff(os.path.join(svc.storage_dir(c.id), "diff"), layer,
+                       leave_out=[path.lstrip("/") for path in ENGINE_FILES])   # as `diff` shows it
             layer.seek(0)
             doc = {"config": config, "created": now_rfc3339(), "author": author,
                    "architecture": base.architecture, "os": base.os}

@@ -12,9 +12,10 @@ directory always gives the same tar (and the same diff_id).
 from __future__ import annotations
 
 import os
+import posixpath
 import stat
 import tarfile
-from typing import BinaryIO
+from typing import BinaryIO, Iterable
 
 from krat.store.apply import OPAQUE, WHITEOUT_PREFIX, XATTR_PREFIX
 
@@ -69,11 +70,15 @@ def _whiteout_info(name: str, st: os.stat_result) -> tarfile.TarInfo:
 
 
 class _Writer:
-    def __init__(self, tar: tarfile.TarFile) -> None:
+    def __init__(self, tar: tarfile.TarFile, leave_out: frozenset[str] = frozenset()) -> None:
         self.tar = tar
         self.inodes: dict[tuple[int, int], str] = {}
+        self.leave_out = leave_out
+        self.their_dirs = {posixpath.dirname(name) for name in leave_out}
 
     def entry(self, path: str, name: str) -> None:
+        if name in self.leave_out or (name in self.their_dirs and self._only_left_out(path, name)):
+            return
         st = os.lstat(path)
         parent, _, base = name.rpartition("/")
         prefix = parent + "/" if parent else ""
@@ -119,12 +124,21 @@ class _Writer:
             ti.pax_headers = xattrs
         return ti
 
+    def _only_left_out(self, path: str, name: str) -> bool:
+        """A directory in the layer only for what is left out (copied up or made for it)."""
+        try:
+            children = os.listdir(path)
+        except NotADirectoryError:
+            return False
+        return bool(children) and not _is_opaque(path) and all(f"{name}/{c}" in self.leave_out for c in children)
+
     def walk(self, folder: str, name: str) -> None:
         for entry in sorted(os.listdir(folder)):
             self.entry(os.path.join(folder, entry), f"{name}/{entry}" if name else entry)
 
 
-def diff(upper: "str | os.PathLike[str]", out: BinaryIO) -> None:
-    """Write the OCI layer tar (uncompressed) for the overlay upper directory `upper` to `out`."""
+def diff(upper: "str | os.PathLike[str]", out: BinaryIO, leave_out: Iterable[str] = ()) -> None:
+    """Write the OCI layer tar (uncompressed) for the overlay upper directory `upper` to `out`.
+    leave_out: paths ("etc/hosts") not to put in it, nor a directory that holds only them."""
     with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
-        _Writer(tar).walk(str(upper), "")
+        _Writer(tar, frozenset(leave_out)).walk(str(upper), "")

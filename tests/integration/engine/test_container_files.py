@@ -49,6 +49,27 @@ def test_diff_cp_export_commit(kr, runtime, tmp_path):
     assert kr.ok("inspect", "-f", "{{.State.Status}}", "fs").stdout.strip() == "running"   # unpaused again
 
 
+def test_diff_and_commit_hold_only_the_containers_own_changes(kr, runtime, tmp_path):
+    """busybox has no /etc/hosts: the engine's mount points for it (and /etc/hostname,
+    /etc/resolv.conf, the --init binary) are made in the container's layer, but neither
+    `diff` nor `commit` shows them or the directories they were made in, as Docker's don't."""
+    import json
+
+    from engine_helpers import wait_for
+
+    kr.ok("run", "-d", "--init", "--name", "quiet", "busybox", "sh", "-c", "echo x > /tmp/x; sleep 100")
+    wait_for(lambda: "A /tmp/x" in kr.ok("diff", "quiet").stdout, what="the container's change")
+    assert kr.ok("diff", "quiet").stdout.splitlines() == ["C /tmp", "A /tmp/x"]
+
+    kr.ok("commit", "quiet", "quiet:1")
+    archive = tmp_path / "quiet.tar"
+    kr.ok("save", "-o", str(archive), "quiet:1")
+    with tarfile.open(archive) as saved:
+        manifest = json.load(saved.extractfile("manifest.json"))
+        top = saved.extractfile(manifest[0]["Layers"][-1]).read()
+    assert sorted(tarfile.open(fileobj=io.BytesIO(top)).getnames()) == ["tmp", "tmp/x"]
+
+
 def test_top_stats_and_prune(kr, runtime):
     kr.ok("run", "-d", "--name", "topper", "busybox", "sleep", "77")
     top = kr.ok("top", "topper").stdout.splitlines()
