@@ -95,13 +95,22 @@ class Terminal:
     """A krat command on the slave side of a fresh pty; we play the user at the master."""
 
     def __init__(self, krat, *args: str, rows: int = 30, cols: int = 100) -> None:
-        self.pid, self.fd = pty.fork()
+        # pty.fork, but with the window size set before krat starts: krat reads it at once
+        self.fd, slave = pty.openpty()
+        self.resize(rows, cols)
+        self.pid = os.fork()
         if self.pid == 0:
             try:
+                os.close(self.fd)
+                os.setsid()
+                fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+                for fd in (0, 1, 2):
+                    os.dup2(slave, fd)
+                os.close(slave)
                 os.execve(krat.argv()[0], krat.argv(*args), krat.env)
             finally:
                 os._exit(127)   # never return into a second copy of pytest
-        self.resize(rows, cols)
+        os.close(slave)
         self.out = b""
 
     def resize(self, rows: int, cols: int) -> None:

@@ -102,6 +102,21 @@ def wait_exit(sock: Socket, timeout: float | None, final: bool) -> int | None:
                     return code
 
 
+def terminal_size() -> tuple[int, int] | None:
+    """(rows, columns) of the terminal we run on (stdin's, else stdout's), for a -t process's
+    pty to have from its start (process.consoleSize), as Docker's CLI passes it: resizes come
+    later, and a program that reads the size first thing (`stty size`, an editor) would see
+    0x0. None when neither is a terminal."""
+    for fd in (0, 1):
+        try:
+            columns, rows = os.get_terminal_size(fd)
+        except OSError:
+            continue
+        if rows and columns:
+            return rows, columns
+    return None
+
+
 def send_resize(sock: Socket, fd: int) -> None:
     import fcntl
     import struct

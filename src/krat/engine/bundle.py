@@ -268,7 +268,12 @@ def build_context(container_id: str, spec: ContainerSpec, rootfs: str, storage: 
     root = cgroup_root(spec.runtime)
     if spec.init and not os.path.exists("/usr/bin/tini-static"):
         raise NotFound("--init needs /usr/bin/tini-static (Debian package tini)")
-    ctx = RunContext(container_id=container_id, rootfs=rootfs, user=user,
+    console_size = None
+    if spec.tty:
+        from krat.engine.attach import terminal_size
+
+        console_size = terminal_size()
+    ctx = RunContext(container_id=container_id, rootfs=rootfs, user=user, console_size=console_size,
                      cgroups_path=cgroups_path(container_id), namespace_paths=namespace_paths,
                      devices=resolve_devices(spec), host_caps=host_capabilities(),
                      host_devices=host_devices() if spec.security.privileged else (),

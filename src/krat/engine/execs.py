@@ -24,13 +24,14 @@ EXEC_LOOKUP = "exec-lookup.json"
 class ExecSpec:
     """What `krat exec` asks for, besides the container."""
 
-    __slots__ = ("args", "env", "user", "workdir", "tty", "interactive", "detach", "privileged")
+    __slots__ = ("args", "env", "user", "workdir", "tty", "interactive", "detach", "privileged", "console_size")
 
     def __init__(self, args: tuple[str, ...], env: tuple[str, ...] = (), user: str = "", workdir: str = "",
                  tty: bool = False, interactive: bool = False, detach: bool = False,
-                 privileged: bool = False) -> None:
+                 privileged: bool = False, console_size: tuple[int, int] | None = None) -> None:
         self.args, self.env, self.user, self.workdir = args, env, user, workdir
         self.tty, self.interactive, self.detach, self.privileged = tty, interactive, detach, privileged
+        self.console_size = console_size   # (rows, columns) for the pty of -t (attach.terminal_size)
 
 
 class Target:
@@ -101,6 +102,9 @@ def process_document(base: dict, spec: ExecSpec, user) -> dict:
     proc = dict(base)
     proc["args"] = list(spec.args)
     proc["terminal"] = spec.tty
+    proc.pop("consoleSize", None)   # the container's own (its `run -t` terminal's), not ours
+    if spec.tty and spec.console_size:
+        proc["consoleSize"] = {"height": spec.console_size[0], "width": spec.console_size[1]}
     env = [e for e in proc.get("env", []) if not (e.startswith("TERM=") and not spec.tty)]
     if spec.tty or spec.env:
         from krat.engine.ocigen import merge_env

@@ -103,6 +103,7 @@ class RunContext:
     cgroup_v2: bool = False
     swap_accounting: bool = True
     init_binary: str = "/usr/bin/tini-static"
+    console_size: tuple[int, int] | None = None       # (rows, columns) of the -t caller's terminal
 
 
 # --- the image config applied as Docker does ---------------------------------------------
@@ -221,6 +222,8 @@ def _process(spec: ContainerSpec, image_config: dict, ctx: RunContext, hostname:
         "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
         "oomScoreAdj": 0,
     }
+    if spec.tty and ctx.console_size:
+        process["consoleSize"] = {"height": ctx.console_size[0], "width": ctx.console_size[1]}
     if spec.ulimits:
         process["rlimits"] = [{"type": RLIMITS[u.name], "soft": _rlim(u.soft), "hard": _rlim(u.hard)}
                               for u in spec.ulimits]

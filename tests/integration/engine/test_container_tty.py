@@ -37,6 +37,17 @@ def test_run_it_is_a_real_terminal_with_resizes(kr, runtime):
     assert term.wait() == 4
 
 
+def test_the_terminal_has_its_size_from_the_start(kr, runtime):
+    """A program that reads the size first thing (`stty size`, an editor) sees the caller's
+    terminal, not 0x0 until a resize comes: the pty is made with it (process.consoleSize)."""
+    kr.ok("run", "-d", "--name", "sized", "busybox", "sleep", "60")
+    for verb in (("run", "--rm", "-it", "busybox"), ("exec", "-it", "sized")):
+        term = Terminal(kr, *verb, "stty", "size", rows=33, cols=101)
+        term.expect(b"\n")
+        assert term.wait() == 0, term.out
+        assert term.out.strip() == b"33 101", (verb, term.out)
+
+
 def test_detach_and_attach_again(kr, runtime):
     term = Terminal(kr, "run", "-it", "--name", "tty1", "busybox", "sh")
     term.expect(b"/ # ")

@@ -145,3 +145,11 @@ def test_host_devices_only_with_privileged():
     assert privileged["linux"]["devices"] == [{"path": "/dev/loop0", "type": "b", "major": 7, "minor": 0,
                                                "fileMode": 0o660, "uid": 0, "gid": 6}]
     assert privileged["linux"]["resources"]["devices"] == [{"allow": True, "access": "rwm"}]
+
+
+def test_console_size_only_for_a_tty_with_a_known_size():
+    process = lambda tty, **kw: ocigen.generate(ContainerSpec(image="x", tty=tty), {"Cmd": ["sh"]},  # noqa: E731
+                                                ctx(**kw))["process"]
+    assert process(True, console_size=(33, 101))["consoleSize"] == {"height": 33, "width": 101}
+    assert "consoleSize" not in process(True)
+    assert "consoleSize" not in process(False, console_size=(33, 101))

@@ -105,8 +105,13 @@ def main(ctx, argv: list[str]) -> int:
         env += [v for v in (parse_env_line(e, os.environ.get) for e in args.env) if v is not None]
     if args.workdir and not args.workdir.startswith("/"):
         raise InvalidArgument(f"invalid working directory {args.workdir!r}: it must be an absolute path")
+    console_size = None
+    if args.tty:
+        from krat.engine.attach import terminal_size
+
+        console_size = terminal_size()
     spec = ExecSpec(tuple(args.command), tuple(env), args.user, args.workdir, args.tty,
-                    args.interactive, args.detach, args.privileged)
+                    args.interactive, args.detach, args.privileged, console_size)
     from krat.cli.main import exit_now
 
     exit_now(exec_in(ctx.root, ctx.runroot, args.container, spec))
