@@ -27,10 +27,22 @@ class Lifecycle:
             raise Conflict(f"container {c.name} is not running")
         number = signal_number(sig)
         if c.status is Status.RESTARTING:
-            rows.update_state(self.db, c.id, None, stop_requested=True)
-            self._nudge_monitor(c)
-            return c
+            c = self._stay_down(c)
+            if c.status is Status.RESTARTING or c.status not in ACTIVE:
+                return c
         self._signal(c, number)
+        return c
+
+    def _stay_down(self, c: "Container") -> "Container":
+        """A stop or kill of a restarting container: record that it must stay down and end
+        the monitor's back-off; the container as it is after that record. Its monitor reads
+        the record when it records a restart ("running") and ends what it started if it is
+        there. A restart recorded before ours came is running now, unsignalled: the caller
+        signals it as any running container."""
+        rows.update_state(self.db, c.id, None, stop_requested=True)
+        c = self.refresh(c)
+        if c.status is Status.RESTARTING:
+            self._nudge_monitor(c)
         return c
 
     def _nudge_monitor(self, c: "Container") -> None:
@@ -44,11 +56,15 @@ class Lifecycle:
         c = ref if not isinstance(ref, str) else self.get(ref)
         if c.status not in ACTIVE:
             return c
-        rows.update_state(self.db, c.id, None, stop_requested=True)
         if c.status is Status.RESTARTING:
-            self._nudge_monitor(c)
-            self.wait(c, condition="not-running", timeout=10)
-            return self.refresh(c)
+            c = self._stay_down(c)
+            if c.status is Status.RESTARTING:
+                self.wait(c, condition="not-running", timeout=10)
+                return self.refresh(c)
+            if c.status not in ACTIVE:
+                return c
+        else:
+            rows.update_state(self.db, c.id, None, stop_requested=True)
         if c.status is Status.PAUSED:
             self.unpause(c)
         if timeout is None:
