@@ -84,7 +84,7 @@ def without_engine_files(found: list[tuple[str, str]]) -> list[tuple[str, str]]:
     kept = [(k, p) for k, p in found if p not in ENGINE_FILES]
     engine_dirs = {os.path.dirname(p) for _, p in found if p in ENGINE_FILES}
     return [(k, p) for k, p in kept
-            if not (k in "AC" and p in engine_dirs and not any(q.startswith(p + "/") for _, q in kept))]
+            if not (k in ("A", "C") and p in engine_dirs and not any(q.startswith(p + "/") for _, q in kept))]
 
 
 # Mount points the engine binds over (Docker leaves them out of `diff` too).

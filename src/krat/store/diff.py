@@ -77,9 +77,11 @@ class _Writer:
         self.their_dirs = {posixpath.dirname(name) for name in leave_out}
 
     def entry(self, path: str, name: str) -> None:
-        if name in self.leave_out or (name in self.their_dirs and self._only_left_out(path, name)):
+        if name in self.leave_out:
             return
         st = os.lstat(path)
+        if name in self.their_dirs and stat.S_ISDIR(st.st_mode) and self._only_left_out(path, name):
+            return
         parent, _, base = name.rpartition("/")
         prefix = parent + "/" if parent else ""
         if _is_whiteout(path, st):
@@ -126,10 +128,7 @@ class _Writer:
 
     def _only_left_out(self, path: str, name: str) -> bool:
         """A directory in the layer only for what is left out (copied up or made for it)."""
-        try:
-            children = os.listdir(path)
-        except NotADirectoryError:
-            return False
+        children = os.listdir(path)
         return bool(children) and not _is_opaque(path) and all(f"{name}/{c}" in self.leave_out for c in children)
 
     def walk(self, folder: str, name: str) -> None:
