@@ -169,7 +169,8 @@ class ContainerNet:
         return self.networks.ports_text(cid)
 
     def inspect(self, cid: str) -> dict:
-        return {"NetworkSettings": self.networks.network_settings(cid), "Mounts": self.volumes.inspect_mounts(cid)}
+        return {"NetworkSettings": self.networks.network_settings(cid), "Mounts": self.volumes.inspect_mounts(cid),
+                "HostConfig": {**self.networks.host_config(cid), **self.volumes.host_config(cid)}}
 
     def gc(self, claim_idle: Callable[[str], ContextManager[bool]]) -> list[str]:
         """Remove what crashed containers and killed krat processes left in the kernel:

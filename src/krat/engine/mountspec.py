@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from krat.engine.spec import is_name  # not a compiled `re` at import (~0.1 ms on `krat run`)
 from krat.errors import InvalidArgument
-from krat.oci.records import record, replace
+from krat.oci.records import field, record, replace
 
 PROPAGATIONS = ("private", "rprivate", "shared", "rshared", "slave", "rslave")
 
@@ -24,6 +24,9 @@ class MountRequest:
     propagation: str = "rprivate"
     tmpfs_size: int | None = None
     tmpfs_mode: int | None = None
+    # How it was asked for ("-v TEXT" as typed, "--mount", "--volumes-from REF", or ""), for
+    # inspect's HostConfig; not part of what the mount is.
+    given: str = field(default="", compare=False)
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -60,7 +63,8 @@ def parse_volume(text: str) -> MountRequest:
     if len(parts) == 2 and not target.startswith("/"):
         # `-v /ctr/path:ro`: an anonymous volume with options
         source, target, options = "", source, target.split(",")
-    req = MountRequest("bind" if source.startswith("/") else "volume", _target(target, f"-v {text!r}"), source)
+    req = MountRequest("bind" if source.startswith("/") else "volume", _target(target, f"-v {text!r}"), source,
+                       given=f"-v {text}")
     if req.type == "volume" and source:
         check_volume_name(source)
     for opt in options:
@@ -102,7 +106,7 @@ def parse_mount(text: str) -> MountRequest:
     target = fields.pop("target", fields.pop("destination", fields.pop("dst", "")))
     if not target:
         raise InvalidArgument(f"invalid --mount {text!r}: target is required")
-    req = MountRequest(kind, _target(target, f"--mount {text!r}"), source)
+    req = MountRequest(kind, _target(target, f"--mount {text!r}"), source, given="--mount")
     if kind == "bind" and not source.startswith("/"):
         raise InvalidArgument(f"invalid --mount {text!r}: bind source must be an absolute path")
     if kind == "volume" and source:

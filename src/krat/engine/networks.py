@@ -219,6 +219,16 @@ class NetworkService(Attacher):
                 raise NotFound(f"no public port '{port}/{proto}' published for {self.container_name(cid)}")
         return ports.format_port_lines(maps)
 
+    def host_config(self, cid: str) -> dict:
+        """Docker's HostConfig keys of the network flags, as recorded at create."""
+        from krat.net import ports
+
+        got = rows.container_config(self.db, cid)
+        config = got[1] if got else {}
+        return {"PortBindings": ports.port_bindings(config.get("publish", [])),
+                "PublishAllPorts": bool(config.get("publish_all")), "Dns": list(config.get("dns", [])),
+                "DnsOptions": list(config.get("dns_options", [])), "DnsSearch": list(config.get("dns_search", []))}
+
     def network_settings(self, cid: str) -> dict:
         """Docker's NetworkSettings for inspect (with the pre-1.52 top-level fields)."""
         from krat.net import ipam, ports
@@ -252,6 +262,9 @@ class NetworkService(Attacher):
         path = self.netns_path(cid)
         pinned = os.path.exists(path)
         return {"Bridge": "", "SandboxID": cid if pinned else "", "SandboxKey": path if pinned else "",
-                "Ports": published, "IPAddress": first.get("IPAddress", ""), "Gateway": first.get("Gateway", ""),
-                "MacAddress": first.get("MacAddress", ""), "IPPrefixLen": first.get("IPPrefixLen", 0),
-                "Networks": networks}
+                "HairpinMode": False, "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
+                "SecondaryIPAddresses": None, "SecondaryIPv6Addresses": None,
+                "Ports": published, "EndpointID": first.get("EndpointID", ""), "IPAddress": first.get("IPAddress", ""),
+                "Gateway": first.get("Gateway", ""), "MacAddress": first.get("MacAddress", ""),
+                "IPPrefixLen": first.get("IPPrefixLen", 0), "IPv6Gateway": "", "GlobalIPv6Address": "",
+                "GlobalIPv6PrefixLen": 0, "Networks": networks}

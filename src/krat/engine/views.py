@@ -92,7 +92,7 @@ def inspect_document(svc: "ContainerService", c: "Container", image_config: dict
             "WorkingDir": spec.working_dir or image_config.get("WorkingDir", ""),
             "Entrypoint": (list(spec.entrypoint) or None) if spec.entrypoint is not None
             else image_config.get("Entrypoint"),
-            "Labels": {**(image_config.get("Labels") or {}), **dict(spec.labels)},
+            "OnBuild": None, "Labels": {**(image_config.get("Labels") or {}), **dict(spec.labels)},
             "StopSignal": ocigen.stop_signal(spec, image_config),
             **({"StopTimeout": spec.stop_timeout} if spec.stop_timeout is not None else {}),
         },
@@ -101,6 +101,9 @@ def inspect_document(svc: "ContainerService", c: "Container", image_config: dict
 
 
 def host_config(spec) -> dict:
+    from krat.engine import ocigen
+    from krat.engine.bundle import cgroup_root, cgroup_v2
+
     res, sec = spec.resources, spec.security
     network = {"default": "bridge"}.get(spec.network_mode, spec.network_mode)
     return {
@@ -123,8 +126,27 @@ def host_config(spec) -> dict:
         "Ulimits": [{"Name": u.name, "Soft": u.soft, "Hard": u.hard} for u in spec.ulimits] or None,
         "Devices": [{"PathOnHost": d.path_on_host, "PathInContainer": d.path_in_container,
                      "CgroupPermissions": d.permissions} for d in spec.devices],
-        "Binds": None,
+        "CgroupnsMode": "private" if cgroup_v2(cgroup_root(spec.runtime)) else "host",   # as ocigen makes it
+        "MaskedPaths": None if sec.privileged else list(ocigen.MASKED_PATHS),
+        "ReadonlyPaths": None if sec.privileged else list(ocigen.READONLY_PATHS),
+        # The network and volume area's (ContainerNet.inspect), as Docker shows them without flags:
+        "Binds": None, "PortBindings": {}, "PublishAllPorts": False, "Dns": [], "DnsOptions": [], "DnsSearch": [],
+        "VolumesFrom": None, **UNSUPPORTED_HOST_CONFIG,
     }
+
+
+# The rest of Docker's HostConfig, for the flags krat does not take: always their defaults,
+# there so that templates and tools reading them find what Docker gives.
+UNSUPPORTED_HOST_CONFIG = {
+    "BlkioWeight": 0, "BlkioWeightDevice": [], "BlkioDeviceReadBps": [], "BlkioDeviceWriteBps": [],
+    "BlkioDeviceReadIOps": [], "BlkioDeviceWriteIOps": [], "Cgroup": "", "CgroupParent": "",
+    "ContainerIDFile": "", "CpuCount": 0, "CpuPercent": 0, "CpuPeriod": 0, "CpuQuota": 0,
+    "CpuRealtimePeriod": 0, "CpuRealtimeRuntime": 0, "CpusetCpus": "", "CpusetMems": "",
+    "DeviceCgroupRules": None, "DeviceRequests": None, "GroupAdd": None, "IOMaximumBandwidth": 0,
+    "IOMaximumIOps": 0, "Isolation": "", "KernelMemory": 0, "KernelMemoryTCP": 0, "Links": None,
+    "MemoryReservation": 0, "MemorySwappiness": None, "OomKillDisable": False, "OomScoreAdj": 0,
+    "UTSMode": "", "UsernsMode": "", "VolumeDriver": "",
+}
 
 
 @dataclass(frozen=True)

@@ -176,7 +176,8 @@ class VolumeService:
                 raise InvalidArgument(f"invalid --volumes-from {ref!r}: mode must be ro or rw")
             for item in rows.mounts_of(self.db, other):
                 if item["type"] != "tmpfs":
-                    plan[item["target"]] = dict(item, readonly=item["readonly"] if not mode else mode == "ro")
+                    plan[item["target"]] = dict(item, readonly=item["readonly"] if not mode else mode == "ro",
+                                                given=f"--volumes-from {ref}")
         seen: set[str] = set()
         for req in requests:
             if req.target in seen:
@@ -245,6 +246,23 @@ class VolumeService:
                 entry.update(Source=item["source"], Propagation=item["propagation"])
             out.append(entry)
         return out
+
+    def host_config(self, cid: str) -> dict:
+        """Docker's HostConfig.Binds (the -v flags as typed, but anonymous volumes),
+        VolumesFrom, and Mounts (--mount's, a key only when there are some)."""
+        binds, mounts, volumes_from = [], [], []
+        for item in rows.mounts_of(self.db, cid):
+            given = item.get("given", "")
+            if given.startswith("--volumes-from ") and given[15:] not in volumes_from:
+                volumes_from.append(given[15:])
+            elif given.startswith("-v ") and not item.get("anonymous"):
+                binds.append(given[3:])
+            elif given == "--mount":
+                entry = {"Type": item["type"], "Source": item["source"], "Target": item["target"]}
+                if item["readonly"]:
+                    entry["ReadOnly"] = True
+                mounts.append(entry)
+        return {"Binds": binds or None, "VolumesFrom": volumes_from or None, **({"Mounts": mounts} if mounts else {})}
 
     def mounts_requests(self, cid: str) -> list[MountRequest]:
         from krat.engine.mountspec import MountRequest

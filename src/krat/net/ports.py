@@ -96,6 +96,25 @@ def parse_publish(text: str) -> PublishRequest:
     return PublishRequest(host_ip, h_start, h_end, c_start, c_end, proto)
 
 
+def port_bindings(texts: list[str] | tuple[str, ...]) -> dict[str, list[dict]]:
+    """Docker's HostConfig.PortBindings: the -p flags as asked (a random host port is ""),
+    one entry per container port; a host range for one container port stays a range."""
+    out: dict[str, list[dict]] = {}
+    for text in texts:
+        req = parse_publish(text)
+        count = req.container_end - req.container_start + 1
+        for i in range(count):
+            if not req.host_start:
+                host = ""
+            elif count == 1 and req.host_end != req.host_start:
+                host = f"{req.host_start}-{req.host_end}"
+            else:
+                host = str(req.host_start + i)
+            out.setdefault(f"{req.container_start + i}/{req.proto}", []).append({"HostIp": req.host_ip,
+                                                                                 "HostPort": host})
+    return out
+
+
 def parse_exposed(key: str) -> tuple[int, int, str]:
     """An image's ExposedPorts key ('80/tcp', '8000-8010/udp') -> (start, end, proto)."""
     spec, _, proto = key.partition("/")

@@ -133,3 +133,16 @@ def test_a_fresh_network_table_is_created_not_replaced():
     assert fresh.splitlines()[0] == "create table ip krat_a" and "delete table" not in fresh
     assert again.splitlines()[:2] == ["add table ip krat_a", "delete table ip krat_a"]
     assert fresh.splitlines()[1:] == again.splitlines()[2:]
+
+
+def test_port_bindings_are_the_flags_as_asked():
+    from krat.net.ports import port_bindings
+
+    assert port_bindings(["127.0.0.1:8080:80", "90", "7000-7001:70-71/udp", "0.0.0.0:9000-9009:99"]) == {
+        "80/tcp": [{"HostIp": "127.0.0.1", "HostPort": "8080"}],
+        "90/tcp": [{"HostIp": "", "HostPort": ""}],
+        "70/udp": [{"HostIp": "", "HostPort": "7000"}], "71/udp": [{"HostIp": "", "HostPort": "7001"}],
+        "99/tcp": [{"HostIp": "", "HostPort": "9000-9009"}]}
+    assert port_bindings(["8080:80", "8081:80"]) == {"80/tcp": [{"HostIp": "", "HostPort": "8080"},
+                                                                {"HostIp": "", "HostPort": "8081"}]}
+    assert port_bindings([]) == {}

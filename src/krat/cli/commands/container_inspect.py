@@ -32,7 +32,9 @@ def inspect_containers(ctx, refs: list[str], fmt: str, size: bool = False) -> in
             config = {}
         doc = inspect_document(svc, c, config)
         try:
-            doc.update(svc.networking().inspect(c.id))   # NetworkSettings and Mounts, from the net area
+            net = svc.networking().inspect(c.id)   # NetworkSettings and Mounts, from the net area
+            doc["HostConfig"].update(net.pop("HostConfig"))   # and HostConfig's keys of its flags
+            doc.update(net)
         except KratError:
             pass
         docs.append(doc)

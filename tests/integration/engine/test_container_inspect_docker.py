@@ -1,0 +1,59 @@
+"""`krat inspect`'s HostConfig against a private dockerd's for the same flags: every key
+Docker shows is there, and the keys of the network and volume flags say the same."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytestmark = [pytest.mark.interop, pytest.mark.root]
+
+FLAGS = ("-p", "127.0.0.1:18080:80", "-p", "90", "-p", "17000-17001:70-71/udp", "-v", "hcvol:/data:ro",
+         "-v", "/tmp:/h", "--mount", "type=bind,src=/etc,dst=/e,readonly", "--dns", "192.0.2.53",
+         "--dns-search", "example.test")
+SAME = ("PortBindings", "PublishAllPorts", "Binds", "Mounts", "Dns", "DnsOptions", "DnsSearch", "Devices",
+        "CapAdd", "CapDrop", "ReadonlyPaths", "RestartPolicy", "AutoRemove", "ShmSize", "CgroupnsMode")
+# Docker records the size of the terminal `create -t` ran on; krat does not keep it.
+NOT_KEPT = {"ConsoleSize"}
+
+
+def same_keys(host_config: dict) -> dict:
+    """The keys both must agree on; Binds in order (Docker's come from a map, in any order)."""
+    out = {k: host_config.get(k) for k in SAME}
+    out["Binds"] = sorted(out["Binds"] or [])
+    return out
+
+
+@pytest.fixture
+def both(kr, dockerd_peer, tmp_path):
+    archive = tmp_path / "busybox.tar"
+    kr.ok("save", "-o", str(archive), "busybox:latest")
+    dockerd_peer.ok("load", "-i", str(archive))
+    yield kr, dockerd_peer
+    dockerd_peer("rm", "-f", "hc", "hc2")
+    dockerd_peer("volume", "rm", "hcvol")
+    kr("rm", "-f", "hc", "hc2")
+    kr("volume", "rm", "hcvol")
+
+
+def test_host_config_has_dockers_keys_and_values(both):
+    kr, docker = both
+    kr.ok("create", "--name", "hc", *FLAGS, "busybox", "true")
+    docker.ok("create", "--name", "hc", *FLAGS, "busybox", "true")
+    ours = json.loads(kr.ok("inspect", "hc").stdout)[0]["HostConfig"]
+    theirs = json.loads(docker.ok("inspect", "hc").stdout)[0]["HostConfig"]
+    assert set(theirs) - set(ours) - NOT_KEPT == set()
+    assert same_keys(ours) == same_keys(theirs)
+    for part in ("Config", "NetworkSettings", "State"):   # and the other parts' keys
+        ours_part = json.loads(kr.ok("inspect", "-f", "{{json .%s}}" % part, "hc").stdout)
+        theirs_part = json.loads(docker.ok("inspect", "-f", "{{json .%s}}" % part, "hc").stdout)
+        assert set(theirs_part) - set(ours_part) - {"Health"} == set(), part
+
+    kr.ok("create", "--name", "hc2", "--volumes-from", "hc", "-P", "busybox", "true")
+    docker.ok("create", "--name", "hc2", "--volumes-from", "hc", "-P", "busybox", "true")
+    ours = json.loads(kr.ok("inspect", "hc2").stdout)[0]["HostConfig"]
+    theirs = json.loads(docker.ok("inspect", "hc2").stdout)[0]["HostConfig"]
+    assert same_keys(ours) == same_keys(theirs)
+    assert theirs["VolumesFrom"] == ["hc"]
+    assert ours["VolumesFrom"] == [kr.ok("inspect", "-f", "{{.Id}}", "hc").stdout.strip()]   # see the README
