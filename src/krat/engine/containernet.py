@@ -168,6 +168,11 @@ class ContainerNet:
     def ports_text(self, cid: str) -> str:
         return self.networks.ports_text(cid)
 
+    def attachments(self, cid: str) -> tuple[list[str], list[dict]]:
+        """The names of the networks a container is on (or its mode: none, host) and its
+        mounts as inspect shows them, for ps's Networks, Mounts and LocalVolumes."""
+        return self.networks.network_names(cid), self.volumes.inspect_mounts(cid)
+
     def inspect(self, cid: str) -> dict:
         return {"NetworkSettings": self.networks.network_settings(cid), "Mounts": self.volumes.inspect_mounts(cid),
                 "HostConfig": {**self.networks.host_config(cid), **self.volumes.host_config(cid)}}

@@ -219,6 +219,19 @@ class NetworkService(Attacher):
                 raise NotFound(f"no public port '{port}/{proto}' published for {self.container_name(cid)}")
         return ports.format_port_lines(maps)
 
+    def network_names(self, cid: str) -> list[str]:
+        """What ps's Networks column shows: the networks' names, or none / host."""
+        got = rows.container_config(self.db, cid)
+        mode = (got[1] if got else {}).get("mode", "bridge")
+        if mode in ("host", "none"):
+            return [mode]
+        names = []
+        for ep in rows.endpoints_of_container(self.db, cid):
+            rec = rows.get_network(self.db, ep.network_id)
+            if rec is not None:
+                names.append(rec.name)
+        return names
+
     def host_config(self, cid: str) -> dict:
         """Docker's HostConfig keys of the network flags, as recorded at create."""
         from krat.net import ports

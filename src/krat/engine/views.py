@@ -164,7 +164,9 @@ class PsRow:
 
 
 def quote_command(args: list[str], truncate: bool) -> str:
-    text = " ".join(args)
+    """ps's COMMAND as Docker's: the path, then the arguments, one with a space in single
+    quotes; cut at 20 characters unless --no-trunc; then in double quotes (Go's Quote)."""
+    text = " ".join(args[:1] + [f"'{a}'" if " " in a else a for a in args[1:]])
     if truncate and len(text) > 20:
         text = text[:19] + "…"
     return json.dumps(text, ensure_ascii=False)

@@ -57,3 +57,29 @@ def test_host_config_has_dockers_keys_and_values(both):
     assert same_keys(ours) == same_keys(theirs)
     assert theirs["VolumesFrom"] == ["hc"]
     assert ours["VolumesFrom"] == [kr.ok("inspect", "-f", "{{.Id}}", "hc").stdout.strip()]   # see the README
+
+
+def test_ps_shows_networks_mounts_and_creation_as_docker(both):
+    """ps's Networks, Mounts (volume names, else bind sources; cut at 15 characters) and
+    LocalVolumes columns, and CreatedAt's format, for the same container on both."""
+    import re
+
+    kr, docker = both
+    flags = ("--network", "none", "-v", "hcvol-with-a-long-name:/data", "-v", "/tmp:/h")
+    fmt = "{{.Names}}|{{.Networks}}|{{.Mounts}}|{{.LocalVolumes}}|{{.CreatedAt}}"
+    rows, commands = [], []
+    for engine in (kr, docker):
+        engine.ok("create", "--name", "hc", *flags, "busybox", "sh", "-c", "echo 1234567890 1234567890")
+        out = engine.ok("ps", "-a", "--format", fmt).stdout
+        rows.append((out if isinstance(out, str) else out.decode()).strip().split("|"))
+        for trunc in ((), ("--no-trunc",)):
+            out = engine.ok("ps", "-a", *trunc, "--format", "{{.Command}}").stdout
+            commands.append(out if isinstance(out, str) else out.decode())
+        engine.ok("rm", "-v", "hc")
+        engine.ok("volume", "rm", "hcvol-with-a-long-name")
+    (name, networks, mounts, local, created), theirs = rows
+    assert [name, networks, local] == theirs[:2] + theirs[3:4] == ["hc", "none", "1"]
+    assert sorted(mounts.split(",")) == sorted(theirs[2].split(",")) == ["/tmp", "hcvol-with-a-l…"]
+    pattern = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4} \w+"
+    assert re.fullmatch(pattern, created) and re.fullmatch(pattern, theirs[4]), (created, theirs[4])
+    assert commands[:2] == commands[2:] == ['"sh -c \'echo 1234567…"\n', '"sh -c \'echo 1234567890 1234567890\'"\n']

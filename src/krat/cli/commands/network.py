@@ -76,7 +76,7 @@ def ls(ctx, argv: list[str]) -> int:
         from krat.cli.tables import format_rows
 
         rows = [{"ID": n.id if args.no_trunc else n.id[:12], "Name": n.name, "Driver": n.driver, "Scope": "local",
-                 "Internal": str(n.internal).lower(), "Labels": ",".join(f"{k}={v}" for k, v in n.labels.items()),
+                 "Internal": str(n.internal).lower(), "IPv4": "true", "IPv6": "false", "Labels": ",".join(f"{k}={v}" for k, v in n.labels.items()),
                  "CreatedAt": n.created_at} for n in nets]
         headers = {"ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE"}
         print(format_rows(args.format, headers, rows), end="")

@@ -43,17 +43,21 @@ def main(ctx, argv: list[str]) -> int:
             print(c.id if args.no_trunc else c.id[:12])
         return 0
     configs = image_configs(svc, found)
+    fmt = args.format or (DEFAULT + ("\t{{.Size}}" if args.size else ""))
+    # The network and volume area's columns, looked up only for a format that shows them.
+    attached = fmt.strip() == "json" or any(key in fmt for key in ("Networks", "Mounts", "LocalVolumes", "json ."))
     rows = []
     for c in found:
         r = ps_row(c, configs.get(c.row.image_id, {}), truncate=not args.no_trunc, ports=ports_text(svc, c))
         fields = {"ID": r.id, "Image": r.image, "Command": r.command, "RunningFor": r.created,
                   "Status": r.status, "State": r.state, "Ports": r.ports, "Names": r.names,
-                  "Labels": ",".join(f"{k}={v}" for k, v in r.labels.items()), "CreatedAt": c.row.created,
-                  "Mounts": "", "Networks": "", "LocalVolumes": "0"}
+                  "Labels": ",".join(f"{k}={v}" for k, v in r.labels.items()),
+                  "CreatedAt": created_at(c.row.created), "Mounts": "", "Networks": "", "LocalVolumes": "0"}
+        if attached:
+            fields.update(attachments(svc, c, truncate=not args.no_trunc))
         if args.size:
             fields["Size"] = size_text(svc, c)
         rows.append(fields)
-    fmt = args.format or (DEFAULT + ("\t{{.Size}}" if args.size else ""))
     print(format_rows(fmt, HEADERS, rows), end="")
     return 0
 
@@ -92,6 +96,31 @@ def size_text(svc, c) -> str:
     except Exception:
         image_size = 0
     return f"{human_size(total)} (virtual {human_size(total + image_size)})"
+
+
+def created_at(stamp: str) -> str:
+    """Docker's CreatedAt: '2026-12-05 08:19:43 +0000 UTC', in local time."""
+    import time
+
+    from krat.engine.state import epoch
+
+    return time.strftime("%Y-%m-%d %H:%M:%S %z %Z", time.localtime(epoch(stamp)))
+
+
+def attachments(svc, c, truncate: bool) -> dict:
+    """Networks (names), Mounts (volume names, else bind sources; 15 characters unless
+    --no-trunc) and LocalVolumes (how many volumes), as Docker's ps gives them."""
+    from krat.errors import KratError
+
+    try:
+        networks, mounts = svc.networking().attachments(c.id)
+    except KratError:
+        return {}
+    names = [m.get("Name") or m["Source"] for m in mounts]
+    if truncate:
+        names = [n if len(n) <= 15 else n[:14] + "…" for n in names]
+    return {"Networks": ",".join(networks), "Mounts": ",".join(names),
+            "LocalVolumes": str(sum(1 for m in mounts if m["Type"] == "volume"))}
 
 
 def ports_text(svc, c) -> str:
