@@ -1,5 +1,6 @@
-"""`krat inspect`'s HostConfig against a private dockerd's for the same flags: every key
-Docker shows is there, and the keys of the network and volume flags say the same."""
+"""krat's `inspect`, `ps` and `top` against a private dockerd's for the same containers:
+every key Docker's inspect shows is there, and what the flags set reads the same; ps's
+columns and top's table read as Docker's."""
 
 from __future__ import annotations
 
@@ -83,3 +84,19 @@ def test_ps_shows_networks_mounts_and_creation_as_docker(both):
     pattern = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4} \w+"
     assert re.fullmatch(pattern, created) and re.fullmatch(pattern, theirs[4]), (created, theirs[4])
     assert commands[:2] == commands[2:] == ['"sh -c \'echo 1234567…"\n', '"sh -c \'echo 1234567890 1234567890\'"\n']
+
+
+def test_top_is_laid_out_as_dockers(both):
+    """top: Docker's table (columns at least 20 wide), the command with its spaces."""
+    kr, docker = both
+    outs = []
+    for engine in (kr, docker):
+        engine.ok("run", "-d", "--name", "hc", "--network", "none", "busybox", "sh", "-c", "sleep 100; true")
+        out = engine.ok("top", "hc").stdout
+        outs.append((out if isinstance(out, str) else out.decode()).splitlines())
+        engine.ok("rm", "-f", "hc")
+    ours, theirs = outs
+    assert ours[0] == theirs[0] == "UID" + " " * 17 + "PID" + " " * 17 + "PPID" + " " * 16 + "C" + " " * 19 + \
+        "STIME" + " " * 15 + "TTY" + " " * 17 + "TIME" + " " * 16 + "CMD"
+    assert [line[140:] for line in ours[1:]] == [line[140:] for line in theirs[1:]] == ["sh -c sleep 100; true",
+                                                                                    "sleep 100"]

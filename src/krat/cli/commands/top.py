@@ -32,9 +32,19 @@ def main(ctx, argv: list[str]) -> int:
     if "PID" not in header:
         raise InvalidArgument("ps options must produce a PID column")
     col = header.index("PID")
-    print(lines[0])
+    rows = [header]
     for line in lines[1:]:
-        fields = line.split()
+        fields = line.split(None, len(header) - 1)   # the last column (CMD) keeps its spaces
         if len(fields) > col and fields[col].isdigit() and int(fields[col]) in wanted:
-            print(line)
+            rows.append(fields)
+    print(aligned(rows), end="")
     return 0
+
+
+def aligned(rows: list[list[str]], min_width: int = 20, padding: int = 3) -> str:
+    """Docker's top table: every column but the last at least 20 wide, 3 spaces after the
+    widest cell (Go's tabwriter as the docker CLI sets it up)."""
+    widths = [max(min_width, max(len(r[i]) for r in rows if len(r) > i) + padding)
+              for i in range(max(len(r) for r in rows) - 1)]
+    return "".join("".join(cell.ljust(widths[i]) if i < len(widths) and i < len(r) - 1 else cell
+                           for i, cell in enumerate(r)) + "\n" for r in rows)
