@@ -34,6 +34,9 @@ def test_unknown_container(kr):
                  ["exec", "ghost", "true"], ["wait", "ghost"], ["rm", "ghost"], ["kill", "ghost"]):
         err = kr(*argv)
         assert err.returncode != 0 and "ghost" in err.stderr and "Traceback" not in err.stderr
+    # neither a container nor an image: Docker's words
+    assert kr.fails("inspect", "ghost") == "Error: No such object: ghost"
+    assert kr.fails("inspect", "Not/A:Reference") == "Error: No such object: Not/A:Reference"
 
 
 def test_same_name_twice(kr):

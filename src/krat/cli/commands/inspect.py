@@ -36,5 +36,16 @@ def main(ctx, argv: list[str]) -> int:
         from krat.errors import NotFound
 
         raise NotFound(f"no such object: {args.names[0]}")
+    if args.type == "":
+        from krat.engine.images import ImageService
+        from krat.errors import NotFound
+
+        found = ImageService(ctx.paths)
+        for ref in args.names:
+            if ref not in containers:
+                try:
+                    found.resolve(ref)
+                except KratError:   # not found, or not even an image reference
+                    raise NotFound(f"No such object: {ref}") from None   # neither, as Docker says it
     rest = (["--format", args.format] if args.format else []) + args.names
     return images.main(ctx, rest)
