@@ -65,7 +65,7 @@ def table(rows: list[list[str]]) -> str:
     """Columns padded like Docker's tabwriter (minimum width 10, padding 3)."""
     if not rows:
         return ""
-    widths = [max(7, max(len(r[i]) for r in rows)) for i in range(len(rows[0]))]
+    widths = [max(7, max(len(r[i]) for r in rows if i < len(r))) for i in range(max(len(r) for r in rows))]
     lines = []
     for r in rows:
         cells = [c.ljust(widths[i] + 3) if i < len(r) - 1 else c for i, c in enumerate(r)]

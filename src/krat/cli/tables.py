@@ -9,15 +9,9 @@ FIELD = re.compile(r"\{\{\s*(json\s+)?\.([\w.]*)\s*\}\}")
 
 
 def table(headers: list[str], rows: list[list[str]]) -> str:
-    widths = [len(h) for h in headers]
-    for row in rows:
-        for i, cell in enumerate(row):
-            widths[i] = max(widths[i], len(cell))
-    lines = []
-    for row in [headers] + rows:
-        cells = [cell.ljust(widths[i] + 3) if i < len(row) - 1 else cell for i, cell in enumerate(row)]
-        lines.append("".join(cells).rstrip())
-    return "\n".join(lines) + "\n"
+    from krat.cli.humanize import table as aligned
+
+    return aligned([headers] + rows)
 
 
 def render(template: str, fields: dict) -> str:

@@ -100,3 +100,15 @@ def test_top_is_laid_out_as_dockers(both):
         "STIME" + " " * 15 + "TTY" + " " * 17 + "TIME" + " " * 16 + "CMD"
     assert [line[140:] for line in ours[1:]] == [line[140:] for line in theirs[1:]] == ["sh -c sleep 100; true",
                                                                                     "sleep 100"]
+
+
+def test_tables_are_padded_as_dockers(both):
+    """Docker's tables: every column but the last at least 10 wide, 3 spaces after the
+    widest cell."""
+    kr, docker = both
+    outs = []
+    for engine in (kr, docker):
+        engine.ok("volume", "create", "hcvol")
+        out = engine.ok("volume", "ls").stdout
+        outs.append(out if isinstance(out, str) else out.decode())
+    assert outs[0] == outs[1] == "DRIVER    VOLUME NAME\nlocal     hcvol\n"

@@ -81,11 +81,11 @@ def ls(ctx, argv: list[str]) -> int:
         headers = {"ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE"}
         print(format_rows(args.format, headers, rows), end="")
         return 0
-    rows = [("NETWORK ID", "NAME", "DRIVER", "SCOPE")]
-    rows += [(n.id if args.no_trunc else n.id[:12], n.name, n.driver, "local") for n in nets]
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    for r in rows:
-        print("   ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    from krat.cli.humanize import table
+
+    rows = [["NETWORK ID", "NAME", "DRIVER", "SCOPE"]]
+    rows += [[n.id if args.no_trunc else n.id[:12], n.name, n.driver, "local"] for n in nets]
+    print(table(rows), end="")
     return 0
 
 

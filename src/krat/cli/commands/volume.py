@@ -61,10 +61,9 @@ def ls(ctx, argv: list[str]) -> int:
                  "Labels": ",".join(f"{k}={val}" for k, val in v.labels.items())} for v in vols]
         print(format_rows(args.format, {"Driver": "DRIVER", "Name": "VOLUME NAME"}, rows), end="")
         return 0
-    width = max([len("DRIVER")] + [len(v.driver) for v in vols])
-    print(f"{'DRIVER'.ljust(width)}   VOLUME NAME")
-    for v in vols:
-        print(f"{v.driver.ljust(width)}   {v.name}")
+    from krat.cli.humanize import table
+
+    print(table([["DRIVER", "VOLUME NAME"]] + [[v.driver, v.name] for v in vols]), end="")
     return 0
 
 
