@@ -111,23 +111,43 @@ def copy_out(svc: "ContainerService", c: "Container", src: str, out: BinaryIO) -
             tar.add(host, arcname=os.path.basename(src.rstrip("/")) or ".", recursive=True)
 
 
-def copy_out_to(svc: "ContainerService", c: "Container", src: str, dest: Path) -> None:
-    """`cp CONTAINER:SRC DEST`: a file to a file or into a directory; a directory recursively."""
+def placement(src: str, src_is_dir: bool, dest: str, dest_exists: bool, dest_is_dir: bool) -> str:
+    """Where `cp SRC DEST` puts SRC, by Docker's rules (pure): "into" DEST (a directory)
+    under SRC's name, its "contents" into DEST (SRC a directory named with a final `/.`), or
+    "as" DEST itself (a new name, or a file replaced)."""
+    if dest_is_dir:
+        return "contents" if src_is_dir and src.endswith("/.") else "into"
+    if dest_exists:
+        if src_is_dir:
+            raise InvalidArgument(f"cannot copy a directory to a file: {dest}")
+        return "as"
+    if dest.endswith("/") and not src_is_dir:
+        raise InvalidArgument(f"no such directory: {dest}")
+    return "as"
+
+
+def copy_out_to(svc: "ContainerService", c: "Container", src: str, dest: str) -> None:
+    """`cp CONTAINER:SRC DEST`: a file to a file or into a directory; a directory recursively
+    (reading the container's tree without following its symlinks)."""
     import shutil
 
     with mounted_root(svc, c) as root:
         host = inside(root, src)
         if not os.path.lexists(host):
             raise NotFound(f"no such file or directory in container {c.name}: {src}")
-        target = dest / os.path.basename(host) if dest.is_dir() else dest
-        if os.path.isdir(host) and not os.path.islink(host):
+        is_dir = os.path.isdir(host) and not os.path.islink(host)
+        how = placement(src, is_dir, dest, os.path.lexists(dest), os.path.isdir(dest))
+        target = os.path.join(dest, os.path.basename(host)) if how == "into" else dest
+        if is_dir:
             shutil.copytree(host, target, symlinks=True, dirs_exist_ok=True)
         else:
             shutil.copy2(host, target, follow_symlinks=False)
 
 
-def copy_in(svc: "ContainerService", c: "Container", src: Path | None, stream: BinaryIO | None, dest: str) -> None:
-    """`cp SRC CONTAINER:DEST` (or a tar stream from `-`): never writes outside the root."""
+def copy_in(svc: "ContainerService", c: "Container", src: str | None, stream: BinaryIO | None, dest: str) -> None:
+    """`cp SRC CONTAINER:DEST` (or a tar stream from `-`). What is written goes through the
+    layer unpacker (store.apply), which never follows a symlink inside the container: one
+    the container planted where a copied file lands is replaced, not written through."""
     from krat.store.apply import apply_tar
 
     with mounted_root(svc, c) as root:
@@ -135,19 +155,35 @@ def copy_in(svc: "ContainerService", c: "Container", src: Path | None, stream: B
         if stream is not None:
             if not os.path.isdir(target):
                 raise InvalidArgument(f"destination {dest} in container {c.name} must be a directory for a tar stream")
-            apply_tar(stream, Path(target))
+            apply_tar(stream, Path(target), layer=False)
             return
         assert src is not None
-        if not src.exists():
+        path = Path(src)
+        if not os.path.lexists(path):
             raise NotFound(f"no such file or directory: {src}")
-        into = os.path.isdir(target)
-        final = os.path.join(target, src.name) if into else target
-        import shutil
+        how = placement(src, path.is_dir(), dest, os.path.lexists(target), os.path.isdir(target))
+        where, name = (target, path.name) if how in ("into", "contents") else os.path.split(target)
+        if not os.path.isdir(where):
+            raise NotFound(f"no such directory in container {c.name}: {os.path.dirname(dest.rstrip('/')) or '/'}")
+        import tempfile
 
-        if src.is_dir():
-            shutil.copytree(src, final, symlinks=True, dirs_exist_ok=True)
-        else:
-            shutil.copy2(src, final, follow_symlinks=False)
+        os.makedirs(svc.paths.tmp, exist_ok=True)
+        with tempfile.TemporaryFile(dir=svc.paths.tmp) as archive:
+            _tar_as_root(path, "." if how == "contents" else name, archive)
+            archive.seek(0)
+            apply_tar(archive, Path(where), layer=False)
+
+
+def _tar_as_root(src: Path, name: str, out: BinaryIO) -> None:
+    """src as a tar named `name`, owned by root: Docker's cp gives what it copies in to the
+    container's root user (without -a)."""
+    def owned_by_root(info: tarfile.TarInfo) -> tarfile.TarInfo:
+        info.uid = info.gid = 0
+        info.uname = info.gname = ""
+        return info
+
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        tar.add(str(src), arcname=name, recursive=True, filter=owned_by_root)
 
 
 # --- export and commit ----------------------------------------------------------------------

@@ -67,6 +67,7 @@ class Applier:
     dirs: list[_Dir] = field(default_factory=list)
     skipped_devices: int = 0
     source_fd: int | None = None  # the tar is this regular file: copy member data in the kernel
+    layer: bool = True            # .wh. names are whiteouts (a layer); False: plain names (cp)
 
     # -- walking ---------------------------------------------------------------
 
@@ -118,7 +119,7 @@ class Applier:
         if not parts:
             return  # the root itself: its metadata belongs to the image's root, not ours
         base = parts[-1]
-        if base.startswith(WHITEOUT_PREFIX):
+        if self.layer and base.startswith(WHITEOUT_PREFIX):
             self.whiteout(parts, member.name)
             return
         pfd = self.open_parent(parts, create=True, name=member.name)
@@ -267,15 +268,16 @@ class Applier:
 
 
 def apply_tar(stream: BinaryIO, dest: "str | os.PathLike[str]", privileged: bool | None = None,
-              seekable: bool = False) -> int:
+              seekable: bool = False, layer: bool = True) -> int:
     """Unpack the uncompressed tar `stream` into the directory `dest`; return devices skipped.
 
     With `seekable`, `stream` is an uncompressed tar in a regular file: headers are read
-    in place and file data is copied by the kernel (copy_file_range)."""
+    in place and file data is copied by the kernel (copy_file_range). `layer=False`: files
+    copied into a container (`cp`), where `.wh.` is a name like any other."""
     if privileged is None:
         privileged = os.geteuid() == 0
     root_fd = os.open(dest, _DIR_FLAGS)
-    applier = Applier(root_fd, privileged, source_fd=stream.fileno() if seekable else None)
+    applier = Applier(root_fd, privileged, source_fd=stream.fileno() if seekable else None, layer=layer)
     try:
         # bufsize: the stream mode otherwise reads 10 KiB at a time through every wrapper
         with tarfile.open(fileobj=stream, mode="r:" if seekable else "r|", errorlevel=2,

@@ -38,3 +38,19 @@ def test_a_directory_with_more_in_it_stays(tmp_path):
 def test_a_symlink_where_a_directory_was_is_the_containers_own(tmp_path):
     os.symlink("/", tmp_path / "etc")
     assert names(tmp_path, ENGINE) == ["etc"]
+
+
+def test_cp_unpacks_wh_names_as_plain_files(tmp_path):
+    """A layer's `.wh.` names are whiteouts; files copied in with `cp` keep theirs."""
+    import tarfile as tf
+
+    from krat.store.apply import apply_tar
+
+    data = io.BytesIO()
+    with tf.open(fileobj=data, mode="w") as tar:
+        info = tf.TarInfo(".wh.notes")
+        info.size = 2
+        tar.addfile(info, io.BytesIO(b"hi"))
+    data.seek(0)
+    apply_tar(data, tmp_path, privileged=False, layer=False)
+    assert (tmp_path / ".wh.notes").read_bytes() == b"hi"

@@ -15,7 +15,6 @@ def split(arg: str) -> tuple[str | None, str]:
 
 def main(ctx, argv: list[str]) -> int:
     import sys
-    from pathlib import Path
 
     from krat.cli.options import ArgumentParser
     from krat.engine import containerfs
@@ -38,11 +37,11 @@ def main(ctx, argv: list[str]) -> int:
         if dst == "-":
             containerfs.copy_out(svc, c, src, sys.stdout.buffer)
         else:
-            containerfs.copy_out_to(svc, c, src, Path(dst))
+            containerfs.copy_out_to(svc, c, src, dst)
     else:
         c = svc.get(dst_c)
         if src == "-":
             containerfs.copy_in(svc, c, None, sys.stdin.buffer, dst)
         else:
-            containerfs.copy_in(svc, c, Path(src), None, dst)
+            containerfs.copy_in(svc, c, src, None, dst)
     return 0
