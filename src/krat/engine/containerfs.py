@@ -93,18 +93,23 @@ ENGINE_FILES = ("/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/sbin/krat-i
 
 # --- cp ------------------------------------------------------------------------------------
 
-def inside(root: str, path: str) -> str:
+def inside(root: str, path: str, follow_last: bool = True) -> str:
+    """The host path of the container's `path`, its symlinks resolved inside the root; the
+    last one kept as it is unless follow_last (Docker's `cp` copies a link, `-L` its target)."""
     from krat.engine.bundle import resolve_in_root
 
     if not path.startswith("/"):
         path = "/" + path
-    return resolve_in_root(root, path)
+    head, _, last = path.rstrip("/").rpartition("/")
+    if follow_last or path.endswith("/") or last in ("", ".", ".."):
+        return resolve_in_root(root, path)
+    return os.path.join(resolve_in_root(root, head or "/"), last)
 
 
-def copy_out(svc: "ContainerService", c: "Container", src: str, out: BinaryIO) -> None:
+def copy_out(svc: "ContainerService", c: "Container", src: str, out: BinaryIO, follow_link: bool = False) -> None:
     """A tar stream of `src` in the container (Docker's `cp CONTAINER:SRC -`)."""
     with mounted_root(svc, c) as root:
-        host = inside(root, src)
+        host = inside(root, src, follow_link)
         if not os.path.lexists(host):
             raise NotFound(f"no such file or directory in container {c.name}: {src}")
         with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
@@ -126,13 +131,13 @@ def placement(src: str, src_is_dir: bool, dest: str, dest_exists: bool, dest_is_
     return "as"
 
 
-def copy_out_to(svc: "ContainerService", c: "Container", src: str, dest: str) -> None:
+def copy_out_to(svc: "ContainerService", c: "Container", src: str, dest: str, follow_link: bool = False) -> None:
     """`cp CONTAINER:SRC DEST`: a file to a file or into a directory; a directory recursively
     (reading the container's tree without following its symlinks)."""
     import shutil
 
     with mounted_root(svc, c) as root:
-        host = inside(root, src)
+        host = inside(root, src, follow_link)
         if not os.path.lexists(host):
             raise NotFound(f"no such file or directory in container {c.name}: {src}")
         is_dir = os.path.isdir(host) and not os.path.islink(host)

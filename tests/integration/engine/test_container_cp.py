@@ -41,6 +41,15 @@ def test_copy_out_a_directory_its_contents_or_a_file(box, tmp_path):
     assert "cannot copy a directory to a file" in kr.fails("cp", "cpbox:/data", str(tmp_path / "file"))
 
 
+def test_copy_out_a_link_as_a_link_or_with_l_its_target(box, tmp_path):
+    kr = box
+    kr.ok("exec", "cpbox", "ln", "-s", "/data/a", "/data/link")
+    kr.ok("cp", "cpbox:/data/link", str(tmp_path / "as-link"))
+    assert os.readlink(tmp_path / "as-link") == "/data/a"
+    kr.ok("cp", "-L", "cpbox:/data/link", str(tmp_path / "followed"))
+    assert (tmp_path / "followed").read_text() == "a\n" and not (tmp_path / "followed").is_symlink()
+
+
 def test_copy_in_a_directory_its_contents_or_a_file(box, tmp_path):
     kr = box
     src = tmp_path / "src"

@@ -35,9 +35,9 @@ def main(ctx, argv: list[str]) -> int:
     if src_c is not None:
         c = svc.get(src_c)
         if dst == "-":
-            containerfs.copy_out(svc, c, src, sys.stdout.buffer)
+            containerfs.copy_out(svc, c, src, sys.stdout.buffer, args.follow_link)
         else:
-            containerfs.copy_out_to(svc, c, src, dst)
+            containerfs.copy_out_to(svc, c, src, dst, args.follow_link)
     else:
         c = svc.get(dst_c)
         if src == "-":
