@@ -149,7 +149,8 @@ def copy_out_to(svc: "ContainerService", c: "Container", src: str, dest: str, fo
             shutil.copy2(host, target, follow_symlinks=False)
 
 
-def copy_in(svc: "ContainerService", c: "Container", src: str | None, stream: BinaryIO | None, dest: str) -> None:
+def copy_in(svc: "ContainerService", c: "Container", src: str | None, stream: BinaryIO | None, dest: str,
+            archive: bool = False) -> None:
     """`cp SRC CONTAINER:DEST` (or a tar stream from `-`). What is written goes through the
     layer unpacker (store.apply), which never follows a symlink inside the container: one
     the container planted where a copied file lands is replaced, not written through."""
@@ -173,22 +174,22 @@ def copy_in(svc: "ContainerService", c: "Container", src: str | None, stream: Bi
         import tempfile
 
         os.makedirs(svc.paths.tmp, exist_ok=True)
-        with tempfile.TemporaryFile(dir=svc.paths.tmp) as archive:
-            _tar_as_root(path, "." if how == "contents" else name, archive)
-            archive.seek(0)
-            apply_tar(archive, Path(where), layer=False)
+        with tempfile.TemporaryFile(dir=svc.paths.tmp) as packed:
+            _tar(path, "." if how == "contents" else name, packed, keep_owner=archive)
+            packed.seek(0)
+            apply_tar(packed, Path(where), layer=False)
 
 
-def _tar_as_root(src: Path, name: str, out: BinaryIO) -> None:
-    """src as a tar named `name`, owned by root: Docker's cp gives what it copies in to the
-    container's root user (without -a)."""
+def _tar(src: Path, name: str, out: BinaryIO, keep_owner: bool) -> None:
+    """src as a tar named `name`: owned by root, as Docker's cp gives what it copies in to
+    the container's root user, or (-a, keep_owner) by its owners on the host."""
     def owned_by_root(info: tarfile.TarInfo) -> tarfile.TarInfo:
         info.uid = info.gid = 0
         info.uname = info.gname = ""
         return info
 
     with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        tar.add(str(src), arcname=name, recursive=True, filter=owned_by_root)
+        tar.add(str(src), arcname=name, recursive=True, filter=None if keep_owner else owned_by_root)
 
 
 # --- export and commit ----------------------------------------------------------------------

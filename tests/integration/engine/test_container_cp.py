@@ -63,6 +63,9 @@ def test_copy_in_a_directory_its_contents_or_a_file(box, tmp_path):
     assert out.split() == [".", "./a", "./renamed", "./src", "./src/deep", "./src/deep/two", "./src/one",
                            "./sub", "./sub/b", "./sub/deep", "./sub/deep/two", "./sub/one", "0:0"]
     assert "no such directory" in kr.fails("cp", str(src / "one"), "cpbox:/nowhere/")
+    os.chown(src / "one", 1234, 5678)
+    kr.ok("cp", "-a", str(src / "one"), "cpbox:/data/kept")          # -a: the host's owners
+    assert kr.ok("exec", "cpbox", "stat", "-c", "%u:%g", "/data/kept").stdout == "1234:5678\n"
 
 
 def test_copy_in_never_writes_through_a_symlink_the_container_planted(box, tmp_path):

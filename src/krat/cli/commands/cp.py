@@ -43,5 +43,5 @@ def main(ctx, argv: list[str]) -> int:
         if src == "-":
             containerfs.copy_in(svc, c, None, sys.stdin.buffer, dst)
         else:
-            containerfs.copy_in(svc, c, src, None, dst)
+            containerfs.copy_in(svc, c, src, None, dst, archive=args.archive)
     return 0
