@@ -8,12 +8,6 @@ import re
 FIELD = re.compile(r"\{\{\s*(json\s+)?\.([\w.]*)\s*\}\}")
 
 
-def table(headers: list[str], rows: list[list[str]]) -> str:
-    from krat.cli.humanize import table as aligned
-
-    return aligned([headers] + rows)
-
-
 def render(template: str, fields: dict) -> str:
     """{{.Name}} and {{json .Name}} / {{json .}}; \\t and \\n as in Docker's templates."""
     def sub(m: re.Match) -> str:
@@ -40,7 +34,9 @@ def format_rows(fmt: str, headers: dict[str, str], rows: list[dict]) -> str:
         names = [m.group(2) for m in FIELD.finditer(tmpl)]
         head = [headers.get(n, n.upper()) for n in names]
         body = [render(tmpl, r).split("\t") for r in rows]
-        return table(head, body) if "\t" in tmpl.replace("\\t", "\t") else "\n".join(
+        from krat.cli.humanize import table
+
+        return table([head] + body) if "\t" in tmpl.replace("\\t", "\t") else "\n".join(
             [" ".join(head)] + ["\t".join(b) for b in body]) + "\n"
     return "".join(render(fmt, r) + "\n" for r in rows)
 

@@ -167,9 +167,12 @@ def quote_command(args: list[str], truncate: bool) -> str:
     """ps's COMMAND as Docker's: the path, then the arguments, one with a space in single
     quotes; cut at 20 characters unless --no-trunc; then in double quotes (Go's Quote)."""
     text = " ".join(args[:1] + [f"'{a}'" if " " in a else a for a in args[1:]])
-    if truncate and len(text) > 20:
-        text = text[:19] + "…"
-    return json.dumps(text, ensure_ascii=False)
+    return json.dumps(ellipsis(text, 20) if truncate else text, ensure_ascii=False)
+
+
+def ellipsis(text: str, width: int) -> str:
+    """Docker's cut of a ps cell: at most `width` characters, the last one '…' if cut."""
+    return text if len(text) <= width else text[:width - 1] + "…"
 
 
 def ps_row(c: "Container", image_config: dict, truncate: bool = True, now: float | None = None,

@@ -110,6 +110,7 @@ def created_at(stamp: str) -> str:
 def attachments(svc, c, truncate: bool) -> dict:
     """Networks (names), Mounts (volume names, else bind sources; 15 characters unless
     --no-trunc) and LocalVolumes (how many volumes), as Docker's ps gives them."""
+    from krat.engine.views import ellipsis
     from krat.errors import KratError
 
     try:
@@ -118,7 +119,7 @@ def attachments(svc, c, truncate: bool) -> dict:
         return {}
     names = [m.get("Name") or m["Source"] for m in mounts]
     if truncate:
-        names = [n if len(n) <= 15 else n[:14] + "…" for n in names]
+        names = [ellipsis(n, 15) for n in names]
     return {"Networks": ",".join(networks), "Mounts": ",".join(names),
             "LocalVolumes": str(sum(1 for m in mounts if m["Type"] == "volume"))}
 
